@@ -1,0 +1,266 @@
+"""The game contract: what a game implements so the server can run it without knowing it.
+
+A game is pure rules. Every method here is a synchronous function of its arguments: no I/O, no
+clock, no global random (a seed lives in the state), no asyncio. The server owns all of that.
+
+State is a plain JSON-safe ``dict`` (str keys; int, float, str, bool, None, list and dict values)
+that always holds at least::
+
+    {"schema": <int, the game's STATE_SCHEMA>, "round": <int, rounds completed so far>, ...}
+
+``step`` never mutates its input; it returns a new state whose ``round`` is one more. The same
+state and decisions give the same new state in any process, so a game can be replayed from its
+decisions and a game resumed after a crash ends exactly as an uninterrupted one.
+
+A new game subclasses :class:`Game`, declares its settings with :class:`Setting`, and is
+registered in :mod:`gameserver.games` under its ``name``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+from gameserver.errors import InvalidSettings
+
+State = dict[str, Any]
+Decision = dict[str, Any]
+View = dict[str, Any]
+
+SettingType = Literal["int", "float", "bool", "str", "int_list"]
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One typed game setting with its default and allowed range.
+
+    ``kind`` is one of ``int``, ``float``, ``bool``, ``str`` (one of ``choices``) or ``int_list``
+    (a list of whole numbers, each within ``minimum``..``maximum``). ``label`` and ``help`` are
+    for people (the dashboard builds its form from them).
+    """
+
+    name: str
+    kind: SettingType
+    default: Any
+    label: str = ""
+    help: str = ""
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] = ()
+    optional: bool = False  # None is an allowed value (e.g. "use the pattern, not a list")
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-safe description, for the API and the dashboard's settings form."""
+        out: dict[str, Any] = {
+            "name": self.name,
+            "kind": self.kind,
+            "default": self.default,
+            "label": self.label or self.name.replace("_", " "),
+            "help": self.help,
+        }
+        if self.minimum is not None:
+            out["minimum"] = self.minimum
+        if self.maximum is not None:
+            out["maximum"] = self.maximum
+        if self.choices:
+            out["choices"] = list(self.choices)
+        if self.optional:
+            out["optional"] = True
+        return out
+
+    def _range_text(self) -> str:
+        if self.minimum is not None and self.maximum is not None:
+            return f"between {_num(self.minimum)} and {_num(self.maximum)}"
+        if self.minimum is not None:
+            return f"at least {_num(self.minimum)}"
+        if self.maximum is not None:
+            return f"at most {_num(self.maximum)}"
+        return ""
+
+    def _check_range(self, value: float, what: str) -> None:
+        too_low = self.minimum is not None and value < self.minimum
+        too_high = self.maximum is not None and value > self.maximum
+        if too_low or too_high:
+            raise InvalidSettings(
+                f"setting {self.name!r}: {what} must be {self._range_text()}, got {value!r}"
+            )
+
+    def coerce(self, value: Any) -> Any:
+        """Return ``value`` checked and normalised, or raise :class:`InvalidSettings`."""
+        if value is None:
+            if self.optional:
+                return None
+            raise InvalidSettings(f"setting {self.name!r} must not be empty")
+        if self.kind == "bool":
+            if isinstance(value, bool):
+                return value
+            raise InvalidSettings(f"setting {self.name!r} must be true or false, got {value!r}")
+        if self.kind == "int":
+            if isinstance(value, bool) or not _is_whole(value):
+                raise InvalidSettings(
+                    f"setting {self.name!r} must be a whole number {self._range_text()}, "
+                    f"got {value!r}".replace("  ", " ")
+                )
+            number = int(value)
+            self._check_range(number, "value")
+            return number
+        if self.kind == "float":
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise InvalidSettings(
+                    f"setting {self.name!r} must be a number {self._range_text()}, got {value!r}"
+                )
+            if value != value or value in (float("inf"), float("-inf")):
+                raise InvalidSettings(f"setting {self.name!r} must be a finite number")
+            self._check_range(float(value), "value")
+            return float(value)
+        if self.kind == "str":
+            if not isinstance(value, str) or (self.choices and value not in self.choices):
+                allowed = ", ".join(self.choices) if self.choices else "a string"
+                raise InvalidSettings(f"setting {self.name!r} must be one of {allowed}, got {value!r}")
+            return value
+        # int_list
+        if not isinstance(value, list | tuple) or not value:
+            raise InvalidSettings(
+                f"setting {self.name!r} must be a non-empty list of whole numbers, got {value!r}"
+            )
+        items: list[int] = []
+        for index, item in enumerate(value):
+            if isinstance(item, bool) or not _is_whole(item):
+                raise InvalidSettings(
+                    f"setting {self.name!r}: item {index} must be a whole number, got {item!r}"
+                )
+            self._check_range(int(item), f"item {index}")
+            items.append(int(item))
+        return items
+
+
+def _is_whole(value: Any) -> bool:
+    if isinstance(value, int):
+        return True
+    return isinstance(value, float) and value.is_integer()
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+class Game(ABC):
+    """Base class of every game. Subclasses set the class attributes and implement the rules."""
+
+    #: Short identifier used in URLs, the API and the CLI (``beer``, ``fishery``).
+    name: ClassVar[str]
+    #: Human title.
+    title: ClassVar[str]
+    #: Version of this game's state layout; stored in every state as ``state["schema"]``.
+    STATE_SCHEMA: ClassVar[int] = 1
+    #: The settings this game accepts, with their defaults.
+    settings_spec: ClassVar[tuple[Setting, ...]] = ()
+
+    # -- settings -------------------------------------------------------------------------
+
+    def validate_settings(self, raw: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Return complete settings (defaults filled in) or raise :class:`InvalidSettings`.
+
+        Unknown names are refused. Subclasses that have rules across settings extend this.
+        """
+        raw = dict(raw or {})
+        known = {s.name: s for s in self.settings_spec}
+        unknown = sorted(set(raw) - set(known))
+        if unknown:
+            raise InvalidSettings(
+                f"unknown setting {unknown[0]!r} for {self.name}; "
+                f"known settings: {', '.join(sorted(known))}"
+            )
+        return {
+            name: spec.coerce(raw[name] if name in raw else spec.default)
+            for name, spec in known.items()
+        }
+
+    def describe_settings(self) -> list[dict[str, Any]]:
+        return [s.describe() for s in self.settings_spec]
+
+    # -- roles ----------------------------------------------------------------------------
+
+    @abstractmethod
+    def roles(self, settings: Mapping[str, Any]) -> list[str]:
+        """The seats of a game with these (validated) settings, in display order."""
+
+    # -- rules ----------------------------------------------------------------------------
+
+    @abstractmethod
+    def initial_state(self, settings: Mapping[str, Any], seed: int) -> State:
+        """The state before round 1. ``settings`` are already validated."""
+
+    @abstractmethod
+    def step(self, state: State, decisions: Mapping[str, Decision]) -> State:
+        """Play one round with one validated decision per role; return the new state.
+
+        Pure and deterministic; ``decisions`` has every role (the hub fills in
+        :meth:`default_decision` for the missing ones). Must not mutate ``state``.
+        """
+
+    @abstractmethod
+    def validate_decision(self, state: State, role: str, raw: Any) -> Decision:
+        """Return the normalised decision or raise :class:`InvalidDecision` with a message
+        that says what is allowed, e.g. ``order must be a whole number between 0 and 10000,
+        got -3``."""
+
+    @abstractmethod
+    def default_decision(self, state: State, role: str) -> Decision:
+        """The decision used when a round closes without one from this role."""
+
+    @abstractmethod
+    def is_over(self, state: State) -> bool:
+        """True once the last round has been played."""
+
+    # -- what people see ------------------------------------------------------------------
+
+    @abstractmethod
+    def view(self, state: State, role: str) -> View:
+        """What this role may see: its own figures and history, nothing of other roles
+        (unless the game is over, when a game may reveal everything for the debrief)."""
+
+    @abstractmethod
+    def facilitator_view(self, state: State) -> View:
+        """Everything, for the facilitator and the debrief."""
+
+    @abstractmethod
+    def results(self, state: State) -> dict[str, Any]:
+        """``{"roles": {role: {figure: number}}, "team": {figure: number}}`` so far."""
+
+    @abstractmethod
+    def round_summary(self, state: State) -> dict[str, dict[str, float | int]]:
+        """Per-role figures of the round just played (``state["round"]``), flat numbers only:
+        one row per role in the CSV export and the live dashboard."""
+
+    def current_round(self, state: State) -> int:
+        """Rounds completed so far."""
+        return int(state["round"])
+
+    def total_rounds(self, state: State) -> int | None:
+        """Rounds that will be played, if known (for progress displays)."""
+        return None
+
+
+#: A policy: a pure function from a role's view to a decision (used by bots and bot seats).
+Policy = Callable[[View], Decision]
+
+
+@dataclass(frozen=True)
+class PolicySpec:
+    """A named policy of a game, with its parameters' defaults; ``make(**params)`` builds it."""
+
+    name: str
+    help: str
+    make: Callable[..., Policy]
+    params: Mapping[str, float | int] = field(default_factory=dict)
+
+
+def require_roles(decisions: Mapping[str, Decision], roles: Sequence[str]) -> None:
+    """Raise ``KeyError``-free ValueError when ``decisions`` does not cover ``roles`` exactly."""
+    missing = [r for r in roles if r not in decisions]
+    extra = [r for r in decisions if r not in roles]
+    if missing or extra:
+        raise ValueError(f"step needs one decision per role; missing {missing}, unknown {extra}")

@@ -1,0 +1,21 @@
+# Sourced by scripts/*: make sure .venv exists and has this project installed, then activate it.
+# Re-installs only when pyproject.toml changed since the last install.
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+extras="${GAMESERVER_EXTRAS:-}"
+stamp=".venv/.installed${extras:+-$extras}"
+if [ ! -x .venv/bin/python ]; then
+    python3 -m venv .venv
+fi
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    echo "installing gameserver${extras:+[$extras]} into .venv (log: .venv/pip.log)"
+    .venv/bin/python -m pip install -q --upgrade pip >.venv/pip.log 2>&1 || true
+    if ! .venv/bin/python -m pip install -q -e ".${extras:+[$extras]}" >>.venv/pip.log 2>&1; then
+        tail -n 30 .venv/pip.log
+        echo "pip install failed (see .venv/pip.log)" >&2
+        exit 1
+    fi
+    touch "$stamp"
+fi
+# shellcheck disable=SC1091
+. .venv/bin/activate

@@ -1,0 +1,4 @@
+"""Persistence for gameserver: a small adapter contract, SQLite by default.
+
+This package never imports ``gameserver``.
+"""
