@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
-from gameserver.errors import InvalidSettings
+from gameserver.errors import InvalidDecision, InvalidSettings
 
 State = dict[str, Any]
 Decision = dict[str, Any]
@@ -118,7 +118,9 @@ class Setting:
         if self.kind == "str":
             if not isinstance(value, str) or (self.choices and value not in self.choices):
                 allowed = ", ".join(self.choices) if self.choices else "a string"
-                raise InvalidSettings(f"setting {self.name!r} must be one of {allowed}, got {value!r}")
+                raise InvalidSettings(
+                    f"setting {self.name!r} must be one of {allowed}, got {value!r}"
+                )
             return value
         # int_list
         if not isinstance(value, list | tuple) or not value:
@@ -157,6 +159,11 @@ class Game(ABC):
     STATE_SCHEMA: ClassVar[int] = 1
     #: The settings this game accepts, with their defaults.
     settings_spec: ClassVar[tuple[Setting, ...]] = ()
+    #: What one round is called in this game's tables and reports (``week`` in the Beer Game).
+    round_label: ClassVar[str] = "round"
+    #: The per-role figure of :meth:`results` and :meth:`round_summary` that scores a player
+    #: (``cost`` in the Beer Game, ``income`` in the fishery); reports and tables lead with it.
+    headline: ClassVar[str] = ""
 
     # -- settings -------------------------------------------------------------------------
 
@@ -173,10 +180,7 @@ class Game(ABC):
                 f"unknown setting {unknown[0]!r} for {self.name}; "
                 f"known settings: {', '.join(sorted(known))}"
             )
-        return {
-            name: spec.coerce(raw[name] if name in raw else spec.default)
-            for name, spec in known.items()
-        }
+        return {name: spec.coerce(raw.get(name, spec.default)) for name, spec in known.items()}
 
     def describe_settings(self) -> list[dict[str, Any]]:
         return [s.describe() for s in self.settings_spec]
@@ -243,6 +247,21 @@ class Game(ABC):
         """Rounds that will be played, if known (for progress displays)."""
         return None
 
+    def announced_rounds(self, state: State) -> int | None:
+        """Rounds the players are told the game lasts; what their screens may show.
+
+        Differs from :meth:`total_rounds` when the end is hidden so that players do not game it
+        (the Beer Game plays 36 weeks and announces 50): send this, not ``total_rounds``, to
+        players, and ``total_rounds`` only to the facilitator.
+        """
+        return self.total_rounds(state)
+
+    # -- policies -------------------------------------------------------------------------
+
+    def policies(self) -> Mapping[str, PolicySpec]:
+        """The named policies (bots) of this game; none unless the game declares some."""
+        return {}
+
 
 #: A policy: a pure function from a role's view to a decision (used by bots and bot seats).
 Policy = Callable[[View], Decision]
@@ -259,8 +278,33 @@ class PolicySpec:
 
 
 def require_roles(decisions: Mapping[str, Decision], roles: Sequence[str]) -> None:
-    """Raise ``KeyError``-free ValueError when ``decisions`` does not cover ``roles`` exactly."""
+    """Raise ``ValueError`` (not a ``KeyError`` deep in a step) unless ``decisions`` has
+    exactly one entry per role."""
     missing = [r for r in roles if r not in decisions]
     extra = [r for r in decisions if r not in roles]
     if missing or extra:
         raise ValueError(f"step needs one decision per role; missing {missing}, unknown {extra}")
+
+
+def whole_number_decision(raw: Any, key: str, low: int, high: int) -> Decision:
+    """Read ``{key: n}`` with ``n`` a whole number in ``low..high``, or raise
+    :class:`InvalidDecision` saying so: ``order must be a whole number between 0 and 10000,
+    got -3``. Refuses bools, strings, fractions, a missing key and extra keys; accepts 3.0 as 3
+    (JSON has one number type)."""
+    allowed = f"{key} must be a whole number between {low} and {high}"
+    if not isinstance(raw, Mapping):
+        raise InvalidDecision(f'{allowed}, got {_short(raw)} instead of {{"{key}": <number>}}')
+    extra = sorted(repr(name) for name in raw if name != key)
+    if extra:
+        raise InvalidDecision(f"{allowed}, got extra key {', '.join(extra)}")
+    if key not in raw:
+        raise InvalidDecision(f"{allowed}, got no {key}")
+    value = raw[key]
+    if isinstance(value, bool) or not _is_whole(value) or not low <= value <= high:
+        raise InvalidDecision(f"{allowed}, got {_short(value)}")
+    return {key: int(value)}
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

@@ -1,0 +1,359 @@
+"""The Beer Distribution Game, as J. D. Sterman ran it (Management Science 35(3), 1989).
+
+Four roles, downstream to upstream: retailer, wholesaler, distributor, factory. Customers order
+from the retailer, each role orders from the next one up, and the factory orders production from
+a brewery without limits. Every number below is a setting with this default (see ``SETTINGS``).
+
+One week, in order (the board game's steps; all four roles move together):
+
+1. Receive: the goods in the shipping slot nearest each role enter its inventory, every slot
+   moves one step (the factory's production slots too).
+2. Fill: each role reads its incoming order (the retailer's is the customer demand) and ships its
+   backlog plus that order as far as inventory allows; the rest is added to backlog. What is
+   shipped enters the customer's shipping delay.
+3. Record: inventory and backlog are counted; cost accrues ($0.50 per case held, $1.00 per case
+   on backlog, per week).
+4. Orders in the mail move one step; the brewery brews the factory's oldest production request.
+5. Decide: every role places its order.
+
+Delays: an order placed at the end of week t is read by the supplier in week t + 2 (order delay);
+goods shipped in week t arrive at the start of week t + 2 (shipping delay); a production request
+placed in week t is brewed in week t + 1 and spends 2 weeks in production (production delay). So
+an order placed in week t arrives at the start of week t + 4, the factory's in week t + 3.
+
+Start: 12 cases in every inventory, no backlog, 4 cases in every shipping and production slot,
+an order of 4 in every order slot. Demand: 4 a week, 8 from week 5 (or a list, see
+``demand_list``). 36 weeks are played and 50 announced. During the first ``forced_weeks`` weeks
+(default 0; 4 in Sterman's benchmark) every order is ``forced_order`` (4), whatever was sent.
+
+How a round maps onto the weeks: ``state["round"]`` counts the weeks whose orders are placed. The
+state already holds steps 1 to 4 of the next week (the "pending" week), because a player must see
+that week's incoming order and deliveries before ordering. ``step`` records the orders (step 5),
+then plays steps 1 to 4 of the week after, unless the game is over.
+
+Decisions are ``{"order": n}``, a whole number from 0 to ``max_order``. A role that sends nothing
+repeats its last order (the initial order, 4, in week 1): the least surprising stand-in for a
+player who dropped out, and the one Sterman's instructions imply for a player who holds still.
+In forced weeks the default is the forced order.
+
+State layout (plain JSON)::
+
+    {"schema": 1, "game": "beer", "round": r, "seed": n, "settings": {...},
+     "nodes": {role: {"inventory": int, "backlog": int,
+                      "inbound": [int, ...],   # goods on the way in, nearest first
+                      "mail": [int, ...],      # orders not yet read by the supplier, oldest first
+                      "supply_line": int,      # ordered and not yet received
+                      "cost_total": float,     # cost of the weeks whose order is placed
+                      "now": {"incoming_order", "received", "shipped", "cost"},  # pending week
+                      "history": {figure: [one value per week played]}}}}
+
+The factory's ``inbound`` is its production delay and its ``mail`` its production requests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from gameserver.errors import InvalidDecision, InvalidSettings
+from gameserver.game import (
+    Decision,
+    Game,
+    PolicySpec,
+    Setting,
+    State,
+    View,
+    require_roles,
+    whole_number_decision,
+)
+from gameserver.games import beer_policies
+from gameserver.games.beer_report import facilitator_view, results
+
+ROLES = ("retailer", "wholesaler", "distributor", "factory")
+#: The figures recorded for every role and week, in the order tables show them.
+FIGURES = ("incoming_order", "received", "shipped", "inventory", "backlog", "order", "cost")
+
+_BIG = 1_000_000
+
+SETTINGS = (
+    Setting("weeks", "int", 36, "Weeks played", minimum=1, maximum=520),
+    Setting(
+        "weeks_announced",
+        "int",
+        50,
+        "Weeks announced",
+        "What players are told, so that they do not play for the end.",
+        minimum=1,
+        maximum=1000,
+    ),
+    Setting(
+        "forced_weeks",
+        "int",
+        0,
+        "Forced weeks",
+        "During the first weeks every order is the forced order.",
+        minimum=0,
+        maximum=520,
+    ),
+    Setting("forced_order", "int", 4, "Forced order", minimum=0, maximum=_BIG),
+    Setting("max_order", "int", 10000, "Largest order", minimum=1, maximum=_BIG),
+    Setting("order_delay", "int", 2, "Order delay (weeks)", minimum=1, maximum=12),
+    Setting("shipping_delay", "int", 2, "Shipping delay (weeks)", minimum=1, maximum=12),
+    Setting("production_delay", "int", 2, "Production delay (weeks)", minimum=1, maximum=12),
+    Setting("initial_inventory", "int", 12, "Initial inventory", minimum=0, maximum=_BIG),
+    Setting("initial_backlog", "int", 0, "Initial backlog", minimum=0, maximum=_BIG),
+    Setting(
+        "initial_pipeline",
+        "int",
+        4,
+        "Cases in each shipping and production slot at the start",
+        minimum=0,
+        maximum=_BIG,
+    ),
+    Setting(
+        "initial_order", "int", 4, "Order in each order slot at the start", minimum=0, maximum=_BIG
+    ),
+    Setting("demand_initial", "int", 4, "Demand before the step", minimum=0, maximum=_BIG),
+    Setting("demand_step_week", "int", 5, "First week of the new demand", minimum=1, maximum=1000),
+    Setting("demand_after", "int", 8, "Demand from the step on", minimum=0, maximum=_BIG),
+    Setting(
+        "demand_list",
+        "int_list",
+        None,
+        "Weekly demand",
+        "Demand week by week; overrides the step pattern; its last value repeats.",
+        minimum=0,
+        maximum=_BIG,
+        optional=True,
+    ),
+    Setting("holding_cost", "float", 0.5, "Cost per case held per week", minimum=0, maximum=_BIG),
+    Setting(
+        "backlog_cost", "float", 1.0, "Cost per case on backlog per week", minimum=0, maximum=_BIG
+    ),
+)
+
+
+def demand_in_week(settings: Mapping[str, Any], week: int) -> int:
+    """Customer demand in ``week`` (1-based) under these settings."""
+    listed = settings["demand_list"]
+    if listed:
+        return int(listed[min(week, len(listed)) - 1])
+    if week < settings["demand_step_week"]:
+        return int(settings["demand_initial"])
+    return int(settings["demand_after"])
+
+
+class BeerGame(Game):
+    """The Beer Distribution Game; see the module docstring for the rules."""
+
+    name = "beer"
+    title = "The Beer Distribution Game"
+    STATE_SCHEMA = 1
+    settings_spec = SETTINGS
+    round_label: ClassVar[str] = "week"
+    headline: ClassVar[str] = "cost"
+
+    def validate_settings(self, raw: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        settings = super().validate_settings(raw)
+        weeks = settings["weeks"]
+        if settings["weeks_announced"] < weeks:
+            raise InvalidSettings(
+                f"setting 'weeks_announced' must be at least weeks ({weeks}), "
+                f"got {settings['weeks_announced']}"
+            )
+        for name in ("forced_order", "initial_order"):
+            if settings[name] > settings["max_order"]:
+                raise InvalidSettings(
+                    f"setting {name!r} must be at most max_order ({settings['max_order']}), "
+                    f"got {settings[name]}"
+                )
+        if settings["initial_inventory"] and settings["initial_backlog"]:
+            raise InvalidSettings(
+                "settings 'initial_inventory' and 'initial_backlog' cannot both be above 0: "
+                "a role with cases in stock ships its backlog"
+            )
+        return settings
+
+    def roles(self, settings: Mapping[str, Any]) -> list[str]:
+        return list(ROLES)
+
+    def policies(self) -> Mapping[str, PolicySpec]:
+        return beer_policies.POLICIES
+
+    # -- rules ----------------------------------------------------------------------------
+
+    def initial_state(self, settings: Mapping[str, Any], seed: int) -> State:
+        settings = self.validate_settings(settings)
+        goods, order = settings["initial_pipeline"], settings["initial_order"]
+        backlog = settings["initial_backlog"]
+        nodes: dict[str, dict[str, Any]] = {}
+        for role in ROLES:
+            if role == "factory":
+                inbound = [goods] * settings["production_delay"]
+                mail = [order]  # one production request, brewed in week 1
+                supply_line = order + sum(inbound)
+            else:
+                inbound = [goods] * settings["shipping_delay"]
+                mail = [order] * settings["order_delay"]
+                # the supplier's initial backlog is owed to this role
+                supply_line = sum(mail) + sum(inbound) + backlog
+            nodes[role] = {
+                "inventory": settings["initial_inventory"],
+                "backlog": backlog,
+                "inbound": inbound,
+                "mail": mail,
+                "supply_line": supply_line,
+                "cost_total": 0.0,
+                "now": {},
+                "history": {figure: [] for figure in FIGURES},
+            }
+        _play_week(nodes, settings, 1)
+        return {
+            "schema": self.STATE_SCHEMA,
+            "game": self.name,
+            "round": 0,
+            "seed": int(seed),
+            "settings": settings,
+            "nodes": nodes,
+        }
+
+    def step(self, state: State, decisions: Mapping[str, Decision]) -> State:
+        require_roles(decisions, ROLES)
+        settings = state["settings"]
+        week = state["round"] + 1
+        if week > settings["weeks"]:
+            raise ValueError(f"the game is over after {settings['weeks']} weeks")
+        forced = week <= settings["forced_weeks"]
+        nodes = {}
+        for role in ROLES:
+            order = settings["forced_order"] if forced else int(decisions[role]["order"])
+            nodes[role] = _placed(state["nodes"][role], order)
+        if week < settings["weeks"]:
+            _play_week(nodes, settings, week + 1)
+        return {**state, "round": week, "nodes": nodes}
+
+    def validate_decision(self, state: State, role: str, raw: Any) -> Decision:
+        if role not in ROLES:
+            raise InvalidDecision(f"no role {role!r} in the Beer Game; roles: {', '.join(ROLES)}")
+        return whole_number_decision(raw, "order", 0, state["settings"]["max_order"])
+
+    def default_decision(self, state: State, role: str) -> Decision:
+        settings = state["settings"]
+        if state["round"] < settings["forced_weeks"]:
+            return {"order": settings["forced_order"]}
+        orders = state["nodes"][role]["history"]["order"]
+        return {"order": orders[-1] if orders else settings["initial_order"]}
+
+    def is_over(self, state: State) -> bool:
+        return bool(state["round"] >= state["settings"]["weeks"])
+
+    def total_rounds(self, state: State) -> int | None:
+        return int(state["settings"]["weeks"])
+
+    def announced_rounds(self, state: State) -> int | None:
+        return int(state["settings"]["weeks_announced"])
+
+    # -- what people see ------------------------------------------------------------------
+
+    def view(self, state: State, role: str) -> View:
+        """This role's own figures: the pending week's at the top, past weeks in ``history``.
+
+        Reads nothing but the role's own node and the public rules, so it cannot leak another
+        role's numbers; the customer demand reaches only the retailer, as its incoming order.
+        Once the game is over it adds ``debrief``, the facilitator's view of everything.
+        """
+        settings = state["settings"]
+        node = state["nodes"][role]
+        now = node["now"]
+        over = self.is_over(state)
+        week = state["round"] if over else state["round"] + 1
+        orders = node["history"]["order"]
+        index = ROLES.index(role)
+        view: View = {
+            "game": self.name,
+            "role": role,
+            "customer": ROLES[index - 1] if index else "customers",
+            "supplier": ROLES[index + 1] if index < len(ROLES) - 1 else "brewery",
+            "week": week,
+            "weeks_announced": settings["weeks_announced"],
+            "over": over,
+            "forced": not over and week <= settings["forced_weeks"],
+            "forced_order": settings["forced_order"],
+            "max_order": settings["max_order"],
+            "holding_cost": settings["holding_cost"],
+            "backlog_cost": settings["backlog_cost"],
+            "incoming_order": now["incoming_order"],
+            "received": now["received"],
+            "shipped": now["shipped"],
+            "inventory": node["inventory"],
+            "backlog": node["backlog"],
+            "cost": now["cost"],
+            "total_cost": node["cost_total"] + (0.0 if over else now["cost"]),
+            "supply_line": node["supply_line"],
+            "last_order": orders[-1] if orders else None,
+            "history": {figure: list(values) for figure, values in node["history"].items()},
+        }
+        if over:
+            view["debrief"] = self.facilitator_view(state)
+        return view
+
+    def facilitator_view(self, state: State) -> View:
+        return facilitator_view(state, ROLES, self.is_over(state))
+
+    def results(self, state: State) -> dict[str, Any]:
+        return results(state, ROLES)
+
+    def round_summary(self, state: State) -> dict[str, dict[str, float | int]]:
+        if state["round"] == 0:
+            return {}
+        summary: dict[str, dict[str, float | int]] = {}
+        for role in ROLES:
+            node = state["nodes"][role]
+            row: dict[str, float | int] = {f: v[-1] for f, v in node["history"].items()}
+            row["cumulative_cost"] = node["cost_total"]
+            summary[role] = row
+        return summary
+
+
+def _placed(old: Mapping[str, Any], order: int) -> dict[str, Any]:
+    """A copy of ``old`` (never mutated) with the pending week recorded and ``order`` placed."""
+    now, history = old["now"], old["history"]
+    week = {**now, "inventory": old["inventory"], "backlog": old["backlog"], "order": order}
+    return {
+        "inventory": old["inventory"],
+        "backlog": old["backlog"],
+        "inbound": list(old["inbound"]),
+        "mail": [*old["mail"], order],
+        "supply_line": old["supply_line"] + order,
+        "cost_total": old["cost_total"] + now["cost"],
+        "now": dict(now),
+        "history": {figure: [*history[figure], week[figure]] for figure in FIGURES},
+    }
+
+
+def _play_week(nodes: dict[str, dict[str, Any]], settings: Mapping[str, Any], week: int) -> None:
+    """Steps 1 to 4 of ``week``, in place on ``nodes`` (fresh copies owned by the new state)."""
+    for node in nodes.values():
+        received = node["inbound"].pop(0)
+        node["inventory"] += received
+        node["supply_line"] -= received
+        node["now"] = {"received": received}
+    holding, backlog_cost = settings["holding_cost"], settings["backlog_cost"]
+    customer: dict[str, Any] | None = None
+    for role in ROLES:
+        node = nodes[role]
+        incoming = demand_in_week(settings, week) if customer is None else customer["mail"].pop(0)
+        owed = node["backlog"] + incoming
+        shipped = min(owed, node["inventory"])
+        node["inventory"] -= shipped
+        node["backlog"] = owed - shipped
+        if customer is not None:
+            customer["inbound"].append(shipped)
+        node["now"].update(
+            incoming_order=incoming,
+            shipped=shipped,
+            cost=node["inventory"] * holding + node["backlog"] * backlog_cost,
+        )
+        customer = node
+    factory = nodes["factory"]
+    factory["inbound"].append(factory["mail"].pop(0))

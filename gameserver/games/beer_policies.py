@@ -1,0 +1,171 @@
+"""Beer Game policies: pure functions from one role's view to its order, for bots and the simulator.
+
+A policy sees exactly what a human in that seat sees (:meth:`BeerGame.view`), never the state, so
+a bot cannot cheat. Every policy obeys the forced weeks (it orders the forced order) and keeps
+its order within ``0..max_order``.
+
+``sterman`` is Sterman's (1989) anchoring-and-adjustment heuristic, with S the net stock
+(inventory - backlog, after step 3) and SL the supply line (ordered, not yet received)::
+
+    L_t = theta * incoming_order_t + (1 - theta) * L_(t-1),   L_0 = 4
+    O_t = max(0, L_t + alpha_s * (s_prime - S_t - beta * SL_t))
+
+L is rebuilt from the role's own history of incoming orders in the view, so the policy keeps no
+memory between calls. Orders are rounded to whole cases half up (``floor(x + 0.5)``).
+
+``benchmark`` is the same rule with Sterman's benchmark parameters (theta 0, alpha_s 1, beta 1,
+s_prime 28, or 20 for the factory), played with 4 forced weeks: the team costs $204 over 36
+weeks. With these parameters L stays 4 and every term is a whole number, so the orders are whole
+before any rounding: the published $204 holds under round-half-up, floor, ceiling or banker's
+rounding alike (tests check this), and implies no particular rounding.
+"""
+
+from __future__ import annotations
+
+import math
+
+from gameserver.errors import InvalidSettings
+from gameserver.game import Decision, Policy, PolicySpec, View
+from gameserver.games import chance
+
+
+def _check(policy: str, name: str, value: float, low: float, high: float | None = None) -> None:
+    if value < low or (high is not None and value > high):
+        allowed = f"between {low:g} and {high:g}" if high is not None else f"at least {low:g}"
+        raise InvalidSettings(
+            f"policy {policy!r}: parameter {name!r} must be {allowed}, got {value!r}"
+        )
+
+
+def _bounded(view: View, order: float) -> Decision:
+    """The order as a whole number within the game's limits; the forced order in forced weeks."""
+    if view["forced"]:
+        return {"order": int(view["forced_order"])}
+    return {"order": max(0, min(int(view["max_order"]), int(order)))}
+
+
+def expected_demand(view: View, theta: float, initial: float = 4.0) -> float:
+    """Sterman's L_t: exponential smoothing of this role's incoming orders up to this week."""
+    expectation = float(initial)
+    for incoming in view["history"]["incoming_order"]:
+        expectation = theta * incoming + (1 - theta) * expectation
+    return theta * float(view["incoming_order"]) + (1 - theta) * expectation
+
+
+def anchor_and_adjust(
+    view: View, theta: float, alpha_s: float, beta: float, s_prime: float, initial: float = 4.0
+) -> float:
+    """Sterman's order before rounding: expected demand plus a share of the stock gap."""
+    net_stock = float(view["inventory"] - view["backlog"])
+    gap = s_prime - net_stock - beta * float(view["supply_line"])
+    return max(0.0, expected_demand(view, theta, initial) + alpha_s * gap)
+
+
+def _round_half_up(value: float) -> int:
+    return math.floor(value + 0.5)
+
+
+def pass_through() -> Policy:
+    """Order exactly this week's incoming order."""
+
+    def policy(view: View) -> Decision:
+        return _bounded(view, view["incoming_order"])
+
+    return policy
+
+
+def sterman(
+    theta: float = 0.36,
+    alpha_s: float = 0.26,
+    beta: float = 0.34,
+    s_prime: float = 17.0,
+    initial_expectation: float = 4.0,
+) -> Policy:
+    """Sterman's anchoring-and-adjustment heuristic; defaults: his subjects' mean estimates."""
+    for name, value in (("theta", theta), ("alpha_s", alpha_s), ("beta", beta)):
+        _check("sterman", name, value, 0.0, 1.0)
+    _check("sterman", "s_prime", s_prime, 0.0)
+    _check("sterman", "initial_expectation", initial_expectation, 0.0)
+
+    def policy(view: View) -> Decision:
+        raw = anchor_and_adjust(view, theta, alpha_s, beta, s_prime, initial_expectation)
+        return _bounded(view, _round_half_up(raw))
+
+    return policy
+
+
+def benchmark(
+    theta: float = 0.0,
+    alpha_s: float = 1.0,
+    beta: float = 1.0,
+    s_prime: float = 28.0,
+    s_prime_factory: float = 20.0,
+    initial_expectation: float = 4.0,
+) -> Policy:
+    """Sterman's benchmark: his rule with theta 0, alpha_s 1, beta 1, S' 28 (factory 20).
+
+    Play it with 4 forced weeks (``forced_weeks=4``) to get his $204.
+    """
+    for name, value in (("theta", theta), ("alpha_s", alpha_s), ("beta", beta)):
+        _check("benchmark", name, value, 0.0, 1.0)
+    _check("benchmark", "s_prime", s_prime, 0.0)
+    _check("benchmark", "s_prime_factory", s_prime_factory, 0.0)
+
+    def policy(view: View) -> Decision:
+        # the factory's supply line is one week shorter (no order mail), hence its lower target
+        target = s_prime_factory if view["role"] == "factory" else s_prime
+        raw = anchor_and_adjust(view, theta, alpha_s, beta, target, initial_expectation)
+        return _bounded(view, _round_half_up(raw))
+
+    return policy
+
+
+def random_orders(seed: int = 0, high: int = 12) -> Policy:
+    """Order a whole number drawn uniformly from ``0..high``, the same for the same seed, role
+    and week in any process."""
+    _check("random", "high", high, 0)
+
+    def policy(view: View) -> Decision:
+        return _bounded(view, chance.integer(seed, 0, high, "beer", view["role"], view["week"]))
+
+    return policy
+
+
+POLICIES: dict[str, PolicySpec] = {
+    spec.name: spec
+    for spec in (
+        PolicySpec("pass-through", "Order exactly this week's incoming order.", pass_through),
+        PolicySpec(
+            "sterman",
+            "Sterman's anchoring-and-adjustment heuristic (defaults: his subjects' means).",
+            sterman,
+            {
+                "theta": 0.36,
+                "alpha_s": 0.26,
+                "beta": 0.34,
+                "s_prime": 17.0,
+                "initial_expectation": 4.0,
+            },
+        ),
+        PolicySpec(
+            "benchmark",
+            "Sterman's benchmark (theta 0, alpha_s 1, beta 1, S' 28, factory 20); "
+            "play with 4 forced weeks for his $204.",
+            benchmark,
+            {
+                "theta": 0.0,
+                "alpha_s": 1.0,
+                "beta": 1.0,
+                "s_prime": 28.0,
+                "s_prime_factory": 20.0,
+                "initial_expectation": 4.0,
+            },
+        ),
+        PolicySpec(
+            "random",
+            "A uniform whole order in 0..high, determined by seed, role and week.",
+            random_orders,
+            {"seed": 0, "high": 12},
+        ),
+    )
+}
