@@ -112,7 +112,8 @@ def benchmark(
     _check("benchmark", "s_prime_factory", s_prime_factory, 0.0)
 
     def policy(view: View) -> Decision:
-        # the factory's supply line is one week shorter (no order mail), hence its lower target
+        # the factory's lead time is a week shorter (no order mail), so it holds less in
+        # its supply line; Sterman's benchmark gives it the lower target
         target = s_prime_factory if view["role"] == "factory" else s_prime
         raw = anchor_and_adjust(view, theta, alpha_s, beta, target, initial_expectation)
         return _bounded(view, _round_half_up(raw))
@@ -131,10 +132,10 @@ def random_orders(seed: int = 0, high: int = 12) -> Policy:
     return policy
 
 
+#: The first is the simulator's default.
 POLICIES: dict[str, PolicySpec] = {
     spec.name: spec
     for spec in (
-        PolicySpec("pass-through", "Order exactly this week's incoming order.", pass_through),
         PolicySpec(
             "sterman",
             "Sterman's anchoring-and-adjustment heuristic (defaults: his subjects' means).",
@@ -161,6 +162,7 @@ POLICIES: dict[str, PolicySpec] = {
                 "initial_expectation": 4.0,
             },
         ),
+        PolicySpec("pass-through", "Order exactly this week's incoming order.", pass_through),
         PolicySpec(
             "random",
             "A uniform whole order in 0..high, determined by seed, role and week.",

@@ -71,6 +71,7 @@ def random_boats(seed: int = 0) -> Policy:
     return policy
 
 
+#: The first is the simulator's default.
 POLICIES: dict[str, PolicySpec] = {
     spec.name: spec
     for spec in (

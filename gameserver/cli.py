@@ -1,0 +1,199 @@
+"""The ``gameserver`` command line: one function per subcommand, each adding its own subparser.
+
+Add a subcommand by writing ``add_<name>(subparsers)``, which registers a parser and sets
+``run`` to a function ``(args) -> int``, and calling it from :func:`build_parser`. A
+:class:`GameServerError` raised by ``run`` becomes one line on stderr and exit code 2, like
+every usage error: no tracebacks for bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+from gameserver.errors import GameServerError, InvalidSettings
+from gameserver.game import Setting
+from gameserver.games import GAMES, get_game
+from gameserver.simulate import render_table, simulate
+
+Subparsers = Any  # argparse's _SubParsersAction is private; nothing typed to name here
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (no usage dump) and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="gameserver", description="A server for multiplayer round-based simulation games."
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="command", parser_class=_Parser)
+    add_simulate(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "run", None) is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(args.run(args))
+    except GameServerError as exc:
+        print(f"gameserver {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+# -- simulate -----------------------------------------------------------------------------
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _number(text: str) -> float | int:
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+
+
+def _pair(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return name.strip(), value.strip()
+
+
+def _setting_value(spec: Setting | None, text: str) -> Any:
+    """Command-line text as the setting's kind; anything unreadable goes through as text so
+    that the setting's own check words the refusal."""
+    if spec is None:
+        return text
+    if spec.optional and text.lower() in ("", "none", "null"):
+        return None
+    if spec.kind == "bool":
+        lowered = text.lower()
+        if lowered in ("true", "yes", "on", "1"):
+            return True
+        if lowered in ("false", "no", "off", "0"):
+            return False
+        return text
+    if spec.kind == "str":
+        return text
+    if spec.kind == "int_list":
+        return [_loose_number(item) for item in text.split(",")]
+    return _loose_number(text)
+
+
+def _loose_number(text: str) -> Any:
+    try:
+        return _number(text.strip())
+    except argparse.ArgumentTypeError:
+        return text
+
+
+def add_simulate(subparsers: Subparsers) -> None:
+    """``simulate GAME``: play a whole game with policies, print costs per round and totals."""
+    parser = subparsers.add_parser(
+        "simulate",
+        help="play a whole game offline with policies in every seat",
+        description="Play a whole game offline with a policy in every seat and print each "
+        "role's and the team's figures per round and in total. Every game setting and policy "
+        "parameter has a flag; --set and --param take any NAME=VALUE.",
+    )
+    parser.add_argument("game", help=f"one of: {', '.join(sorted(GAMES))}")
+    parser.add_argument("--policy", help="policy for every seat (default: the game's first)")
+    parser.add_argument(
+        "--role-policy",
+        action="append",
+        type=_pair,
+        default=[],
+        metavar="ROLE=POLICY",
+        help="a different policy for one role (repeatable)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="the game's seed, and random policies' (default 0)"
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--set", action="append", type=_pair, default=[], metavar="NAME=VALUE", help="a setting"
+    )
+    parser.add_argument(
+        "--param",
+        action="append",
+        type=_pair,
+        default=[],
+        metavar="NAME=VALUE",
+        help="a policy parameter",
+    )
+    settings = parser.add_argument_group("game settings (each applies to the games named)")
+    seen: dict[str, list[str]] = {}
+    for game in GAMES.values():
+        for spec in game.settings_spec:
+            seen.setdefault(spec.name, []).append(game.name)
+    for name, games in seen.items():
+        settings.add_argument(
+            _flag(name), dest=f"setting:{name}", metavar="VALUE", help=", ".join(games)
+        )
+    params = parser.add_argument_group("policy parameters (each applies to the policies named)")
+    owners: dict[str, list[str]] = {}
+    for game in GAMES.values():
+        for policy in game.policies().values():
+            for param in policy.params:
+                if param != "seed" and param not in seen:
+                    owners.setdefault(param, []).append(f"{game.name} {policy.name}")
+    for name, policies in owners.items():
+        params.add_argument(
+            _flag(name), dest=f"param:{name}", type=_number, metavar="N", help=", ".join(policies)
+        )
+    parser.set_defaults(run=run_simulate)
+
+
+def run_simulate(args: argparse.Namespace) -> int:
+    game = get_game(args.game)
+    specs = {spec.name: spec for spec in game.settings_spec}
+    raw_settings: dict[str, Any] = {}
+    params: dict[str, float | int] = {}
+    for dest, value in vars(args).items():
+        if value is None:
+            continue
+        if dest.startswith("setting:"):
+            name = dest.removeprefix("setting:")
+            raw_settings[name] = _setting_value(specs.get(name), value)
+        elif dest.startswith("param:"):
+            params[dest.removeprefix("param:")] = value
+    for flag_name, text in args.set:
+        name = flag_name.replace("-", "_")
+        raw_settings[name] = _setting_value(specs.get(name), text)
+    for flag_name, text in args.param:
+        name = flag_name.replace("-", "_")
+        try:
+            params[name] = _number(text)
+        except argparse.ArgumentTypeError:
+            raise InvalidSettings(f"parameter {name!r} must be a number, got {text!r}") from None
+    report = simulate(
+        game.name,
+        raw_settings,
+        policy=args.policy,
+        role_policies=dict(args.role_policy),
+        params=params,
+        seed=args.seed,
+    )
+    if args.json:
+        print(json.dumps(report, separators=(",", ":")))
+    else:
+        print(render_table(report), end="")
+    return 0
