@@ -113,7 +113,7 @@ class Setting:
                 )
             if value != value or value in (float("inf"), float("-inf")):
                 raise InvalidSettings(f"setting {self.name!r} must be a finite number")
-            self._check_range(float(value), "value")
+            self._check_range(value, "value")
             return float(value)
         if self.kind == "str":
             if not isinstance(value, str) or (self.choices and value not in self.choices):

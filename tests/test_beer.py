@@ -1,0 +1,365 @@
+"""The Beer Game's rules: timing, conservation, costs, decisions, settings, what each role sees."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gameserver.errors import InvalidDecision, InvalidSettings
+from gameserver.game import State
+from gameserver.games.beer import FIGURES, ROLES, BeerGame, demand_in_week
+
+GAME = BeerGame()
+Orders = Sequence[Mapping[str, int]]
+
+
+def new(**raw: Any) -> State:
+    return GAME.initial_state(GAME.validate_settings(raw), 0)
+
+
+def play(state: State, orders: Orders) -> list[State]:
+    """Every state from ``state`` on, one week per entry of ``orders`` (stops at the end)."""
+    states = [state]
+    for week in orders:
+        if GAME.is_over(states[-1]):
+            break
+        states.append(GAME.step(states[-1], {r: {"order": week[r]} for r in ROLES}))
+    return states
+
+
+def steady(weeks: int, **changes: int) -> list[dict[str, int]]:
+    return [{r: 4 for r in ROLES} | changes for _ in range(weeks)]
+
+
+# -- the week's timing ---------------------------------------------------------------------
+
+
+def test_week_one_matches_the_board() -> None:
+    view = GAME.view(new(), "retailer")
+    assert view["week"] == 1
+    figures = {f: view[f] for f in ("incoming_order", "received", "shipped", "inventory")}
+    assert figures == {"incoming_order": 4, "received": 4, "shipped": 4, "inventory": 12}
+    assert (view["backlog"], view["cost"], view["total_cost"]) == (0, 6.0, 6.0)
+    # 4 in the mail to the wholesaler, 8 on the road
+    assert view["supply_line"] == 12
+    assert GAME.view(new(), "factory")["supply_line"] == 8
+
+
+@pytest.mark.parametrize(
+    ("order_delay", "shipping_delay", "production_delay"), [(2, 2, 2), (1, 3, 1), (3, 1, 3)]
+)
+@pytest.mark.parametrize("role", ROLES)
+def test_an_order_arrives_after_the_delays(
+    role: str, order_delay: int, shipping_delay: int, production_delay: int
+) -> None:
+    state = new(
+        demand_list=[4],
+        order_delay=order_delay,
+        shipping_delay=shipping_delay,
+        production_delay=production_delay,
+    )
+    orders = steady(20)
+    orders[4] = orders[4] | {role: 14}  # week 5: 10 more than usual
+    final = play(state, orders)[-1]
+    history = final["nodes"][role]["history"]
+    arrival = history["received"].index(14) + 1
+    if role == "factory":
+        assert arrival == 5 + 1 + production_delay
+    else:
+        assert arrival == 5 + order_delay + shipping_delay
+        supplier = final["nodes"][ROLES[ROLES.index(role) + 1]]["history"]
+        assert supplier["incoming_order"].index(14) + 1 == 5 + order_delay
+
+
+def test_forced_weeks_override_what_was_sent() -> None:
+    state = new(forced_weeks=2)
+    assert GAME.view(state, "wholesaler")["forced"] is True
+    assert GAME.default_decision(state, "wholesaler") == {"order": 4}
+    states = play(state, steady(3, wholesaler=9))
+    assert states[-1]["nodes"]["wholesaler"]["history"]["order"] == [4, 4, 9]
+    assert [GAME.view(s, "retailer")["forced"] for s in states] == [True, True, False, False]
+
+
+def test_missing_decision_repeats_the_last_order() -> None:
+    state = new()
+    assert GAME.default_decision(state, "distributor") == {"order": 4}  # the initial order
+    state = play(state, steady(1, distributor=7))[-1]
+    assert GAME.default_decision(state, "distributor") == {"order": 7}
+
+
+def test_demand_pattern_and_list() -> None:
+    pattern = GAME.validate_settings(
+        {"demand_initial": 3, "demand_step_week": 3, "demand_after": 9}
+    )
+    assert [demand_in_week(pattern, w) for w in range(1, 6)] == [3, 3, 9, 9, 9]
+    listed = GAME.validate_settings({"demand_list": [5, 6, 7]})
+    assert [demand_in_week(listed, w) for w in range(1, 6)] == [5, 6, 7, 7, 7]
+    defaults = GAME.validate_settings()
+    assert [demand_in_week(defaults, w) for w in (1, 4, 5, 36)] == [4, 4, 8, 8]
+
+
+def test_the_game_lasts_36_weeks_announced_50() -> None:
+    states = play(new(), steady(40))
+    assert len(states) == 37
+    final = states[-1]
+    assert GAME.is_over(final) and not GAME.is_over(states[-2])
+    assert (GAME.total_rounds(final), GAME.announced_rounds(final)) == (36, 50)
+    with pytest.raises(ValueError, match="over"):
+        GAME.step(final, {r: {"order": 4} for r in ROLES})
+
+
+# -- invariants, for any orders and settings ------------------------------------------------
+
+game_settings = st.fixed_dictionaries(
+    {
+        "weeks": st.integers(1, 12),
+        "forced_weeks": st.integers(0, 3),
+        "order_delay": st.integers(1, 3),
+        "shipping_delay": st.integers(1, 3),
+        "production_delay": st.integers(1, 3),
+        "initial_inventory": st.integers(0, 20),
+        "initial_pipeline": st.integers(0, 8),
+        "initial_order": st.integers(0, 8),
+        "demand_list": st.lists(st.integers(0, 15), min_size=1, max_size=12),
+    }
+)
+weekly_orders = st.lists(st.fixed_dictionaries({r: st.integers(0, 30) for r in ROLES}), max_size=12)
+
+
+def goods_in_chain(state: State) -> int:
+    return sum(n["inventory"] + sum(n["inbound"]) for n in state["nodes"].values())
+
+
+def delivered_to_customers(state: State) -> int:
+    retailer = state["nodes"]["retailer"]
+    pending = 0 if GAME.is_over(state) else retailer["now"]["shipped"]
+    return int(sum(retailer["history"]["shipped"]) + pending)
+
+
+def brewed(state: State) -> int:
+    factory = state["nodes"]["factory"]
+    first_request = state["settings"]["initial_order"]
+    return int(first_request + sum(factory["history"]["order"]) - sum(factory["mail"]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(raw=game_settings, orders=weekly_orders)
+def test_beer_is_conserved(raw: dict[str, Any], orders: Orders) -> None:
+    states = play(new(**raw), orders)
+    s = states[0]["settings"]
+    at_start = 4 * s["initial_inventory"] + s["initial_pipeline"] * (
+        3 * s["shipping_delay"] + s["production_delay"]
+    )
+    for state in states:
+        assert at_start + brewed(state) == delivered_to_customers(state) + goods_in_chain(state)
+
+
+@settings(max_examples=60, deadline=None)
+@given(raw=game_settings, orders=weekly_orders)
+def test_stock_never_negative_and_backlog_served_first(raw: dict[str, Any], orders: Orders) -> None:
+    final = play(new(**raw), orders)[-1]
+    initial = final["settings"]["initial_inventory"]
+    for role in ROLES:
+        h = final["nodes"][role]["history"]
+        inventory, backlog, ordered, shipped = initial, 0, 0, 0
+        for week in range(len(h["order"])):
+            available = inventory + h["received"][week]
+            owed = backlog + h["incoming_order"][week]
+            # everything owed, old backlog included, goes out as far as stock allows
+            assert h["shipped"][week] == min(available, owed)
+            inventory, backlog = h["inventory"][week], h["backlog"][week]
+            assert inventory == available - h["shipped"][week] >= 0
+            assert backlog == owed - h["shipped"][week] >= 0
+            assert inventory == 0 or backlog == 0
+            ordered += h["incoming_order"][week]
+            shipped += h["shipped"][week]
+            assert shipped + backlog == ordered  # never more than was ordered, nothing lost
+
+
+@settings(max_examples=60, deadline=None)
+@given(raw=game_settings, orders=weekly_orders)
+def test_supply_line_is_what_was_ordered_and_not_received(
+    raw: dict[str, Any], orders: Orders
+) -> None:
+    for state in play(new(**raw), orders):
+        nodes = state["nodes"]
+        for index, role in enumerate(ROLES):
+            node = nodes[role]
+            owed = nodes[ROLES[index + 1]]["backlog"] if role != "factory" else 0
+            assert node["supply_line"] == sum(node["mail"]) + owed + sum(node["inbound"])
+
+
+@settings(max_examples=40, deadline=None)
+@given(raw=game_settings, orders=weekly_orders)
+def test_step_is_pure_and_state_is_json(raw: dict[str, Any], orders: Orders) -> None:
+    states = play(new(**raw), orders)
+    for before, after in itertools.pairwise(states):
+        snapshot = copy.deepcopy(before)
+        again = GAME.step(before, {r: {"order": 3} for r in ROLES})
+        assert before == snapshot
+        assert again == GAME.step(snapshot, {r: {"order": 3} for r in ROLES})
+        assert after["round"] == before["round"] + 1
+    for state in states:
+        assert orjson.loads(orjson.dumps(state)) == state
+        assert state["schema"] == GAME.STATE_SCHEMA
+
+
+def test_same_game_in_another_process() -> None:
+    orders = [{r: (week * 7 + i * 3) % 13 for i, r in enumerate(ROLES)} for week in range(36)]
+    here = play(new(forced_weeks=4), orders)[-1]
+    code = (
+        "import sys, orjson\n"
+        "from gameserver.games.beer import BeerGame, ROLES\n"
+        "g = BeerGame(); s = g.initial_state(g.validate_settings({'forced_weeks': 4}), 0)\n"
+        "for week in orders:\n"
+        "    s = g.step(s, {r: {'order': week[r]} for r in ROLES})\n"
+        "sys.stdout.buffer.write(orjson.dumps(s))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", f"orders = {orders!r}\n{code}"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    assert orjson.loads(out) == here
+
+
+# -- decisions and settings -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "got"),
+    [
+        ({"order": -3}, "-3"),
+        ({"order": 10001}, "10001"),
+        ({"order": "5"}, "'5'"),
+        ({"order": 2.5}, "2.5"),
+        ({"order": True}, "True"),
+        ({"order": None}, "None"),
+        ({}, "no order"),
+        ({"order": 4, "note": "x"}, "extra key 'note'"),
+        ([4], '[4] instead of {"order": <number>}'),
+    ],
+)
+def test_bad_orders_are_refused(raw: Any, got: str) -> None:
+    with pytest.raises(InvalidDecision) as info:
+        GAME.validate_decision(new(), "retailer", raw)
+    assert str(info.value) == f"order must be a whole number between 0 and 10000, got {got}"
+
+
+def test_good_orders_are_normalised() -> None:
+    assert GAME.validate_decision(new(), "factory", {"order": 0}) == {"order": 0}
+    assert GAME.validate_decision(new(), "factory", {"order": 7.0}) == {"order": 7}
+    small = new(max_order=50)
+    with pytest.raises(InvalidDecision, match="between 0 and 50, got 51"):
+        GAME.validate_decision(small, "factory", {"order": 51})
+    with pytest.raises(InvalidDecision, match="no role 'brewer'"):
+        GAME.validate_decision(small, "brewer", {"order": 1})
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"weeks": 0}, "setting 'weeks': value must be between 1 and 520, got 0"),
+        ({"weeks": 60}, "setting 'weeks_announced' must be at least weeks (60), got 50"),
+        ({"holding_cost": -1}, "setting 'holding_cost': value must be between 0 and 1000000"),
+        ({"demand_list": [4, -8]}, "setting 'demand_list': item 1 must be between 0 and 1000000"),
+        ({"forced_order": 20, "max_order": 10}, "setting 'forced_order' must be at most max_order"),
+        ({"initial_backlog": 3}, "settings 'initial_inventory' and 'initial_backlog' cannot both"),
+        ({"weekz": 3}, "unknown setting 'weekz' for beer"),
+    ],
+)
+def test_bad_settings_are_refused(raw: dict[str, Any], message: str) -> None:
+    with pytest.raises(InvalidSettings) as info:
+        GAME.validate_settings(raw)
+    assert str(info.value).startswith(message)
+
+
+def test_every_setting_has_its_default() -> None:
+    defaults = {s["name"]: s["default"] for s in GAME.describe_settings()}
+    assert defaults["weeks"] == 36 and defaults["weeks_announced"] == 50
+    assert defaults["forced_weeks"] == 0 and defaults["max_order"] == 10000
+    assert (defaults["holding_cost"], defaults["backlog_cost"]) == (0.5, 1.0)
+    assert defaults["demand_list"] is None
+
+
+# -- what each role sees ----------------------------------------------------------------------
+
+VIEW_KEYS = {
+    "game", "role", "customer", "supplier", "week", "weeks_announced", "over", "forced",
+    "forced_order", "max_order", "holding_cost", "backlog_cost", "incoming_order", "received",
+    "shipped", "inventory", "backlog", "cost", "total_cost", "supply_line", "last_order",
+    "history",
+}  # fmt: skip
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    orders=weekly_orders,
+    others=weekly_orders,
+    demand=st.lists(st.integers(0, 15), min_size=1, max_size=12),
+)
+def test_a_view_reads_only_its_own_role(orders: Orders, others: Orders, demand: list[int]) -> None:
+    """Graft other roles' figures (and another demand) from a different game into the state:
+    no role's view may change, except that the retailer's incoming order is the demand."""
+    ours = play(new(weeks=12, demand_list=[4, 9, 2]), orders)
+    theirs = play(new(weeks=12, demand_list=demand), others)
+    for mine, other in zip(ours, theirs, strict=False):
+        for role in ROLES:
+            view = GAME.view(mine, role)
+            assert set(view) == VIEW_KEYS
+            assert set(view["history"]) == set(FIGURES)
+            grafted = {
+                **mine,
+                "nodes": {r: (mine if r == role else other)["nodes"][r] for r in ROLES},
+                "settings": {**mine["settings"], "demand_list": demand},
+            }
+            assert GAME.view(grafted, role) == view
+
+
+def test_views_hide_the_real_length_until_the_debrief() -> None:
+    states = play(new(), steady(36))
+    for state in states[:-1]:
+        view = GAME.view(state, "distributor")
+        assert "debrief" not in view and "weeks" not in view
+        assert view["weeks_announced"] == 50
+    final = GAME.view(states[-1], "distributor")
+    assert final["over"] is True
+    assert set(final["debrief"]["roles"]) == set(ROLES)
+    assert final["debrief"]["weeks"] == 36
+
+
+def test_view_copies_history() -> None:
+    state = play(new(), steady(3))[-1]
+    view = GAME.view(state, "retailer")
+    view["history"]["order"].append(99)
+    assert state["nodes"]["retailer"]["history"]["order"] == [4, 4, 4]
+
+
+def test_results_summary_and_facilitator_view_agree() -> None:
+    states = play(new(), steady(10, wholesaler=6))
+    final = states[-1]
+    results = GAME.results(final)
+    team = results["team"]
+    assert team["cost"] == sum(row["cost"] for row in results["roles"].values())
+    assert team["cost"] == team["holding_cost"] + team["backlog_cost"]
+    summary = GAME.round_summary(final)
+    assert set(summary) == set(ROLES)
+    assert set(summary["retailer"]) == {*FIGURES, "cumulative_cost"}
+    assert summary["wholesaler"]["order"] == 6
+    assert summary["retailer"]["cumulative_cost"] == results["roles"]["retailer"]["cost"]
+    board = GAME.facilitator_view(final)
+    assert board["team_cost_per_week"][:10] == [
+        sum(s["nodes"][r]["history"]["cost"][-1] for r in ROLES) for s in states[1:]
+    ]
+    # the facilitator also sees the week being played, already costed
+    assert board["team_cost"] == team["cost"] + sum(final["nodes"][r]["now"]["cost"] for r in ROLES)
+    assert GAME.round_summary(new()) == {}

@@ -1,0 +1,152 @@
+"""Policies and the registry: Sterman's benchmark costs $204; every policy keeps the rules."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from gameserver.errors import InvalidSettings, NotFound
+from gameserver.game import Game, Policy, State
+from gameserver.games import GAMES, get_game, make_policy, policies_for
+from gameserver.games.beer import ROLES
+from gameserver.games.beer_policies import anchor_and_adjust, expected_demand
+
+BEER = get_game("beer")
+
+
+def play(game: Game, policies: Mapping[str, Policy], seed: int = 0, **raw: Any) -> State:
+    state = game.initial_state(game.validate_settings(raw), seed)
+    while not game.is_over(state):
+        decisions = {
+            role: game.validate_decision(state, role, policy(game.view(state, role)))
+            for role, policy in policies.items()
+        }
+        state = game.step(state, decisions)
+    return state
+
+
+def everyone(game_name: str, policy: str, **params: Any) -> dict[str, Policy]:
+    game = get_game(game_name)
+    roles = game.roles(game.validate_settings())
+    return {role: make_policy(game_name, policy, **params) for role in roles}
+
+
+def test_sterman_benchmark_costs_204() -> None:
+    final = play(BEER, everyone("beer", "benchmark"), forced_weeks=4)
+    results = BEER.results(final)
+    assert results["team"]["cost"] == 204.0
+    costs = {role: row["cost"] for role, row in results["roles"].items()}
+    assert costs == {"retailer": 46.0, "wholesaler": 50.0, "distributor": 54.0, "factory": 54.0}
+
+
+def test_benchmark_orders_are_whole_before_rounding() -> None:
+    """So the $204 does not depend on how orders are rounded: floor, ceiling, half up, half even."""
+    state = BEER.initial_state(BEER.validate_settings({"forced_weeks": 4}), 0)
+    while not BEER.is_over(state):
+        decisions = {}
+        for role in ROLES:
+            view = BEER.view(state, role)
+            target = 20.0 if role == "factory" else 28.0
+            raw = anchor_and_adjust(view, 0.0, 1.0, 1.0, target)
+            assert raw == math.floor(raw)
+            decisions[role] = {"order": int(raw)}
+        state = BEER.step(state, decisions)
+    assert BEER.results(state)["team"]["cost"] == 204.0
+
+
+def test_expected_demand_smooths_own_incoming_orders() -> None:
+    view = {"history": {"incoming_order": [4, 8]}, "incoming_order": 8}
+    # L1 = .5*4 + .5*4 = 4, L2 = .5*8 + .5*4 = 6, L3 = .5*8 + .5*6 = 7
+    assert expected_demand(view, 0.5) == 7.0
+    assert expected_demand(view, 0.0) == 4.0
+    assert expected_demand(view, 1.0) == 8.0
+
+
+def test_sterman_order_by_hand() -> None:
+    view = {
+        "history": {"incoming_order": []},
+        "incoming_order": 4,
+        "inventory": 12,
+        "backlog": 0,
+        "supply_line": 12,
+        "forced": False,
+        "forced_order": 4,
+        "max_order": 10000,
+    }
+    policy = make_policy("beer", "sterman")
+    # L = 4; 4 + 0.26 * (17 - 12 - 0.34 * 12) = 4.2392 -> 4
+    assert policy(view) == {"order": 4}
+    assert make_policy("beer", "sterman", alpha_s=1.0, beta=0.0)(view) == {"order": 9}
+    assert make_policy("beer", "sterman", s_prime=0.0, alpha_s=1.0)(view) == {"order": 0}
+    assert make_policy("beer", "sterman", alpha_s=1.0, beta=0.0)(view | {"max_order": 6}) == {
+        "order": 6
+    }
+
+
+def test_sterman_defaults_make_the_bullwhip() -> None:
+    final = play(BEER, everyone("beer", "sterman"), forced_weeks=4)
+    results = BEER.results(final)
+    assert results["team"]["cost"] > 5 * 204
+    stds = [results["roles"][role]["order_std"] for role in ROLES]
+    assert stds[-1] > stds[0] > results["team"]["demand_std"]
+
+
+def test_pass_through_orders_the_incoming_order() -> None:
+    final = play(BEER, everyone("beer", "pass-through"))
+    for role in ROLES:
+        history = final["nodes"][role]["history"]
+        assert history["order"] == history["incoming_order"]
+
+
+def test_random_is_seeded_and_within_range() -> None:
+    first = play(BEER, everyone("beer", "random", seed=7, high=20))
+    again = play(BEER, everyone("beer", "random", seed=7, high=20))
+    other = play(BEER, everyone("beer", "random", seed=8, high=20))
+    assert first == again
+    assert first != other
+    orders = [o for role in ROLES for o in first["nodes"][role]["history"]["order"]]
+    assert min(orders) >= 0 and max(orders) <= 20
+    assert len(set(orders)) > 10
+
+
+@pytest.mark.parametrize("policy", ["pass-through", "sterman", "benchmark", "random"])
+def test_every_beer_policy_obeys_forced_weeks(policy: str) -> None:
+    final = play(BEER, everyone("beer", policy), forced_weeks=3, forced_order=5)
+    for role in ROLES:
+        assert final["nodes"][role]["history"]["order"][:3] == [5, 5, 5]
+
+
+def test_fishery_policies() -> None:
+    fishery = get_game("fishery")
+    greedy = fishery.results(play(fishery, everyone("fishery", "greedy")))
+    careful = fishery.results(play(fishery, everyone("fishery", "target-stock")))
+    assert greedy["team"]["collapsed"] == 1
+    assert careful["team"]["collapsed"] == 0
+    assert careful["team"]["income"] > greedy["team"]["income"]
+    fixed = play(fishery, everyone("fishery", "fixed", boats=30))
+    assert set(fixed["fleets"]["fleet-1"]["boats"]) == {20}  # capped at max_boats
+    first = play(fishery, everyone("fishery", "random", seed=3))
+    assert first == play(fishery, everyone("fishery", "random", seed=3))
+
+
+def test_registry() -> None:
+    assert set(GAMES) == {"beer", "fishery"}
+    assert set(policies_for("beer")) == {"pass-through", "sterman", "benchmark", "random"}
+    assert {"target-stock", "random"} <= set(policies_for("fishery"))
+    with pytest.raises(NotFound, match="no game 'chess'; known games: beer, fishery"):
+        get_game("chess")
+    with pytest.raises(NotFound, match="no policy 'oracle' for beer; known policies: benchmark"):
+        make_policy("beer", "oracle")
+    with pytest.raises(InvalidSettings, match="policy 'sterman' has no parameter 'gamma'"):
+        make_policy("beer", "sterman", gamma=1)
+    with pytest.raises(InvalidSettings, match=r"'theta' must be between 0 and 1, got 1\.5"):
+        make_policy("beer", "sterman", theta=1.5)
+    with pytest.raises(InvalidSettings, match="'theta' must be a number, got 'x'"):
+        make_policy("beer", "sterman", theta="x")
+    with pytest.raises(InvalidSettings, match=r"'seed' must be a whole number, got 1\.5"):
+        make_policy("beer", "random", seed=1.5)
+    with pytest.raises(InvalidSettings, match="'target' must be between 0 and 1"):
+        make_policy("fishery", "target-stock", target=0)
