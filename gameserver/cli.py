@@ -143,18 +143,25 @@ def add_simulate(subparsers: Subparsers) -> None:
     seen: dict[str, list[str]] = {}
     for game in GAMES.values():
         for spec in game.settings_spec:
-            seen.setdefault(spec.name, []).append(game.name)
-    for name, games in seen.items():
+            if spec.name not in seen:
+                seen[spec.name] = [spec.label or spec.name.replace("_", " ")]
+            seen[spec.name].append(f"{game.name} default {spec.default}")
+    for name, (label, *defaults) in seen.items():
         settings.add_argument(
-            _flag(name), dest=f"setting:{name}", metavar="VALUE", help=", ".join(games)
+            _flag(name),
+            dest=f"setting:{name}",
+            metavar="VALUE",
+            help=f"{label} ({'; '.join(defaults)})",
         )
-    params = parser.add_argument_group("policy parameters (each applies to the policies named)")
+    params = parser.add_argument_group(
+        "policy parameters (each applies to the policies named; their defaults shown)"
+    )
     owners: dict[str, list[str]] = {}
     for game in GAMES.values():
         for policy in game.policies().values():
-            for param in policy.params:
+            for param, default in policy.params.items():
                 if param != "seed" and param not in seen:
-                    owners.setdefault(param, []).append(f"{game.name} {policy.name}")
+                    owners.setdefault(param, []).append(f"{game.name} {policy.name} {default}")
     for name, policies in owners.items():
         params.add_argument(
             _flag(name), dest=f"param:{name}", type=_number, metavar="N", help=", ".join(policies)
