@@ -1,4 +1,35 @@
 """Persistence for gameserver: a small adapter contract, SQLite by default.
 
-This package never imports ``gameserver``.
+This package never imports ``gameserver``. The server uses :class:`Store` (usually made by
+:func:`open_store` from a URL); a store of your own is a :class:`StorageAdapter` subclass checked
+by the conformance suite, see ``docs/storage.md``.
 """
+
+from storage.adapter import DAMAGED, DecisionRecord, RoundRecord, Snapshot, StorageAdapter
+from storage.errors import CorruptRecord, StorageError
+from storage.store import (
+    RECORD_VERSION,
+    LoadResult,
+    Store,
+    StoredGame,
+    StoredRound,
+    adapter_for_url,
+    open_store,
+)
+
+__all__ = [
+    "DAMAGED",
+    "RECORD_VERSION",
+    "CorruptRecord",
+    "DecisionRecord",
+    "LoadResult",
+    "RoundRecord",
+    "Snapshot",
+    "StorageAdapter",
+    "StorageError",
+    "Store",
+    "StoredGame",
+    "StoredRound",
+    "adapter_for_url",
+    "open_store",
+]

@@ -17,6 +17,16 @@ Three kinds of record, all keyed by ``game_id``:
     One completed round (the decisions and the resulting state), keyed ``(game_id, round)``;
     appended once per round, read back for replay, clone and export.
 
+Game ids are short strings of letters, digits, ``_``, ``-`` and ``.`` (the file adapter refuses
+anything else with ``ValueError``, because it names folders after them); seats are any short
+string; rounds are non-negative integers. Payloads are opaque bytes and come back byte for byte.
+
+Errors: a failure of the store raises :class:`storage.errors.StorageError` (translated from the
+driver's exception with ``raise ... from exc``). A record the adapter cannot parse at all (a
+damaged file, say) is not an exception: it is returned with ``schema_version`` set to
+:data:`DAMAGED` and whatever bytes were found as its payload, so the layer above reports that one
+game as damaged and goes on loading the others.
+
 Writing your own adapter: subclass :class:`StorageAdapter`, implement the methods below, and run
 the conformance suite (``tests/storage_conformance.py``) against it. ``docs/storage.md`` has a
 complete example for a key-value store.
@@ -26,6 +36,9 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+
+#: ``schema_version`` of a record the adapter found but could not parse. Never a real version.
+DAMAGED = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +94,9 @@ class StorageAdapter(ABC):
 
     #: Short name shown in logs and errors.
     name: str = "adapter"
+    #: False if what is written does not survive :meth:`close` (the conformance suite then skips
+    #: its reopen tests).
+    durable: bool = True
 
     async def open(self) -> None:  # noqa: B027 - optional hook
         """Prepare the store (create tables, folders). Called once before anything else."""
@@ -102,7 +118,10 @@ class StorageAdapter(ABC):
 
     @abstractmethod
     async def delete_game(self, game_id: str) -> bool:
-        """Remove the game's snapshot, decisions and rounds; False if there was no such game."""
+        """Remove the game's snapshot, decisions and rounds.
+
+        True if anything at all was stored under ``game_id``, False if nothing was.
+        """
 
     @abstractmethod
     async def save_decision(self, decision: DecisionRecord) -> None:
@@ -116,9 +135,12 @@ class StorageAdapter(ABC):
     async def append_round(self, record: RoundRecord, snapshot: Snapshot) -> None:
         """Store a completed round and the game's new snapshot together.
 
-        Atomic where the store allows it (SQLite: one transaction). Where it does not, write
-        the round first and the snapshot second: the layer above reconciles a snapshot that is
-        older than the last round. A round already stored under the same key is replaced.
+        Atomic: after a crash either both are stored or neither is (SQLite: one transaction;
+        files: a journal file written first and rolled forward on open). A store that cannot
+        make two writes atomic writes the round first and the snapshot second, so a crash leaves
+        at worst a snapshot one round behind its last round record, which the server can detect
+        by comparing ``snapshot.round`` with :meth:`load_rounds`. A round already stored under
+        the same key is replaced.
         """
 
     @abstractmethod

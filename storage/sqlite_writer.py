@@ -1,0 +1,271 @@
+"""The SQLite writer thread: one connection, one transaction per batch of queued writes.
+
+Only :class:`storage.sqlite.SQLiteAdapter` uses this. A batch is everything queued when the
+thread comes round; while it commits, the next batch gathers. Nothing waits on a timer: the
+commit itself is the window, so one game writing alone pays one fsync and no added latency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from storage.errors import StorageError
+
+UPSERT_SNAPSHOT = """
+    INSERT INTO games (game_id, kind, status, in_progress, round, schema_version, created_at,
+                       updated_at, payload)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (game_id) DO UPDATE SET
+        kind = excluded.kind, status = excluded.status, in_progress = excluded.in_progress,
+        round = excluded.round, schema_version = excluded.schema_version,
+        created_at = excluded.created_at, updated_at = excluded.updated_at,
+        payload = excluded.payload"""
+UPSERT_DECISION = """
+    INSERT INTO decisions (game_id, round, seat, schema_version, created_at, payload)
+    VALUES (?, ?, ?, ?, ?, ?)
+    ON CONFLICT (game_id, round, seat) DO UPDATE SET
+        schema_version = excluded.schema_version, created_at = excluded.created_at,
+        payload = excluded.payload"""
+UPSERT_ROUND = """
+    INSERT INTO rounds (game_id, round, schema_version, created_at, payload)
+    VALUES (?, ?, ?, ?, ?)
+    ON CONFLICT (game_id, round) DO UPDATE SET
+        schema_version = excluded.schema_version, created_at = excluded.created_at,
+        payload = excluded.payload"""
+
+_WHAT = {
+    "snapshot": "saving the snapshot",
+    "decision": "saving a decision",
+    "round": "appending a round",
+    "delete": "deleting",
+    "pragma": "reading a pragma",
+}
+
+
+@dataclass(slots=True)
+class WriteStats:
+    """Counters kept by the writer thread: how well group commit is batching."""
+
+    batches: int = 0
+    writes: int = 0
+    failed: int = 0
+    largest_batch: int = 0
+
+
+@dataclass(slots=True)
+class Op:
+    """One caller's write: what to do, with what, and the future its caller awaits."""
+
+    kind: str
+    game_id: str
+    params: Any
+    future: asyncio.Future[Any]
+
+
+Result = tuple[Any, BaseException | None]
+
+
+class Writer:
+    """Owns the writing connection on its own thread; see the module docstring."""
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        connect: Callable[[], sqlite3.Connection],
+        max_batch: int,
+        stats: WriteStats,
+    ) -> None:
+        self._loop = loop
+        self._connect = connect
+        self._max_batch = max_batch
+        self.stats = stats
+        # SimpleQueue: a C-level put that never blocks the event loop.
+        self._queue: queue.SimpleQueue[list[Op] | None] = queue.SimpleQueue()
+        self._started: asyncio.Future[None] = loop.create_future()
+        self._stopped: asyncio.Future[None] = loop.create_future()
+
+    async def start(self) -> None:
+        """Start the thread; returns once the connection is open and migrated (or raises)."""
+        # A daemon thread, so a process that never calls close() can still exit; writes whose
+        # await returned are committed either way.
+        threading.Thread(target=self._main, name="sqlite-writer", daemon=True).start()
+        await self._started
+
+    def submit(self, batch: list[Op]) -> None:
+        """Queue writes for the next transaction (called on the event loop)."""
+        self._queue.put(batch)
+
+    async def stop(self) -> None:
+        """Commit everything queued so far, then end the thread."""
+        self._queue.put(None)
+        await self._stopped
+
+    # -- on the writer thread
+
+    def _call(self, callback: Callable[..., None], *args: Any) -> None:
+        # A closed loop has nobody left waiting.
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(callback, *args)
+
+    def _main(self) -> None:
+        try:
+            conn = self._connect()
+        except BaseException as exc:
+            self._call(_settle, self._started, exc)
+            self._call(_settle, self._stopped, None)
+            return
+        self._call(_settle, self._started, None)
+        try:
+            self._serve(conn)
+        finally:
+            conn.close()
+            self._call(_settle, self._stopped, None)
+
+    def _serve(self, conn: sqlite3.Connection) -> None:
+        stopping = False
+        while not stopping:  # ends at the sentinel that stop() queues
+            item = self._queue.get()
+            ops: list[Op] = []
+            if item is None:
+                stopping = True
+            else:
+                ops.extend(item)
+            while len(ops) < self._max_batch:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stopping = True
+                else:
+                    ops.extend(item)
+            if ops:
+                results = _commit(conn, ops)
+                stats = self.stats
+                stats.batches += 1
+                stats.writes += len(ops)
+                stats.failed += sum(1 for _, exc in results if exc is not None)
+                stats.largest_batch = max(stats.largest_batch, len(ops))
+                self._call(_resolve, ops, results)
+
+
+def _commit(conn: sqlite3.Connection, ops: list[Op]) -> list[Result]:
+    """Run ``ops`` in one transaction; if one fails, redo the batch so only that one fails."""
+    try:
+        return [(value, None) for value in _run_batch(conn, ops)]
+    except Exception:
+        _rollback(conn)
+    try:
+        return _run_isolated(conn, ops)
+    except Exception as exc:
+        _rollback(conn)
+        return [(None, exc)] * len(ops)
+
+
+def _run_batch(conn: sqlite3.Connection, ops: list[Op]) -> list[Any]:
+    # The fast path: runs of the same kind go to executemany, which binds rows in C.
+    conn.execute("BEGIN IMMEDIATE")
+    values: list[Any] = []
+    i, n = 0, len(ops)
+    while i < n:
+        kind = ops[i].kind
+        if kind not in ("snapshot", "decision", "round"):
+            values.append(_apply(conn, ops[i]))
+            i += 1
+            continue
+        j = i + 1
+        while j < n and ops[j].kind == kind:
+            j += 1
+        group = ops[i:j]
+        if kind == "snapshot":
+            conn.executemany(UPSERT_SNAPSHOT, [op.params for op in group])
+        elif kind == "decision":
+            conn.executemany(UPSERT_DECISION, [op.params for op in group])
+        else:
+            # All rounds of the run, then all snapshots: different tables, and each table
+            # still sees its rows in submission order, so the last snapshot wins as it should.
+            conn.executemany(UPSERT_ROUND, [op.params[0] for op in group])
+            conn.executemany(UPSERT_SNAPSHOT, [op.params[1] for op in group])
+        values.extend([None] * (j - i))
+        i = j
+    conn.execute("COMMIT")
+    return values
+
+
+def _run_isolated(conn: sqlite3.Connection, ops: list[Op]) -> list[Result]:
+    # The slow path after a failure: a savepoint per write, so a bad write rolls back alone.
+    conn.execute("BEGIN IMMEDIATE")
+    results: list[Result] = []
+    for op in ops:
+        conn.execute("SAVEPOINT write")
+        try:
+            value = _apply(conn, op)
+        except Exception as exc:
+            if not conn.in_transaction:
+                raise  # SQLite ended the whole transaction (disk full, I/O error)
+            conn.execute("ROLLBACK TO write")
+            conn.execute("RELEASE write")
+            results.append((None, exc))
+        else:
+            conn.execute("RELEASE write")
+            results.append((value, None))
+    conn.execute("COMMIT")
+    return results
+
+
+def _apply(conn: sqlite3.Connection, op: Op) -> Any:
+    if op.kind == "snapshot":
+        conn.execute(UPSERT_SNAPSHOT, op.params)
+    elif op.kind == "decision":
+        conn.execute(UPSERT_DECISION, op.params)
+    elif op.kind == "round":
+        conn.execute(UPSERT_ROUND, op.params[0])
+        conn.execute(UPSERT_SNAPSHOT, op.params[1])
+    elif op.kind == "delete":
+        removed = 0
+        for table in ("games", "decisions", "rounds"):
+            removed += conn.execute(f"DELETE FROM {table} WHERE game_id = ?", op.params).rowcount
+        return removed > 0
+    elif op.kind == "pragma":
+        return conn.execute(f"PRAGMA {op.params[0]}").fetchone()[0]
+    else:
+        raise ValueError(f"unknown write kind {op.kind!r}")
+    return None
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        # It may have been rolled back by SQLite itself already.
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+
+
+def _settle(future: asyncio.Future[None], exc: BaseException | None) -> None:
+    if not future.done():
+        if exc is None:
+            future.set_result(None)
+        else:
+            future.set_exception(exc)
+
+
+def _resolve(ops: list[Op], results: list[Result]) -> None:
+    """On the event loop: wake every caller of a committed batch (one call per batch)."""
+    for op, (value, exc) in zip(ops, results, strict=True):
+        if op.future.done():
+            continue  # the caller was cancelled; its write may still have been committed
+        if exc is None:
+            op.future.set_result(value)
+        else:
+            error = StorageError(
+                f"sqlite: {_WHAT.get(op.kind, op.kind)} of game {op.game_id!r} failed: {exc}",
+                op.game_id or None,
+            )
+            error.__cause__ = exc
+            op.future.set_exception(error)
