@@ -18,6 +18,7 @@ registered in :mod:`gameserver.games` under its ``name``.
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -303,6 +304,11 @@ def whole_number_decision(raw: Any, key: str, low: int, high: int) -> Decision:
     if isinstance(value, bool) or not _is_whole(value) or not low <= value <= high:
         raise InvalidDecision(f"{allowed}, got {_short(value)}")
     return {key: int(value)}
+
+
+def round_half_up(value: float) -> int:
+    """``value`` to the nearest whole number, halves up (Python's ``round`` sends 2.5 to 2)."""
+    return math.floor(value + 0.5)
 
 
 def _short(value: Any) -> str:

@@ -161,6 +161,8 @@ def test_a_fleet_sees_only_its_own_numbers(ours: list[list[int]], theirs: list[l
     mine = play(new(), ours)
     other = play(new(5), theirs)
     for state, alien in zip(mine, other, strict=False):
+        if GAME.is_over(state):
+            continue  # the debrief reveals everything, on purpose
         for role in state["fleets"]:
             view = GAME.view(state, role)
             assert set(view) == VIEW_KEYS

@@ -67,6 +67,7 @@ def test_expected_demand_smooths_own_incoming_orders() -> None:
 
 def test_sterman_order_by_hand() -> None:
     view = {
+        "role": "retailer",
         "history": {"incoming_order": []},
         "incoming_order": 4,
         "inventory": 12,

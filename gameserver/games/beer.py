@@ -67,7 +67,7 @@ from gameserver.game import (
     whole_number_decision,
 )
 from gameserver.games import beer_policies
-from gameserver.games.beer_report import facilitator_view, results
+from gameserver.games.beer_report import facilitator_view, results, role_figures
 
 ROLES = ("retailer", "wholesaler", "distributor", "factory")
 #: The figures recorded for every role and week, in the order tables show them.
@@ -264,7 +264,6 @@ class BeerGame(Game):
         """
         settings = state["settings"]
         node = state["nodes"][role]
-        now = node["now"]
         over = self.is_over(state)
         week = state["round"] if over else state["round"] + 1
         orders = node["history"]["order"]
@@ -282,16 +281,8 @@ class BeerGame(Game):
             "max_order": settings["max_order"],
             "holding_cost": settings["holding_cost"],
             "backlog_cost": settings["backlog_cost"],
-            "incoming_order": now["incoming_order"],
-            "received": now["received"],
-            "shipped": now["shipped"],
-            "inventory": node["inventory"],
-            "backlog": node["backlog"],
-            "cost": now["cost"],
-            "total_cost": node["cost_total"] + (0.0 if over else now["cost"]),
-            "supply_line": node["supply_line"],
+            **role_figures(node, over),
             "last_order": orders[-1] if orders else None,
-            "history": {figure: list(values) for figure, values in node["history"].items()},
         }
         if over:
             view["debrief"] = self.facilitator_view(state)

@@ -22,10 +22,8 @@ rounding alike (tests check this), and implies no particular rounding.
 
 from __future__ import annotations
 
-import math
-
 from gameserver.errors import InvalidSettings
-from gameserver.game import Decision, Policy, PolicySpec, View
+from gameserver.game import Decision, Policy, PolicySpec, View, round_half_up
 from gameserver.games import chance
 
 
@@ -61,10 +59,6 @@ def anchor_and_adjust(
     return max(0.0, expected_demand(view, theta, initial) + alpha_s * gap)
 
 
-def _round_half_up(value: float) -> int:
-    return math.floor(value + 0.5)
-
-
 def pass_through() -> Policy:
     """Order exactly this week's incoming order."""
 
@@ -72,6 +66,29 @@ def pass_through() -> Policy:
         return _bounded(view, view["incoming_order"])
 
     return policy
+
+
+def _anchoring(
+    policy: str,
+    theta: float,
+    alpha_s: float,
+    beta: float,
+    s_prime: float,
+    s_prime_factory: float,
+    initial_expectation: float,
+) -> Policy:
+    for name, value in (("theta", theta), ("alpha_s", alpha_s), ("beta", beta)):
+        _check(policy, name, value, 0.0, 1.0)
+    _check(policy, "s_prime", s_prime, 0.0)
+    _check(policy, "s_prime_factory", s_prime_factory, 0.0)
+    _check(policy, "initial_expectation", initial_expectation, 0.0)
+
+    def decide(view: View) -> Decision:
+        target = s_prime_factory if view["role"] == "factory" else s_prime
+        raw = anchor_and_adjust(view, theta, alpha_s, beta, target, initial_expectation)
+        return _bounded(view, round_half_up(raw))
+
+    return decide
 
 
 def sterman(
@@ -82,16 +99,7 @@ def sterman(
     initial_expectation: float = 4.0,
 ) -> Policy:
     """Sterman's anchoring-and-adjustment heuristic; defaults: his subjects' mean estimates."""
-    for name, value in (("theta", theta), ("alpha_s", alpha_s), ("beta", beta)):
-        _check("sterman", name, value, 0.0, 1.0)
-    _check("sterman", "s_prime", s_prime, 0.0)
-    _check("sterman", "initial_expectation", initial_expectation, 0.0)
-
-    def policy(view: View) -> Decision:
-        raw = anchor_and_adjust(view, theta, alpha_s, beta, s_prime, initial_expectation)
-        return _bounded(view, _round_half_up(raw))
-
-    return policy
+    return _anchoring("sterman", theta, alpha_s, beta, s_prime, s_prime, initial_expectation)
 
 
 def benchmark(
@@ -102,23 +110,11 @@ def benchmark(
     s_prime_factory: float = 20.0,
     initial_expectation: float = 4.0,
 ) -> Policy:
-    """Sterman's benchmark: his rule with theta 0, alpha_s 1, beta 1, S' 28 (factory 20).
-
-    Play it with 4 forced weeks (``forced_weeks=4``) to get his $204.
-    """
-    for name, value in (("theta", theta), ("alpha_s", alpha_s), ("beta", beta)):
-        _check("benchmark", name, value, 0.0, 1.0)
-    _check("benchmark", "s_prime", s_prime, 0.0)
-    _check("benchmark", "s_prime_factory", s_prime_factory, 0.0)
-
-    def policy(view: View) -> Decision:
-        # the factory's lead time is a week shorter (no order mail), so it holds less in
-        # its supply line; Sterman's benchmark gives it the lower target
-        target = s_prime_factory if view["role"] == "factory" else s_prime
-        raw = anchor_and_adjust(view, theta, alpha_s, beta, target, initial_expectation)
-        return _bounded(view, _round_half_up(raw))
-
-    return policy
+    """Sterman's benchmark: his rule with theta 0, alpha_s 1, beta 1, S' 28, and 20 for the
+    factory, whose lead time is a week shorter. Play it with 4 forced weeks for his $204."""
+    return _anchoring(
+        "benchmark", theta, alpha_s, beta, s_prime, s_prime_factory, initial_expectation
+    )
 
 
 def random_orders(seed: int = 0, high: int = 12) -> Policy:

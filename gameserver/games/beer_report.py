@@ -6,11 +6,29 @@ which a player's view must never do.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from statistics import pstdev
 from typing import Any
 
 from gameserver.game import State, View
+
+
+def role_figures(node: Mapping[str, Any], over: bool) -> dict[str, Any]:
+    """One role's figures of the week being decided (the last week once over), its cost so far,
+    supply line and history: what its player sees, and one row of the facilitator's view."""
+    now = node["now"]
+    return {
+        "incoming_order": now["incoming_order"],
+        "received": now["received"],
+        "shipped": now["shipped"],
+        "inventory": node["inventory"],
+        "backlog": node["backlog"],
+        "cost": now["cost"],
+        # the week being decided is already costed (step 3 came before the order)
+        "total_cost": node["cost_total"] + (0.0 if over else now["cost"]),
+        "supply_line": node["supply_line"],
+        "history": {figure: list(values) for figure, values in node["history"].items()},
+    }
 
 
 def facilitator_view(state: State, roles: Sequence[str], over: bool) -> View:
@@ -19,28 +37,16 @@ def facilitator_view(state: State, roles: Sequence[str], over: bool) -> View:
     played = state["round"]
     week = played if over else played + 1
     team_per_week = [0.0] * played
-    team_cost = 0.0
     out: dict[str, Any] = {}
     for role in roles:
         node = state["nodes"][role]
-        now = node["now"]
         for index, cost in enumerate(node["history"]["cost"]):
             team_per_week[index] += cost
-        total = node["cost_total"] + (0.0 if over else now["cost"])
-        team_cost += total
         out[role] = {
-            "incoming_order": now["incoming_order"],
-            "received": now["received"],
-            "shipped": now["shipped"],
-            "inventory": node["inventory"],
-            "backlog": node["backlog"],
-            "cost": now["cost"],
-            "total_cost": total,
-            "supply_line": node["supply_line"],
+            **role_figures(node, over),
             # for the factory: production in process and production requests not yet brewed
             "in_transit": sum(node["inbound"]),
             "orders_in_mail": sum(node["mail"]),
-            "history": {figure: list(values) for figure, values in node["history"].items()},
         }
     demand = list(state["nodes"][roles[0]]["history"]["incoming_order"])
     if not over:
@@ -55,7 +61,7 @@ def facilitator_view(state: State, roles: Sequence[str], over: bool) -> View:
         "settings": {k: list(v) if isinstance(v, list) else v for k, v in settings.items()},
         "demand": demand,
         "roles": out,
-        "team_cost": team_cost,
+        "team_cost": sum(row["total_cost"] for row in out.values()),
         "team_cost_per_week": team_per_week,
     }
 

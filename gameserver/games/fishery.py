@@ -52,6 +52,7 @@ from gameserver.game import (
     State,
     View,
     require_roles,
+    round_half_up,
     whole_number_decision,
 )
 from gameserver.games import chance, fishery_policies
@@ -96,13 +97,9 @@ PUBLIC_RULES = (
 )
 
 
-def _half_up(value: float) -> int:
-    return math.floor(value + 0.5)
-
-
 def _estimate(settings: Mapping[str, Any], seed: int, stock: int, played: int) -> int:
     error = settings["estimate_error"] * (2 * chance.uniform(seed, "estimate", played) - 1)
-    return max(0, _half_up(stock * (1 + error)))
+    return max(0, round_half_up(stock * (1 + error)))
 
 
 def fleet_names(players: int) -> list[str]:
@@ -193,7 +190,7 @@ class FisheryGame(Game):
                 2 * chance.uniform(state["seed"], "growth", played) - 1
             )
             logistic = settings["growth_rate"] * left * (1 - left / capacity)
-            growth = _half_up(logistic * (1 + noise))
+            growth = round_half_up(logistic * (1 + noise))
         new_stock = max(0, min(capacity, left + growth))
         return {
             **state,

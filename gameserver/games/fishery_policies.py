@@ -10,15 +10,13 @@ taken each round, but each boat catches more, and income over 15 rounds is highe
 
 from __future__ import annotations
 
-import math
-
 from gameserver.errors import InvalidSettings
-from gameserver.game import Decision, Policy, PolicySpec, View
+from gameserver.game import Decision, Policy, PolicySpec, View, round_half_up
 from gameserver.games import chance
 
 
 def _boats(view: View, boats: float) -> Decision:
-    return {"boats": max(0, min(int(view["max_boats"]), math.floor(boats + 0.5)))}
+    return {"boats": max(0, min(int(view["max_boats"]), round_half_up(boats)))}
 
 
 def target_stock(target: float = 0.6) -> Policy:
