@@ -33,8 +33,8 @@ then plays steps 1 to 4 of the week after, unless the game is over.
 
 Decisions are ``{"order": n}``, a whole number from 0 to ``max_order``. A role that sends nothing
 repeats its last order (the initial order, 4, in week 1): the least surprising stand-in for a
-player who dropped out, and the one Sterman's instructions imply for a player who holds still.
-In forced weeks the default is the forced order.
+player who dropped out, keeping goods flowing at the rate that player chose, where 0 would starve
+the chain. In forced weeks the default is the forced order.
 
 State layout (plain JSON)::
 
