@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
@@ -50,6 +51,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except GameServerError as exc:
         print(f"gameserver {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # the reader left (`... | head`): point stdout at devnull so that the interpreter's
+        # final flush does not raise again, and exit quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 # -- simulate -----------------------------------------------------------------------------
