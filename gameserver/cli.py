@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 from gameserver.errors import GameServerError, InvalidSettings
 from gameserver.game import Setting
 from gameserver.games import GAMES, get_game
+from gameserver.serve import add_serve
 from gameserver.simulate import render_table, simulate
 
 Subparsers = Any  # argparse's _SubParsersAction is private; nothing typed to name here
@@ -35,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="gameserver", description="A server for multiplayer round-based simulation games."
     )
     subparsers = parser.add_subparsers(dest="command", metavar="command", parser_class=_Parser)
+    add_serve(subparsers)
     add_simulate(subparsers)
     return parser
 

@@ -4,7 +4,7 @@ The tree::
 
     GameServerError                  base; ``code`` (a stable string), ``http_status``
     ├── InvalidSettings              a game setting is missing, of the wrong type or out of range
-    ├── InvalidDecision              a decision the game refuses (``order must be a whole number ...``)
+    ├── InvalidDecision              a decision the game refuses (``order must be ...``)
     ├── ProtocolError                a WebSocket message that parses but makes no sense here
     │   └── UnsupportedVersion       the client speaks a protocol version we do not
     ├── NotAuthorized                a missing or wrong admin key, facilitator token or seat token

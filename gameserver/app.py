@@ -1,0 +1,115 @@
+"""The Starlette application, made by :func:`create_app` from a :class:`Config`."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, PlainTextResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+
+from gameserver import api
+from gameserver.config import Config
+from gameserver.errors import GameServerError
+from gameserver.hub import Hub
+from gameserver.ws import websocket_endpoint
+from storage import open_store
+
+log = logging.getLogger("gameserver")
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
+
+
+def resolve_admin_key(config: Config) -> tuple[str, bool]:
+    """The admin key from the config, or ``<data>/admin.key``, or a new one saved there.
+    Returns the key and whether it was generated now (so it is printed once)."""
+    if config.admin_key:
+        return config.admin_key, False
+    path = config.data / "admin.key"
+    if path.exists():
+        return path.read_text().strip(), False
+    key = secrets.token_urlsafe(24)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key + "\n")
+    return key, True
+
+
+def create_app(config: Config | None = None) -> Starlette:
+    config = config or Config.from_env()
+    config.data.mkdir(parents=True, exist_ok=True)
+    admin_key, generated = resolve_admin_key(config)
+    if generated:
+        print(f"admin key (saved in {config.data / 'admin.key'}): {admin_key}", flush=True)
+    compression = None if config.compression.lower() in ("", "none", "off") else config.compression
+    store = open_store(
+        config.storage_url(), compression=compression, synchronous=config.synchronous.upper()
+    )
+    hub = Hub(config, store)
+    hub.admin_key = admin_key
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await hub.start()
+        log.info("ready: %d games restored, storage %s", len(hub.rooms), store.adapter.name)
+        try:
+            yield
+        finally:
+            await hub.stop()
+            log.info("stopped")
+
+    async def health(request: Request) -> Response:
+        return api.ORJSONResponse(
+            {"status": "ok", "games_in_memory": len(hub.rooms), "restored": hub.metrics.restored}
+        )
+
+    async def metrics(request: Request) -> Response:
+        api.require_admin(request)
+        text = hub.metrics.prometheus(
+            games_in_memory=len(hub.rooms), in_progress=hub.in_progress_count()
+        )
+        return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
+
+    def page(name: str) -> Route:
+        async def endpoint(request: Request) -> Response:
+            return FileResponse(STATIC / name)
+
+        return Route("/" + name.removesuffix(".html").replace("index", ""), endpoint)
+
+    routes = [
+        Route("/health", health),
+        Route("/metrics", metrics),
+        *api.routes,
+        WebSocketRoute("/ws", websocket_endpoint),
+    ]
+    if STATIC.is_dir():
+        routes += [page(p.name) for p in sorted(STATIC.glob("*.html"))]
+        routes.append(Mount("/static", StaticFiles(directory=STATIC), name="static"))
+
+    async def app_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, GameServerError)
+        body = {"error": {"code": exc.code, "message": exc.message}}
+        return api.ORJSONResponse(body, status_code=exc.http_status)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        body = {"error": {"code": code, "message": str(exc.detail)}}
+        return api.ORJSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={GameServerError: app_error, HTTPException: http_error},
+    )
+    app.state.hub = hub
+    app.state.config = config
+    return app

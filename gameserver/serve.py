@@ -1,0 +1,80 @@
+"""``gameserver serve``: run the server with uvicorn on the embedded default (SQLite in ./data)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Any
+
+from gameserver.config import Config
+
+
+def add_serve(subparsers: Any) -> None:
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "serve",
+        help="run the server",
+        description="Run the game server. Every flag is also a GAMESERVER_<NAME> variable.",
+    )
+    p.add_argument("--host", help="address to bind (GAMESERVER_HOST, default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (GAMESERVER_PORT, default 8000)")
+    p.add_argument("--data", help="data folder (GAMESERVER_DATA, default ./data)")
+    p.add_argument(
+        "--storage",
+        help="storage URL: sqlite:///path.db, memory://, file:///dir (GAMESERVER_STORAGE)",
+    )
+    p.add_argument("--admin-key", help="admin key (GAMESERVER_ADMIN_KEY; default: generated)")
+    p.add_argument("--idle-timeout", type=float, help="seconds before an idle game leaves memory")
+    p.add_argument("--synchronous", choices=["FULL", "NORMAL", "OFF"], help="SQLite synchronous")
+    p.add_argument("--compression", choices=["zstd", "zlib", "none"], help="record compression")
+    p.add_argument("--public-url", help="base URL used in join links")
+    p.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    p.set_defaults(run=run_serve)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    try:
+        config = Config.from_env(
+            host=args.host,
+            port=args.port,
+            data=args.data,
+            storage=args.storage,
+            admin_key=args.admin_key,
+            idle_timeout=args.idle_timeout,
+            synchronous=args.synchronous,
+            compression=args.compression,
+            public_url=args.public_url,
+            log_level=args.log_level,
+        )
+    except ValueError as exc:
+        print(f"gameserver serve: {exc}", file=sys.stderr)
+        return 2
+    return serve(config)
+
+
+def serve(config: Config) -> int:
+    import uvicorn
+
+    from gameserver.app import create_app
+
+    logging.basicConfig(
+        level=config.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    try:
+        app = create_app(config)
+    except (OSError, ValueError) as exc:
+        print(f"gameserver serve: {exc}", file=sys.stderr)
+        return 2
+    print(f"gameserver listening on http://{config.host}:{config.port}", flush=True)
+    uvicorn.run(
+        app,
+        host=config.host,
+        port=config.port,
+        log_level=config.log_level,
+        ws_max_size=config.max_message_bytes,
+        ws_per_message_deflate=config.ws_deflate,
+        timeout_graceful_shutdown=10,
+        access_log=False,
+    )
+    return 0
