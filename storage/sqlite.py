@@ -109,10 +109,11 @@ class SQLiteAdapter(StorageAdapter):
 
     async def close(self) -> None:
         """Commit everything already submitted, stop the writer, close the connections."""
-        writer, self._writer = self._writer, None
+        writer = self._writer
         if writer is None:
             return
-        self._flush()
+        self._flush()  # hand over what this loop iteration queued, then refuse new writes
+        self._writer = None
         await writer.stop()
         if self._reader is not None:
             self._reader.close()

@@ -1,0 +1,307 @@
+"""The storage adapter conformance suite: every adapter, yours included, must pass it.
+
+Use it from a test module of your own::
+
+    import pytest
+    from storage_conformance import AdapterConformance   # tests/ is on sys.path under pytest
+
+    class TestMyAdapter(AdapterConformance):
+        @pytest.fixture
+        def adapter_factory(self, tmp_path):
+            return lambda: MyAdapter(tmp_path / "store")
+
+``adapter_factory`` returns a callable that makes a fresh, unopened adapter. For a durable
+adapter (``durable = True``) every adapter it makes must use the same store, so that what one
+wrote is there when the next one opens; the suite then checks persistence across close and
+reopen. The suite opens, uses and closes adapters itself, and also runs the :class:`Store`
+(encoding, compression, damaged records) over your adapter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+from storage import (
+    DAMAGED,
+    CorruptRecord,
+    DecisionRecord,
+    RoundRecord,
+    Snapshot,
+    StorageAdapter,
+    Store,
+    StoredGame,
+)
+from storage.codec import ZSTD_MAGIC, Codec
+
+AdapterFactory = Callable[[], StorageAdapter]
+ALL_BYTES = bytes(range(256)) * 3
+
+
+def snap(game_id: str, round: int = 0, *, payload: bytes = b"{}", **kw: Any) -> Snapshot:
+    """A snapshot with plausible defaults; keyword arguments override any field."""
+    fields: dict[str, Any] = {
+        "kind": "beer",
+        "status": "running",
+        "in_progress": True,
+        "schema_version": 1,
+        "created_at": 1_700_000_000.25,
+        "updated_at": 1_700_000_100.5 + round,
+    }
+    fields.update(kw)
+    return Snapshot(game_id=game_id, round=round, payload=payload, **fields)
+
+
+def decision(game_id: str, round: int, seat: str, payload: bytes = b"{}") -> DecisionRecord:
+    return DecisionRecord(game_id, round, seat, 1, 1_700_000_050.125, payload)
+
+
+def round_record(game_id: str, round: int, payload: bytes = b"{}") -> RoundRecord:
+    return RoundRecord(game_id, round, 1, 1_700_000_060.0 + round, payload)
+
+
+class AdapterConformance:
+    """Contract tests for :class:`storage.StorageAdapter`; subclass and give ``adapter_factory``."""
+
+    @pytest.fixture
+    def adapter_factory(self) -> AdapterFactory:
+        raise NotImplementedError("define an adapter_factory fixture in your test class")
+
+    @pytest.fixture
+    async def adapter(self, adapter_factory: AdapterFactory) -> AsyncIterator[StorageAdapter]:
+        adapter = adapter_factory()
+        await adapter.open()
+        yield adapter
+        await adapter.close()
+
+    # -- snapshots
+
+    async def test_snapshot_round_trips_every_field(self, adapter: StorageAdapter) -> None:
+        original = snap("g1", 7, payload=ALL_BYTES, status="paused", in_progress=False)
+        await adapter.save_snapshot(original)
+        assert await adapter.load_snapshot("g1") == original
+
+    async def test_missing_game_loads_as_none(self, adapter: StorageAdapter) -> None:
+        assert await adapter.load_snapshot("nope") is None
+        assert await adapter.load_decisions("nope", 1) == []
+        assert await adapter.load_rounds("nope") == []
+
+    async def test_save_snapshot_replaces(self, adapter: StorageAdapter) -> None:
+        await adapter.save_snapshot(snap("g1", 1, payload=b"first"))
+        second = snap("g1", 2, payload=b"second", status="finished", in_progress=False)
+        await adapter.save_snapshot(second)
+        assert await adapter.load_snapshot("g1") == second
+        assert await adapter.load_snapshots() == [second]
+
+    async def test_payload_bytes_exact(self, adapter: StorageAdapter) -> None:
+        payloads = {"empty": b"", "nul": b"\x00", "binary": ALL_BYTES, "big": ALL_BYTES * 1400}
+        for game_id, payload in payloads.items():
+            await adapter.save_snapshot(snap(game_id, payload=payload))
+            await adapter.save_decision(decision(game_id, 1, "s", payload))
+            await adapter.append_round(round_record(game_id, 1, payload), snap(game_id, 1))
+        for game_id, payload in payloads.items():
+            await adapter.save_snapshot(snap(game_id, payload=payload))
+            stored = await adapter.load_snapshot(game_id)
+            assert stored is not None and stored.payload == payload
+            assert [d.payload for d in await adapter.load_decisions(game_id, 1)] == [payload]
+            assert [r.payload for r in await adapter.load_rounds(game_id)] == [payload]
+
+    async def test_load_snapshots_filters_in_progress(self, adapter: StorageAdapter) -> None:
+        games = [snap(f"g{n}", n, in_progress=n % 3 != 0) for n in range(12)]
+        for game in games:
+            await adapter.save_snapshot(game)
+        by_id = lambda items: sorted(items, key=lambda s: s.game_id)  # noqa: E731
+        assert by_id(await adapter.load_snapshots()) == by_id(games)
+        running = await adapter.load_snapshots(in_progress_only=True)
+        assert by_id(running) == by_id(g for g in games if g.in_progress)
+        await adapter.save_snapshot(snap("g1", 1, in_progress=False))
+        assert "g1" not in {s.game_id for s in await adapter.load_snapshots(in_progress_only=True)}
+
+    # -- decisions
+
+    async def test_decisions_upsert_per_round_and_seat(self, adapter: StorageAdapter) -> None:
+        await adapter.save_decision(decision("g1", 1, "retailer", b"4"))
+        await adapter.save_decision(decision("g1", 1, "factory", b"8"))
+        await adapter.save_decision(decision("g1", 1, "retailer", b"5"))  # changed their mind
+        await adapter.save_decision(decision("g1", 2, "retailer", b"6"))
+        await adapter.save_decision(decision("g2", 1, "retailer", b"7"))
+        round1 = {d.seat: d for d in await adapter.load_decisions("g1", 1)}
+        assert {seat: d.payload for seat, d in round1.items()} == {
+            "retailer": b"5",
+            "factory": b"8",
+        }
+        assert round1["factory"] == decision("g1", 1, "factory", b"8")
+        assert [d.payload for d in await adapter.load_decisions("g1", 2)] == [b"6"]
+        assert await adapter.load_decisions("g1", 3) == []
+
+    async def test_decision_seats_with_any_text(self, adapter: StorageAdapter) -> None:
+        seats = ["Fábrica", "team 2", "a/b", "..", ""]
+        for seat in seats:
+            await adapter.save_decision(decision("g1", 1, seat, seat.encode()))
+        stored = {d.seat: d.payload for d in await adapter.load_decisions("g1", 1)}
+        assert stored == {seat: seat.encode() for seat in seats}
+
+    # -- rounds
+
+    async def test_append_round_stores_round_and_snapshot(self, adapter: StorageAdapter) -> None:
+        await adapter.save_snapshot(snap("g1", 0))
+        await adapter.append_round(round_record("g1", 1, b"r1"), snap("g1", 1, payload=b"s1"))
+        assert await adapter.load_rounds("g1") == [round_record("g1", 1, b"r1")]
+        assert await adapter.load_snapshot("g1") == snap("g1", 1, payload=b"s1")
+
+    async def test_rounds_come_back_in_order(self, adapter: StorageAdapter) -> None:
+        numbers = [3, 1, 12, 2, 10, 11, 4]
+        for n in numbers:
+            await adapter.append_round(round_record("g1", n, b"r%d" % n), snap("g1", n))
+        await adapter.append_round(round_record("g2", 5), snap("g2", 5))
+        assert [r.round for r in await adapter.load_rounds("g1")] == sorted(numbers)
+        assert [r.round for r in await adapter.load_rounds("g1", after=3)] == [4, 10, 11, 12]
+        assert await adapter.load_rounds("g1", after=12) == []
+        assert [r.payload for r in await adapter.load_rounds("g1", after=10)] == [b"r11", b"r12"]
+
+    async def test_append_round_replaces_same_round(self, adapter: StorageAdapter) -> None:
+        await adapter.append_round(round_record("g1", 1, b"old"), snap("g1", 1))
+        await adapter.append_round(round_record("g1", 1, b"new"), snap("g1", 1, payload=b"n"))
+        assert [r.payload for r in await adapter.load_rounds("g1")] == [b"new"]
+
+    # -- delete
+
+    async def test_delete_removes_everything(self, adapter: StorageAdapter) -> None:
+        for game_id in ("g1", "g2"):
+            await adapter.save_snapshot(snap(game_id))
+            await adapter.save_decision(decision(game_id, 1, "retailer"))
+            await adapter.append_round(round_record(game_id, 1), snap(game_id, 1))
+        assert await adapter.delete_game("g1") is True
+        assert await adapter.load_snapshot("g1") is None
+        assert await adapter.load_decisions("g1", 1) == []
+        assert await adapter.load_rounds("g1") == []
+        assert [s.game_id for s in await adapter.load_snapshots()] == ["g2"]
+        assert await adapter.delete_game("g1") is False
+        assert len(await adapter.load_rounds("g2")) == 1
+        assert len(await adapter.load_decisions("g2", 1)) == 1
+
+    async def test_delete_of_unknown_or_partial_game(self, adapter: StorageAdapter) -> None:
+        assert await adapter.delete_game("never") is False
+        await adapter.save_decision(decision("only-decisions", 1, "retailer"))
+        assert await adapter.delete_game("only-decisions") is True
+        assert await adapter.load_decisions("only-decisions", 1) == []
+        await adapter.save_snapshot(snap("again"))  # a deleted id can be used again
+        assert await adapter.load_snapshot("again") == snap("again")
+
+    # -- concurrency and durability
+
+    async def test_concurrent_writers_all_land(self, adapter: StorageAdapter) -> None:
+        games, rounds = 40, 5
+
+        async def play(n: int) -> None:
+            game_id = f"c{n}"
+            for r in range(1, rounds + 1):
+                await asyncio.gather(
+                    *(adapter.save_decision(decision(game_id, r, s, b"%d" % n)) for s in "abcd")
+                )
+                await adapter.append_round(round_record(game_id, r), snap(game_id, r))
+                # Every write whose await returned is readable at once.
+                assert len(await adapter.load_decisions(game_id, r)) == 4
+                latest = await adapter.load_snapshot(game_id)
+                assert latest is not None and latest.round == r
+
+        await asyncio.wait_for(asyncio.gather(*(play(n) for n in range(games))), 60)
+        snapshots = await adapter.load_snapshots()
+        assert sorted(s.game_id for s in snapshots) == sorted(f"c{n}" for n in range(games))
+        for n in range(games):
+            assert [r.round for r in await adapter.load_rounds(f"c{n}")] == [1, 2, 3, 4, 5]
+
+    async def test_persists_across_close_and_reopen(self, adapter_factory: AdapterFactory) -> None:
+        first = adapter_factory()
+        if not first.durable:
+            pytest.skip(f"{first.name} is not durable")
+        await first.open()
+        await first.save_snapshot(snap("g1", 2, payload=ALL_BYTES))
+        await first.save_decision(decision("g1", 3, "retailer", b"d"))
+        await first.append_round(round_record("g1", 2, b"r"), snap("g1", 2, payload=ALL_BYTES))
+        await first.save_snapshot(snap("gone"))
+        await first.delete_game("gone")
+        await first.close()
+        second = adapter_factory()
+        await second.open()
+        try:
+            assert await second.load_snapshot("g1") == snap("g1", 2, payload=ALL_BYTES)
+            assert await second.load_decisions("g1", 3) == [decision("g1", 3, "retailer", b"d")]
+            assert await second.load_rounds("g1") == [round_record("g1", 2, b"r")]
+            assert await second.load_snapshot("gone") is None
+        finally:
+            await second.close()
+
+    async def test_close_finishes_writes_in_flight(self, adapter_factory: AdapterFactory) -> None:
+        first = adapter_factory()
+        await first.open()
+        tasks = [asyncio.ensure_future(first.save_snapshot(snap(f"w{n}"))) for n in range(50)]
+        await asyncio.sleep(0)
+        await first.close()
+        await asyncio.gather(*tasks)  # none failed
+        if not first.durable:
+            return
+        second = adapter_factory()
+        await second.open()
+        try:
+            assert len(await second.load_snapshots()) == 50
+        finally:
+            await second.close()
+
+    # -- the Store over this adapter
+
+    async def test_store_round_trip(self, adapter: StorageAdapter) -> None:
+        store = Store(adapter)
+        game = StoredGame("g1", "beer", "running", True, 3, data={"weeks": list(range(500))})
+        await store.save_game(game)
+        await store.save_decision("g1", 4, "retailer", {"order": 4})
+        await store.append_round("g1", 4, {"orders": [4, 4, 4, 4]}, game)
+        loaded = await store.load_game("g1")
+        assert loaded is not None and loaded.data == game.data and loaded.round == 3
+        assert await store.load_decisions("g1", 4) == {"retailer": {"order": 4}}
+        assert [(r.round, r.data) for r in await store.load_rounds("g1")] == [
+            (4, {"orders": [4, 4, 4, 4]})
+        ]
+        result = await store.load_games(in_progress_only=True)
+        assert [g.game_id for g in result.games] == ["g1"] and result.errors == []
+
+    async def test_store_reads_every_compression(self, adapter: StorageAdapter) -> None:
+        data = {"history": [{"week": n, "order": n % 7} for n in range(200)]}
+        for compression in ("zstd", "zlib", None):
+            writer = Store(adapter, compression=compression)
+            await writer.save_game(
+                StoredGame(f"g-{compression}", "beer", "running", True, 1, data=data)
+            )
+            await writer.save_decision(f"g-{compression}", 1, "retailer", data)
+        for compression in ("zstd", "zlib", None):
+            reader = Store(adapter, compression=compression)
+            result = await reader.load_games()
+            assert len(result.games) == 3 and result.errors == []
+            assert all(game.data == data for game in result.games)
+            for writer_compression in ("zstd", "zlib", None):
+                decisions = await reader.load_decisions(f"g-{writer_compression}", 1)
+                assert decisions == {"retailer": data}
+
+    async def test_store_reports_damaged_records_per_game(self, adapter: StorageAdapter) -> None:
+        store = Store(adapter)
+        for n in range(5):
+            await store.save_game(StoredGame(f"ok{n}", "beer", "running", True, 1, data={"n": n}))
+        zstd_good = Codec("zstd").encode({"x": "y" * 500})
+        assert zstd_good[:4] == ZSTD_MAGIC
+        await adapter.save_snapshot(snap("garbage", payload=b"\x01\x02not json"))
+        await adapter.save_snapshot(snap("truncated", payload=zstd_good[: len(zstd_good) // 2]))
+        await adapter.save_snapshot(snap("future", payload=b"{}", schema_version=99))
+        await adapter.save_snapshot(snap("damaged", payload=b"??", schema_version=DAMAGED))
+        await adapter.save_snapshot(snap("list", payload=b"[1, 2]"))
+        result = await store.load_games()
+        assert sorted(g.game_id for g in result.games) == [f"ok{n}" for n in range(5)]
+        bad = {"garbage", "truncated", "future", "damaged", "list"}
+        assert {e.game_id for e in result.errors} == bad
+        for error in result.errors:
+            assert isinstance(error, CorruptRecord) and repr(error.game_id) in str(error)
+        for game_id in bad:
+            with pytest.raises(CorruptRecord, match=game_id):
+                await store.load_game(game_id)
