@@ -107,6 +107,7 @@ class Room:
         self.last_active = time.monotonic()
         self._timer: asyncio.TimerHandle | None = None
         self._submit_seq: dict[str, int] = {}
+        self._progress_due = False
 
     # -- persistence ----------------------------------------------------------------------
 
@@ -264,17 +265,28 @@ class Room:
             conn.send(data)
 
     def broadcast_progress(self) -> None:
-        self.broadcast(
-            protocol.encode(
-                {
-                    "type": "progress",
-                    "round": self.round,
-                    "open_round": self.open_round,
-                    "submitted": self.submitted(),
-                    "online": self.online(),
-                }
-            )
-        )
+        """Tell everyone who has submitted and who is online, once per turn of the event loop.
+
+        Decisions saved in one group commit resume together, so their progress goes out as one
+        broadcast; and none goes out for a round that is closing, whose ``round`` message says
+        the same. Sends are the server's biggest cost, so this matters under load.
+        """
+        if not self._progress_due:
+            self._progress_due = True
+            asyncio.get_running_loop().call_soon(self._send_progress)
+
+    def _send_progress(self) -> None:
+        self._progress_due = False
+        if self.closing:
+            return
+        message = {
+            "type": "progress",
+            "round": self.round,
+            "open_round": self.open_round,
+            "submitted": self.submitted(),
+            "online": self.online(),
+        }
+        self.broadcast(protocol.encode(message))
 
     def broadcast_status(self) -> None:
         msg = self._common()
@@ -364,9 +376,10 @@ class Room:
 
     async def after_submit(self) -> None:
         """Tell everyone who has submitted; close the round if that was the last seat."""
-        self.broadcast_progress()
         if self.all_in():
             await self.close_round("all_submitted")
+        else:
+            self.broadcast_progress()
 
     async def close_round(self, reason: str) -> bool:
         """Play the open round with the decisions in (defaults for the rest), save, then send

@@ -56,6 +56,7 @@ def serve(config: Config) -> int:
     import uvicorn
 
     from gameserver.app import create_app
+    from gameserver.transport import GameWebSocketProtocol
 
     logging.basicConfig(
         level=config.log_level.upper(),
@@ -72,6 +73,7 @@ def serve(config: Config) -> int:
         host=config.host,
         port=config.port,
         log_level=config.log_level,
+        ws=GameWebSocketProtocol,
         ws_max_size=config.max_message_bytes,
         ws_per_message_deflate=config.ws_deflate,
         timeout_graceful_shutdown=10,
