@@ -17,7 +17,7 @@ HIGH_WATER = 32
 LOW_WATER = 8
 
 
-class GameWebSocketProtocol(WebSocketsSansIOProtocol):  # type: ignore[misc]
+class GameWebSocketProtocol(WebSocketsSansIOProtocol):
     def send_receive_event_to_app(self) -> None:
         self.read_paused = True  # the base class pauses the socket only when this is False
         try:
