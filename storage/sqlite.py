@@ -212,7 +212,7 @@ class SQLiteAdapter(StorageAdapter):
             " WHERE game_id = ? AND round = ?",
             (game_id, round),
         )
-        return [DecisionRecord(game_id, round, *_checked(row)) for row in rows]
+        return [_decision(game_id, round, row) for row in rows]
 
     async def load_snapshots(self, *, in_progress_only: bool = False) -> list[Snapshot]:
         """Every game's row, read in a worker thread on its own connection."""
@@ -227,7 +227,7 @@ class SQLiteAdapter(StorageAdapter):
             " WHERE game_id = ? AND round > ? ORDER BY round"
         )
         rows = await asyncio.to_thread(self._read_in_thread, game_id, sql, (game_id, after))
-        return [RoundRecord(game_id, row[0], *_checked(row[1:])) for row in rows]
+        return [_round(game_id, row) for row in rows]
 
     def _read_in_thread(self, game_id: str, sql: str, params: tuple[Any, ...]) -> list[Any]:
         if self._writer is None:
@@ -257,18 +257,32 @@ def _snapshot_row(s: Snapshot) -> tuple[Any, ...]:
     )
 
 
-def _checked(row: tuple[Any, ...]) -> tuple[Any, ...]:
-    """A row's trailing (schema_version, created_at, payload), marked damaged if not a blob."""
-    *head, version, created_at, payload = row
-    if not isinstance(payload, bytes):
-        # Written by another program (a TEXT payload, say): report it, don't crash.
-        return (*head, DAMAGED, created_at or 0.0, str(payload).encode())
-    return (*head, version, created_at, payload)
+def _checked(version: int, payload: Any) -> tuple[int, bytes]:
+    """(schema_version, payload) of a row, marked damaged if the payload is not a blob."""
+    if isinstance(payload, bytes):
+        return version, payload
+    # Written by another program (a TEXT payload, say): report it, don't crash.
+    return DAMAGED, str(payload).encode()
 
 
 def _snapshot(row: tuple[Any, ...]) -> Snapshot:
-    game_id, kind, status, in_progress, round, *rest = row
-    return Snapshot(game_id, kind, status, bool(in_progress), round, *_checked(tuple(rest)))
+    game_id, kind, status, in_progress, round, version, created_at, updated_at, payload = row
+    version, payload = _checked(version, payload)
+    return Snapshot(
+        game_id, kind, status, bool(in_progress), round, version, created_at, updated_at, payload
+    )
+
+
+def _decision(game_id: str, round: int, row: tuple[Any, ...]) -> DecisionRecord:
+    seat, version, created_at, payload = row
+    version, payload = _checked(version, payload)
+    return DecisionRecord(game_id, round, seat, version, created_at, payload)
+
+
+def _round(game_id: str, row: tuple[Any, ...]) -> RoundRecord:
+    number, version, created_at, payload = row
+    version, payload = _checked(version, payload)
+    return RoundRecord(game_id, number, version, created_at, payload)
 
 
 def _migrate(conn: sqlite3.Connection, path: Path) -> None:

@@ -278,7 +278,7 @@ def adapter_for_url(url: str, *, synchronous: str = "FULL") -> StorageAdapter:
     scheme = parts.scheme
     path = unquote(parts.path)
     if scheme == "sqlite":
-        if parts.netloc or not path or path == ":memory:":
+        if parts.netloc or not path or path.lstrip("/") == ":memory:":
             raise ValueError(
                 f"bad SQLite URL {url!r}: use sqlite:///absolute/path.db or sqlite:relative.db"
                 " (memory:// for a store that is not kept)"
