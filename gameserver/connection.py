@@ -51,6 +51,11 @@ class Connection:
     def closed(self) -> bool:
         return self._closed
 
+    @property
+    def close_code(self) -> int | None:
+        """The code this side closed with, once it has."""
+        return self._close_code
+
     def send(self, data: bytes) -> None:
         """Queue one encoded message; never blocks. Drops the client when its outbox is full."""
         if self._closed:

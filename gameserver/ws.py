@@ -145,6 +145,8 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         pass
     finally:
         hub.metrics.connections -= 1
+        if conn.close_code == CloseCode.TOO_SLOW:
+            hub.metrics.dropped_slow += 1
         for room in joined:
             room.detach(conn)
         conn.close(CloseCode.NORMAL)
