@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
+from gameserver.bots_cli import add_bots
 from gameserver.errors import GameServerError, InvalidSettings
 from gameserver.game import Setting
 from gameserver.games import GAMES, get_game
@@ -38,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="command", parser_class=_Parser)
     add_serve(subparsers)
     add_simulate(subparsers)
+    add_bots(subparsers)
     return parser
 
 

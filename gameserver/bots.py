@@ -1,0 +1,497 @@
+"""Scripted players that speak the WebSocket protocol (docs/protocol.md) as a browser does.
+
+A bot in a few lines::
+
+    import asyncio
+    from gameserver.bots import Bot
+
+    def order_eight(view):  # any callable view -> decision
+        return {"order": 8}
+
+    bot = Bot("http://127.0.0.1:8000", order_eight, join="K7P2QXMB-M4TA", think=(0.5, 2.0))
+    asyncio.run(bot.run())
+    print(bot.rounds, bot.reconnects, dict(bot.errors))
+
+or with a game's own policy: ``Bot(url, make_policy("beer", "sterman"), join=code)``.
+
+A bot joins with a join code (keeping the token it is given) or resumes with a token, then for
+every round it decides with its policy on the view it was sent, waits its think time, submits
+with a message id of its own and waits for the ``ack``. When the connection drops (a crash, a
+restart with 1012, 4000 for a client that fell behind, connection refused while the server is
+down) it reconnects with exponential backoff and jitter, resumes with its token, reads ``sync``
+and resends its unacknowledged decision under the same id unless the sync shows it. It gives up
+after ``give_up`` seconds without a connection, and stops when the game is ``finished`` or
+``ended``.
+
+It is built to run by the thousand in one process: one task per bot and no task, log line or
+timer per message; frames are decoded with orjson, and ``progress`` frames (the most common) are
+recognised by their first bytes and skipped undecoded.
+
+What it records: ``ack_latencies`` (seconds from sending a submit to receiving its ack),
+``acks`` (round -> message id and decision, for every ack received), ``rounds`` (``round``
+messages received), ``reconnects`` (connections re-established after a drop), ``errors`` (by
+code). A :class:`RoundTimer` shared by the bots of one game measures rounds: from the moment the
+last submit of a round was sent by any of them to the moment the last of them received that
+round's ``round`` message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import orjson
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+
+from gameserver.game import Decision, Policy, View
+
+PROTOCOL_VERSION = 1
+OVER = frozenset({"finished", "ended"})
+
+#: Close codes after which coming back makes no sense.
+FATAL_CLOSES = {
+    1007: "the server found a frame malformed",
+    1009: "a message was over the server's size limit",
+    4002: "superseded: the seat connected elsewhere",
+    4004: "the game was deleted",
+}
+#: Errors after which a bot cannot take its seat.
+FATAL_ERRORS = frozenset(
+    {
+        "bad_token",
+        "not_found",
+        "seat_taken",
+        "game_full",
+        "no_such_role",
+        "wrong_role",
+        "unsupported_version",
+        "superseded",
+    }
+)
+
+_PROGRESS = b'{"type":"progress"'
+_SYNC_REQUEST = orjson.dumps({"type": "sync"})
+_MAX_CONNECTS = 100_000  # a bound on the reconnect loop; give_up and max_seconds come first
+_MAX_SAVE_RETRIES = 5
+
+
+class BotError(Exception):
+    """A bot cannot go on (a refused seat, a refused decision, no server for too long)."""
+
+
+class _Reconnect(Exception):
+    """Leave this connection and come back on a new one."""
+
+
+def ws_url(url: str) -> str:
+    """The WebSocket endpoint of a server given as ``http(s)://host:port`` or ``ws(s)://...``."""
+    parts = urlsplit(url)
+    scheme = {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}.get(parts.scheme)
+    if scheme is None or not parts.hostname:
+        raise ValueError(f"not an http://, https://, ws:// or wss:// URL with a host: {url!r}")
+    path = parts.path.rstrip("/")
+    if not path.endswith("/ws"):
+        path += "/ws"
+    return urlunsplit((scheme, parts.netloc, path, "", ""))
+
+
+@dataclass(frozen=True, slots=True)
+class Think:
+    """A think time in seconds: fixed (``low == high``) or uniform in ``[low, high]``."""
+
+    low: float = 0.0
+    high: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.low <= self.high < 3600:
+            raise ValueError(f"think time must be 0 <= low <= high < 3600 s, got {self}")
+
+    @classmethod
+    def parse(cls, text: str) -> Think:
+        """``"0.1"`` (fixed) or ``"0.05-0.2"`` (a range)."""
+        low, sep, high = text.strip().partition("-")
+        try:
+            return cls(float(low), float(high if sep else low))
+        except ValueError:
+            raise ValueError(
+                f"think time must be seconds (0.1) or a range (0.05-0.2), got {text!r}"
+            ) from None
+
+    @classmethod
+    def of(cls, value: Think | float | tuple[float, float]) -> Think:
+        if isinstance(value, Think):
+            return value
+        if isinstance(value, tuple):
+            return cls(float(value[0]), float(value[1]))
+        return cls(float(value), float(value))
+
+    def draw(self, rng: random.Random) -> float:
+        return self.low if self.low == self.high else rng.uniform(self.low, self.high)
+
+    def __str__(self) -> str:
+        return f"{self.low:g}" if self.low == self.high else f"{self.low:g}-{self.high:g}"
+
+
+#: No think time: decide as soon as the view arrives.
+NO_THINK = Think()
+
+
+class RoundTimer:
+    """Round latency for the bots of one game that run in this process.
+
+    For each round: when the last submit was sent by any of them, and when the last of them
+    received the ``round`` message (``time.perf_counter``). A round counts only when every one
+    of them received that message (not a ``sync`` after a reconnect).
+    """
+
+    __slots__ = ("_submits", "_views", "players", "round")
+
+    def __init__(self, players: int) -> None:
+        self.players = players
+        self.round = 0  # the highest round any of the bots saw closed
+        self._submits: dict[int, float] = {}
+        self._views: dict[int, list[float]] = {}
+
+    def submitted(self, round_no: int, at: float) -> None:
+        if at > self._submits.get(round_no, 0.0):
+            self._submits[round_no] = at
+
+    def seen(self, round_no: int) -> None:
+        if round_no > self.round:
+            self.round = round_no
+
+    def viewed(self, round_no: int, at: float) -> None:
+        got = self._views.get(round_no)
+        if got is None:
+            self._views[round_no] = [1.0, at]
+        else:
+            got[0] += 1
+            got[1] = max(got[1], at)
+        if round_no > self.round:
+            self.round = round_no
+
+    def latencies(self) -> list[float]:
+        """Seconds from the last submit to the last ``round`` message, per complete round."""
+        return [
+            last - self._submits[r]
+            for r, (count, last) in self._views.items()
+            if count == self.players and r in self._submits
+        ]
+
+
+@dataclass(slots=True)
+class _Pending:
+    """A decision sent and not yet acknowledged."""
+
+    round: int
+    id: str
+    decision: Decision
+    sent: float = 0.0
+    tries: int = 0
+
+
+class Bot:
+    """One player over one WebSocket at a time; :meth:`run` plays until the game is over.
+
+    ``policy`` is a callable view -> decision, or a mapping role -> policy (the role is known
+    once the server welcomes the bot). ``think`` is seconds, a ``(low, high)`` range drawn from
+    a ``random.Random(seed)``, or a mapping role -> think time. ``backoff`` is the first and
+    the longest pause between reconnection attempts.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        policy: Policy | Mapping[str, Policy],
+        *,
+        join: str | None = None,
+        token: str | None = None,
+        role: str | None = None,
+        name: str | None = None,
+        think: Think | float | tuple[float, float] | Mapping[str, Think] = 0.0,
+        seed: int | str = 0,
+        timer: RoundTimer | None = None,
+        give_up: float = 60.0,
+        max_seconds: float = 3600.0,
+        backoff: tuple[float, float] = (0.05, 2.0),
+        ping_interval: float | None = 20.0,
+        open_timeout: float = 10.0,
+    ) -> None:
+        if (join is None) == (token is None):
+            raise ValueError("a bot needs a join code or a token (exactly one)")
+        self.url = ws_url(url)
+        self._policies = policy
+        self._thinks = think if isinstance(think, Mapping) else Think.of(think)
+        self.join = join
+        self.token = token
+        self.role = role
+        self.name = name
+        self.timer = timer
+        self.give_up = give_up
+        self.max_seconds = max_seconds
+        self.backoff = backoff
+        self.ping_interval = ping_interval
+        self.open_timeout = open_timeout
+        self._rng = random.Random(seed)
+        self._policy: Policy | None = None
+        self._think = NO_THINK
+        # What the bot knows of its game.
+        self.game_id: str | None = None
+        self.status: str | None = None
+        self.round = 0
+        self.open_round = 1
+        self.view: View | None = None
+        self._view_round = -1
+        self._decided = 0  # the last round this bot decided for
+        self._pending: _Pending | None = None
+        self._seq = 0
+        self._welcomed = False
+        self.joined = asyncio.Event()
+        self.done = False
+        # Figures.
+        self.rounds = 0
+        self.reconnects = 0
+        self.connect_failures = 0
+        self.confirmed = 0  # decisions whose ack was lost but which a sync showed saved
+        self.errors: Counter[str] = Counter()
+        self.ack_latencies: list[float] = []
+        self.acks: dict[int, tuple[str, Decision]] = {}
+        self.failure: str | None = None
+
+    # -- the connection loop --------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Play until the game is over; :class:`BotError` when the bot cannot go on."""
+        try:
+            async with asyncio.timeout(self.max_seconds):
+                await self._play()
+        except TimeoutError:
+            self.failure = f"the game was not over after {self.max_seconds:g} s"
+            raise BotError(self.failure) from None
+        except BotError as exc:
+            self.failure = str(exc)
+            raise
+
+    async def _play(self) -> None:
+        dropped_at: float | None = None
+        attempt = 0
+        problem = ""
+        for _ in range(_MAX_CONNECTS):
+            self._welcomed = False
+            try:
+                await self._connection()
+            except ConnectionClosed as exc:
+                code = exc.rcvd.code if exc.rcvd is not None else None
+                if code in FATAL_CLOSES and not self.done:
+                    raise BotError(f"closed with {code}: {FATAL_CLOSES[code]}") from exc
+                problem = f"connection closed ({code or 'no close frame'})"
+            except InvalidURI as exc:
+                raise BotError(str(exc)) from exc
+            except (OSError, TimeoutError, InvalidHandshake, _Reconnect) as exc:
+                if not self._welcomed:
+                    self.connect_failures += 1
+                problem = str(exc) or type(exc).__name__
+            if self.done:
+                return
+            now = time.monotonic()
+            if self._welcomed or dropped_at is None:
+                dropped_at, attempt = now, 0
+            if now - dropped_at > self.give_up:
+                raise BotError(f"no connection for {self.give_up:g} s; last: {problem}")
+            first, longest = self.backoff
+            pause = min(longest, first * 2 ** min(attempt, 30))
+            attempt += 1
+            await asyncio.sleep(pause / 2 + self._rng.uniform(0, pause / 2))
+        raise BotError(f"gave up after {_MAX_CONNECTS} connections")
+
+    async def _connection(self) -> None:
+        async with connect(
+            self.url,
+            compression=None,
+            proxy=None,
+            open_timeout=self.open_timeout,
+            ping_interval=self.ping_interval,
+            close_timeout=2,
+            max_size=2**22,
+        ) as ws:
+            await ws.send(self._hello())
+            while not self.done:
+                raw = await ws.recv(decode=False)
+                if isinstance(raw, bytes) and raw.startswith(_PROGRESS):
+                    continue
+                message = orjson.loads(raw)
+                kind = message.get("type")
+                if kind == "round":
+                    await self._on_round(ws, message)
+                elif kind == "ack":
+                    self._on_ack(message)
+                elif kind == "sync":
+                    await self._on_sync(ws, message)
+                elif kind == "status":
+                    self._learn(message)
+                    await self._next(ws)
+                elif kind == "welcome":
+                    self._on_welcome(message)
+                elif kind == "error":
+                    await self._on_error(ws, message)
+
+    def _hello(self) -> bytes:
+        hello: dict[str, Any] = {"type": "hello", "v": PROTOCOL_VERSION}
+        if self.token is not None:
+            hello["token"] = self.token
+        else:
+            hello["join"] = self.join
+            if self.role is not None:
+                hello["role"] = self.role
+            if self.name is not None:
+                hello["name"] = self.name
+        return orjson.dumps(hello)
+
+    # -- messages -------------------------------------------------------------------------
+
+    def _on_welcome(self, message: dict[str, Any]) -> None:
+        self.token = message.get("token") or self.token
+        self.role = message.get("role")
+        self.game_id = message.get("game_id")
+        if self.joined.is_set():
+            self.reconnects += 1
+        self._welcomed = True
+        if self._policy is None:
+            self._policy = self._for_role(self._policies, "policy")
+            thinks = self._thinks
+            self._think = (
+                self._for_role(thinks, "think time") if isinstance(thinks, Mapping) else thinks
+            )
+        self.joined.set()
+
+    def _for_role(self, choice: Any, what: str) -> Any:
+        if not isinstance(choice, Mapping):
+            return choice
+        if self.role not in choice:
+            raise BotError(f"no {what} for the role {self.role!r} this bot was given")
+        return choice[self.role]
+
+    def _learn(self, message: dict[str, Any]) -> None:
+        self.status = message.get("status", self.status)
+        self.round = message.get("round", self.round)
+        self.open_round = message.get("open_round", self.open_round)
+        if self.status in OVER:
+            self.done = True
+
+    async def _on_sync(self, ws: ClientConnection, message: dict[str, Any]) -> None:
+        self._learn(message)
+        self.view = message.get("view")
+        self._view_round = self.round
+        if self.timer is not None:
+            self.timer.seen(self.round)
+        pending = self._pending
+        if pending is not None and not self.done:
+            if pending.round != self.open_round:
+                self._pending = None  # that round closed while this bot was away
+            elif message.get("decision_id") == pending.id:
+                self._pending = None  # saved before the drop; its ack was lost with it
+                self.confirmed += 1
+                return
+            elif self.status == "running":
+                await self._send(ws, pending)  # the same id: harmless if it was saved after all
+                return
+            else:
+                self._pending = None
+                self._decided = pending.round - 1
+        await self._next(ws)
+
+    async def _on_round(self, ws: ClientConnection, message: dict[str, Any]) -> None:
+        at = time.perf_counter()
+        self.rounds += 1
+        self._learn(message)
+        if self.timer is not None:
+            self.timer.viewed(self.round, at)
+        self.view = message.get("view")
+        self._view_round = self.round
+        if self._pending is not None and self._pending.round <= self.round:
+            self._pending = None  # closed without it (a deadline, or a facilitator)
+        await self._next(ws)
+
+    def _on_ack(self, message: dict[str, Any]) -> None:
+        pending = self._pending
+        if pending is None or message.get("id") != pending.id:
+            return
+        self.ack_latencies.append(time.perf_counter() - pending.sent)
+        self.acks[pending.round] = (pending.id, message.get("decision", pending.decision))
+        self._pending = None
+
+    async def _on_error(self, ws: ClientConnection, message: dict[str, Any]) -> None:
+        code = str(message.get("code"))
+        self.errors[code] += 1
+        pending = self._pending
+        if pending is None or message.get("id") != pending.id:
+            if code in FATAL_ERRORS:
+                raise BotError(f"{code}: {message.get('message')}")
+            if code == "storage_failure" and not self._welcomed:
+                raise _Reconnect("the server could not save the seat")
+            return
+        if code == "storage_failure" and pending.tries < _MAX_SAVE_RETRIES:
+            await asyncio.sleep(0.05 * pending.tries)
+            await self._send(ws, pending)
+            return
+        self._pending = None
+        if code == "round_closed":
+            return  # the round message says what happened
+        if code == "game_over":
+            self.done = True
+            return
+        if code in ("paused", "not_started", "wrong_round"):
+            self._decided = pending.round - 1  # decide again once the round is open
+            await ws.send(_SYNC_REQUEST)
+            return
+        raise BotError(
+            f"{self.role}: decision {pending.decision} for round {pending.round} refused: "
+            f"{code}: {message.get('message')}"
+        )
+
+    # -- deciding -------------------------------------------------------------------------
+
+    async def _next(self, ws: ClientConnection) -> None:
+        """Decide for the open round if that is due and not done yet."""
+        if (
+            self.done
+            or self.status != "running"
+            or self._pending is not None
+            or self._decided >= self.open_round
+        ):
+            return
+        if self._view_round != self.open_round - 1 or self.view is None:
+            await ws.send(_SYNC_REQUEST)  # a status message carries no view
+            return
+        round_no, view = self.open_round, self.view
+        self._decided = round_no
+        think = self._think.draw(self._rng) if self._think.high else 0.0
+        if think:
+            await asyncio.sleep(think)
+        policy = self._policy
+        if policy is None:
+            raise BotError("the server sent a view before its welcome")
+        self._seq += 1
+        pending = _Pending(round_no, f"{round_no}.{self._seq}", policy(view))
+        self._pending = pending
+        await self._send(ws, pending)
+
+    async def _send(self, ws: ClientConnection, pending: _Pending) -> None:
+        pending.sent = time.perf_counter()
+        pending.tries += 1
+        if self.timer is not None:
+            self.timer.submitted(pending.round, pending.sent)
+        frame = {
+            "type": "submit",
+            "round": pending.round,
+            "id": pending.id,
+            "decision": pending.decision,
+        }
+        await ws.send(orjson.dumps(frame))

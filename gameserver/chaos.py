@@ -1,0 +1,392 @@
+"""Chaos: bots play games while the server is killed with SIGKILL and restarted; nothing is lost.
+
+``scripts/chaos`` runs :func:`main`; ``tests/test_chaos.py`` runs a small :func:`run_chaos`.
+
+It starts ``python -m gameserver serve`` on a temporary data folder and a free port of
+127.0.0.1, creates G Beer Games (fixed seeds; game ``n`` plays the deterministic policy
+``POLICIES[n % 3]`` in every seat), and has one bot per seat play them over the WebSocket
+protocol. Meanwhile it kills the server with SIGKILL K times, each when the games together have
+played a random share of their rounds (drawn from the seeded rng, plus a few milliseconds so
+that some kills fall between a submit and its ack), and starts it again on the same data after
+a random pause. The bots reconnect by themselves. At the end it checks that every game:
+
+- finished, with every round closed by the bots' own decisions (none defaulted);
+- equals its uninterrupted twin round by round: the export's decisions replayed offline give
+  the export's per-round figures and results;
+- equals the same policies played offline with no crash at all (``simulate``), round by round;
+- lost no acknowledged decision: every ack a bot received names the id and decision the export
+  has for that round and role. A bot changes nothing once decided, so an acked decision must be
+  the one the round used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import secrets
+import signal
+import socket
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gameserver.botrun import Api, Team, play, progress, team_for
+from gameserver.bots import NO_THINK, Think
+from gameserver.errors import GameServerError
+from gameserver.games import get_game, make_policy
+from gameserver.simulate import simulate
+
+KIND = "beer"
+POLICIES = ("sterman", "pass-through", "benchmark")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class ChaosError(Exception):
+    """The chaos run could not be carried out (the server did not start, say)."""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class LocalServer:
+    """``python -m gameserver serve`` on 127.0.0.1, owned by this process."""
+
+    def __init__(self, data: Path, admin_key: str, port: int | None = None) -> None:
+        self.data = data
+        self.admin_key = admin_key
+        self.port = port or free_port()
+        self.log_path = data / "server.log"
+        self.proc: asyncio.subprocess.Process | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self, within: float = 30.0) -> float:
+        """Start and wait until ``/health`` answers; seconds from spawn to healthy."""
+        self.data.mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+        env.pop("GAMESERVER_ADMIN_KEY", None)
+        cmd = [sys.executable, "-m", "gameserver", "serve", "--host", "127.0.0.1"]
+        cmd += ["--port", str(self.port), "--data", str(self.data), "--admin-key", self.admin_key]
+        started = time.monotonic()
+        log = os.open(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            self.proc = await asyncio.create_subprocess_exec(
+                *cmd, stdout=log, stderr=asyncio.subprocess.STDOUT, env=env
+            )
+        finally:
+            os.close(log)  # the child has its own copy
+        probe = Api(self.url, timeout=1.0)
+        while time.monotonic() - started < within:
+            if self.proc.returncode is not None:
+                raise ChaosError(f"server exited with {self.proc.returncode}:\n{self.tail()}")
+            try:
+                await probe.health()
+                return time.monotonic() - started
+            except GameServerError:
+                await asyncio.sleep(0.02)
+        raise ChaosError(f"server not healthy within {within:g} s:\n{self.tail()}")
+
+    async def kill(self) -> None:
+        """SIGKILL: nothing of the server's shutdown runs, as in a crash."""
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGKILL)
+            await self.proc.wait()
+
+    async def stop(self, grace: float = 15.0) -> None:
+        if self.proc is None or self.proc.returncode is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(self.proc.wait(), grace)
+        except TimeoutError:
+            await self.kill()
+
+    def tail(self, lines: int = 30) -> str:
+        if not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+@dataclass
+class ChaosResult:
+    seed: int
+    games: int
+    kills: int
+    weeks: int
+    finished: int = 0
+    equal_replay: int = 0
+    equal_offline: int = 0
+    acks_checked: int = 0
+    acks_lost: int = 0
+    confirmed: int = 0
+    reconnects: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
+    problems: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def replay(export: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The per-round figures and results of the export's decisions played offline, no crash."""
+    game = get_game(export["kind"])
+    state = game.initial_state(game.validate_settings(export["settings"]), export["seed"])
+    summaries = []
+    for record in export["rounds"]:
+        state = game.step(state, record["decisions"])
+        summaries.append(game.round_summary(state))
+    return summaries, game.results(state)
+
+
+def check_game(export: dict[str, Any], team: Team, policy: str, weeks: int) -> list[str]:
+    """Everything wrong with one played game (nothing, if it survived the chaos)."""
+    gid = team.game_id
+    problems = []
+    if team.error:
+        problems.append(f"{gid}: a bot failed: {team.error}")
+    if export["status"] != "finished":
+        problems.append(f"{gid}: status {export['status']}, not finished")
+    rounds = export["rounds"]
+    if [r["round"] for r in rounds] != list(range(1, len(rounds) + 1)) or len(rounds) != weeks:
+        problems.append(f"{gid}: rounds {[r['round'] for r in rounds]}, expected 1..{weeks}")
+    defaulted = [r["round"] for r in rounds if r["defaulted"]]
+    if defaulted:
+        problems.append(f"{gid}: rounds closed with default decisions: {defaulted}")
+    summaries, results = replay(export)
+    figures = [r["summary"] for r in rounds]
+    if summaries != figures or results != export["results"]:
+        first = next(
+            (n for n, (a, b) in enumerate(zip(summaries, figures, strict=False), 1) if a != b), None
+        )
+        problems.append(f"{gid}: differs from its replayed twin (first at round {first})")
+    twin = simulate(KIND, {"weeks": weeks}, policy=policy, seed=export["seed"])
+    offline = [week["roles"] for week in twin["weeks"]]
+    if offline != figures or twin["results"] != export["results"]:
+        first = next(
+            (n for n, (a, b) in enumerate(zip(offline, figures, strict=False), 1) if a != b), None
+        )
+        problems.append(f"{gid}: differs from {policy} played offline (first at round {first})")
+    for bot in team.bots:
+        for round_no, (msg_id, decision) in sorted(bot.acks.items()):
+            record = rounds[round_no - 1] if 0 < round_no <= len(rounds) else None
+            if (
+                record is None
+                or record["decisions"].get(bot.role) != decision
+                or record["ids"].get(bot.role) != msg_id
+            ):
+                used = record and (record["ids"].get(bot.role), record["decisions"].get(bot.role))
+                problems.append(
+                    f"{gid}: {bot.role} round {round_no}: acked {msg_id} {decision}, "
+                    f"the round used {used}"
+                )
+    return problems
+
+
+async def _kill_at_moments(
+    server: LocalServer,
+    teams: Sequence[Team],
+    total: int,
+    moments: Sequence[float],
+    rng: random.Random,
+    out: Callable[[str], None],
+    deadline: float,
+) -> int:
+    """Kill and restart the server as play passes each moment (a share of all ``total``
+    rounds); the number of kills made before the games were over."""
+    kills = 0
+    for n, moment in enumerate(moments, start=1):
+        target = max(1, int(moment * total))
+        while progress(teams) < target:
+            if all(team.error or all(bot.done for bot in team.bots) for team in teams):
+                return kills
+            if time.monotonic() > deadline:
+                raise ChaosError(f"stuck at {progress(teams)}/{total} rounds before kill {n}")
+            await asyncio.sleep(0.002)
+        await asyncio.sleep(rng.choice((0.0, 0.0005, 0.002, 0.005)))
+        at = progress(teams)
+        await server.kill()
+        kills += 1
+        down = rng.uniform(0.0, 0.4)
+        await asyncio.sleep(down)
+        back = await server.start()
+        out(
+            f"kill {n}/{len(moments)}: SIGKILL at {at}/{total} rounds, "
+            f"down {down:.2f} s, healthy {back:.2f} s after the restart"
+        )
+    return kills
+
+
+async def run_chaos(
+    *,
+    games: int = 8,
+    kills: int = 3,
+    weeks: int = 36,
+    seed: int | None = None,
+    think: Think = NO_THINK,
+    data: Path | None = None,
+    time_limit: float = 600.0,
+    out: Callable[[str], None] = print,
+) -> ChaosResult:
+    """Play ``games`` Beer Games with bots through ``kills`` SIGKILLs; check every game."""
+    if seed is None:
+        seed = secrets.randbelow(1 << 31)
+    if games < 1 or kills < 0 or not 1 <= weeks <= 500:
+        raise ChaosError("games must be 1 or more, kills 0 or more, weeks 1 to 500")
+    rng = random.Random(seed)
+    result = ChaosResult(seed=seed, games=games, kills=kills, weeks=weeks)
+    out(
+        f"chaos: seed {seed}; {games} games x {weeks} weeks, {kills} kills, think {think} s "
+        f"(again: scripts/chaos --seed {seed} --games {games} --kills {kills} --weeks {weeks})"
+    )
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="gameserver-chaos-") as scratch:
+        server = LocalServer(data or Path(scratch), admin_key=secrets.token_urlsafe(24))
+        await server.start()
+        try:
+            await _play_and_check(server, result, rng, think, started + time_limit, out)
+        except ChaosError as exc:
+            result.problems.append(str(exc))
+        finally:
+            await server.stop()
+        if result.problems:
+            out(f"server log ({server.log_path}), last lines:\n{server.tail(15)}")
+    result.seconds = time.monotonic() - started
+    _report(result, out)
+    return result
+
+
+async def _play_and_check(
+    server: LocalServer,
+    result: ChaosResult,
+    rng: random.Random,
+    think: Think,
+    deadline: float,
+    out: Callable[[str], None],
+) -> None:
+    settings = {"weeks": result.weeks}
+    roles = get_game(KIND).roles(get_game(KIND).validate_settings(settings))
+    teams: list[Team] = []
+    chosen: dict[str, str] = {}
+    async with Api(server.url, server.admin_key) as api:
+        for n in range(result.games):
+            policy = POLICIES[n % len(POLICIES)]
+            created = await api.create_game(
+                kind=KIND,
+                settings=settings,
+                seed=result.seed + n,
+                autostart=True,
+                title=f"chaos {n + 1} {policy}",
+            )
+            policies = {role: make_policy(KIND, policy) for role in roles}
+            team = team_for(
+                server.url,
+                created,
+                policies,
+                think,
+                seed=result.seed + n,
+                give_up=60.0,
+                max_seconds=max(1.0, deadline - time.monotonic()),
+                backoff=(0.02, 1.0),
+            )
+            teams.append(team)
+            chosen[team.game_id] = policy
+    total = result.games * result.weeks
+    moments = sorted(rng.uniform(0.05, 0.9) for _ in range(result.kills))
+    async with asyncio.TaskGroup() as group:
+        killer = group.create_task(
+            _kill_at_moments(server, teams, total, moments, rng, out, deadline)
+        )
+        await play(teams)
+    made = killer.result()
+    if made < result.kills:
+        result.problems.append(f"only {made} of {result.kills} kills before the games ended")
+    bots = [bot for team in teams for bot in team.bots]
+    result.reconnects = sum(bot.reconnects for bot in bots)
+    result.confirmed = sum(bot.confirmed for bot in bots)
+    for bot in bots:
+        result.errors.update(bot.errors)
+    async with Api(server.url, server.admin_key) as api:
+        for team in teams:
+            export = await api.export(team.game_id)
+            problems = check_game(export, team, chosen[team.game_id], result.weeks)
+            result.problems.extend(problems)
+            result.finished += export["status"] == "finished"
+            result.equal_replay += not any("replayed twin" in p for p in problems)
+            result.equal_offline += not any("played offline" in p for p in problems)
+            acked = sum(len(bot.acks) for bot in team.bots)
+            result.acks_checked += acked
+            result.acks_lost += sum(" acked " in p for p in problems)
+
+
+def _report(result: ChaosResult, out: Callable[[str], None]) -> None:
+    errors = ", ".join(f"{code} {n}" for code, n in sorted(result.errors.items())) or "none"
+    out(
+        f"games finished {result.finished}/{result.games}; equal to their replayed twin "
+        f"{result.equal_replay}/{result.games}; equal to the policies played offline "
+        f"{result.equal_offline}/{result.games}"
+    )
+    out(
+        f"acknowledged decisions checked {result.acks_checked}, lost {result.acks_lost}; "
+        f"ack lost in a crash but saved (seen in the resync) {result.confirmed}; "
+        f"reconnects {result.reconnects}; errors received: {errors}"
+    )
+    for problem in result.problems[:50]:
+        out(f"  MISMATCH {problem}")
+    verdict = "OK" if result.ok else f"FAILED ({len(result.problems)} problems)"
+    out(f"{verdict}: seed {result.seed}, {result.seconds:.1f} s")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``scripts/chaos``: 0 when every game survived, 1 on any mismatch, 2 on bad input."""
+    parser = argparse.ArgumentParser(
+        prog="scripts/chaos",
+        description="Bots play Beer Games while the server is killed with SIGKILL and "
+        "restarted; then every game must have finished, equal its uninterrupted twin round "
+        "by round, and have lost no acknowledged decision.",
+    )
+    parser.add_argument("--games", type=int, default=8, help="games (default 8)")
+    parser.add_argument("--kills", type=int, default=3, help="SIGKILLs (default 3)")
+    parser.add_argument("--weeks", type=int, default=36, help="weeks per game (default 36)")
+    parser.add_argument("--seed", type=int, help="the rng seed (default: random, printed)")
+    parser.add_argument(
+        "--think", default="0", help="bot think time: seconds or a range 0.01-0.05 (default 0)"
+    )
+    parser.add_argument("--data", type=Path, help="keep the server's data here")
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds (default 600)")
+    args = parser.parse_args(argv)
+    try:
+        think = Think.parse(args.think)
+    except ValueError as exc:
+        parser.error(str(exc))
+    try:
+        result = asyncio.run(
+            run_chaos(
+                games=args.games,
+                kills=args.kills,
+                weeks=args.weeks,
+                seed=args.seed,
+                think=think,
+                data=args.data,
+                time_limit=args.timeout,
+            )
+        )
+    except ChaosError as exc:
+        print(f"scripts/chaos: {exc}", file=sys.stderr)
+        return 2
+    return 0 if result.ok else 1
