@@ -12,6 +12,7 @@ import contextlib
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -57,6 +58,8 @@ class WriteStats:
     writes: int = 0
     failed: int = 0
     largest_batch: int = 0
+    #: Seconds the writer spent running and committing batches (the rest it waited for work).
+    busy_seconds: float = 0.0
 
 
 @dataclass(slots=True)
@@ -147,8 +150,10 @@ class Writer:
                 else:
                     ops.extend(item)
             if ops:
+                started = time.perf_counter()
                 results = _commit(conn, ops)
                 stats = self.stats
+                stats.busy_seconds += time.perf_counter() - started
                 stats.batches += 1
                 stats.writes += len(ops)
                 stats.failed += sum(1 for _, exc in results if exc is not None)

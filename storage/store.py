@@ -277,6 +277,8 @@ def adapter_for_url(url: str, *, synchronous: str = "FULL") -> StorageAdapter:
     parts = urlsplit(url)
     scheme = parts.scheme
     path = unquote(parts.path)
+    if path.startswith("//"):
+        path = "/" + path.lstrip("/")  # SQLAlchemy's sqlite:////abs/path means the same file
     if scheme == "sqlite":
         if parts.netloc or not path or path.lstrip("/") == ":memory:":
             raise ValueError(

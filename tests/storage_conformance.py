@@ -24,6 +24,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
+import pytest_asyncio
 
 from storage import (
     DAMAGED,
@@ -63,6 +64,7 @@ def round_record(game_id: str, round: int, payload: bytes = b"{}") -> RoundRecor
     return RoundRecord(game_id, round, 1, 1_700_000_060.0 + round, payload)
 
 
+@pytest.mark.asyncio
 class AdapterConformance:
     """Contract tests for :class:`storage.StorageAdapter`; subclass and give ``adapter_factory``."""
 
@@ -70,7 +72,7 @@ class AdapterConformance:
     def adapter_factory(self) -> AdapterFactory:
         raise NotImplementedError("define an adapter_factory fixture in your test class")
 
-    @pytest.fixture
+    @pytest_asyncio.fixture
     async def adapter(self, adapter_factory: AdapterFactory) -> AsyncIterator[StorageAdapter]:
         adapter = adapter_factory()
         await adapter.open()

@@ -219,6 +219,8 @@ def test_open_store_by_url(tmp_path: Path) -> None:
     sqlite = open_store(f"sqlite://{tmp_path}/games.db", synchronous="NORMAL").adapter
     assert isinstance(sqlite, SQLiteAdapter)
     assert sqlite.path == tmp_path / "games.db" and sqlite.synchronous == "NORMAL"
+    four_slashes = open_store(f"sqlite:///{tmp_path}/games.db").adapter
+    assert isinstance(four_slashes, SQLiteAdapter) and four_slashes.path == sqlite.path
     relative = open_store("sqlite:data/games.db").adapter
     assert isinstance(relative, SQLiteAdapter) and relative.path == Path("data/games.db")
     assert isinstance(open_store("memory://").adapter, MemoryAdapter)
