@@ -80,6 +80,7 @@ _PROGRESS = b'{"type":"progress"'
 _SYNC_REQUEST = orjson.dumps({"type": "sync"})
 _MAX_CONNECTS = 100_000  # a bound on the reconnect loop; give_up and max_seconds come first
 _MAX_SAVE_RETRIES = 5
+_MAX_HELLO_RETRIES = 8  # the server allows 10 hellos per connection
 
 
 class BotError(Exception):
@@ -104,12 +105,14 @@ def ws_url(url: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Think:
-    """A think time in seconds: fixed (``low == high``) or uniform in ``[low, high]``."""
+    """A think time in seconds: fixed (``Think(0.1)``) or uniform in ``[low, high]``."""
 
     low: float = 0.0
-    high: float = 0.0
+    high: float = -1.0  # left out (or negative): the same as low, a fixed time
 
     def __post_init__(self) -> None:
+        if self.high < 0:
+            object.__setattr__(self, "high", self.low)
         if not 0 <= self.low <= self.high < 3600:
             raise ValueError(f"think time must be 0 <= low <= high < 3600 s, got {self}")
 
@@ -253,6 +256,7 @@ class Bot:
         self._pending: _Pending | None = None
         self._seq = 0
         self._welcomed = False
+        self._hello_retries = 0
         self.joined = asyncio.Event()
         self.done = False
         # Figures.
@@ -432,6 +436,11 @@ class Bot:
         self.errors[code] += 1
         pending = self._pending
         if pending is None or message.get("id") != pending.id:
+            if code == "seat_taken" and self._open_join_retry():
+                # Open join without a role: another player took the free seat this hello was
+                # given between the server's choice and its claim; ask again on this connection.
+                await ws.send(self._hello())
+                return
             if code in FATAL_ERRORS:
                 raise BotError(f"{code}: {message.get('message')}")
             if code == "storage_failure" and not self._welcomed:
@@ -455,6 +464,12 @@ class Bot:
             f"{self.role}: decision {pending.decision} for round {pending.round} refused: "
             f"{code}: {message.get('message')}"
         )
+
+    def _open_join_retry(self) -> bool:
+        if self.token is not None or self.role is not None or self._welcomed:
+            return False
+        self._hello_retries += 1
+        return self._hello_retries <= _MAX_HELLO_RETRIES
 
     # -- deciding -------------------------------------------------------------------------
 
