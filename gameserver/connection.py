@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Callable
 from typing import Literal
 
 from starlette.websockets import WebSocket, WebSocketState
 
 from gameserver.errors import CloseCode
+from gameserver.transport import FAST_SEND
 
 log = logging.getLogger("gameserver.connection")
 
@@ -27,7 +29,9 @@ class Connection:
     __slots__ = (
         "_close_code",
         "_closed",
+        "_fast_send",
         "_outbox",
+        "_sending",
         "_wakeup",
         "game_id",
         "kind",
@@ -46,6 +50,9 @@ class Connection:
         self._wakeup = asyncio.Event()
         self._closed = False
         self._close_code: int | None = None
+        self._sending = False  # the sender task holds a message it has not finished sending
+        extensions = websocket.scope.get("extensions") or {}
+        self._fast_send: Callable[[bytes], bool] | None = extensions.get(FAST_SEND)
 
     @property
     def closed(self) -> bool:
@@ -59,6 +66,10 @@ class Connection:
     def send(self, data: bytes) -> None:
         """Queue one encoded message; never blocks. Drops the client when its outbox is full."""
         if self._closed:
+            return
+        # Nothing queued ahead of it: write it now if the socket takes it (order is kept).
+        fast = self._fast_send
+        if fast is not None and not self._outbox and not self._sending and fast(data):
             return
         if len(self._outbox) >= self.limit:
             log.info("dropping slow client game=%s seat=%s", self.game_id, self.seat)
@@ -88,7 +99,11 @@ class Connection:
                 data = self._outbox.popleft()
                 if ws.application_state != WebSocketState.CONNECTED:
                     return
-                await ws.send({"type": "websocket.send", "text": data.decode()})
+                self._sending = True
+                try:
+                    await ws.send({"type": "websocket.send", "text": data.decode()})
+                finally:
+                    self._sending = False
             if self._closed:
                 if ws.application_state == WebSocketState.CONNECTED:
                     await ws.close(self._close_code or CloseCode.NORMAL)

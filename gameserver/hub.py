@@ -30,7 +30,7 @@ from storage import StorageError, Store, StoredGame
 
 log = logging.getLogger("gameserver.hub")
 
-MAX_TEAMS = 200
+MAX_TEAMS = 1000
 
 
 class Hub:
