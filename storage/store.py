@@ -122,13 +122,12 @@ class Store:
 
     async def load_games(self, *, in_progress_only: bool = False) -> LoadResult:
         """Every game (or those in progress). A damaged record is reported in ``errors``."""
-        snapshots = await self._read(
-            None, self.adapter.load_snapshots(in_progress_only=in_progress_only)
-        )
         games: list[StoredGame] = []
         errors: list[StorageError] = []
+        # Paused across the read too: the adapter builds a record object per game as well.
         with _gc_paused():
-            for snapshot in snapshots:
+            call = self.adapter.load_snapshots(in_progress_only=in_progress_only)
+            for snapshot in await self._read(None, call):
                 try:
                     games.append(self._game(snapshot))
                 except StorageError as exc:

@@ -126,6 +126,7 @@ async def test_synchronous_setting_is_applied(tmp_path: Path, setting: str, valu
     try:
         assert await adapter.pragma("synchronous") == value
         assert await adapter.pragma("journal_mode") == "wal"
+        assert await adapter.pragma("wal_autocheckpoint") == 4000
     finally:
         await adapter.close()
 
@@ -133,6 +134,11 @@ async def test_synchronous_setting_is_applied(tmp_path: Path, setting: str, valu
 def test_bad_synchronous_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="synchronous"):
         SQLiteAdapter(tmp_path / "games.db", synchronous="SOMETIMES")
+
+
+async def test_pragma_names_are_checked(adapter: SQLiteAdapter) -> None:
+    with pytest.raises(ValueError, match="not a pragma name"):
+        await adapter.pragma("synchronous = OFF")
 
 
 async def test_wal_mode_is_stored_in_the_file(adapter: SQLiteAdapter, tmp_path: Path) -> None:
