@@ -165,8 +165,16 @@ class FileAdapter(StorageAdapter):
 
     async def save_snapshot(self, snapshot: Snapshot) -> None:
         """Replace ``<game>/snapshot.rec`` atomically."""
-        path = self._dir(snapshot.game_id) / "snapshot.rec"
-        await self._locked(snapshot.game_id, write_atomic, path, _pack_snapshot(snapshot))
+        game_dir = self._dir(snapshot.game_id)
+        data = _pack_snapshot(snapshot)
+
+        def write() -> None:
+            # A journal left by an append_round that failed half way is older than this write:
+            # apply it first, or a restart would roll it forward over this snapshot.
+            self._roll_forward(game_dir)
+            write_atomic(game_dir / "snapshot.rec", data)
+
+        await self._locked(snapshot.game_id, write)
 
     async def save_decision(self, decision: DecisionRecord) -> None:
         """Replace the seat's decision file for the round atomically."""
@@ -188,6 +196,7 @@ class FileAdapter(StorageAdapter):
         journal = pack([round_part, snapshot_part])
 
         def write() -> None:
+            self._roll_forward(game_dir)  # see save_snapshot
             write_atomic(game_dir / "journal.rec", journal)
             _apply_journal(game_dir, round_part, snapshot_part)
 

@@ -103,6 +103,28 @@ async def test_journal_left_by_a_crash_is_rolled_forward(tmp_path: Path) -> None
         await second.close()
 
 
+async def test_stale_journal_never_overwrites_a_later_snapshot(tmp_path: Path) -> None:
+    root = tmp_path / "games"
+    adapter = FileAdapter(root)
+    await adapter.open()
+    await adapter.save_snapshot(snap("g1", 1, b"round 1"))
+    # An append_round whose journal was written but whose files were not (say the disk filled
+    # up; its caller got an error), followed by a later save of the same game.
+    round_part = ({"round": 2, "version": 1, "created_at": 5.0}, b"round record")
+    snapshot_meta = {"kind": "beer", "status": "running", "in_progress": True, "round": 2}
+    snapshot_meta |= {"version": 1, "created_at": 1.0, "updated_at": 2.0}
+    (root / "g1" / "journal.rec").write_bytes(pack([round_part, (snapshot_meta, b"round 2")]))
+    await adapter.save_snapshot(snap("g1", 3, b"round 3"))
+    await adapter.close()
+    reopened = FileAdapter(root)
+    await reopened.open()
+    try:
+        assert await reopened.load_snapshot("g1") == snap("g1", 3, b"round 3")
+        assert [r.round for r in await reopened.load_rounds("g1")] == [2]
+    finally:
+        await reopened.close()
+
+
 async def test_interrupted_delete_is_finished_on_open(tmp_path: Path) -> None:
     root = tmp_path / "games"
     first = FileAdapter(root)
