@@ -8,15 +8,16 @@ batch with ``synchronous=FULL``) and resolves every caller's future with one
 250 games writing at once share a handful of fsyncs.
 
 Why sqlite3 and not aiosqlite here: measured on the target machine, a thread hop costs 11-90 us
-and aiosqlite makes two per commit, one hop per *write*; this design makes two per *batch*. And
+and aiosqlite makes two per call, so two per write; this design makes two per *batch*. And
 coroutines sharing one aiosqlite connection end up inside each other's transactions, which a
 single owning thread rules out by construction.
 
-Reads: point reads (one snapshot, one round's decisions) run inline on a separate read-only
-connection. WAL lets readers go alongside the writer without waiting, and a primary-key lookup in
-the page cache takes a few microseconds, less than the thread hop that would hide it. Bulk reads
-(all snapshots, a game's rounds) can take milliseconds, so they run in a worker thread on a
-short-lived connection of their own and the event loop stays free.
+Reads: reads of one game (its snapshot, a round's decisions, its rounds) run inline on a separate
+read-only connection. WAL lets readers go alongside the writer without waiting, and a primary-key
+lookup in the page cache takes a few microseconds, less than the thread hop that would hide it;
+even a 200-round game's history is about a millisecond. Reading every game (start-up) can take
+tens of milliseconds, so ``load_snapshots`` runs in a worker thread on a short-lived connection
+of its own and the event loop stays free.
 """
 
 from __future__ import annotations
@@ -108,7 +109,9 @@ class SQLiteAdapter(StorageAdapter):
         writer = Writer(self._loop, self._connect_writer, self._max_batch, self.stats)
         await writer.start()
         self._writer = writer
-        self._reader = self._connect(query_only=True)
+        # The inline reader runs on the event loop, so it must not sit out a long lock wait:
+        # in WAL mode only a recovery or another process's forced checkpoint makes it wait.
+        self._reader = self._connect(query_only=True, timeout=min(self.busy_timeout, 0.2))
 
     async def close(self) -> None:
         """Commit everything already submitted, stop the writer, close the connections."""
@@ -122,10 +125,13 @@ class SQLiteAdapter(StorageAdapter):
             self._reader.close()
             self._reader = None
 
-    def _connect(self, *, query_only: bool = False) -> sqlite3.Connection:
+    def _connect(
+        self, *, query_only: bool = False, timeout: float | None = None
+    ) -> sqlite3.Connection:
         # isolation_level=None: no implicit transactions; the writer says BEGIN and COMMIT itself.
+        wait = self.busy_timeout if timeout is None else timeout
         conn = sqlite3.connect(
-            self.path, isolation_level=None, check_same_thread=False, timeout=self.busy_timeout
+            self.path, isolation_level=None, check_same_thread=False, timeout=wait
         )
         if query_only:
             conn.execute("PRAGMA query_only = ON")
@@ -224,30 +230,30 @@ class SQLiteAdapter(StorageAdapter):
     async def load_snapshots(self, *, in_progress_only: bool = False) -> list[Snapshot]:
         """Every game's row, read in a worker thread on its own connection."""
         sql = f"{_SELECT_SNAPSHOTS} WHERE in_progress" if in_progress_only else _SELECT_SNAPSHOTS
-        rows = await asyncio.to_thread(self._read_in_thread, "", sql, ())
+        rows = await asyncio.to_thread(self._read_all, sql)
         return [_snapshot(row) for row in rows]
 
     async def load_rounds(self, game_id: str, after: int = 0) -> list[RoundRecord]:
-        """The game's round rows above ``after`` in order, read in a worker thread."""
-        sql = (
+        """The game's round rows above ``after`` in order, read inline."""
+        rows = self._read(
+            game_id,
             "SELECT round, schema_version, created_at, payload FROM rounds"
-            " WHERE game_id = ? AND round > ? ORDER BY round"
+            " WHERE game_id = ? AND round > ? ORDER BY round",
+            (game_id, after),
         )
-        rows = await asyncio.to_thread(self._read_in_thread, game_id, sql, (game_id, after))
         return [_round(game_id, row) for row in rows]
 
-    def _read_in_thread(self, game_id: str, sql: str, params: tuple[Any, ...]) -> list[Any]:
+    def _read_all(self, sql: str) -> list[Any]:
         if self._writer is None:
-            raise StorageError(f"sqlite: {self.path} is not open", game_id or None)
+            raise StorageError(f"sqlite: {self.path} is not open")
         try:
             conn = self._connect(query_only=True)
             try:
-                return conn.execute(sql, params).fetchall()
+                return conn.execute(sql).fetchall()
             finally:
                 conn.close()
         except sqlite3.Error as exc:
-            subject = f"game {game_id!r}" if game_id else "games"
-            raise StorageError(f"sqlite: reading {subject} failed: {exc}", game_id or None) from exc
+            raise StorageError(f"sqlite: reading games failed: {exc}") from exc
 
 
 def _snapshot_row(s: Snapshot) -> tuple[Any, ...]:
