@@ -374,8 +374,10 @@ def summarize(teams: Sequence[Team], seconds: float, kind: str) -> dict[str, Any
     acks = [latency for bot in bots for latency in bot.ack_latencies]
     rounds = [latency for team in teams for latency in team.timer.latencies()]
     errors: Counter[str] = Counter()
+    drops: Counter[int] = Counter()
     for bot in bots:
         errors.update(bot.errors)
+        drops.update(bot.drops)
     rounds_played = sum(game["rounds"] or 0 for game in games)
     return {
         "kind": kind,
@@ -390,6 +392,7 @@ def summarize(teams: Sequence[Team], seconds: float, kind: str) -> dict[str, Any
         "decisions_per_second": round(len(acks) / seconds, 1) if seconds else 0.0,
         "errors": dict(sorted(errors.items())),
         "reconnects": sum(bot.reconnects for bot in bots),
+        "drops": {str(code): n for code, n in sorted(drops.items())},
         "failed_games": sum(1 for team in teams if team.error),
         "latency_ms": {
             "decision_to_ack": percentiles(acks),

@@ -23,16 +23,18 @@ and resends its unacknowledged decision under the same id unless the sync shows 
 after ``give_up`` seconds without a connection, and stops when the game is ``finished`` or
 ``ended``.
 
-It is built to run by the thousand in one process: one task per bot and no task, log line or
-timer per message; frames are decoded with orjson, and ``progress`` frames (the most common) are
+It is built to run by the thousand in one process: one task per bot, and no task, future, log
+line or timer per message. Messages are handled in the event loop's read callback
+(:mod:`gameserver.botlink`), decoded with orjson, and ``progress`` frames (the most common) are
 recognised by their first bytes and skipped undecoded.
 
 What it records: ``ack_latencies`` (seconds from sending a submit to receiving its ack),
 ``acks`` (round -> message id and decision, for every ack received), ``rounds`` (``round``
-messages received), ``reconnects`` (connections re-established after a drop), ``errors`` (by
-code). A :class:`RoundTimer` shared by the bots of one game measures rounds: from the moment the
-last submit of a round was sent by any of them to the moment the last of them received that
-round's ``round`` message.
+messages received), ``reconnects`` (connections re-established after a drop), ``drops``
+(connections lost mid-game, by close code; 1006 when none came), ``errors`` (by code). A
+:class:`RoundTimer` shared by the bots of one game measures rounds: from the moment the last
+submit of a round was sent by any of them to the moment the last of them received that round's
+``round`` message.
 """
 
 from __future__ import annotations
@@ -41,15 +43,16 @@ import asyncio
 import random
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import orjson
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from websockets.exceptions import InvalidHandshake, InvalidURI
+from websockets.uri import parse_uri
 
+from gameserver.botlink import Link, open_link
 from gameserver.game import Decision, Policy, View
 
 PROTOCOL_VERSION = 1
@@ -206,7 +209,8 @@ class Bot:
     ``policy`` is a callable view -> decision, or a mapping role -> policy (the role is known
     once the server welcomes the bot). ``think`` is seconds, a ``(low, high)`` range drawn from
     a ``random.Random(seed)``, or a mapping role -> think time. ``backoff`` is the first and
-    the longest pause between reconnection attempts.
+    the longest pause between reconnection attempts. Messages are handled as they arrive, in
+    the event loop's read callback (see :mod:`gameserver.botlink`); only :meth:`run` is a task.
     """
 
     def __init__(
@@ -230,6 +234,10 @@ class Bot:
         if (join is None) == (token is None):
             raise ValueError("a bot needs a join code or a token (exactly one)")
         self.url = ws_url(url)
+        try:
+            self._uri = parse_uri(self.url)
+        except InvalidURI as exc:
+            raise ValueError(str(exc)) from None
         self._policies = policy
         self._thinks = think if isinstance(think, Mapping) else Think.of(think)
         self.join = join
@@ -245,6 +253,8 @@ class Bot:
         self._rng = random.Random(seed)
         self._policy: Policy | None = None
         self._think = NO_THINK
+        self._link: Link | None = None
+        self._later: asyncio.TimerHandle | None = None
         # What the bot knows of its game.
         self.game_id: str | None = None
         self.status: str | None = None
@@ -265,6 +275,7 @@ class Bot:
         self.connect_failures = 0
         self.confirmed = 0  # decisions whose ack was lost but which a sync showed saved
         self.errors: Counter[str] = Counter()
+        self.drops: Counter[int] = Counter()  # connections lost while playing, by close code
         self.ack_latencies: list[float] = []
         self.acks: dict[int, tuple[str, Decision]] = {}
         self.failure: str | None = None
@@ -286,22 +297,14 @@ class Bot:
     async def _play(self) -> None:
         dropped_at: float | None = None
         attempt = 0
-        problem = ""
         for _ in range(_MAX_CONNECTS):
             self._welcomed = False
             try:
-                await self._connection()
-            except ConnectionClosed as exc:
-                code = exc.rcvd.code if exc.rcvd is not None else None
-                if code in FATAL_CLOSES and not self.done:
-                    raise BotError(f"closed with {code}: {FATAL_CLOSES[code]}") from exc
-                problem = f"connection closed ({code or 'no close frame'})"
-            except InvalidURI as exc:
-                raise BotError(str(exc)) from exc
+                problem = await self._connection()
             except (OSError, TimeoutError, InvalidHandshake, _Reconnect) as exc:
-                if not self._welcomed:
-                    self.connect_failures += 1
                 problem = str(exc) or type(exc).__name__
+            if not self._welcomed:
+                self.connect_failures += 1
             if self.done:
                 return
             now = time.monotonic()
@@ -315,36 +318,27 @@ class Bot:
             await asyncio.sleep(pause / 2 + self._rng.uniform(0, pause / 2))
         raise BotError(f"gave up after {_MAX_CONNECTS} connections")
 
-    async def _connection(self) -> None:
-        async with connect(
-            self.url,
-            compression=None,
-            proxy=None,
-            open_timeout=self.open_timeout,
-            ping_interval=self.ping_interval,
-            close_timeout=2,
-            max_size=2**22,
-        ) as ws:
-            await ws.send(self._hello())
-            while not self.done:
-                raw = await ws.recv(decode=False)
-                if isinstance(raw, bytes) and raw.startswith(_PROGRESS):
-                    continue
-                message = orjson.loads(raw)
-                kind = message.get("type")
-                if kind == "round":
-                    await self._on_round(ws, message)
-                elif kind == "ack":
-                    self._on_ack(message)
-                elif kind == "sync":
-                    await self._on_sync(ws, message)
-                elif kind == "status":
-                    self._learn(message)
-                    await self._next(ws)
-                elif kind == "welcome":
-                    self._on_welcome(message)
-                elif kind == "error":
-                    await self._on_error(ws, message)
+    async def _connection(self) -> str:
+        """One connection, until it is lost; what ended it."""
+        async with asyncio.timeout(self.open_timeout):
+            link = await open_link(self._uri, self._on_message)
+        self._link = link
+        try:
+            link.send(self._hello())
+            await link.wait(self.ping_interval)
+        finally:
+            self._link = None
+            if self._later is not None:
+                self._later.cancel()
+                self._later = None
+            link.abort()
+        if self.done:
+            return "game over"
+        code = link.close_code or 1006  # 1006: lost without a close frame
+        self.drops[code] += 1
+        if code in FATAL_CLOSES:
+            raise BotError(f"closed with {code}: {FATAL_CLOSES[code]}")
+        return f"connection closed with {code}"
 
     def _hello(self) -> bytes:
         hello: dict[str, Any] = {"type": "hello", "v": PROTOCOL_VERSION}
@@ -358,7 +352,30 @@ class Bot:
                 hello["name"] = self.name
         return orjson.dumps(hello)
 
-    # -- messages -------------------------------------------------------------------------
+    def _finish(self, link: Link) -> None:
+        self.done = True
+        link.close(1000)
+
+    # -- messages (called by the link for each one, in the event loop's read callback) ----
+
+    def _on_message(self, link: Link, raw: bytes) -> None:
+        if raw.startswith(_PROGRESS):
+            return
+        message = orjson.loads(raw)
+        kind = message.get("type")
+        if kind == "round":
+            self._on_round(link, message)
+        elif kind == "ack":
+            self._on_ack(message)
+        elif kind == "sync":
+            self._on_sync(link, message)
+        elif kind == "status":
+            self._learn(link, message)
+            self._next(link)
+        elif kind == "welcome":
+            self._on_welcome(message)
+        elif kind == "error":
+            self._on_error(link, message)
 
     def _on_welcome(self, message: dict[str, Any]) -> None:
         self.token = message.get("token") or self.token
@@ -382,15 +399,15 @@ class Bot:
             raise BotError(f"no {what} for the role {self.role!r} this bot was given")
         return choice[self.role]
 
-    def _learn(self, message: dict[str, Any]) -> None:
+    def _learn(self, link: Link, message: dict[str, Any]) -> None:
         self.status = message.get("status", self.status)
         self.round = message.get("round", self.round)
         self.open_round = message.get("open_round", self.open_round)
         if self.status in OVER:
-            self.done = True
+            self._finish(link)
 
-    async def _on_sync(self, ws: ClientConnection, message: dict[str, Any]) -> None:
-        self._learn(message)
+    def _on_sync(self, link: Link, message: dict[str, Any]) -> None:
+        self._learn(link, message)
         self.view = message.get("view")
         self._view_round = self.round
         if self.timer is not None:
@@ -404,24 +421,24 @@ class Bot:
                 self.confirmed += 1
                 return
             elif self.status == "running":
-                await self._send(ws, pending)  # the same id: harmless if it was saved after all
+                self._send(link, pending)  # the same id: harmless if it was saved after all
                 return
             else:
                 self._pending = None
                 self._decided = pending.round - 1
-        await self._next(ws)
+        self._next(link)
 
-    async def _on_round(self, ws: ClientConnection, message: dict[str, Any]) -> None:
+    def _on_round(self, link: Link, message: dict[str, Any]) -> None:
         at = time.perf_counter()
         self.rounds += 1
-        self._learn(message)
+        self._learn(link, message)
         if self.timer is not None:
             self.timer.viewed(self.round, at)
         self.view = message.get("view")
         self._view_round = self.round
         if self._pending is not None and self._pending.round <= self.round:
             self._pending = None  # closed without it (a deadline, or a facilitator)
-        await self._next(ws)
+        self._next(link)
 
     def _on_ack(self, message: dict[str, Any]) -> None:
         pending = self._pending
@@ -431,7 +448,7 @@ class Bot:
         self.acks[pending.round] = (pending.id, message.get("decision", pending.decision))
         self._pending = None
 
-    async def _on_error(self, ws: ClientConnection, message: dict[str, Any]) -> None:
+    def _on_error(self, link: Link, message: dict[str, Any]) -> None:
         code = str(message.get("code"))
         self.errors[code] += 1
         pending = self._pending
@@ -439,7 +456,7 @@ class Bot:
             if code == "seat_taken" and self._open_join_retry():
                 # Open join without a role: another player took the free seat this hello was
                 # given between the server's choice and its claim; ask again on this connection.
-                await ws.send(self._hello())
+                link.send(self._hello())
                 return
             if code in FATAL_ERRORS:
                 raise BotError(f"{code}: {message.get('message')}")
@@ -447,18 +464,17 @@ class Bot:
                 raise _Reconnect("the server could not save the seat")
             return
         if code == "storage_failure" and pending.tries < _MAX_SAVE_RETRIES:
-            await asyncio.sleep(0.05 * pending.tries)
-            await self._send(ws, pending)
+            self._after(0.05 * pending.tries, self._send, link, pending)
             return
         self._pending = None
         if code == "round_closed":
             return  # the round message says what happened
         if code == "game_over":
-            self.done = True
+            self._finish(link)
             return
         if code in ("paused", "not_started", "wrong_round"):
             self._decided = pending.round - 1  # decide again once the round is open
-            await ws.send(_SYNC_REQUEST)
+            link.send(_SYNC_REQUEST)
             return
         raise BotError(
             f"{self.role}: decision {pending.decision} for round {pending.round} refused: "
@@ -473,32 +489,36 @@ class Bot:
 
     # -- deciding -------------------------------------------------------------------------
 
-    async def _next(self, ws: ClientConnection) -> None:
+    def _next(self, link: Link) -> None:
         """Decide for the open round if that is due and not done yet."""
         if (
             self.done
             or self.status != "running"
             or self._pending is not None
+            or self._later is not None  # thinking already
             or self._decided >= self.open_round
         ):
             return
         if self._view_round != self.open_round - 1 or self.view is None:
-            await ws.send(_SYNC_REQUEST)  # a status message carries no view
+            link.send(_SYNC_REQUEST)  # a status message carries no view
             return
-        round_no, view = self.open_round, self.view
-        self._decided = round_no
         think = self._think.draw(self._rng) if self._think.high else 0.0
         if think:
-            await asyncio.sleep(think)
+            self._after(think, self._decide, link, self.open_round, self.view)
+        else:
+            self._decide(link, self.open_round, self.view)
+
+    def _decide(self, link: Link, round_no: int, view: View) -> None:
         policy = self._policy
         if policy is None:
             raise BotError("the server sent a view before its welcome")
+        self._decided = round_no
         self._seq += 1
         pending = _Pending(round_no, f"{round_no}.{self._seq}", policy(view))
         self._pending = pending
-        await self._send(ws, pending)
+        self._send(link, pending)
 
-    async def _send(self, ws: ClientConnection, pending: _Pending) -> None:
+    def _send(self, link: Link, pending: _Pending) -> None:
         pending.sent = time.perf_counter()
         pending.tries += 1
         if self.timer is not None:
@@ -509,4 +529,19 @@ class Bot:
             "id": pending.id,
             "decision": pending.decision,
         }
-        await ws.send(orjson.dumps(frame))
+        link.send(orjson.dumps(frame))
+
+    def _after(self, delay: float, call: Callable[..., None], link: Link, *args: Any) -> None:
+        """``call(link, *args)`` in ``delay`` seconds, unless this connection is gone by then;
+        what it raises fails the connection, as a message handler's would."""
+
+        def later() -> None:
+            self._later = None
+            if link is not self._link or self.done:
+                return
+            try:
+                call(link, *args)
+            except Exception as exc:
+                link.fail(exc)
+
+        self._later = asyncio.get_running_loop().call_later(delay, later)

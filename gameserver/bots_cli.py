@@ -246,7 +246,9 @@ def render(figures: dict[str, Any]) -> str:
         f"{figures['decisions']} decisions acknowledged ({figures['decisions_per_second']:,.0f}/s)",
         "errors: "
         + (", ".join(f"{code} {n}" for code, n in figures["errors"].items()) or "none")
-        + f"; reconnects: {figures['reconnects']}; failed games: {figures['failed_games']}",
+        + f"; reconnects: {figures['reconnects']}"
+        + "".join(f", {n} dropped with {code}" for code, n in figures["drops"].items())
+        + f"; failed games: {figures['failed_games']}",
         "",
         f"{'latency (ms)':<28}{'n':>8}{'p50':>9}{'p95':>9}{'p99':>9}{'max':>9}",
     ]

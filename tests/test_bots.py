@@ -127,6 +127,30 @@ async def test_a_bot_finishes_its_game_through_a_server_restart(
             assert export["rounds"][week - 1]["decisions"][bot.role] == decision
 
 
+async def test_bots_come_back_after_a_graceful_restart_with_1012(
+    fresh_server: ServerProcess,
+) -> None:
+    fresh_server.start()
+    async with Api(fresh_server.url, ADMIN_KEY) as api:
+        created = await api.create_game(kind="beer", settings={"weeks": 8}, seed=9, autostart=True)
+    policies = {link["role"]: make_policy("beer", "pass-through") for link in created["join"]}
+    team = team_for(fresh_server.url, created, policies, Think(0.02), give_up=30, max_seconds=60)
+    playing = asyncio.create_task(play([team]))
+    deadline = time.monotonic() + 20
+    while team.timer.round < 2:
+        assert time.monotonic() < deadline and not playing.done()
+        await asyncio.sleep(0.005)
+    code = await asyncio.to_thread(fresh_server.terminate)
+    assert code in (0, -15)  # uvicorn raises SIGTERM again once it has shut down
+    await asyncio.to_thread(fresh_server.start)
+    await asyncio.wait_for(playing, 40)
+    assert team.error is None
+    for bot in team.bots:
+        assert bot.done and bot.reconnects == 1 and bot.drops == {1012: 1}
+    figures = summarize([team], 1.0, "beer")
+    assert figures["drops"] == {"1012": 4} and figures["finished"] == 1
+
+
 def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "gameserver", "bots", *args],

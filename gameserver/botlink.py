@@ -1,0 +1,174 @@
+"""One bot's WebSocket connection: websockets' sans-I/O protocol driven by asyncio callbacks.
+
+The asyncio client of websockets hands each message to a waiting task through a future and a
+queue: a task wake-up and a few allocations per frame, which is most of the cost when one
+process runs two thousand bots. A bot needs none of it: it reacts to each message at once and
+never waits on one. So here the bytes read from the socket go through websockets' own frame
+parser (``ClientProtocol``, which also answers pings and the closing handshake) straight to the
+bot's handler, inside the event loop's read callback. A handler that raises fails the link: the
+transport is aborted and the task that owns the link gets the exception from :meth:`Link.wait`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from collections.abc import Callable
+from typing import cast
+
+from websockets.client import ClientProtocol
+from websockets.frames import Frame, Opcode
+from websockets.protocol import State
+from websockets.uri import WebSocketURI
+
+#: ``handler(link, payload)``: called for every complete text or binary message.
+Handler = Callable[["Link", bytes], None]
+
+_DATA = (Opcode.TEXT, Opcode.BINARY, Opcode.CONT)
+
+
+class Link(asyncio.Protocol):
+    """A client WebSocket as an :class:`asyncio.Protocol`; build it with :func:`open_link`."""
+
+    def __init__(self, uri: WebSocketURI, handler: Handler, max_size: int) -> None:
+        self._ws = ClientProtocol(uri, max_size=max_size)
+        self._handler = handler
+        self._transport: asyncio.Transport | None = None
+        self._parts: list[bytes] = []
+        loop = asyncio.get_running_loop()
+        self.opened: asyncio.Future[None] = loop.create_future()
+        self.lost: asyncio.Future[None] = loop.create_future()
+        self.failure: BaseException | None = None
+        self.last_received = time.monotonic()
+
+    # -- asyncio.Protocol -----------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.Transport, transport)  # a stream, from create_connection
+        self._ws.send_request(self._ws.connect())
+        self._flush()
+
+    def data_received(self, data: bytes) -> None:
+        self.last_received = time.monotonic()
+        ws = self._ws
+        ws.receive_data(data)
+        for event in ws.events_received():
+            if not isinstance(event, Frame):  # the handshake's HTTP response
+                if ws.handshake_exc is not None:
+                    self._not_opened(ws.handshake_exc)
+                elif not self.opened.done():
+                    self.opened.set_result(None)
+                continue
+            if event.opcode not in _DATA:
+                continue  # ping, pong and close are the protocol object's business
+            payload = event.data if isinstance(event.data, bytes) else bytes(event.data)
+            if not event.fin:
+                self._parts.append(payload)
+                continue
+            if self._parts:
+                payload = b"".join([*self._parts, payload])
+                self._parts.clear()
+            if self.failure is None:
+                try:
+                    self._handler(self, payload)
+                except Exception as exc:
+                    self.fail(exc)
+                    return
+        self._flush()
+
+    def eof_received(self) -> bool | None:
+        self._ws.receive_eof()
+        self._flush()
+        return None  # let the transport close itself
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._not_opened(exc or ConnectionError("the connection closed during the handshake"))
+        if not self.lost.done():
+            self.lost.set_result(None)
+
+    # -- what the owner does --------------------------------------------------------------
+
+    @property
+    def is_open(self) -> bool:
+        return self._ws.state is State.OPEN and self.failure is None
+
+    @property
+    def close_code(self) -> int | None:
+        """The code of the close frame the server sent, if it sent one."""
+        received = self._ws.close_rcvd
+        return received.code if received is not None else None
+
+    def send(self, data: bytes) -> None:
+        """Send one binary message now (dropped if the connection is no longer open)."""
+        if self._ws.state is State.OPEN:
+            self._ws.send_binary(data)
+            self._flush()
+
+    def ping(self) -> None:
+        if self._ws.state is State.OPEN:
+            self._ws.send_ping(b"")
+            self._flush()
+
+    def close(self, code: int = 1000) -> None:
+        """Start the closing handshake; :attr:`lost` resolves when the server has closed."""
+        if self._ws.state is State.OPEN:
+            self._ws.send_close(code)
+            self._flush()
+
+    def fail(self, exc: BaseException) -> None:
+        """Give up this connection because of ``exc`` (raised again by :meth:`wait`)."""
+        if self.failure is None:
+            self.failure = exc
+        self.abort()
+
+    def abort(self) -> None:
+        if self._transport is not None:
+            self._transport.abort()
+
+    async def wait(self, ping_interval: float | None) -> None:
+        """Until the connection is gone; re-raise what failed it. With ``ping_interval``, a
+        connection silent that long is pinged, and one silent twice as long is dropped."""
+        if ping_interval is None:
+            await self.lost
+        else:
+            while not self.lost.done():
+                try:
+                    await asyncio.wait_for(asyncio.shield(self.lost), ping_interval)
+                except TimeoutError:
+                    silent = time.monotonic() - self.last_received
+                    if silent > 2 * ping_interval:
+                        self.fail(TimeoutError(f"nothing from the server for {silent:.0f} s"))
+                    elif silent >= ping_interval:
+                        self.ping()
+        if self.failure is not None:
+            raise self.failure
+
+    def _not_opened(self, exc: BaseException) -> None:
+        if not self.opened.done():
+            self.opened.set_exception(exc)
+            self.opened.exception()  # whoever awaits it still gets it; nobody else must
+
+    def _flush(self) -> None:
+        transport = self._transport
+        if transport is None:
+            return
+        for chunk in self._ws.data_to_send():
+            if chunk:
+                transport.write(chunk)
+            elif transport.can_write_eof():
+                transport.write_eof()
+
+
+async def open_link(uri: WebSocketURI, handler: Handler, *, max_size: int = 2**22) -> Link:
+    """Connect and complete the opening handshake (bound it with ``asyncio.timeout``)."""
+    loop = asyncio.get_running_loop()
+    context = ssl.create_default_context() if uri.secure else None
+    link = Link(uri, handler, max_size)
+    try:
+        await loop.create_connection(lambda: link, uri.host, uri.port, ssl=context)
+        await link.opened
+    except BaseException:
+        link.abort()
+        raise
+    return link
