@@ -121,6 +121,8 @@ class FileAdapter(StorageAdapter):
             except asyncio.CancelledError:
                 # The thread goes on writing: keep the game locked until it has finished.
                 await asyncio.wait({task})
+                if not task.cancelled():
+                    task.exception()  # retrieved: nobody is left to report it to
                 raise
             except OSError as exc:
                 raise StorageError(

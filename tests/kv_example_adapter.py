@@ -23,7 +23,7 @@ class KVClient(Protocol):
 def pack(record: Any) -> bytes:
     """The record's fields as a JSON line, then its payload bytes."""
     fields = dataclasses.asdict(record)
-    payload = fields.pop("payload")
+    payload: bytes = fields.pop("payload")
     return json.dumps(fields).encode() + b"\n" + payload
 
 

@@ -20,7 +20,7 @@ reopen. The suite opens, uses and closes adapters itself, and also runs the :cla
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
 import pytest
@@ -115,7 +115,10 @@ class AdapterConformance:
         games = [snap(f"g{n}", n, in_progress=n % 3 != 0) for n in range(12)]
         for game in games:
             await adapter.save_snapshot(game)
-        by_id = lambda items: sorted(items, key=lambda s: s.game_id)  # noqa: E731
+
+        def by_id(items: Iterable[Snapshot]) -> list[Snapshot]:
+            return sorted(items, key=lambda s: s.game_id)
+
         assert by_id(await adapter.load_snapshots()) == by_id(games)
         running = await adapter.load_snapshots(in_progress_only=True)
         assert by_id(running) == by_id(g for g in games if g.in_progress)
