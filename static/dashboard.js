@@ -1,0 +1,963 @@
+// The facilitator dashboard: sign in, create games or a class, hand out join links, follow every
+// game live (one `watch` WebSocket per game in memory, and a poll of the API for the list), act
+// on one game or all of them, read stored games, clone from a round, compare teams, export CSV.
+
+import { barChart } from "./charts.js";
+import {
+  ApiError, GameSocket, KIND_TITLES, ServerClock, api, copyText, el, fmt, fmtDuration,
+  fmtMoney, humanize, roleName, roundWord,
+} from "./client.js";
+import { renderDebrief, roleSummary } from "./debrief.js";
+
+const $ = (id) => document.getElementById(id);
+const CREDENTIAL = "gameserver.dash.credential";
+const TOKENS = "gameserver.dash.tokens";
+const POLL_MS = 3000;
+const MAX_WATCHED = 60; // beyond this many games, the poll alone keeps the table current
+const IN_PROGRESS = new Set(["created", "running", "paused"]);
+const APPLIES = {
+  start: ["created"],
+  pause: ["running"],
+  resume: ["paused"],
+  "close-round": ["running", "paused"],
+  extend: ["running", "paused"],
+  end: ["created", "running", "paused"],
+};
+const DONE_WORDS = {
+  start: "started", pause: "paused", resume: "resumed", "close-round": "round closed",
+  extend: "deadline extended by a minute", end: "ended",
+};
+
+const auth = { credential: null, mode: null, scope: null, remember: false };
+let tokens = { games: {}, sessions: {} }; // facilitator tokens this browser was given
+let kinds = [];
+const games = new Map(); // game id -> entry
+let order = [];
+let pollTimer = null;
+let renderQueued = false;
+let pollFailed = false;
+let linksSignature = "";
+
+// -- storage and credentials ----------------------------------------------------------------
+
+function area() {
+  return auth.remember ? localStorage : sessionStorage;
+}
+
+function loadSaved() {
+  for (const storage of [sessionStorage, localStorage]) {
+    const credential = storage.getItem(CREDENTIAL);
+    if (credential) {
+      auth.remember = storage === localStorage;
+      try {
+        tokens = { games: {}, sessions: {}, ...JSON.parse(storage.getItem(TOKENS) || "{}") };
+      } catch {
+        tokens = { games: {}, sessions: {} };
+      }
+      return credential;
+    }
+  }
+  return null;
+}
+
+function saveTokens() {
+  area().setItem(TOKENS, JSON.stringify(tokens));
+}
+
+function tokenFor(gameId) {
+  if (auth.mode === "admin") return auth.credential;
+  return tokens.games[gameId] || auth.credential;
+}
+
+function sessionToken(sessionId) {
+  if (auth.mode === "admin") return auth.credential;
+  return tokens.sessions[sessionId] || auth.credential;
+}
+
+/** What a credential opens: the admin key, a session's token or a game's token. */
+async function identify(credential) {
+  try {
+    await api("GET", "/api/games", { token: credential });
+    return { mode: "admin", scope: null };
+  } catch (err) {
+    if (!(err instanceof ApiError) || err.status !== 401) throw err;
+  }
+  const owner = credential.split(".")[0];
+  if (!credential.includes(".") || !owner) throw new ApiError("this key or token is not accepted", "bad_token", 401);
+  if (owner.startsWith("S") && owner.length === 9) {
+    await api("GET", `/api/sessions/${owner}`, { token: credential });
+    return { mode: "session", scope: owner };
+  }
+  await api("GET", `/api/games/${owner}`, { token: credential });
+  return { mode: "game", scope: owner };
+}
+
+async function signIn(credential, remember) {
+  const who = await identify(credential);
+  Object.assign(auth, who, { credential, remember });
+  (remember ? sessionStorage : localStorage).removeItem(CREDENTIAL);
+  area().setItem(CREDENTIAL, credential);
+  saveTokens();
+  $("signin").hidden = true;
+  $("app").hidden = false;
+  $("sign-out").hidden = false;
+  $("who").textContent = {
+    admin: "Signed in with the admin key",
+    session: `Session ${who.scope}`,
+    game: `Game ${who.scope}`,
+  }[who.mode];
+  $("create-section").hidden = who.mode !== "admin";
+  if (who.mode === "session") setFilterDefault(`session:${who.scope}`);
+  await refresh();
+  clearInterval(pollTimer);
+  pollTimer = setInterval(refresh, POLL_MS);
+}
+
+function signOut() {
+  clearInterval(pollTimer);
+  for (const entry of games.values()) stopWatch(entry);
+  games.clear();
+  order = [];
+  $("games-body").replaceChildren();
+  sessionStorage.removeItem(CREDENTIAL);
+  localStorage.removeItem(CREDENTIAL);
+  sessionStorage.removeItem(TOKENS);
+  localStorage.removeItem(TOKENS);
+  Object.assign(auth, { credential: null, mode: null, scope: null });
+  $("app").hidden = true;
+  $("sign-out").hidden = true;
+  $("signin").hidden = false;
+  $("who").textContent = "";
+  setConnection("idle", "Not signed in");
+  $("credential").focus();
+}
+
+// -- the list of games ----------------------------------------------------------------------
+
+async function fetchGames() {
+  if (auth.mode === "admin") return (await api("GET", "/api/games", { token: auth.credential })).games;
+  let list = [];
+  if (auth.mode === "session") {
+    list = (await api("GET", `/api/sessions/${auth.scope}`, { token: auth.credential })).games;
+  } else {
+    list = [await api("GET", `/api/games/${auth.scope}`, { token: auth.credential })];
+  }
+  const have = new Set(list.map((g) => g.game_id));
+  for (const [gameId, token] of Object.entries(tokens.games)) {
+    if (have.has(gameId)) continue;
+    try {
+      list.push(await api("GET", `/api/games/${gameId}`, { token }));
+    } catch (err) {
+      if (err.status === 404) delete tokens.games[gameId];
+    }
+  }
+  return list;
+}
+
+async function refresh() {
+  let list;
+  try {
+    list = await fetchGames();
+  } catch (err) {
+    pollFailed = true;
+    setConnection("offline", `Server unreachable: ${err.message}`);
+    return;
+  }
+  pollFailed = false;
+  const seen = new Set();
+  for (const info of list) {
+    seen.add(info.game_id);
+    let entry = games.get(info.game_id);
+    if (!entry) {
+      entry = { id: info.game_id, info, live: null, socket: null, clock: new ServerClock(), row: null, forceWatch: false };
+      games.set(info.game_id, entry);
+    }
+    entry.info = info;
+  }
+  for (const [gameId, entry] of games) {
+    if (!seen.has(gameId)) {
+      stopWatch(entry);
+      if (entry.row) entry.row.remove();
+      games.delete(gameId);
+    }
+  }
+  order = list.map((g) => g.game_id);
+  updateFilterOptions();
+  ensureWatches();
+  render();
+}
+
+// -- live: one watch socket per game in memory ----------------------------------------------
+
+function ensureWatches() {
+  let watched = 0;
+  for (const id of order) {
+    const entry = games.get(id);
+    const status = display(entry).status;
+    const want = entry.forceWatch || (entry.info.active && IN_PROGRESS.has(status) && watched < MAX_WATCHED);
+    if (want) watched += 1;
+    if (want && !entry.socket) startWatch(entry);
+    if (!want && entry.socket) stopWatch(entry);
+  }
+  renderConnection();
+}
+
+function startWatch(entry) {
+  entry.socket = new GameSocket({
+    hello: () => ({ watch: entry.id, token: tokenFor(entry.id) }),
+    onMessage: (message) => onWatchMessage(entry, message),
+    onState: (state) => {
+      entry.socketState = state;
+      if (state === "refused" || state === "deleted") stopWatch(entry);
+      renderConnection();
+      scheduleRender();
+    },
+  });
+  entry.socket.start();
+}
+
+function stopWatch(entry) {
+  if (entry.socket) entry.socket.stop();
+  entry.socket = null;
+  entry.live = null;
+  entry.socketState = null;
+}
+
+function onWatchMessage(entry, message) {
+  if (!["sync", "round", "status", "progress"].includes(message.type)) return;
+  const live = entry.live || (entry.live = {});
+  for (const key of [
+    "status", "round", "open_round", "total_rounds", "announced_rounds", "deadline",
+    "paused_remaining", "submitted", "online", "roles",
+  ]) {
+    if (key in message) live[key] = message[key];
+  }
+  entry.clock.update(message.server_time);
+  if (message.view) entry.view = message.view;
+  if (message.type === "sync" && entry.forceWatch && !entry.info.active) refresh();
+  if (live.status && !IN_PROGRESS.has(live.status) && !entry.forceWatch) {
+    // over: let the game leave memory when idle; the API has its final state
+    stopWatch(entry);
+    refreshOne(entry);
+  }
+  scheduleRender();
+}
+
+async function refreshOne(entry) {
+  try {
+    entry.info = await api("GET", `/api/games/${entry.id}`, { token: tokenFor(entry.id) });
+  } catch {
+    return;
+  }
+  scheduleRender();
+}
+
+/** What the table shows: the live socket's figures when there is one, else the API's. */
+function display(entry) {
+  const info = entry.info;
+  const live = entry.socket && entry.live ? entry.live : null;
+  const pick = (key) => (live && key in live ? live[key] : info[key]);
+  const seats = info.seats.map((s) => ({
+    ...s,
+    online: live && live.online ? live.online.includes(s.role) : s.online,
+    submitted: live && live.submitted ? live.submitted.includes(s.role) : s.submitted,
+  }));
+  return {
+    status: pick("status"),
+    round: pick("round"),
+    total: live && live.total_rounds ? live.total_rounds : info.total_rounds,
+    deadline: pick("deadline"),
+    pausedRemaining: pick("paused_remaining"),
+    seats,
+  };
+}
+
+function setConnection(state, text) {
+  $("connection").dataset.state = state;
+  if ($("connection-text").textContent !== text) $("connection-text").textContent = text;
+}
+
+function renderConnection() {
+  if (pollFailed) return;
+  const sockets = [...games.values()].filter((e) => e.socket);
+  const down = sockets.filter((e) => e.socketState !== "online").length;
+  if (!sockets.length) setConnection("online", "Up to date (polling)");
+  else if (!down) setConnection("online", `Live: ${sockets.length} game${sockets.length === 1 ? "" : "s"} watched`);
+  else setConnection("offline", `Reconnecting to ${down} of ${sockets.length} games`);
+}
+
+// -- filter ---------------------------------------------------------------------------------
+
+let filterDefault = "all";
+
+function setFilterDefault(value) {
+  filterDefault = value;
+  if ([...$("filter").options].some((o) => o.value === value)) $("filter").value = value;
+}
+
+function updateFilterOptions() {
+  const select = $("filter");
+  const current = select.value || filterDefault;
+  const sessions = new Map();
+  let loose = 0;
+  for (const id of order) {
+    const sid = games.get(id).info.session_id;
+    if (sid) sessions.set(sid, (sessions.get(sid) || 0) + 1);
+    else loose += 1;
+  }
+  const options = [["all", `All games (${order.length})`]];
+  for (const [sid, count] of sessions) options.push([`session:${sid}`, `Class ${sid} (${count} teams)`]);
+  if (loose && sessions.size) options.push(["loose", `Single games (${loose})`]);
+  const signature = JSON.stringify(options);
+  if (select.dataset.signature !== signature) {
+    select.dataset.signature = signature;
+    select.replaceChildren(...options.map(([value, text]) => el("option", { value }, text)));
+  }
+  const wanted = options.some(([v]) => v === filterDefault) && !select.dataset.touched ? filterDefault : current;
+  select.value = options.some(([v]) => v === wanted) ? wanted : "all";
+}
+
+function shownEntries() {
+  const filter = $("filter").value || "all";
+  const hideOver = $("hide-over").checked;
+  return order.map((id) => games.get(id)).filter((entry) => {
+    const sid = entry.info.session_id;
+    if (filter.startsWith("session:") && sid !== filter.slice(8)) return false;
+    if (filter === "loose" && sid) return false;
+    if (hideOver && !IN_PROGRESS.has(display(entry).status)) return false;
+    return true;
+  });
+}
+
+// -- the table ------------------------------------------------------------------------------
+
+function scheduleRender() {
+  if (renderQueued) return;
+  renderQueued = true;
+  requestAnimationFrame(() => {
+    renderQueued = false;
+    render();
+  });
+}
+
+function titleOf(entry) {
+  return entry.info.title || `Game ${entry.id}`;
+}
+
+function render() {
+  const body = $("games-body");
+  const shown = shownEntries();
+  const shownIds = new Set(shown.map((e) => e.id));
+  for (const entry of games.values()) {
+    if (!entry.row) entry.row = buildRow(entry);
+    entry.row.hidden = !shownIds.has(entry.id);
+    updateRow(entry);
+  }
+  // keep the rows in the list's order without moving the ones already in place
+  let cursor = body.firstElementChild;
+  for (const id of order) {
+    const row = games.get(id).row;
+    if (row === cursor) cursor = cursor.nextElementSibling;
+    else body.insertBefore(row, cursor);
+  }
+  $("empty").hidden = shown.length > 0;
+  renderLinks(shown);
+  renderConnection();
+}
+
+function button(text, attrs) {
+  return el("button", { type: "button", class: "small", ...attrs }, text);
+}
+
+function buildRow(entry) {
+  const id = entry.id;
+  const title = titleOf(entry);
+  const policies = (kinds.find((k) => k.kind === entry.info.kind) || {}).policies || [];
+  const policySelect = el("select", { "data-testid": `policy-${id}`, id: `policy-${id}`, class: "small" },
+    policies.map((p) => el("option", { value: p.name, title: p.help }, p.name)));
+  const actions = el("div", { class: "actions" },
+    button("Start", { "data-action": "start", "data-testid": `act-start-${id}`, "aria-label": `Start ${title}` }),
+    button("Pause", { "data-action": "pause", "data-testid": `act-pause-${id}`, "aria-label": `Pause ${title}` }),
+    button("Resume", { "data-action": "resume", "data-testid": `act-resume-${id}`, "aria-label": `Resume ${title}` }),
+    button("Close round", { "data-action": "close-round", "data-testid": `act-close-round-${id}`, "aria-label": `Close the round of ${title}` }),
+    button("+1 min", { "data-action": "extend", "data-testid": `act-extend-${id}`, "aria-label": `Give ${title} one more minute` }),
+    button("End", { "data-action": "end", class: "small danger", "data-testid": `act-end-${id}`, "aria-label": `End ${title}` }),
+    button("Restore", { "data-action": "restore", "data-testid": `act-restore-${id}`, "aria-label": `Bring ${title} back into memory` }),
+    button("Details", { "data-action": "details", "data-testid": `act-details-${id}`, "aria-label": `Details, links and debrief of ${title}` }),
+    el("span", { class: "bot-policy" },
+      el("label", { for: `policy-${id}`, class: "offscreen" }, `Bot policy for ${title}`),
+      policySelect));
+  actions.addEventListener("click", (event) => {
+    const target = event.target.closest("button[data-action]");
+    if (target) onAction(entry, target.dataset.action);
+  });
+  const row = el("tr", { "data-testid": `game-row-${id}` },
+    el("td", { "data-label": "Game" },
+      el("strong", { class: "title" }, title),
+      el("span", { class: "badges" }),
+      el("div", { class: "muted small-text" }, el("span", { class: "code" }, id), " ",
+        humanize(KIND_TITLES[entry.info.kind] || entry.info.kind),
+        entry.info.session_id ? ` · class ${entry.info.session_id}` : "")),
+    el("td", { "data-label": "Status" }, el("span", { class: "status", "data-testid": `status-${id}` })),
+    el("td", { "data-label": "Round" }, el("span", { "data-testid": `round-${id}` })),
+    el("td", { "data-label": "Seats" }, el("ul", { class: "seats" })),
+    el("td", { "data-label": "Deadline" }, el("span", { "data-testid": `deadline-${id}`, class: "deadline-cell" })),
+    el("td", { "data-label": "Actions" }, actions));
+  return row;
+}
+
+function mark(node, on, onSymbol, offSymbol, onWords, offWords, onClass, offClass) {
+  node.className = `mark ${on ? onClass : offClass}`;
+  node.replaceChildren(on ? onSymbol : offSymbol, el("span", { class: "offscreen" }, ` ${on ? onWords : offWords}`));
+}
+
+function updateRow(entry) {
+  const row = entry.row;
+  const d = display(entry);
+  const id = entry.id;
+  const info = entry.info;
+  const word = roundWord(info.kind);
+  const badges = row.querySelector(".badges");
+  const badgeList = [];
+  if (info.restored) badgeList.push(el("span", { class: "badge restored", title: "brought back after a server restart" }, "restored"));
+  if (!info.active) badgeList.push(el("span", { class: "badge stored", title: "not in memory; read from the database" }, "stored"));
+  if (info.cloned_from) badgeList.push(el("span", { class: "badge" }, `clone of ${info.cloned_from.game_id} @${info.cloned_from.round}`));
+  const badgeText = badgeList.map((b) => b.textContent).join("|");
+  if (badges.dataset.text !== badgeText) {
+    badges.dataset.text = badgeText;
+    badges.replaceChildren(...badgeList);
+  }
+  const status = row.querySelector(`[data-testid="status-${id}"]`);
+  status.textContent = d.status;
+  status.className = `status status-${d.status}`;
+  const round = row.querySelector(`[data-testid="round-${id}"]`);
+  round.dataset.round = String(d.round);
+  let roundText;
+  if (d.status === "created") roundText = `Not started (${d.total ?? "?"} ${word}s)`;
+  else if (IN_PROGRESS.has(d.status)) roundText = `${humanize(word)} ${d.round + 1} of ${d.total ?? "?"}`;
+  else roundText = `${d.round} of ${d.total ?? "?"} played`;
+  if (round.textContent !== roundText) round.textContent = roundText;
+
+  const list = row.querySelector(".seats");
+  for (const seat of d.seats) {
+    let item = list.querySelector(`[data-role="${CSS.escape(seat.role)}"]`);
+    if (!item) {
+      const seatButton = button("Bot", { "data-testid": `bot-${id}-${seat.role}` });
+      seatButton.addEventListener("click", () => onSeatButton(entry, seat.role));
+      item = el("li", { class: "seat", "data-role": seat.role, "data-testid": `seat-${id}-${seat.role}` },
+        el("span", { class: "who" }), el("span", { "data-part": "online" }), el("span", { "data-part": "submitted" }),
+        el("span", { class: "bot muted" }), seatButton);
+      list.append(item);
+    }
+    const who = `${roleName(seat.role)}${seat.name ? ` · ${seat.name}` : seat.claimed ? "" : " (free)"}`;
+    if (item.querySelector(".who").textContent !== who) item.querySelector(".who").textContent = who;
+    mark(item.querySelector('[data-part="online"]'), seat.online, "●", "○", "online", "offline", "on", "off");
+    mark(item.querySelector('[data-part="submitted"]'), seat.submitted, "✓", "–", "submitted", "not submitted", "done", "todo");
+    item.querySelector(".bot").textContent = seat.bot ? `bot: ${seat.bot.policy}` : "";
+    item.dataset.online = String(Boolean(seat.online));
+    item.dataset.submitted = String(Boolean(seat.submitted));
+    item.dataset.bot = seat.bot ? seat.bot.policy : "";
+    const seatButton = item.querySelector("button");
+    const label = seat.bot ? "To person" : "Bot";
+    if (seatButton.textContent !== label) seatButton.textContent = label;
+    seatButton.setAttribute("aria-label", seat.bot
+      ? `Give the ${seat.role} seat of ${titleOf(entry)} back to a person`
+      : `Hand the ${seat.role} seat of ${titleOf(entry)} to a bot`);
+    seatButton.hidden = !IN_PROGRESS.has(d.status);
+  }
+
+  for (const node of row.querySelectorAll("button[data-action]")) {
+    const action = node.dataset.action;
+    if (action === "details") continue;
+    if (action === "restore") node.hidden = info.active || Boolean(entry.socket);
+    else node.hidden = !APPLIES[action].includes(d.status);
+  }
+  row.querySelector(".bot-policy").hidden = !IN_PROGRESS.has(d.status);
+  updateDeadline(entry, d);
+}
+
+function updateDeadline(entry, d = display(entry)) {
+  const cell = entry.row && entry.row.querySelector(".deadline-cell");
+  if (!cell) return;
+  let text = "–";
+  if (d.status === "running" && typeof d.deadline === "number") {
+    const left = entry.clock.secondsUntil(d.deadline);
+    text = left > 0 ? fmtDuration(left) : "closing…";
+  } else if (d.status === "paused") {
+    text = typeof d.pausedRemaining === "number" ? `paused, ${fmtDuration(d.pausedRemaining)} left` : "paused";
+  }
+  if (cell.textContent !== text) cell.textContent = text;
+}
+
+// -- actions --------------------------------------------------------------------------------
+
+function say(text, problem = false) {
+  const notice = $("notice");
+  notice.textContent = text;
+  notice.classList.toggle("error", problem);
+}
+
+async function onAction(entry, action) {
+  if (action === "details") {
+    showDetail(entry.id);
+    return;
+  }
+  if (action === "restore") {
+    entry.forceWatch = true;
+    ensureWatches();
+    say(`${titleOf(entry)}: bringing it back into memory…`);
+    return;
+  }
+  if (action === "end" && !confirm(`End ${titleOf(entry)} now? Players cannot decide any more.`)) return;
+  const body = action === "extend" ? { extend: 60 } : undefined;
+  const path = action === "extend" ? "deadline" : action;
+  try {
+    entry.info = await api("POST", `/api/games/${entry.id}/${path}`, { token: tokenFor(entry.id), body });
+    say(`${titleOf(entry)}: ${DONE_WORDS[action]}.`);
+  } catch (err) {
+    say(`${titleOf(entry)}: ${err.message}`, true);
+  }
+  ensureWatches();
+  scheduleRender();
+}
+
+async function onSeatButton(entry, role) {
+  const seat = entry.info.seats.find((s) => s.role === role);
+  const path = `/api/games/${entry.id}/seats/${encodeURIComponent(role)}/bot`;
+  try {
+    if (seat && seat.bot) {
+      entry.info = await api("DELETE", path, { token: tokenFor(entry.id) });
+      say(`${titleOf(entry)}: the ${role} seat is back with a person.`);
+    } else {
+      const policy = $(`policy-${entry.id}`).value;
+      entry.info = await api("PUT", path, { token: tokenFor(entry.id), body: { policy, params: {} } });
+      say(`${titleOf(entry)}: a ${policy} bot plays the ${role} seat.`);
+    }
+  } catch (err) {
+    say(`${titleOf(entry)}: ${err.message}`, true);
+  }
+  scheduleRender();
+}
+
+async function onBulk(action) {
+  const shown = shownEntries().filter((e) => APPLIES[action].includes(display(e).status));
+  if (!shown.length) {
+    say(`No game shown can ${action === "extend" ? "get more time" : action.replace("-", " ")} now.`);
+    return;
+  }
+  if (action === "end" && !confirm(`End ${shown.length} games now?`)) return;
+  const body = action === "extend" ? { extend: 60 } : undefined;
+  const path = action === "extend" ? "deadline" : action;
+  const filter = $("filter").value;
+  const failures = [];
+  let done = 0;
+  if (filter.startsWith("session:")) {
+    const sid = filter.slice(8);
+    try {
+      const out = await api("POST", `/api/sessions/${sid}/${path}`, { token: sessionToken(sid), body });
+      for (const r of out.results) {
+        if (r.ok) done += 1;
+        else if (shown.some((e) => e.id === r.game_id)) failures.push(`${r.game_id}: ${r.error}`);
+      }
+    } catch (err) {
+      failures.push(err.message);
+    }
+  } else {
+    await Promise.all(shown.map(async (entry) => {
+      try {
+        entry.info = await api("POST", `/api/games/${entry.id}/${path}`, { token: tokenFor(entry.id), body });
+        done += 1;
+      } catch (err) {
+        failures.push(`${titleOf(entry)}: ${err.message}`);
+      }
+    }));
+  }
+  say(`${humanize(DONE_WORDS[action])} in ${done} game${done === 1 ? "" : "s"}.${failures.length ? ` Not done: ${failures.join("; ")}` : ""}`, failures.length > 0);
+  await refresh();
+}
+
+// -- join links -----------------------------------------------------------------------------
+
+function copyButton(text, label) {
+  const node = button("Copy", { "aria-label": label });
+  node.addEventListener("click", async () => {
+    const ok = await copyText(text);
+    node.textContent = ok ? "Copied" : "Select and copy";
+    say(ok ? `Copied ${label.replace(/^Copy /, "")}.` : "Copying is not allowed here; select the text.");
+    setTimeout(() => { node.textContent = "Copy"; }, 1500);
+  });
+  return node;
+}
+
+function linksTable(info) {
+  const rows = info.join.map((link) => el("tr", {},
+    el("th", { scope: "row" }, roleName(link.role)),
+    el("td", {}, el("span", { class: "code" }, link.code)),
+    el("td", {}, el("a", { href: link.url, target: "_blank", rel: "noopener" }, link.url)),
+    el("td", {}, copyButton(link.url, `Copy the ${link.role} link of ${info.title || info.game_id}`))));
+  if (info.open_join) {
+    rows.push(el("tr", {},
+      el("th", { scope: "row" }, "Any free role"),
+      el("td", {}, el("span", { class: "code" }, info.open_join.code)),
+      el("td", {}, el("a", { href: info.open_join.url, target: "_blank", rel: "noopener" }, info.open_join.url)),
+      el("td", {}, copyButton(info.open_join.url, `Copy the open join link of ${info.title || info.game_id}`))));
+  }
+  return el("div", { class: "table-wrap" }, el("table", { class: "data links-table" },
+    el("thead", {}, el("tr", {}, ["Role", "Code", "Link", ""].map((h) => el("th", { scope: "col" }, h)))),
+    el("tbody", {}, rows)));
+}
+
+function linksText(entries) {
+  return entries.map((entry) => {
+    const info = entry.info;
+    const lines = info.join.map((l) => `  ${roleName(l.role)}: ${l.url}`);
+    if (info.open_join) lines.push(`  Any free role: ${info.open_join.url}`);
+    return `${titleOf(entry)} (${info.game_id})\n${lines.join("\n")}`;
+  }).join("\n\n");
+}
+
+function renderLinks(shown) {
+  const withSeats = shown.filter((e) => IN_PROGRESS.has(display(e).status));
+  const signature = withSeats.map((e) => e.id).join(",");
+  if (signature === linksSignature) return;
+  linksSignature = signature;
+  const box = $("links");
+  box.replaceChildren(...withSeats.map((entry) => el("details", { open: withSeats.length <= 4 },
+    el("summary", {}, `${titleOf(entry)} (${entry.id})`), linksTable(entry.info))));
+  if (!withSeats.length) box.append(el("p", { class: "muted" }, "No game in progress is shown."));
+}
+
+// -- details: links, debrief, clone, export -------------------------------------------------
+
+async function download(entry, format) {
+  try {
+    const response = await fetch(`/api/games/${entry.id}/export.${format}`, {
+      headers: { Authorization: `Bearer ${tokenFor(entry.id)}` },
+      cache: "no-store",
+    });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    const blob = await response.blob();
+    const url = URL.createObjectURL(blob);
+    const link = el("a", { href: url, download: `${entry.id}.${format}` });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+    say(`Downloaded ${entry.id}.${format}.`);
+  } catch (err) {
+    say(`Export of ${entry.id} failed: ${err.message}`, true);
+  }
+}
+
+function resultsTable(info) {
+  const results = info.results || {};
+  const roles = results.roles || {};
+  const figures = [...new Set(Object.values(roles).flatMap((r) => Object.keys(r)))];
+  if (!figures.length) return null;
+  return el("div", { class: "table-wrap" }, el("table", { class: "data" },
+    el("caption", {}, "Results"),
+    el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "Role"), figures.map((f) => el("th", { scope: "col" }, humanize(f))))),
+    el("tbody", {}, Object.entries(roles).map(([role, row]) => el("tr", {},
+      el("th", { scope: "row" }, roleName(role)), figures.map((f) => el("td", {}, fmt(row[f])))))),
+    el("tfoot", {}, el("tr", { class: "total" }, el("th", { scope: "row" }, "Team"),
+      el("td", { colspan: String(figures.length) },
+        Object.entries(results.team || {}).map(([k, v]) => `${humanize(k)} ${fmt(v)}`).join(" · "))))));
+}
+
+async function showDetail(gameId) {
+  const entry = games.get(gameId);
+  const section = $("detail");
+  const bodyNode = $("detail-body");
+  section.hidden = false;
+  $("detail-heading").textContent = `${entry ? titleOf(entry) : gameId}: loading…`;
+  let info;
+  try {
+    info = await api("GET", `/api/games/${gameId}?view=1`, { token: tokenFor(gameId) });
+  } catch (err) {
+    bodyNode.replaceChildren(el("p", { class: "error" }, err.message));
+    return;
+  }
+  const word = roundWord(info.kind);
+  $("detail-heading").textContent = `${info.title || `Game ${info.game_id}`} (${info.game_id})`;
+  const cloneInput = el("input", {
+    id: "clone-round", type: "number", min: "0", max: String(info.round), value: String(info.round), inputmode: "numeric",
+  });
+  const cloneForm = el("form", { class: "form-row", "data-testid": "clone-form" },
+    el("div", { class: "field" }, el("label", { for: "clone-round" }, `Clone from the end of ${word}`), cloneInput),
+    el("div", { class: "field" }, el("button", { type: "submit" }, "Clone")));
+  cloneForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      const made = await api("POST", `/api/games/${gameId}/clone`, {
+        token: tokenFor(gameId), body: { round: Number(cloneInput.value) },
+      });
+      tokens.games[made.game_id] = made.facilitator_token;
+      saveTokens();
+      say(`Cloned into ${made.game_id}; start it when the players have joined.`);
+      await refresh();
+      showDetail(made.game_id);
+    } catch (err) {
+      say(`Clone failed: ${err.message}`, true);
+    }
+  });
+  const token = tokens.games[gameId];
+  const where = info.active ? (info.restored ? "in memory, restored after a restart" : "in memory") : "stored only (not in memory)";
+  bodyNode.replaceChildren(
+    el("p", {}, `${KIND_TITLES[info.kind] || info.kind} · ${info.status} · ${info.round} of ${info.total_rounds} ${word}s played · ${where}`
+      + (info.cloned_from ? ` · cloned from ${info.cloned_from.game_id} at ${word} ${info.cloned_from.round}` : "")),
+    token ? el("p", {}, "Facilitator token of this game: ", el("span", { class: "token" }, token), " ",
+      copyButton(token, `Copy the facilitator token of ${info.game_id}`)) : null,
+    el("div", { class: "toolbar" },
+      el("button", { type: "button", onclick: () => download({ id: gameId }, "csv") }, "Export CSV"),
+      el("button", { type: "button", onclick: () => download({ id: gameId }, "json") }, "Export JSON"),
+      el("button", { type: "button", onclick: () => showDetail(gameId) }, "Refresh"),
+      el("button", { type: "button", onclick: () => { section.hidden = true; } }, "Close")),
+    cloneForm,
+    IN_PROGRESS.has(info.status) ? el("details", {}, el("summary", {}, "Join links"), linksTable(info)) : null,
+    resultsTable(info),
+    info.round > 0 && info.view
+      ? renderDebrief(info.kind, info.view, { heading: info.view.over ? "Debrief" : "So far", level: "h3" })
+      : el("p", { class: "muted" }, `No ${word} played yet.`));
+  $("detail-heading").focus();
+}
+
+// -- compare teams ------------------------------------------------------------------------
+
+async function compare() {
+  const box = $("compare");
+  const shown = shownEntries().filter((e) => e.info.round > 0);
+  if (!shown.length) {
+    box.replaceChildren(el("p", { class: "muted" }, "No game shown has played a round yet."));
+    return;
+  }
+  box.replaceChildren(el("p", {}, "Loading…"));
+  const loaded = await Promise.all(shown.map((entry) =>
+    api("GET", `/api/games/${entry.id}?view=1`, { token: tokenFor(entry.id) }).catch(() => null)));
+  const byKind = new Map();
+  for (const info of loaded.filter(Boolean)) {
+    if (!byKind.has(info.kind)) byKind.set(info.kind, []);
+    byKind.get(info.kind).push(info);
+  }
+  const parts = [];
+  for (const [kind, infos] of byKind) {
+    const summaries = infos.map((info) => ({ info, ...roleSummary(kind, info.view) }));
+    const layout = summaries[0].layout;
+    const scoreLabel = layout.score ? layout.score.label : "Score";
+    const money = layout.score && layout.score.money;
+    const format = (v) => (money ? fmtMoney(v) : fmt(v));
+    const teamScore = (s) => Object.values(s.roles).reduce((a, r) => a + (typeof r.score === "number" ? r.score : 0), 0);
+    const roles = [...new Set(summaries.flatMap((s) => Object.keys(s.roles)))];
+    parts.push(el("h3", {}, KIND_TITLES[kind] || humanize(kind)));
+    parts.push(barChart({
+      title: `Team ${scoreLabel.toLowerCase()}`,
+      bars: summaries.map((s) => ({ label: s.info.title || s.info.game_id, value: teamScore(s) })),
+      format,
+    }));
+    const decision = humanize(layout.decision || "decision");
+    parts.push(el("div", { class: "table-wrap" }, el("table", { class: "data", "data-testid": `compare-${kind}` },
+      el("caption", {}, `${scoreLabel} and ${decision.toLowerCase()} swings per role (highest − lowest, standard deviation)`),
+      el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "Team"), el("th", { scope: "col" }, humanize(roundWord(kind)) + "s"),
+        el("th", { scope: "col" }, `Team ${scoreLabel.toLowerCase()}`), roles.map((r) => el("th", { scope: "col" }, roleName(r))))),
+      el("tbody", {}, summaries.map((s) => el("tr", { "data-game": s.info.game_id },
+        el("th", { scope: "row" }, s.info.title || s.info.game_id),
+        el("td", {}, String(s.info.round)),
+        el("td", {}, format(teamScore(s))),
+        roles.map((r) => {
+          const x = s.roles[r];
+          return el("td", {}, x ? `${format(x.score)} · swing ${fmt(x.swing)} · sd ${fmt(x.std)}` : "–");
+        })))))));
+  }
+  box.replaceChildren(...parts);
+}
+
+// -- new games ------------------------------------------------------------------------------
+
+async function loadKinds() {
+  try {
+    kinds = (await api("GET", "/api/kinds")).kinds;
+  } catch (err) {
+    $("create-error").textContent = `Could not load the game kinds: ${err.message}`;
+    return;
+  }
+  $("kind").replaceChildren(...kinds.map((k) => el("option", { value: k.kind }, k.title)));
+  buildSettings();
+  // rows built before the policies were known get their bot choices now
+  for (const entry of games.values()) {
+    if (entry.row) {
+      entry.row.remove();
+      entry.row = null;
+    }
+  }
+  if (auth.mode) render();
+}
+
+function buildSettings() {
+  const kind = kinds.find((k) => k.kind === $("kind").value);
+  const box = $("settings");
+  box.replaceChildren();
+  if (!kind) return;
+  for (const s of kind.settings) {
+    const id = `set-${s.name}`;
+    const help = [s.help, s.minimum !== undefined && s.maximum !== undefined ? `${s.minimum} to ${s.maximum}` : ""]
+      .filter(Boolean).join(" · ");
+    let input;
+    if (s.kind === "bool") {
+      input = el("input", { id, type: "checkbox", checked: Boolean(s.default), "data-setting": s.name, "data-kind": s.kind });
+      box.append(el("div", { class: "check field" }, input, el("label", { for: id }, s.label)));
+      continue;
+    }
+    if (s.choices) {
+      input = el("select", { id, "data-setting": s.name, "data-kind": s.kind },
+        s.choices.map((c) => el("option", { value: c, selected: c === s.default }, c)));
+    } else if (s.kind === "int" || s.kind === "float") {
+      input = el("input", {
+        id, type: "number", "data-setting": s.name, "data-kind": s.kind,
+        value: s.default === null || s.default === undefined ? "" : String(s.default),
+        min: s.minimum ?? null, max: s.maximum ?? null, step: s.kind === "int" ? "1" : "any",
+        inputmode: s.kind === "int" ? "numeric" : "decimal",
+      });
+    } else {
+      const value = Array.isArray(s.default) ? s.default.join(", ") : s.default ?? "";
+      input = el("input", {
+        id, "data-setting": s.name, "data-kind": s.kind, value: String(value),
+        placeholder: s.kind === "int_list" ? "e.g. 4, 4, 8, 8" : "",
+      });
+    }
+    if (help) input.setAttribute("aria-describedby", `${id}-help`);
+    box.append(el("div", { class: "field" },
+      el("label", { for: id }, s.label),
+      input,
+      help ? el("p", { class: "help", id: `${id}-help` }, help) : null));
+  }
+}
+
+function readSettings() {
+  const out = {};
+  for (const input of $("settings").querySelectorAll("[data-setting]")) {
+    const name = input.dataset.setting;
+    const kind = input.dataset.kind;
+    if (kind === "bool") {
+      out[name] = input.checked;
+      continue;
+    }
+    const raw = input.value.trim();
+    if (raw === "") continue;
+    if (kind === "int" || kind === "float") out[name] = Number(raw);
+    else if (kind === "int_list") out[name] = raw.split(/[\s,;]+/).filter(Boolean).map(Number);
+    else out[name] = raw;
+  }
+  return out;
+}
+
+async function onCreate(event) {
+  event.preventDefault();
+  const error = $("create-error");
+  error.textContent = "";
+  const teams = Number($("teams").value || "1");
+  if (!Number.isInteger(teams) || teams < 1 || teams > 200) {
+    error.textContent = "Teams must be a whole number from 1 to 200.";
+    $("teams").focus();
+    return;
+  }
+  const body = {
+    kind: $("kind").value,
+    title: $("title").value.trim(),
+    settings: readSettings(),
+    open_join: $("open-join").checked,
+    autostart: $("autostart").checked,
+  };
+  if ($("round-seconds").value.trim()) body.round_seconds = Number($("round-seconds").value);
+  if ($("seed").value.trim()) body.seed = Number($("seed").value);
+  $("create-button").disabled = true;
+  try {
+    let created;
+    if (teams > 1) {
+      const out = await api("POST", "/api/sessions", { token: auth.credential, body: { ...body, teams } });
+      tokens.sessions[out.session_id] = out.facilitator_token;
+      created = el("div", { class: "banner", "data-testid": "created" },
+        el("p", {}, `Created a class of ${out.games.length} games (${out.session_id}). Its facilitator token controls all of them and is shown only now: `,
+          el("span", { class: "token" }, out.facilitator_token), " "),
+        copyButton(out.facilitator_token, "Copy the class facilitator token"));
+      filterDefault = `session:${out.session_id}`;
+      $("filter").dataset.touched = "";
+    } else {
+      const out = await api("POST", "/api/games", { token: auth.credential, body });
+      tokens.games[out.game_id] = out.facilitator_token;
+      created = el("div", { class: "banner", "data-testid": "created" },
+        el("p", {}, `Created game ${out.game_id}. Its facilitator token is shown only now: `,
+          el("span", { class: "token" }, out.facilitator_token), " "),
+        copyButton(out.facilitator_token, "Copy the game's facilitator token"));
+    }
+    saveTokens();
+    $("created").replaceChildren(created);
+    linksSignature = "";
+    await refresh();
+    $("filter").value = filterDefault;
+    render();
+  } catch (err) {
+    error.textContent = err.message;
+  } finally {
+    $("create-button").disabled = false;
+  }
+}
+
+// -- start ----------------------------------------------------------------------------------
+
+function init() {
+  $("signin-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const credential = $("credential").value.trim();
+    $("signin-error").textContent = "";
+    if (!credential) {
+      $("signin-error").textContent = "Enter the admin key or a facilitator token.";
+      return;
+    }
+    $("signin-button").disabled = true;
+    try {
+      await signIn(credential, $("remember").checked);
+      $("credential").value = "";
+    } catch (err) {
+      $("signin-error").textContent = err.status === 401 || err.status === 404
+        ? "This key or token is not accepted." : err.message;
+    } finally {
+      $("signin-button").disabled = false;
+    }
+  });
+  $("sign-out").addEventListener("click", signOut);
+  $("kind").addEventListener("change", buildSettings);
+  $("create-form").addEventListener("submit", onCreate);
+  $("filter").addEventListener("change", () => {
+    $("filter").dataset.touched = "1";
+    filterDefault = $("filter").value;
+    linksSignature = "";
+    render();
+  });
+  $("hide-over").addEventListener("change", () => {
+    linksSignature = "";
+    render();
+  });
+  for (const node of document.querySelectorAll("[data-bulk]")) {
+    node.addEventListener("click", () => onBulk(node.dataset.bulk));
+  }
+  $("copy-all-links").addEventListener("click", async () => {
+    const entries = shownEntries().filter((e) => IN_PROGRESS.has(display(e).status));
+    const ok = await copyText(linksText(entries));
+    say(ok ? `Copied the links of ${entries.length} games.` : "Copying is not allowed here.");
+  });
+  $("compare-button").addEventListener("click", compare);
+  setInterval(() => {
+    for (const entry of games.values()) if (entry.row && !entry.row.hidden) updateDeadline(entry);
+  }, 500);
+  loadKinds();
+  const saved = loadSaved();
+  if (saved) {
+    signIn(saved, auth.remember).catch(() => {
+      $("signin").hidden = false;
+      $("signin-error").textContent = "The saved key or token is no longer accepted; sign in again.";
+    });
+  } else {
+    $("signin").hidden = false;
+  }
+}
+
+init();

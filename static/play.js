@@ -1,0 +1,674 @@
+// The player page: join (a seat's link, a typed code, or an open code plus a free role), then play.
+// The seat token is kept in localStorage per game, so a reload or a laptop that slept resumes the
+// seat; a decision not yet acknowledged is kept there too and sent (again, with the same message
+// id) once the connection is back. The protocol makes such resends harmless.
+
+import { lineChart } from "./charts.js";
+import {
+  GameSocket, KIND_TITLES, ServerClock, checkWholeNumber, decisionKey, el, fmt, fmtDuration,
+  fmtMoney, humanize, listWords, newId, roleName, roundWord, wsUrl,
+} from "./client.js";
+import { renderDebrief } from "./debrief.js";
+
+const $ = (id) => document.getElementById(id);
+const SEAT_PREFIX = "gameserver.seat.";
+const OUTBOX_PREFIX = "gameserver.outbox.";
+const RESEND_AFTER_MS = 5000;
+
+const game = {
+  gameId: null,
+  role: null,
+  kind: null,
+  status: null,
+  round: 0,
+  openRound: 1,
+  announced: null,
+  view: null,
+  submitted: [],
+  online: [],
+  roles: [],
+  deadline: null,
+  pausedRemaining: null,
+  confirmed: null, // {round, decision, id}: the server has it, durably
+  outbox: null, // {round, id, decision}: made here, not acknowledged yet
+  notice: "",
+};
+const clock = new ServerClock();
+let seat = null; // {gameId, code, token, role, name}
+let socket = null;
+let connection = { state: "idle", retryAt: 0 };
+let joined = false; // a welcome came on the current connection
+let resendTimer = null;
+let lastRendered = "";
+
+// -- storage ------------------------------------------------------------------------------
+
+function load(key) {
+  try {
+    return JSON.parse(localStorage.getItem(key) || "null");
+  } catch {
+    return null;
+  }
+}
+
+function store(key, value) {
+  try {
+    if (value === null) localStorage.removeItem(key);
+    else localStorage.setItem(key, JSON.stringify(value));
+  } catch {
+    // private browsing without storage: the page still works, only a reload loses the seat
+  }
+}
+
+const gameIdOf = (code) => code.split("-")[0];
+
+function savedSeats() {
+  const out = [];
+  for (let i = 0; i < localStorage.length; i += 1) {
+    const key = localStorage.key(i);
+    if (key && key.startsWith(SEAT_PREFIX)) {
+      const value = load(key);
+      if (value && value.token) out.push(value);
+    }
+  }
+  return out;
+}
+
+// -- joining ------------------------------------------------------------------------------
+
+function showJoin(code, message = "") {
+  $("join-section").hidden = false;
+  $("game-section").hidden = true;
+  $("join-code").value = code;
+  $("join-error").textContent = message;
+  const seats = savedSeats();
+  const box = $("saved-seats");
+  box.replaceChildren();
+  if (seats.length) {
+    box.append(el("p", {}, "Continue a game you joined on this device:"),
+      el("ul", { class: "plain" }, seats.map((s) => el("li", {},
+        el("button", { type: "button", onclick: () => resumeSeat(s) },
+          `${roleName(s.role)} in game ${s.gameId}${s.name ? ` (${s.name})` : ""}`)))));
+  }
+  if (code) probe(code);
+  else $("join-code").focus();
+}
+
+/**
+ * Learn what a code opens without claiming anything: a hello with a role no game has. A seat's
+ * code answers `wrong_role` (naming its seat), a game's open code answers `no_such_role` (naming
+ * the roles), an unknown code `not_found`.
+ */
+function probe(code) {
+  const info = $("seat-info");
+  const picker = $("role-picker");
+  picker.hidden = true;
+  info.hidden = true;
+  return new Promise((resolve) => {
+    let ws;
+    try {
+      ws = new WebSocket(wsUrl());
+    } catch {
+      resolve(null);
+      return;
+    }
+    const finish = (message) => {
+      clearTimeout(timer);
+      ws.onclose = null;
+      ws.close();
+      resolve(message);
+    };
+    const timer = setTimeout(() => finish(null), 5000);
+    ws.onopen = () => ws.send(JSON.stringify({ type: "hello", v: 1, join: code, role: "?" }));
+    ws.onmessage = (event) => {
+      try {
+        finish(JSON.parse(event.data));
+      } catch {
+        finish(null);
+      }
+    };
+    ws.onerror = () => finish(null);
+  }).then((message) => {
+    $("join-code").dataset.probed = code;
+    if (!message) return null;
+    if (message.code === "wrong_role") {
+      const match = /for the (.+) seat/.exec(message.message || "");
+      info.textContent = match ? `This code is for the ${roleName(match[1])} seat.` : "This code is for one seat.";
+      info.hidden = false;
+      $("join-code").dataset.kind = "seat";
+    } else if (message.code === "no_such_role") {
+      const match = /roles are (.+)$/.exec(message.message || "");
+      const roles = match ? match[1].split(", ") : [];
+      showRolePicker(roles);
+      $("join-code").dataset.kind = "open";
+    } else if (message.code === "not_found") {
+      $("join-error").textContent = `No game has the code ${code}. Check it and try again.`;
+      $("join-code").dataset.kind = "unknown";
+    }
+    return message;
+  });
+}
+
+function showRolePicker(roles) {
+  const box = $("role-options");
+  box.replaceChildren();
+  const option = (value, text, checked) => {
+    const id = `role-${value || "any"}`;
+    return el("div", { class: "choice" },
+      el("input", { type: "radio", name: "role", id, value, checked }),
+      el("label", { for: id }, text));
+  };
+  box.append(option("", "Any free role", true), roles.map((r) => option(r, roleName(r), false)));
+  $("role-picker").hidden = false;
+}
+
+async function onJoinSubmit(event) {
+  event.preventDefault();
+  const code = $("join-code").value.trim().toUpperCase();
+  if (!/^[0-9A-Z]+-[0-9A-Z]+$/.test(code)) {
+    $("join-error").textContent = "Enter a join code like K7P2QXMB-M4TA.";
+    $("join-code").focus();
+    return;
+  }
+  $("join-error").textContent = "";
+  const url = new URL(location.href);
+  if (url.searchParams.get("code") !== code) {
+    url.searchParams.set("code", code);
+    history.replaceState(null, "", url);
+  }
+  const saved = load(SEAT_PREFIX + gameIdOf(code));
+  if (saved && saved.token) {
+    resumeSeat(saved);
+    return;
+  }
+  if ($("join-code").dataset.probed !== code) {
+    const answer = await probe(code);
+    // an open code: let the player see the roles before taking one
+    if (answer && answer.code === "no_such_role") return;
+    if (answer && answer.code === "not_found") return;
+  }
+  const picked = document.querySelector('input[name="role"]:checked');
+  const role = $("role-picker").hidden || !picked ? null : picked.value || null;
+  const name = $("join-name").value.trim() || null;
+  $("join-button").disabled = true;
+  connect({ gameId: gameIdOf(code), code, token: null, role, name });
+}
+
+function resumeSeat(saved) {
+  connect({ ...saved });
+}
+
+function connect(newSeat) {
+  if (socket) socket.stop();
+  seat = newSeat;
+  game.gameId = seat.gameId;
+  game.outbox = load(OUTBOX_PREFIX + seat.gameId);
+  socket = new GameSocket({
+    hello: () => (seat.token ? { token: seat.token } : {
+      join: seat.code,
+      ...(seat.name ? { name: seat.name } : {}),
+      ...(seat.role ? { role: seat.role } : {}),
+    }),
+    onMessage,
+    onState,
+  });
+  socket.start();
+}
+
+// -- the connection -----------------------------------------------------------------------
+
+function onState(state, info) {
+  connection = { state, ...info };
+  if (state === "connecting") joined = false;
+  if (state === "refused") {
+    const error = info.error || {};
+    if (seat && seat.token) {
+      store(SEAT_PREFIX + seat.gameId, null);
+      store(OUTBOX_PREFIX + seat.gameId, null);
+      showJoin(seat.code || "", "Your seat could not be resumed (the game may have been deleted). Join again with your code.");
+    } else {
+      showJoin(seat ? seat.code : "", error.message || "Could not join.");
+    }
+    $("join-button").disabled = false;
+  }
+  if (state === "superseded") $("superseded").hidden = false;
+  if (state === "online") $("superseded").hidden = true;
+  renderConnection();
+  renderDecision();
+}
+
+function renderConnection() {
+  const box = $("connection");
+  const { state } = connection;
+  box.dataset.state = state;
+  const words = {
+    idle: "Not connected",
+    connecting: "Connecting…",
+    online: "Connected",
+    offline: "Offline: reconnecting",
+    superseded: "Open in another window",
+    refused: "Not joined",
+    deleted: "This game was deleted",
+  };
+  $("connection-text").textContent = words[state] || state;
+  $("retry-now").hidden = state !== "offline";
+}
+
+function onMessage(message) {
+  switch (message.type) {
+    case "welcome":
+      joined = true;
+      if (message.token) seat.token = message.token;
+      seat.role = message.role;
+      seat.gameId = message.game_id;
+      game.gameId = message.game_id;
+      game.role = message.role;
+      store(SEAT_PREFIX + seat.gameId, seat);
+      $("join-section").hidden = true;
+      $("game-section").hidden = false;
+      $("join-button").disabled = false;
+      break;
+    case "sync":
+      applyFigures(message);
+      game.view = message.view;
+      game.confirmed = message.decision
+        ? { round: message.open_round, decision: message.decision, id: message.decision_id }
+        : null;
+      reconcileOutbox();
+      render(true);
+      break;
+    case "round":
+      applyFigures(message);
+      game.view = message.view;
+      game.confirmed = null;
+      if (document.activeElement !== $("decision-input")) $("decision-input").value = "";
+      announceRound();
+      render(true);
+      break;
+    case "status": {
+      const before = game.status;
+      applyFigures(message);
+      if (before !== game.status) announce(statusWords(game.status));
+      if (game.status === "running") sendOutbox();
+      render(false);
+      break;
+    }
+    case "progress":
+      game.submitted = message.submitted || [];
+      game.online = message.online || [];
+      render(false);
+      break;
+    case "ack":
+      onAck(message);
+      break;
+    case "error":
+      if (joined) onError(message);
+      break;
+    default:
+      break;
+  }
+}
+
+function applyFigures(message) {
+  for (const [field, key] of [
+    ["status", "status"], ["round", "round"], ["openRound", "open_round"],
+    ["announced", "announced_rounds"], ["submitted", "submitted"], ["online", "online"],
+    ["roles", "roles"], ["deadline", "deadline"], ["pausedRemaining", "paused_remaining"],
+  ]) {
+    if (key in message) game[field] = message[key];
+  }
+  if (message.kind) game.kind = message.kind;
+  if (message.role) game.role = message.role;
+  clock.update(message.server_time);
+}
+
+// -- decisions ----------------------------------------------------------------------------
+
+function setOutbox(value) {
+  game.outbox = value;
+  store(OUTBOX_PREFIX + game.gameId, value);
+  clearTimeout(resendTimer);
+}
+
+/** After a (re)connection: was the decision made here received? If not, send it again. */
+function reconcileOutbox() {
+  const out = game.outbox;
+  if (!out) return;
+  if (game.confirmed && game.confirmed.id === out.id) {
+    setOutbox(null);
+  } else if (game.status === "finished" || game.status === "ended") {
+    setOutbox(null);
+  } else if (out.round >= game.round) {
+    // the open round, or the one just closed: the server acks a duplicate if it used it
+    sendOutbox();
+  } else {
+    game.notice = `Your ${roundWord(game.kind)} ${out.round} decision did not reach the server in time.`;
+    setOutbox(null);
+  }
+}
+
+function sendOutbox() {
+  const out = game.outbox;
+  if (!out || !socket || !socket.ready) return;
+  if (game.status !== "running" && out.round === game.openRound) return; // wait for start/resume
+  socket.send({ type: "submit", round: out.round, id: out.id, decision: out.decision });
+  clearTimeout(resendTimer);
+  resendTimer = setTimeout(() => {
+    if (game.outbox && game.outbox.id === out.id) sendOutbox();
+  }, RESEND_AFTER_MS);
+}
+
+function onAck(ack) {
+  const out = game.outbox;
+  if (!out || ack.id !== out.id) return;
+  const decision = ack.decision || out.decision;
+  if (ack.round === game.openRound) {
+    game.confirmed = { round: ack.round, decision, id: ack.id };
+  } else {
+    game.notice = `Your ${roundWord(game.kind)} ${ack.round} decision was counted.`;
+  }
+  setOutbox(null);
+  render(false);
+}
+
+function onError(error) {
+  const out = game.outbox;
+  if (!out || error.id !== out.id) {
+    game.notice = error.message || error.code;
+    render(false);
+    return;
+  }
+  switch (error.code) {
+    case "paused":
+    case "not_started":
+      break; // stays queued; sent when the game runs
+    case "storage_failure":
+      clearTimeout(resendTimer);
+      resendTimer = setTimeout(sendOutbox, 2000);
+      break;
+    case "invalid_decision":
+      setOutbox(null);
+      showDecisionError(error.message);
+      break;
+    case "round_closed":
+      setOutbox(null);
+      game.notice = `${humanize(roundWord(game.kind))} ${out.round} closed before your decision arrived; the default was used.`;
+      break;
+    case "wrong_round":
+      setOutbox(null);
+      socket.send({ type: "sync" });
+      break;
+    default:
+      setOutbox(null);
+      game.notice = error.message || error.code;
+  }
+  render(false);
+}
+
+function showDecisionError(message) {
+  $("decision-error").textContent = message;
+  $("decision-input").setAttribute("aria-invalid", message ? "true" : "false");
+}
+
+function onDecide(event) {
+  event.preventDefault();
+  const { key, max } = decisionKey(game.view);
+  const input = $("decision-input");
+  const check = checkWholeNumber(input.value, key, max);
+  if (check.error) {
+    showDecisionError(check.error);
+    input.focus();
+    return;
+  }
+  showDecisionError("");
+  game.notice = "";
+  setOutbox({ round: game.openRound, id: newId("d"), decision: { [key]: check.value } });
+  sendOutbox();
+  render(false);
+}
+
+// -- rendering ----------------------------------------------------------------------------
+
+function statusWords(status) {
+  return {
+    created: "Waiting for the facilitator to start the game.",
+    running: "The game is running.",
+    paused: "The facilitator paused the game.",
+    finished: "The game is over.",
+    ended: "The facilitator ended the game.",
+  }[status] || "";
+}
+
+function announce(text) {
+  $("announce").textContent = text;
+}
+
+function announceRound() {
+  const v = game.view || {};
+  let text = `${humanize(roundWord(game.kind))} ${game.openRound} started.`;
+  if (game.status === "finished") text = "The game is over. The debrief is below.";
+  else if (game.kind === "beer") {
+    text += ` Incoming order ${fmt(v.incoming_order)}, inventory ${fmt(v.inventory)}, backlog ${fmt(v.backlog)}.`;
+  }
+  announce(text);
+}
+
+const BEER_FIGURES = [
+  ["incoming_order", (v) => `Incoming order (from ${v.customer === "customers" ? "customers" : roleName(v.customer)})`],
+  ["received", (v) => `Received (from ${v.supplier === "brewery" ? "the brewery" : roleName(v.supplier)})`],
+  ["shipped", () => "Shipped"],
+  ["inventory", () => "Inventory"],
+  ["backlog", () => "Backlog"],
+  ["supply_line", () => "On order, not yet received"],
+  ["last_order", () => "Your last order"],
+  ["cost", () => "Cost this week", fmtMoney],
+  ["total_cost", () => "Total cost so far", fmtMoney],
+];
+const FISHERY_FIGURES = [
+  ["stock_estimate", () => "Published fish stock estimate"],
+  ["last_boats", () => "Boats you sent last round"],
+  ["total_catch", () => "Your total catch"],
+  ["total_income", () => "Your total income", fmtMoney],
+];
+const NOT_FIGURES = new Set(["week", "round", "rounds", "weeks_announced", "forced_order"]);
+
+function figureList(view) {
+  if (game.kind === "beer") return BEER_FIGURES;
+  if (game.kind === "fishery") return FISHERY_FIGURES;
+  return Object.keys(view)
+    .filter((k) => typeof view[k] === "number" && !NOT_FIGURES.has(k) && !k.startsWith("max_"))
+    .map((k) => [k, () => humanize(k)]);
+}
+
+function renderFigures(view) {
+  const list = $("figures");
+  list.replaceChildren(...figureList(view).map(([key, label, format = fmt]) =>
+    el("div", { class: `figure fig-${key}` },
+      el("dt", {}, label(view)),
+      el("dd", { "data-testid": `fig-${key}` }, format(view[key])))));
+}
+
+function historyCharts(view) {
+  const word = humanize(roundWord(game.kind));
+  if (game.kind === "beer") {
+    const h = view.history || {};
+    return [
+      lineChart({ title: "Orders", xLabel: word, series: [
+        { name: "Your orders", values: h.order || [] },
+        { name: "Incoming orders", values: h.incoming_order || [] },
+      ] }),
+      lineChart({ title: "Inventory and backlog", xLabel: word, series: [
+        { name: "Inventory", values: h.inventory || [] },
+        { name: "Backlog", values: h.backlog || [] },
+      ] }),
+      lineChart({ title: "Cost per week", xLabel: word, series: [{ name: "Cost", values: h.cost || [] }] }),
+    ];
+  }
+  if (game.kind === "fishery") {
+    return [
+      lineChart({ title: "Your boats and catch", xLabel: word, series: [
+        { name: "Boats", values: view.boats || [] },
+        { name: "Catch", values: view.catch || [] },
+      ] }),
+      lineChart({ title: "Your income per round", xLabel: word, series: [{ name: "Income", values: view.income || [] }] }),
+      lineChart({ title: "Published stock estimate", xLabel: word, start: 0,
+        series: [{ name: "Estimate", values: view.stock_estimates || [] }] }),
+    ];
+  }
+  const source = view.history && typeof view.history === "object" ? view.history : view;
+  return Object.keys(source)
+    .filter((k) => Array.isArray(source[k]) && source[k].every((x) => typeof x === "number"))
+    .map((k) => lineChart({ title: humanize(k), xLabel: word, series: [{ name: humanize(k), values: source[k] }] }));
+}
+
+function roundLine() {
+  const word = humanize(roundWord(game.kind));
+  if (game.status === "finished") return `Game over: ${game.round} ${roundWord(game.kind)}s played`;
+  const of = game.announced ? ` of ${game.announced}` : "";
+  return `${word} ${game.openRound}${of}`;
+}
+
+function gameNote(view) {
+  const parts = [statusWords(game.status)];
+  if (game.kind === "beer" && view.customer) {
+    const customer = view.customer === "customers" ? "your customers" : `the ${view.customer}`;
+    const supplier = view.supplier === "brewery" ? "the brewery" : `the ${view.supplier}`;
+    parts.push(`You ship to ${customer} and order from ${supplier}.`);
+    if (view.forced) parts.push(`This week every order is ${view.forced_order}, whatever you enter.`);
+  }
+  if (game.notice) parts.push(game.notice);
+  return parts.filter(Boolean).join(" ");
+}
+
+function renderDecision() {
+  const status = $("decision-status");
+  if (!status || !game.view) return;
+  const { key } = decisionKey(game.view);
+  const word = roundWord(game.kind);
+  const over = game.status === "finished" || game.status === "ended";
+  $("decide-card").hidden = over;
+  const canDecide = game.status === "running" || game.status === "paused" || game.status === "created";
+  $("decision-submit").disabled = !canDecide;
+  const waitingFor = game.roles.filter((r) => r !== game.role && !game.submitted.includes(r)).map(roleName);
+  const out = game.outbox;
+  let state = "none";
+  let value = "";
+  let text;
+  if (out && out.round === game.openRound) {
+    value = String(out.decision[key]);
+    if (!socket || !socket.ready) {
+      state = "queued";
+      text = `${humanize(key)} ${value} is saved on this device and will be sent when the connection is back.`;
+    } else if (game.status !== "running") {
+      state = "queued";
+      text = `${humanize(key)} ${value} will be sent when the game ${game.status === "created" ? "starts" : "resumes"}.`;
+    } else {
+      state = "sending";
+      text = `Sending ${key} ${value}…`;
+    }
+  } else if (game.confirmed && game.confirmed.round === game.openRound) {
+    state = "submitted";
+    value = String(game.confirmed.decision[key]);
+    const rest = waitingFor.length
+      ? `Waiting for ${listWords(waitingFor)}.`
+      : `Everyone has decided; the ${word} is closing.`;
+    text = `Submitted: ${key} ${value} for ${word} ${game.openRound}. ${rest} You can change it until the ${word} closes.`;
+  } else {
+    const done = game.submitted.length;
+    text = `Not submitted yet for ${word} ${game.openRound}. ${done} of ${game.roles.length} have decided.`;
+  }
+  status.dataset.state = state;
+  status.dataset.value = value;
+  status.dataset.round = String(game.openRound);
+  if (status.textContent !== text) status.textContent = text;
+  $("decision-submit").textContent = state === "submitted" ? "Change" : "Submit";
+}
+
+/** Redraw; `full` also redraws figures and charts (a new view). */
+function render(full) {
+  const view = game.view;
+  if (!view) return;
+  const kindTitle = KIND_TITLES[game.kind] || humanize(game.kind || "game");
+  $("game-title").textContent = kindTitle;
+  $("seat-line").textContent = `${roleName(game.role || "")}${seat && seat.name ? ` · ${seat.name}` : ""} · game ${game.gameId}`;
+  $("round-line").textContent = roundLine();
+  $("round-line").dataset.round = String(game.round);
+  $("game-note").textContent = gameNote(view);
+  document.title = `${roleName(game.role || "")}: ${roundLine()} · ${kindTitle}`;
+  if (full) {
+    const { key, max } = decisionKey(view);
+    const label = game.kind === "beer"
+      ? `Your order to ${view.supplier === "brewery" ? "the brewery" : `the ${view.supplier}`} (cases)`
+      : game.kind === "fishery" ? "Boats to send out" : humanize(key);
+    $("decision-label").textContent = label;
+    $("decision-help").textContent = `A whole number from 0 to ${fmt(max)}.`;
+    if (game.confirmed && game.confirmed.round === game.openRound && !$("decision-input").value) {
+      $("decision-input").value = String(game.confirmed.decision[key]);
+    }
+    if (view.forced && !$("decision-input").value) $("decision-input").value = String(view.forced_order);
+    renderFigures(view);
+    const key2 = JSON.stringify([game.round, game.status]);
+    if (key2 !== lastRendered) {
+      lastRendered = key2;
+      $("charts").replaceChildren(...historyCharts(view));
+      const debrief = $("debrief");
+      if (view.debrief) {
+        debrief.replaceChildren(renderDebrief(game.kind, view.debrief, {
+          own: game.role, heading: "Debrief: the whole team",
+        }));
+      } else {
+        debrief.replaceChildren();
+      }
+    }
+  }
+  renderDecision();
+  tick();
+}
+
+function tick() {
+  const box = $("deadline");
+  let text = "";
+  let urgent = false;
+  if (game.status === "running" && typeof game.deadline === "number") {
+    const left = clock.secondsUntil(game.deadline);
+    text = left > 0 ? `Closes in ${fmtDuration(left)}` : "Closing…";
+    urgent = left < 15;
+  } else if (game.status === "paused") {
+    text = typeof game.pausedRemaining === "number"
+      ? `Paused (${fmtDuration(game.pausedRemaining)} left when it resumes)`
+      : "Paused";
+  } else if (game.status === "created") {
+    text = "Not started yet";
+  }
+  if (box.textContent !== text) box.textContent = text;
+  box.classList.toggle("urgent", urgent);
+  if (connection.state === "offline") {
+    const seconds = Math.max(0, Math.ceil((connection.retryAt - Date.now()) / 1000));
+    const words = seconds > 0 ? `Offline: reconnecting in ${seconds} s` : "Offline: reconnecting…";
+    if ($("connection-text").textContent !== words) $("connection-text").textContent = words;
+  }
+}
+
+// -- start --------------------------------------------------------------------------------
+
+function init() {
+  $("join-form").addEventListener("submit", onJoinSubmit);
+  $("join-code").addEventListener("change", () => {
+    const code = $("join-code").value.trim().toUpperCase();
+    if (/^[0-9A-Z]+-[0-9A-Z]+$/.test(code)) probe(code);
+  });
+  $("decide-form").addEventListener("submit", onDecide);
+  $("decision-input").addEventListener("input", () => showDecisionError(""));
+  $("retry-now").addEventListener("click", () => socket && socket.retryNow());
+  $("take-back").addEventListener("click", () => {
+    $("superseded").hidden = true;
+    socket.start();
+  });
+  setInterval(tick, 250);
+  const code = (new URLSearchParams(location.search).get("code") || "").trim().toUpperCase();
+  const saved = code ? load(SEAT_PREFIX + gameIdOf(code)) : null;
+  if (saved && saved.token) resumeSeat(saved);
+  else showJoin(code);
+}
+
+init();
