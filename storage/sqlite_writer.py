@@ -149,16 +149,20 @@ class Writer:
                     stopping = True
                 else:
                     ops.extend(item)
-            if ops:
-                started = time.perf_counter()
-                results = _commit(conn, ops)
-                stats = self.stats
-                stats.busy_seconds += time.perf_counter() - started
-                stats.batches += 1
-                stats.writes += len(ops)
-                stats.failed += sum(1 for _, exc in results if exc is not None)
-                stats.largest_batch = max(stats.largest_batch, len(ops))
-                self._call(_resolve, ops, results)
+            # One list from the event loop can hold more than max_batch writes: split it.
+            for start in range(0, len(ops), self._max_batch):
+                self._run(conn, ops[start : start + self._max_batch])
+
+    def _run(self, conn: sqlite3.Connection, ops: list[Op]) -> None:
+        started = time.perf_counter()
+        results = _commit(conn, ops)
+        stats = self.stats
+        stats.busy_seconds += time.perf_counter() - started
+        stats.batches += 1
+        stats.writes += len(ops)
+        stats.failed += sum(1 for _, exc in results if exc is not None)
+        stats.largest_batch = max(stats.largest_batch, len(ops))
+        self._call(_resolve, ops, results)
 
 
 def _commit(conn: sqlite3.Connection, ops: list[Op]) -> list[Result]:

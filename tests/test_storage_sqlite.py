@@ -38,6 +38,17 @@ async def test_concurrent_writes_share_commits(adapter: SQLiteAdapter) -> None:
     assert adapter.stats.largest_batch >= 200
 
 
+async def test_batches_are_capped(tmp_path: Path) -> None:
+    adapter = SQLiteAdapter(tmp_path / "games.db", max_batch=10)
+    await adapter.open()
+    try:
+        await asyncio.gather(*(adapter.save_snapshot(snap(f"g{n}")) for n in range(95)))
+        assert adapter.stats.largest_batch == 10 and adapter.stats.batches == 10
+        assert len(await adapter.load_snapshots()) == 95
+    finally:
+        await adapter.close()
+
+
 async def test_writers_in_a_loop_keep_batching(adapter: SQLiteAdapter) -> None:
     async def writer(n: int) -> None:
         for r in range(1, 21):
