@@ -80,7 +80,7 @@ class LocalServer:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
         env.pop("GAMESERVER_ADMIN_KEY", None)
         cmd = [sys.executable, "-m", "gameserver", "serve", "--host", "127.0.0.1"]
-        cmd += ["--port", str(self.port), "--data", str(self.data), "--admin-key", self.admin_key]
+        cmd += ["--port", str(self.port), "--data", str(self.data), f"--admin-key={self.admin_key}"]
         started = time.monotonic()
         log = os.open(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
@@ -256,7 +256,7 @@ async def run_chaos(
     )
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="gameserver-chaos-") as scratch:
-        server = LocalServer(data or Path(scratch), admin_key=secrets.token_urlsafe(24))
+        server = LocalServer(data or Path(scratch), admin_key=secrets.token_hex(24))
         await server.start()
         try:
             await _play_and_check(server, result, rng, think, started + time_limit, out)

@@ -69,20 +69,30 @@ async def test_bots_play_beer_games_equal_to_the_simulator(
     assert figures["per_game"][0]["team_cost"] == exports[0]["results"]["team"]["cost"]
 
 
-async def test_think_time_range_and_a_game_designers_own_policy(server: ServerProcess) -> None:
-    async with Api(server.url, ADMIN_KEY) as api:
-        created = await api.create_game(kind="beer", settings={"weeks": 4}, autostart=True)
+async def test_a_game_designers_bot_in_a_few_lines(server: ServerProcess) -> None:
+    with server.http() as http:
+        game = http.post("/api/games", json={"kind": "beer", "settings": {"weeks": 4}}).json()
 
-        def order_five(view: dict[str, Any]) -> dict[str, Any]:
-            return {"order": 5}
+    def order_five(view: dict[str, Any]) -> dict[str, Any]:
+        return {"order": 5}
 
-        policies = {link["role"]: order_five for link in created["join"]}
-        team = team_for(server.url, created, policies, Think(0.01, 0.03), seed=3)
-        started = time.monotonic()
-        await play([team])
-        export = await api.export(team.game_id)
+    bots = [Bot(server.url, order_five, join=link["code"], think=(0.01, 0.03), seed=n)
+            for n, link in enumerate(game["join"])]  # fmt: skip
+    started = time.monotonic()
+    async with asyncio.TaskGroup() as group:
+        for bot in bots:
+            group.create_task(bot.run())
+        await asyncio.gather(*(bot.joined.wait() for bot in bots))
+        with server.http() as http:  # the bots wait, seated, until the game starts
+            assert http.post(f"/api/games/{game['game_id']}/start").status_code == 200
     assert time.monotonic() - started >= 4 * 0.01
-    assert all(r["decisions"][role] == {"order": 5} for r in export["rounds"] for role in policies)
+    assert all(bot.status == "finished" and bot.rounds == 4 and bot.token for bot in bots)
+    assert sorted(bot.role or "" for bot in bots) == sorted(link["role"] for link in game["join"])
+    with server.http() as http:
+        export = http.get(f"/api/games/{game['game_id']}/export.json").json()
+    assert all(
+        r["decisions"][bot.role or ""] == {"order": 5} for r in export["rounds"] for bot in bots
+    )
     assert export["status"] == "finished" and len(export["rounds"]) == 4
 
 
