@@ -53,7 +53,10 @@ from websockets.exceptions import InvalidHandshake, InvalidURI
 from websockets.uri import parse_uri
 
 from gameserver.botlink import Link, open_link
+from gameserver.bottime import NO_THINK, RoundTimer, Think
 from gameserver.game import Decision, Policy, View
+
+__all__ = ["NO_THINK", "Bot", "BotError", "RoundTimer", "Think", "ws_url"]
 
 PROTOCOL_VERSION = 1
 OVER = frozenset({"finished", "ended"})
@@ -104,92 +107,6 @@ def ws_url(url: str) -> str:
     if not path.endswith("/ws"):
         path += "/ws"
     return urlunsplit((scheme, parts.netloc, path, "", ""))
-
-
-@dataclass(frozen=True, slots=True)
-class Think:
-    """A think time in seconds: fixed (``Think(0.1)``) or uniform in ``[low, high]``."""
-
-    low: float = 0.0
-    high: float = -1.0  # left out (or negative): the same as low, a fixed time
-
-    def __post_init__(self) -> None:
-        if self.high < 0:
-            object.__setattr__(self, "high", self.low)
-        if not 0 <= self.low <= self.high < 3600:
-            raise ValueError(f"think time must be 0 <= low <= high < 3600 s, got {self}")
-
-    @classmethod
-    def parse(cls, text: str) -> Think:
-        """``"0.1"`` (fixed) or ``"0.05-0.2"`` (a range)."""
-        low, sep, high = text.strip().partition("-")
-        try:
-            return cls(float(low), float(high if sep else low))
-        except ValueError:
-            raise ValueError(
-                f"think time must be seconds (0.1) or a range (0.05-0.2), got {text!r}"
-            ) from None
-
-    @classmethod
-    def of(cls, value: Think | float | tuple[float, float]) -> Think:
-        if isinstance(value, Think):
-            return value
-        if isinstance(value, tuple):
-            return cls(float(value[0]), float(value[1]))
-        return cls(float(value), float(value))
-
-    def draw(self, rng: random.Random) -> float:
-        return self.low if self.low == self.high else rng.uniform(self.low, self.high)
-
-    def __str__(self) -> str:
-        return f"{self.low:g}" if self.low == self.high else f"{self.low:g}-{self.high:g}"
-
-
-#: No think time: decide as soon as the view arrives.
-NO_THINK = Think()
-
-
-class RoundTimer:
-    """Round latency for the bots of one game that run in this process.
-
-    For each round: when the last submit was sent by any of them, and when the last of them
-    received the ``round`` message (``time.perf_counter``). A round counts only when every one
-    of them received that message (not a ``sync`` after a reconnect).
-    """
-
-    __slots__ = ("_submits", "_views", "players", "round")
-
-    def __init__(self, players: int) -> None:
-        self.players = players
-        self.round = 0  # the highest round any of the bots saw closed
-        self._submits: dict[int, float] = {}
-        self._views: dict[int, list[float]] = {}
-
-    def submitted(self, round_no: int, at: float) -> None:
-        if at > self._submits.get(round_no, 0.0):
-            self._submits[round_no] = at
-
-    def seen(self, round_no: int) -> None:
-        if round_no > self.round:
-            self.round = round_no
-
-    def viewed(self, round_no: int, at: float) -> None:
-        got = self._views.get(round_no)
-        if got is None:
-            self._views[round_no] = [1.0, at]
-        else:
-            got[0] += 1
-            got[1] = max(got[1], at)
-        if round_no > self.round:
-            self.round = round_no
-
-    def latencies(self) -> list[float]:
-        """Seconds from the last submit to the last ``round`` message, per complete round."""
-        return [
-            last - self._submits[r]
-            for r, (count, last) in self._views.items()
-            if count == self.players and r in self._submits
-        ]
 
 
 @dataclass(slots=True)
