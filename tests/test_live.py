@@ -380,3 +380,22 @@ async def test_graceful_shutdown_closes_with_1012(fresh_server: ServerProcess) -
 async def test_unknown_admin_key_is_refused(server: ServerProcess) -> None:
     with server.http("not-" + ADMIN_KEY) as http:
         assert http.post("/api/games", json={"kind": "beer"}).status_code == 401
+
+
+async def test_open_join_lets_players_pick_a_free_role(server: ServerProcess) -> None:
+    game = create(server, open_join=True)
+    code = game["open_join"]["code"]
+    factory, welcome, _ = await join(server.ws_url, code, role="factory")
+    assert welcome["role"] == "factory" and welcome["token"]
+    clash = await WSClient.open(server.ws_url, {"type": "hello", "join": code, "role": "factory"})
+    assert (await clash.expect("error"))["code"] == "seat_taken"
+    await clash.send({"type": "hello", "join": code, "role": "brewer"})
+    assert (await clash.expect("error"))["code"] == "no_such_role"
+    await clash.send({"type": "hello", "join": code})  # no role: the first free seat
+    assert (await clash.expect("welcome"))["role"] == "retailer"
+    others = [await join(server.ws_url, code) for _ in range(2)]
+    assert sorted(w["role"] for _, w, _ in others) == ["distributor", "wholesaler"]
+    full = await WSClient.open(server.ws_url, {"type": "hello", "join": code})
+    assert (await full.expect("error"))["code"] == "game_full"
+    for client in [factory, clash, full, *(c for c, _, _ in others)]:
+        await client.close()
