@@ -1,0 +1,400 @@
+"""The player page and the facilitator dashboard in real headless Chromium against a real server.
+
+One browser serves every test; each player and the facilitator get their own browser context
+(their own localStorage), as on separate laptops. Needs Debian's ``chromium`` (scripts/test
+installs it); the tests skip when it is missing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support import ADMIN_KEY, ServerProcess
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"
+    ),
+]
+
+if CHROMIUM.exists():
+    from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+
+    expect.set_options(timeout=10_000)
+
+BEER_ROLES = ["retailer", "wholesaler", "distributor", "factory"]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def contexts(browser: Browser) -> Iterator[list[BrowserContext]]:
+    """Browser contexts a test opens (one per person), closed after the test."""
+    opened: list[BrowserContext] = []
+    yield opened
+    for context in opened:
+        context.close()
+
+
+def new_page(browser: Browser, contexts: list[BrowserContext], **options: Any) -> Page:
+    context = browser.new_context(**options)
+    contexts.append(context)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.errors = errors  # type: ignore[attr-defined]
+    return page
+
+
+def create(server: ServerProcess, **body: Any) -> dict[str, Any]:
+    body.setdefault("kind", "beer")
+    with server.http() as http:
+        response = http.post("/api/games", json=body)
+    assert response.status_code == 201, response.text
+    game: dict[str, Any] = response.json()
+    return game
+
+
+def game_state(server: ServerProcess, game_id: str) -> dict[str, Any]:
+    with server.http() as http:
+        response = http.get(f"/api/games/{game_id}")
+    assert response.status_code == 200, response.text
+    data: dict[str, Any] = response.json()
+    return data
+
+
+def act(server: ServerProcess, game: dict[str, Any], action: str) -> None:
+    with server.http() as http:
+        response = http.post(f"/api/games/{game['game_id']}/{action}")
+    assert response.status_code == 200, response.text
+
+
+def join(browser: Browser, contexts: list[BrowserContext], url: str, name: str) -> Page:
+    """Open a join link, type a name and join; returns the page showing the game."""
+    page = new_page(browser, contexts)
+    page.goto(url)
+    expect(page.locator("#seat-info")).to_contain_text("This code is for the")
+    page.fill("#join-name", name)
+    page.click("#join-button")
+    expect(page.locator("#game-section")).to_be_visible()
+    expect(page.locator("#connection")).to_have_attribute("data-state", "online")
+    return page
+
+
+def join_all(browser: Browser, contexts: list[BrowserContext], game: dict[str, Any]) -> list[Page]:
+    return [join(browser, contexts, link["url"], link["role"].title()) for link in game["join"]]
+
+
+def decide(page: Page, value: str) -> None:
+    page.fill("#decision-input", value)
+    page.click("#decision-submit")
+
+
+def expect_submitted(page: Page, value: str) -> None:
+    status = page.get_by_test_id("decision-status")
+    expect(status).to_have_attribute("data-state", "submitted")
+    expect(status).to_have_attribute("data-value", value)
+
+
+def expect_week(page: Page, week: int) -> None:
+    expect(page.locator("#round-line")).to_have_text(re.compile(rf"^Week {week} of 50$"))
+
+
+def dashboard(browser: Browser, contexts: list[BrowserContext], server: ServerProcess) -> Page:
+    page = new_page(browser, contexts, viewport={"width": 1300, "height": 900})
+    page.goto(server.url + "/dashboard")
+    page.fill("#credential", ADMIN_KEY)
+    page.click("#signin-button")
+    expect(page.locator("#app")).to_be_visible()
+    return page
+
+
+def seat(dash: Page, game_id: str, role: str) -> Any:
+    return dash.get_by_test_id(f"seat-{game_id}-{role}")
+
+
+def no_page_errors(*pages: Page) -> None:
+    for page in pages:
+        assert page.errors == [], page.errors  # type: ignore[attr-defined]
+
+
+def test_four_players_play_rounds_while_the_dashboard_follows(
+    browser: Browser, contexts: list[BrowserContext], server: ServerProcess
+) -> None:
+    game = create(server, round_seconds=600, title="Team Live")
+    gid = game["game_id"]
+    dash = dashboard(browser, contexts, server)
+    row = dash.get_by_test_id(f"game-row-{gid}")
+    expect(row).to_contain_text("Team Live")
+    players = join_all(browser, contexts, game)
+    for role in BEER_ROLES:
+        expect(seat(dash, gid, role)).to_have_attribute("data-online", "true")
+    for page in players:
+        expect(page.get_by_test_id("deadline")).to_have_text("Not started yet")
+
+    dash.get_by_test_id(f"act-start-{gid}").click()
+    expect(dash.get_by_test_id(f"status-{gid}")).to_have_text("running")
+    for page in players:
+        expect(page.get_by_test_id("deadline")).to_contain_text("Closes in")
+        expect_week(page, 1)
+
+    for week in (1, 2, 3):
+        decide(players[0], "8")
+        decide(players[1], str(4 + week))
+        expect_submitted(players[0], "8")
+        expect(seat(dash, gid, "retailer")).to_have_attribute("data-submitted", "true")
+        expect(seat(dash, gid, "wholesaler")).to_have_attribute("data-submitted", "true")
+        expect(seat(dash, gid, "distributor")).to_have_attribute("data-submitted", "false")
+        expect(players[0].get_by_test_id("decision-status")).to_contain_text(
+            "Waiting for Distributor and Factory"
+        )
+        decide(players[2], "6")
+        decide(players[3], "4")
+        for page in players:
+            expect_week(page, week + 1)
+        expect(dash.get_by_test_id(f"round-{gid}")).to_have_attribute("data-round", str(week))
+        expect(dash.get_by_test_id(f"round-{gid}")).to_have_text(f"Week {week + 1} of 36")
+        expect(seat(dash, gid, "retailer")).to_have_attribute("data-submitted", "false")
+
+    # the retailer's order of week 2 reaches the wholesaler in week 4
+    expect(players[1].get_by_test_id("fig-incoming_order")).to_have_text("8")
+    expect(players[0].get_by_test_id("fig-incoming_order")).to_have_text("4")  # the demand
+    expect(players[0].locator("#charts figure.chart")).to_have_count(3)
+    expect(players[0].locator("#charts svg polyline")).to_have_count(5)
+    history = game_state(server, gid)
+    assert history["round"] == 3
+    assert {s["role"]: s["name"] for s in history["seats"]} == {r: r.title() for r in BEER_ROLES}
+    no_page_errors(dash, *players)
+
+
+def test_a_reload_keeps_the_seat_and_the_decision(
+    browser: Browser, contexts: list[BrowserContext], server: ServerProcess
+) -> None:
+    game = create(server, autostart=True)
+    gid = game["game_id"]
+    page = join(browser, contexts, game["join"][1]["url"], "Bo")
+    decide(page, "7")
+    expect_submitted(page, "7")
+
+    page.reload()
+    expect(page.locator("#seat-line")).to_contain_text("Wholesaler")
+    expect_submitted(page, "7")
+    expect(page.locator("#decision-input")).to_have_value("7")
+    # the decision can still be changed until the round closes
+    decide(page, "9")
+    expect_submitted(page, "9")
+
+    state = game_state(server, gid)
+    claimed = [s["role"] for s in state["seats"] if s["claimed"]]
+    assert claimed == ["wholesaler"]
+    assert [s["role"] for s in state["seats"] if s["submitted"]] == ["wholesaler"]
+    no_page_errors(page)
+
+
+def test_a_bad_order_shows_its_message_and_is_not_sent(
+    browser: Browser, contexts: list[BrowserContext], server: ServerProcess
+) -> None:
+    game = create(server, autostart=True)
+    page = join(browser, contexts, game["join"][0]["url"], "Ann")
+    error = page.get_by_test_id("decision-error")
+    for bad, shown in [("-3", "got -3"), ("2.5", "got 2.5"), ("abc", "got 'abc'"), ("", "enter")]:
+        decide(page, bad)
+        expect(error).to_contain_text("order must be a whole number between 0 and 10000")
+        expect(error).to_contain_text(shown)
+        expect(page.locator("#decision-input")).to_have_attribute("aria-invalid", "true")
+        expect(page.get_by_test_id("decision-status")).to_have_attribute("data-state", "none")
+    state = game_state(server, game["game_id"])
+    assert not any(s["submitted"] for s in state["seats"])
+    # typing again clears the message; a good order goes through
+    decide(page, "12")
+    expect(error).to_have_text("")
+    expect_submitted(page, "12")
+    no_page_errors(page)
+
+
+def test_the_facilitator_pauses_closes_a_round_and_hands_a_seat_to_a_bot(
+    browser: Browser, contexts: list[BrowserContext], server: ServerProcess
+) -> None:
+    game = create(server, round_seconds=600, title="Team Control")
+    gid = game["game_id"]
+    dash = dashboard(browser, contexts, server)
+    players = join_all(browser, contexts, game)
+    dash.get_by_test_id(f"act-start-{gid}").click()
+    expect(dash.get_by_test_id(f"status-{gid}")).to_have_text("running")
+
+    dash.get_by_test_id(f"act-pause-{gid}").click()
+    expect(dash.get_by_test_id(f"status-{gid}")).to_have_text("paused")
+    expect(dash.get_by_test_id(f"deadline-{gid}")).to_contain_text("paused")
+    for page in players:
+        expect(page.get_by_test_id("deadline")).to_contain_text("Paused")
+    # a decision made while paused waits on the page and goes out on resume
+    decide(players[0], "5")
+    expect(players[0].get_by_test_id("decision-status")).to_have_attribute("data-state", "queued")
+    expect(seat(dash, gid, "retailer")).to_have_attribute("data-submitted", "false")
+    dash.get_by_test_id(f"act-resume-{gid}").click()
+    expect(dash.get_by_test_id(f"status-{gid}")).to_have_text("running")
+    expect_submitted(players[0], "5")
+    expect(seat(dash, gid, "retailer")).to_have_attribute("data-submitted", "true")
+
+    dash.get_by_test_id(f"act-close-round-{gid}").click()
+    for page in players:
+        expect_week(page, 2)
+    expect(dash.get_by_test_id(f"round-{gid}")).to_have_attribute("data-round", "1")
+    export = game_state(server, gid)
+    assert export["round"] == 1
+
+    dash.get_by_test_id(f"policy-{gid}").select_option("pass-through")
+    dash.get_by_test_id(f"bot-{gid}-factory").click()
+    factory = seat(dash, gid, "factory")
+    expect(factory).to_have_attribute("data-bot", "pass-through")
+    expect(factory).to_have_attribute("data-submitted", "true")  # the bot decided at once
+    for page, value in zip(players[:3], ["8", "8", "8"], strict=True):
+        decide(page, value)
+    for page in players:
+        expect_week(page, 3)  # the bot's decision closed the round with the others
+    dash.get_by_test_id(f"bot-{gid}-factory").click()
+    expect(factory).to_have_attribute("data-bot", "")
+    assert game_state(server, gid)["seats"][3]["bot"] is None
+
+    dash.get_by_test_id(f"act-extend-{gid}").click()
+    expect(dash.locator("#notice")).to_contain_text("deadline extended")
+    no_page_errors(dash, *players)
+
+
+def test_pages_carry_on_through_a_server_crash_mid_round(
+    browser: Browser, contexts: list[BrowserContext], fresh_server: ServerProcess
+) -> None:
+    server = fresh_server
+    server.start()
+    game = create(server, title="Team Crash")
+    gid = game["game_id"]
+    over = create(server, title="Team Stored")
+    act(server, over, "end")
+    players = join_all(browser, contexts, game)
+    act(server, game, "start")
+    for page in players:
+        decide(page, "4")
+    for page in players:
+        expect_week(page, 2)
+    decide(players[0], "6")
+    decide(players[1], "7")
+    expect_submitted(players[0], "6")
+    expect_submitted(players[1], "7")
+    dash = dashboard(browser, contexts, server)
+    expect(seat(dash, gid, "wholesaler")).to_have_attribute("data-submitted", "true")
+
+    server.kill()
+    for page in players:
+        expect(page.locator("#connection")).to_have_attribute(
+            "data-state", re.compile("offline|connecting")
+        )
+    # decided while the server is down: kept on the page, sent once it is back
+    decide(players[2], "9")
+    decide(players[3], "10")
+    for page in players[2:]:
+        expect(page.get_by_test_id("decision-status")).to_have_attribute("data-state", "queued")
+    server.start()
+
+    for page in players:
+        expect(page.locator("#connection")).to_have_attribute(
+            "data-state", "online", timeout=25_000
+        )
+        expect_week(page, 3)
+    rounds = game_state(server, gid)
+    assert rounds["round"] == 2 and rounds["restored"] is True
+    with server.http() as http:
+        record = http.get(f"/api/games/{gid}/export.json").json()["rounds"][1]
+    assert record["decisions"] == {
+        "retailer": {"order": 6},
+        "wholesaler": {"order": 7},
+        "distributor": {"order": 9},
+        "factory": {"order": 10},
+    }
+
+    # the dashboard came back too: the restored game is marked, the ended one is stored only
+    row = dash.get_by_test_id(f"game-row-{gid}")
+    expect(row.locator(".badge.restored")).to_be_visible(timeout=20_000)
+    expect(dash.get_by_test_id(f"round-{gid}")).to_have_attribute("data-round", "2")
+    stored = dash.get_by_test_id(f"game-row-{over['game_id']}")
+    expect(stored.locator(".badge.stored")).to_be_visible()
+    dash.get_by_test_id(f"act-details-{over['game_id']}").click()
+    expect(dash.locator("#detail-body")).to_contain_text("stored only")
+    dash.get_by_test_id(f"act-restore-{over['game_id']}").click()
+    expect(stored.locator(".badge.stored")).to_have_count(0)
+    no_page_errors(dash, *players)
+
+
+def test_the_debrief_shows_every_role_and_the_team_cost(
+    browser: Browser, contexts: list[BrowserContext], server: ServerProcess
+) -> None:
+    game = create(server, settings={"weeks": 3}, autostart=True, title="Team Short")
+    gid = game["game_id"]
+    players = join_all(browser, contexts, game)
+    for week in (1, 2, 3):
+        for page, value in zip(players, ["4", "8", "12", "16"], strict=True):
+            decide(page, value)
+        if week < 3:
+            for page in players:
+                expect_week(page, week + 1)
+    results = game_state(server, gid)["results"]
+    team_cost = f"${results['team']['cost']:,.2f}"
+    for page in players:
+        debrief = page.get_by_test_id("debrief")
+        expect(debrief).to_be_visible()
+        expect(page.locator("#round-line")).to_have_text("Game over: 3 weeks played")
+        expect(debrief.locator("figure.chart")).to_have_count(4)  # orders, inventory, backlog, cost
+        expect(debrief.get_by_test_id("team-cost")).to_have_text(team_cost)
+        expect(page.locator("#decide-card")).to_be_hidden()
+    orders = players[0].get_by_test_id("debrief").locator("figure.chart").first
+    expect(orders.locator("figcaption")).to_have_text("Orders placed")
+    expect(orders.locator("polyline")).to_have_count(5)  # four roles and the customer demand
+
+    dash = dashboard(browser, contexts, server)
+    dash.locator("#filter").select_option("all")
+    dash.locator("#compare-button").click()
+    expect(dash.get_by_test_id("compare-beer").locator(f'tr[data-game="{gid}"]')).to_contain_text(
+        team_cost
+    )
+    no_page_errors(dash, *players)
+
+
+def test_the_fishery_plays_in_the_same_pages(
+    browser: Browser, contexts: list[BrowserContext], server: ServerProcess
+) -> None:
+    game = create(server, kind="fishery", settings={"players": 2, "rounds": 2}, autostart=True)
+    players = join_all(browser, contexts, game)
+    expect(players[0].locator("#decision-label")).to_have_text("Boats to send out")
+    decide(players[0], "21")
+    expect(players[0].get_by_test_id("decision-error")).to_contain_text(
+        "boats must be a whole number between 0 and 20"
+    )
+    for round_no in (1, 2):
+        expect(players[1].locator("#round-line")).to_have_text(f"Round {round_no} of 2")
+        decide(players[0], "8")
+        decide(players[1], "12")
+    for page in players:
+        expect(page.get_by_test_id("debrief")).to_contain_text("Fish in the sea")
+    no_page_errors(*players)
