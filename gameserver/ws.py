@@ -68,9 +68,16 @@ async def _next_frame(websocket: WebSocket, limit: int) -> dict[str, Any]:
         raise _Closing(CloseCode.MALFORMED, str(exc)) from exc
 
 
-async def _claim(room: Room, role: str, name: str | None) -> str:
-    """Give a free seat to a new player; returns the seat token (saved before it is shown)."""
+async def _claim(room: Room, role: str | None, name: str | None) -> tuple[str, str]:
+    """Give a seat to a new player: ``role``, or with None the first free one, chosen under
+    the room's lock so that players joining at the same moment get different seats. Returns
+    the role and the seat token (saved before it is shown)."""
     async with room.lock:
+        if role is None:
+            free = [r for r, s in room.seats.items() if not s.claimed]
+            if not free:
+                raise Conflict("every seat of this game is taken", code="game_full")
+            role = free[0]
         seat = room.seats[role]
         if seat.claimed:
             raise Conflict(
@@ -87,15 +94,15 @@ async def _claim(room: Room, role: str, name: str | None) -> str:
             seat.name = None
             raise
     log.info("seat claimed game=%s role=%s", room.game_id, role)
-    return token
+    return role, token
 
 
 async def _handshake(
     hub: Hub, hello: protocol.Hello, admin_key: str
 ) -> tuple[Room, str | None, dict[str, Any]]:
     if isinstance(hello, protocol.Resume):
-        room, role = await hub.room_for_token(hello.token)
-        return room, role, {"resumed": True}
+        room, seat = await hub.room_for_token(hello.token)
+        return room, seat, {"resumed": True}
     if isinstance(hello, protocol.Watch):
         room = await hub.get_room(hello.game_id)
         ok = (
@@ -107,12 +114,10 @@ async def _handshake(
             raise NotAuthorized("this token does not control that game", code="bad_token")
         return room, None, {}
     room = await hub.room_for_code(hello.code)
+    role: str | None = None
     if hello.code == room.open_code:
-        free = [r for r, s in room.seats.items() if not s.claimed]
-        if hello.role is None and not free:
-            raise Conflict("every seat of this game is taken", code="game_full")
-        role = hello.role or free[0]
-        if role not in room.seats:
+        role = hello.role
+        if role is not None and role not in room.seats:
             raise NotFound(
                 f"no role {role!r}; roles are {', '.join(room.seats)}", code="no_such_role"
             )
@@ -123,8 +128,8 @@ async def _handshake(
         role = match[0]
         if hello.role is not None and hello.role != role:
             raise Conflict(f"this join code is for the {role} seat", code="wrong_role")
-    token = await _claim(room, role, hello.name)
-    return room, role, {"token": token}
+    claimed, token = await _claim(room, role, hello.name)
+    return room, claimed, {"token": token}
 
 
 async def websocket_endpoint(websocket: WebSocket) -> None:

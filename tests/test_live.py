@@ -399,3 +399,13 @@ async def test_open_join_lets_players_pick_a_free_role(server: ServerProcess) ->
     assert (await full.expect("error"))["code"] == "game_full"
     for client in [factory, clash, full, *(c for c, _, _ in others)]:
         await client.close()
+
+
+async def test_simultaneous_open_joins_get_different_seats(server: ServerProcess) -> None:
+    for _ in range(3):
+        game = create(server, open_join=True)
+        code = game["open_join"]["code"]
+        joined = await asyncio.gather(*(join(server.ws_url, code) for _ in range(4)))
+        assert sorted(w["role"] for _, w, _ in joined) == sorted(BEER_ROLES)
+        for client, _, _ in joined:
+            await client.close()
