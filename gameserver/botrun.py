@@ -69,11 +69,17 @@ class Api:
         body: Mapping[str, Any] | None = None,
         token: str | None = None,
     ) -> Any:
-        return await asyncio.to_thread(self._request, method, path, body, token)
+        raw = await asyncio.to_thread(self._fetch, method, path, body, token)
+        return orjson.loads(raw) if raw else {}
 
-    def _request(
+    async def request_text(self, method: str, path: str) -> str:
+        """A response that is not JSON (``/metrics``, CSV exports), as text."""
+        raw = await asyncio.to_thread(self._fetch, method, path, None, None)
+        return raw.decode()
+
+    def _fetch(
         self, method: str, path: str, body: Mapping[str, Any] | None, token: str | None
-    ) -> Any:
+    ) -> bytes:
         credential = token or self.credential
         headers = {"Content-Type": "application/json"}
         if credential:
@@ -98,7 +104,8 @@ class Api:
             raise GameServerError(
                 f"cannot reach the server at {self.url}: {reason}", code="unreachable"
             ) from exc
-        return orjson.loads(raw) if raw else {}
+        data: bytes = raw
+        return data
 
     async def health(self) -> dict[str, Any]:
         data: dict[str, Any] = await self.request("GET", "/health")

@@ -1,0 +1,291 @@
+"""The server benchmark behind ``scripts/bench``: a real server, real bots, one table.
+
+Each load scenario starts ``gameserver serve`` on a temporary SQLite database
+(``synchronous=FULL``), creates G Beer Games through the API, and has one bot per seat (this
+process, :mod:`gameserver.bots`) play them to the end over WebSockets. Per scenario it prints:
+
+- decisions/s and rounds/s: the server's own counters (``/metrics``) sampled while the games
+  run, over the middle of the run (from 10% to 90% of all decisions), so that connecting and the
+  last stragglers do not dilute the rate; ``overall`` divides by the whole play time;
+- ack p50/p99: a bot's submit to its ack; round p50/p99: the last submit of a round to the last
+  bot of that game having the new view (both as the bots measure them, so they include the
+  bots' own delays on this shared machine);
+- server CPU (user + system, as a share of one core) and peak RSS (``VmHWM``); RSS per game:
+  RSS after the games ended (all still in memory, at week 36) minus RSS before they were
+  created, divided by G;
+- errors, reconnects and connections dropped, all of which should be zero.
+
+Then the restore scenario: N games in progress (round 3), one seat of a few of them joined, the
+server killed with SIGKILL and started again; it times from spawning the new process until
+``/health`` reports all N restored and a player's resume has been answered with its ``sync``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import re
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+from websockets.asyncio.client import connect
+
+from gameserver.botrun import Api, Plan, create_teams, play, summarize
+from gameserver.bots import Think
+from gameserver.errors import GameServerError
+from gameserver.localserver import LocalServer, ServerError
+
+ADMIN_KEY = "bench-admin-key"
+
+
+@dataclass
+class Scenario:
+    name: str
+    games: int
+    think: float
+    target: str
+    weeks: int = 36
+
+
+@dataclass
+class Outcome:
+    scenario: Scenario
+    figures: dict[str, Any] = field(default_factory=dict)
+
+
+def _proc_status(pid: int, key: str) -> int:
+    """A ``VmRSS``/``VmHWM`` line of /proc/PID/status, in KiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _decisions_total(api: Api) -> int:
+    text = await api.request_text("GET", "/metrics")
+    match = re.search(r"^gameserver_decisions_total (\d+)", text, re.M)
+    return int(match.group(1)) if match else 0
+
+
+async def _sample(api: Api, samples: list[tuple[float, int]], stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        with contextlib.suppress(GameServerError):
+            samples.append((time.perf_counter(), await _decisions_total(api)))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 0.2)
+
+
+def steady_rate(samples: Sequence[tuple[float, int]]) -> float:
+    """Decisions per second between 10% and 90% of the run's final count."""
+    if len(samples) < 2 or samples[-1][1] == 0:
+        return 0.0
+    total = samples[-1][1]
+    low = next(s for s in samples if s[1] >= 0.1 * total)
+    high = next(s for s in samples if s[1] >= 0.9 * total)
+    if high[0] <= low[0]:
+        return 0.0
+    return (high[1] - low[1]) / (high[0] - low[0])
+
+
+async def run_scenario(scenario: Scenario, folder: Path, *, seed: int = 1) -> Outcome:
+    server = LocalServer(folder / scenario.name.replace(" ", "-"), ADMIN_KEY)
+    await server.start()
+    assert server.proc is not None
+    pid = server.proc.pid
+    api = Api(server.url, ADMIN_KEY)
+    try:
+        await api.health()
+        rss_before = _proc_status(pid, "VmRSS")
+        plan = Plan(
+            kind="beer",
+            games=scenario.games,
+            policy="sterman",
+            settings={"weeks": scenario.weeks},
+            seed=seed,
+            think=Think(scenario.think),
+        )
+        teams = await create_teams(api, server.url, plan, give_up=30.0)
+        cpu_before = _cpu_seconds(pid)
+        samples: list[tuple[float, int]] = []
+        stop = asyncio.Event()
+        sampler = asyncio.create_task(_sample(api, samples, stop))
+        seconds = await play(teams)
+        stop.set()
+        await sampler
+        samples.append((time.perf_counter(), await _decisions_total(api)))
+        cpu = _cpu_seconds(pid) - cpu_before
+        rss_after = _proc_status(pid, "VmRSS")
+        peak = _proc_status(pid, "VmHWM")
+        summary = summarize(teams, seconds, "beer")
+    finally:
+        await server.stop()
+    latency = summary["latency_ms"]
+    return Outcome(
+        scenario,
+        {
+            "games": scenario.games,
+            "bots": summary["bots"],
+            "think_s": scenario.think,
+            "finished": summary["finished"],
+            "decisions": summary["decisions"],
+            "seconds": summary["seconds"],
+            "decisions_per_s": round(steady_rate(samples)),
+            "decisions_per_s_overall": round(summary["decisions_per_second"]),
+            "rounds_per_s": round(steady_rate(samples) / 4),
+            "ack_ms": latency["decision_to_ack"],
+            "round_ms": latency["round_to_last_view"],
+            "server_cpu_pct": round(100 * cpu / seconds) if seconds else 0,
+            "peak_rss_mb": round(peak / 1024, 1),
+            "rss_per_game_kb": round((rss_after - rss_before) / scenario.games, 1),
+            "errors": summary["errors"],
+            "reconnects": summary["reconnects"],
+            "drops": summary["drops"],
+            "failed_games": summary["failed_games"],
+        },
+    )
+
+
+async def _claim_token(url: str, code: str) -> str:
+    async with connect(url.replace("http", "ws", 1) + "/ws", compression=None) as ws:
+        await ws.send(orjson.dumps({"type": "hello", "join": code}).decode())
+        while True:
+            message = orjson.loads(await ws.recv())
+            if message["type"] == "welcome":
+                token: str = message["token"]
+                return token
+            if message["type"] == "error":
+                raise ServerError(f"could not join {code}: {message['message']}")
+
+
+async def _resume(url: str, token: str) -> None:
+    async with connect(url.replace("http", "ws", 1) + "/ws", compression=None) as ws:
+        await ws.send(orjson.dumps({"type": "hello", "token": token}).decode())
+        while orjson.loads(await ws.recv())["type"] != "sync":
+            pass
+
+
+async def run_restore(games: int, folder: Path) -> dict[str, Any]:
+    server = LocalServer(folder / "restore", ADMIN_KEY)
+    await server.start()
+    api = Api(server.url, ADMIN_KEY)
+    try:
+        session = await api.request(
+            "POST", "/api/sessions", {"kind": "beer", "teams": games, "autostart": True}
+        )
+        for _ in range(3):
+            await api.request("POST", f"/api/sessions/{session['session_id']}/close-round", {})
+        tokens = [
+            await _claim_token(server.url, g["join"][0]["code"]) for g in session["games"][:5]
+        ]
+        await server.kill()
+        spawned = time.monotonic()
+        healthy = await server.start()
+        while (await api.health()).get("restored") != games:
+            if time.monotonic() - spawned > 60:
+                raise ServerError("not every game was restored within 60 s")
+            await asyncio.sleep(0.01)
+        await _resume(server.url, tokens[-1])
+        accepting = time.monotonic() - spawned
+        match = re.search(r"restored (\d+) games in ([0-9.]+) s", server.tail(200))
+    finally:
+        await server.stop()
+    return {
+        "games": games,
+        "healthy_s": round(healthy, 3),
+        "restored_and_resumed_s": round(accepting, 3),
+        "restore_only_s": float(match.group(2)) if match else None,
+    }
+
+
+def _fmt_latency(p: dict[str, float | int]) -> str:
+    if not p or not p.get("n"):
+        return "-"
+    return f"{p['p50']:.1f} / {p['p99']:.1f}"
+
+
+def render(outcomes: Sequence[Outcome], restore: dict[str, Any] | None) -> str:
+    head = (
+        f"{'scenario':<34}{'games':>6}{'bots':>6}{'think':>7}{'dec/s':>8}{'rounds/s':>9}"
+        f"{'ack p50/p99 ms':>16}{'round p50/p99 ms':>18}{'CPU':>6}{'peak RSS':>10}"
+        f"{'RSS/game':>10}{'errors':>8}"
+    )
+    lines = [head, "-" * len(head)]
+    for o in outcomes:
+        f = o.figures
+        trouble = sum(f["errors"].values()) + f["reconnects"] + f["failed_games"]
+        trouble += sum(f["drops"].values()) + f["games"] - f["finished"]
+        lines.append(
+            f"{o.scenario.name:<34}{f['games']:>6}{f['bots']:>6}{f['think_s']:>6g}s"
+            f"{f['decisions_per_s']:>8,}{f['rounds_per_s']:>9,}"
+            f"{_fmt_latency(f['ack_ms']):>16}{_fmt_latency(f['round_ms']):>18}"
+            f"{f['server_cpu_pct']:>5}%{f['peak_rss_mb']:>8} MB{f['rss_per_game_kb']:>7} KB"
+            f"{trouble:>8}"
+        )
+        lines.append(f"{'':<4}target: {o.scenario.target}")
+    if restore is not None:
+        lines.append("")
+        lines.append(
+            f"restore: {restore['games']} games in progress, SIGKILL, new process -> /health "
+            f"{restore['healthy_s']:.3f} s, all restored and a resume answered "
+            f"{restore['restored_and_resumed_s']:.3f} s (restore itself "
+            f"{restore['restore_only_s']} s); target: within 1 s, imports included"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="scripts/bench", description="Benchmark a real server with real bots."
+    )
+    parser.add_argument("--games", type=int, default=250, help="games of the 250-game rows")
+    parser.add_argument("--paced-games", type=int, default=500, help="games of the big paced row")
+    parser.add_argument("--restore-games", type=int, default=1000)
+    parser.add_argument("--think", type=float, default=0.1, help="think time of the paced rows")
+    parser.add_argument("--weeks", type=int, default=36)
+    parser.add_argument("--only", choices=["paced", "saturated", "big", "restore"], action="append")
+    parser.add_argument("--json", metavar="FILE", help="also write every figure to FILE")
+    args = parser.parse_args(argv)
+    if min(args.games, args.paced_games, args.restore_games) < 1 or args.think < 0:
+        print("scripts/bench: games must be 1 or more and think 0 or more", file=sys.stderr)
+        return 2
+    chosen = set(args.only or ["paced", "saturated", "big", "restore"])
+    scenarios = [
+        Scenario("paced", args.games, args.think, "round p99 < 10 ms", args.weeks),
+        Scenario("saturated", args.games, 0.0, ">= 20,000 decisions/s", args.weeks),
+        Scenario(
+            "big paced", args.paced_games, args.think, "p99 < 25 ms, nothing dropped", args.weeks
+        ),
+    ]
+    keys = {"paced": "paced", "saturated": "saturated", "big paced": "big"}
+    outcomes: list[Outcome] = []
+    restore = None
+    try:
+        with tempfile.TemporaryDirectory(prefix="gameserver-bench-") as tmp:
+            for scenario in scenarios:
+                if keys[scenario.name] in chosen:
+                    print(f"running {scenario.name}: {scenario.games} games ...", file=sys.stderr)
+                    outcomes.append(asyncio.run(run_scenario(scenario, Path(tmp))))
+            if "restore" in chosen:
+                print(f"running restore: {args.restore_games} games ...", file=sys.stderr)
+                restore = asyncio.run(run_restore(args.restore_games, Path(tmp)))
+    except (ServerError, GameServerError, OSError) as exc:
+        print(f"scripts/bench: {exc}", file=sys.stderr)
+        return 1
+    print(render(outcomes, restore))
+    if args.json:
+        payload = {"scenarios": {o.scenario.name: o.figures for o in outcomes}, "restore": restore}
+        Path(args.json).write_bytes(orjson.dumps(payload, option=orjson.OPT_INDENT_2))
+    return 0

@@ -1,0 +1,52 @@
+"""scripts/bench runs end to end at a tiny size and prints its table (figures are not judged)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_bench_prints_its_table(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    args = ["--games", "3", "--paced-games", "4", "--restore-games", "6", "--think", "0.02"]
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "bench"),
+            *args,
+            "--weeks",
+            "5",
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split()[:3] == ["scenario", "games", "bots"]
+    assert [line.split()[0] for line in lines[2:8:2]] == ["paced", "saturated", "big"]
+    figures = json.loads(out.read_text())
+    for name in ("paced", "saturated", "big paced"):
+        scenario = figures["scenarios"][name]
+        assert scenario["finished"] == scenario["games"]
+        assert scenario["decisions"] == scenario["games"] * 4 * 5
+        assert scenario["errors"] == {} and scenario["failed_games"] == 0
+    assert figures["restore"]["games"] == 6 and figures["restore"]["restored_and_resumed_s"] > 0
+    assert "restore: 6 games in progress" in result.stdout
+
+
+def test_bench_refuses_bad_sizes() -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "bench"), "--games", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
