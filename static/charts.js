@@ -69,9 +69,9 @@ function figure(title, chart, legendItems, summary) {
  * A line chart. series: [{name, values: [numbers], color?, dash?, width?}].
  * `start` is the x of values[0] (1 for week 1; 0 when the first value is the starting level).
  */
-export function lineChart({ title, series, start = 1, xLabel = "", width = 560, height = 220 }) {
+export function lineChart({ title, series, start = 1, xLabel = "", width = 440, height = 210 }) {
   const shown = series.filter((s) => Array.isArray(s.values) && s.values.length);
-  const margin = { left: 46, right: 12, top: 10, bottom: xLabel ? 34 : 24 };
+  const margin = { left: 42, right: 12, top: 10, bottom: xLabel ? 36 : 24 };
   const plotW = width - margin.left - margin.right;
   const plotH = height - margin.top - margin.bottom;
   const chart = svg("svg", {
@@ -145,7 +145,7 @@ export function lineChart({ title, series, start = 1, xLabel = "", width = 560, 
 }
 
 /** Horizontal bars: bars [{label, value, color?}]; `format` turns a value into its label. */
-export function barChart({ title, bars, format = label, width = 560 }) {
+export function barChart({ title, bars, format = label, width = 520 }) {
   const row = 26;
   const margin = { left: 150, right: 80, top: 6, bottom: 6 };
   const height = margin.top + margin.bottom + row * Math.max(1, bars.length);
@@ -167,5 +167,7 @@ export function barChart({ title, bars, format = label, width = 560 }) {
     chart.append(text(x0 + w + 6, top + row / 2 + 4, format(b.value), { class: "axis" }));
   });
   const summary = bars.map((b) => `${b.label}: ${format(b.value)}`).join("; ");
-  return figure(title, chart, [], `${summary}.`);
+  const out = figure(title, chart, [], `${summary}.`);
+  out.classList.add("bars");
+  return out;
 }

@@ -383,10 +383,7 @@ function buildRow(entry) {
     button("+1 min", { "data-action": "extend", "data-testid": `act-extend-${id}`, "aria-label": `Give ${title} one more minute` }),
     button("End", { "data-action": "end", class: "small danger", "data-testid": `act-end-${id}`, "aria-label": `End ${title}` }),
     button("Restore", { "data-action": "restore", "data-testid": `act-restore-${id}`, "aria-label": `Bring ${title} back into memory` }),
-    button("Details", { "data-action": "details", "data-testid": `act-details-${id}`, "aria-label": `Details, links and debrief of ${title}` }),
-    el("span", { class: "bot-policy" },
-      el("label", { for: `policy-${id}`, class: "offscreen" }, `Bot policy for ${title}`),
-      policySelect));
+    button("Details", { "data-action": "details", "data-testid": `act-details-${id}`, "aria-label": `Details, links and debrief of ${title}` }));
   actions.addEventListener("click", (event) => {
     const target = event.target.closest("button[data-action]");
     if (target) onAction(entry, target.dataset.action);
@@ -395,12 +392,14 @@ function buildRow(entry) {
     el("td", { "data-label": "Game" },
       el("strong", { class: "title" }, title),
       el("span", { class: "badges" }),
-      el("div", { class: "muted small-text" }, el("span", { class: "code" }, id), " ",
-        humanize(KIND_TITLES[entry.info.kind] || entry.info.kind),
-        entry.info.session_id ? ` · class ${entry.info.session_id}` : "")),
+      el("div", { class: "muted" }, el("span", { class: "code" }, id), ` · ${KIND_TITLES[entry.info.kind] || humanize(entry.info.kind)}`),
+      entry.info.session_id ? el("div", { class: "muted" }, `class ${entry.info.session_id}`) : null),
     el("td", { "data-label": "Status" }, el("span", { class: "status", "data-testid": `status-${id}` })),
     el("td", { "data-label": "Round" }, el("span", { "data-testid": `round-${id}` })),
-    el("td", { "data-label": "Seats" }, el("ul", { class: "seats" })),
+    el("td", { "data-label": "Seats" },
+      el("div", { class: "bot-policy" },
+        el("label", { for: `policy-${id}` }, "Bots play"), policySelect),
+      el("ul", { class: "seats" })),
     el("td", { "data-label": "Deadline" }, el("span", { "data-testid": `deadline-${id}`, class: "deadline-cell" })),
     el("td", { "data-label": "Actions" }, actions));
   return row;
@@ -446,14 +445,14 @@ function updateRow(entry) {
       seatButton.addEventListener("click", () => onSeatButton(entry, seat.role));
       item = el("li", { class: "seat", "data-role": seat.role, "data-testid": `seat-${id}-${seat.role}` },
         el("span", { class: "who" }), el("span", { "data-part": "online" }), el("span", { "data-part": "submitted" }),
-        el("span", { class: "bot muted" }), seatButton);
+        seatButton);
       list.append(item);
     }
-    const who = `${roleName(seat.role)}${seat.name ? ` · ${seat.name}` : seat.claimed ? "" : " (free)"}`;
+    const holder = seat.bot ? ` (bot: ${seat.bot.policy})` : seat.name ? ` · ${seat.name}` : seat.claimed ? "" : " (free)";
+    const who = `${roleName(seat.role)}${holder}`;
     if (item.querySelector(".who").textContent !== who) item.querySelector(".who").textContent = who;
     mark(item.querySelector('[data-part="online"]'), seat.online, "●", "○", "online", "offline", "on", "off");
     mark(item.querySelector('[data-part="submitted"]'), seat.submitted, "✓", "–", "submitted", "not submitted", "done", "todo");
-    item.querySelector(".bot").textContent = seat.bot ? `bot: ${seat.bot.policy}` : "";
     item.dataset.online = String(Boolean(seat.online));
     item.dataset.submitted = String(Boolean(seat.submitted));
     item.dataset.bot = seat.bot ? seat.bot.policy : "";
@@ -702,7 +701,7 @@ async function showDetail(gameId) {
   });
   const token = tokens.games[gameId];
   const where = info.active ? (info.restored ? "in memory, restored after a restart" : "in memory") : "stored only (not in memory)";
-  bodyNode.replaceChildren(
+  bodyNode.replaceChildren(el("div", {},
     el("p", {}, `${KIND_TITLES[info.kind] || info.kind} · ${info.status} · ${info.round} of ${info.total_rounds} ${word}s played · ${where}`
       + (info.cloned_from ? ` · cloned from ${info.cloned_from.game_id} at ${word} ${info.cloned_from.round}` : "")),
     token ? el("p", {}, "Facilitator token of this game: ", el("span", { class: "token" }, token), " ",
@@ -717,7 +716,7 @@ async function showDetail(gameId) {
     resultsTable(info),
     info.round > 0 && info.view
       ? renderDebrief(info.kind, info.view, { heading: info.view.over ? "Debrief" : "So far", level: "h3" })
-      : el("p", { class: "muted" }, `No ${word} played yet.`));
+      : el("p", { class: "muted" }, `No ${word} played yet.`)));
   $("detail-heading").focus();
 }
 

@@ -158,7 +158,7 @@ function showRolePicker(roles) {
       el("input", { type: "radio", name: "role", id, value, checked }),
       el("label", { for: id }, text));
   };
-  box.append(option("", "Any free role", true), roles.map((r) => option(r, roleName(r), false)));
+  box.append(option("", "Any free role", true), ...roles.map((r) => option(r, roleName(r), false)));
   $("role-picker").hidden = false;
 }
 
@@ -242,7 +242,7 @@ function renderConnection() {
   const { state } = connection;
   box.dataset.state = state;
   const words = {
-    idle: "Not connected",
+    idle: "Not joined yet",
     connecting: "Connecting…",
     online: "Connected",
     offline: "Offline: reconnecting",
@@ -454,8 +454,8 @@ function announceRound() {
 }
 
 const BEER_FIGURES = [
-  ["incoming_order", (v) => `Incoming order (from ${v.customer === "customers" ? "customers" : roleName(v.customer)})`],
-  ["received", (v) => `Received (from ${v.supplier === "brewery" ? "the brewery" : roleName(v.supplier)})`],
+  ["incoming_order", (v) => `Incoming order (from ${v.customer === "customers" ? "customers" : `the ${v.customer}`})`],
+  ["received", (v) => `Received (from the ${v.supplier})`],
   ["shipped", () => "Shipped"],
   ["inventory", () => "Inventory"],
   ["backlog", () => "Backlog"],

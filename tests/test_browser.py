@@ -378,7 +378,81 @@ def test_the_debrief_shows_every_role_and_the_team_cost(
     expect(dash.get_by_test_id("compare-beer").locator(f'tr[data-game="{gid}"]')).to_contain_text(
         team_cost
     )
+
+    dash.get_by_test_id(f"act-details-{gid}").click()
+    expect(dash.locator("#detail").get_by_test_id("debrief")).to_be_visible()
+    with dash.expect_download() as download:
+        dash.get_by_role("button", name="Export CSV").click()
+    csv = Path(download.value.path()).read_text().splitlines()
+    assert csv[0].startswith("game_id,round,role,decision_order")
+    assert len(csv) == 1 + 3 * 4
+    dash.fill("#clone-round", "2")
+    dash.get_by_role("button", name="Clone", exact=True).click()
+    expect(dash.locator("#detail-heading")).to_contain_text("Team Short (from round 2)")
     no_page_errors(dash, *players)
+
+
+def test_open_join_lets_players_pick_a_free_role(
+    browser: Browser, contexts: list[BrowserContext], server: ServerProcess
+) -> None:
+    game = create(server, open_join=True, autostart=True)
+    first = new_page(browser, contexts)
+    first.goto(game["open_join"]["url"])
+    expect(first.locator("#role-picker")).to_be_visible()
+    first.get_by_label("Factory").check()
+    first.fill("#join-name", "Fay")
+    first.click("#join-button")
+    expect(first.locator("#seat-line")).to_contain_text("Factory · Fay")
+
+    second = new_page(browser, contexts)
+    second.goto(server.url + "/play")  # typing the code instead of following the link
+    second.fill("#join-code", game["open_join"]["code"].lower())
+    second.click("#join-button")
+    expect(second.locator("#role-picker")).to_be_visible()
+    second.get_by_label("Factory").check()
+    second.click("#join-button")
+    expect(second.locator("#join-error")).to_contain_text("already taken")
+    second.get_by_label("Any free role").check()
+    second.click("#join-button")
+    expect(second.locator("#seat-line")).to_contain_text("Retailer")
+    seats = {s["role"]: s["claimed"] for s in game_state(server, game["game_id"])["seats"]}
+    assert seats == {"retailer": True, "wholesaler": False, "distributor": False, "factory": True}
+    no_page_errors(first, second)
+
+
+def test_a_class_made_in_the_dashboard_and_run_with_its_session_token(
+    browser: Browser, contexts: list[BrowserContext], server: ServerProcess
+) -> None:
+    dash = dashboard(browser, contexts, server)
+    dash.locator("#create-details summary").click()
+    dash.select_option("#kind", "beer")
+    dash.fill("#title", "Tuesday")
+    dash.fill("#teams", "2")
+    expect(dash.locator("#set-weeks")).to_have_value("36")  # the form comes from /api/kinds
+    dash.fill("#set-weeks", "5")
+    dash.click("#create-button")
+    created = dash.get_by_test_id("created")
+    expect(created).to_contain_text("class of 2 games")
+    token = created.locator(".token").inner_text()
+    session_id = token.split(".")[0]
+    rows = dash.locator('tr[data-testid^="game-row-"]:visible')
+    expect(rows).to_have_count(2)
+    with server.http() as http:
+        games = http.get(f"/api/sessions/{session_id}").json()["games"]
+    assert [g["title"] for g in games] == ["Tuesday team 1", "Tuesday team 2"]
+    assert all(g["settings"]["weeks"] == 5 for g in games)
+
+    dash.click("#sign-out")
+    dash.fill("#credential", token)
+    dash.click("#signin-button")
+    expect(dash.locator("#who")).to_have_text(f"Session {session_id}")
+    expect(dash.locator("#create-section")).to_be_hidden()
+    expect(rows).to_have_count(2)
+    dash.click('[data-bulk="start"]')
+    for game in games:
+        expect(dash.get_by_test_id(f"status-{game['game_id']}")).to_have_text("running")
+    expect(dash.locator("#notice")).to_contain_text("Started in 2 games")
+    no_page_errors(dash)
 
 
 def test_the_fishery_plays_in_the_same_pages(
