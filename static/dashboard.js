@@ -2,27 +2,23 @@
 // game live (one `watch` WebSocket per game in memory, and a poll of the API for the list), act
 // on one game or all of them, read stored games, clone from a round, compare teams, export CSV.
 
-import { barChart } from "./charts.js";
 import {
-  ApiError, GameSocket, KIND_TITLES, ServerClock, api, copyText, el, fmt, fmtDuration,
-  fmtMoney, humanize, roleName, roundWord,
+  ApiError, GameSocket, KIND_TITLES, ServerClock, api, copyText, el, humanize, roundWord,
 } from "./client.js";
-import { renderDebrief, roleSummary } from "./debrief.js";
+import {
+  compareView, copyButton, downloadExport, linksTable, linksText, readSettings, resultsTable,
+  settingsFields,
+} from "./dash-panels.js";
+import {
+  APPLIES, IN_PROGRESS, buildRow, titleOf as titleOfGame, updateDeadline, updateRow,
+} from "./dash-table.js";
+import { renderDebrief } from "./debrief.js";
 
 const $ = (id) => document.getElementById(id);
 const CREDENTIAL = "gameserver.dash.credential";
 const TOKENS = "gameserver.dash.tokens";
 const POLL_MS = 3000;
 const MAX_WATCHED = 60; // beyond this many games, the poll alone keeps the table current
-const IN_PROGRESS = new Set(["created", "running", "paused"]);
-const APPLIES = {
-  start: ["created"],
-  pause: ["running"],
-  resume: ["paused"],
-  "close-round": ["running", "paused"],
-  extend: ["running", "paused"],
-  end: ["created", "running", "paused"],
-};
 const DONE_WORDS = {
   start: "started", pause: "paused", resume: "resumed", "close-round": "round closed",
   extend: "deadline extended by a minute", end: "ended",
@@ -341,7 +337,19 @@ function scheduleRender() {
 }
 
 function titleOf(entry) {
-  return entry.info.title || `Game ${entry.id}`;
+  return titleOfGame(entry.info);
+}
+
+function rowOf(entry) {
+  if (!entry.row) {
+    const policies = (kinds.find((k) => k.kind === entry.info.kind) || {}).policies || [];
+    entry.row = buildRow(entry.info, {
+      policies,
+      onAction: (action) => onAction(entry, action),
+      onSeat: (role) => onSeatButton(entry, role),
+    });
+  }
+  return entry.row;
 }
 
 function render() {
@@ -349,9 +357,9 @@ function render() {
   const shown = shownEntries();
   const shownIds = new Set(shown.map((e) => e.id));
   for (const entry of games.values()) {
-    if (!entry.row) entry.row = buildRow(entry);
-    entry.row.hidden = !shownIds.has(entry.id);
-    updateRow(entry);
+    const row = rowOf(entry);
+    row.hidden = !shownIds.has(entry.id);
+    updateRow(row, entry.info, display(entry), { watched: Boolean(entry.socket), clock: entry.clock });
   }
   // keep the rows in the list's order without moving the ones already in place
   let cursor = body.firstElementChild;
@@ -363,129 +371,6 @@ function render() {
   $("empty").hidden = shown.length > 0;
   renderLinks(shown);
   renderConnection();
-}
-
-function button(text, attrs) {
-  return el("button", { type: "button", class: "small", ...attrs }, text);
-}
-
-function buildRow(entry) {
-  const id = entry.id;
-  const title = titleOf(entry);
-  const policies = (kinds.find((k) => k.kind === entry.info.kind) || {}).policies || [];
-  const policySelect = el("select", { "data-testid": `policy-${id}`, id: `policy-${id}`, class: "small" },
-    policies.map((p) => el("option", { value: p.name, title: p.help }, p.name)));
-  const actions = el("div", { class: "actions" },
-    button("Start", { "data-action": "start", "data-testid": `act-start-${id}`, "aria-label": `Start ${title}` }),
-    button("Pause", { "data-action": "pause", "data-testid": `act-pause-${id}`, "aria-label": `Pause ${title}` }),
-    button("Resume", { "data-action": "resume", "data-testid": `act-resume-${id}`, "aria-label": `Resume ${title}` }),
-    button("Close round", { "data-action": "close-round", "data-testid": `act-close-round-${id}`, "aria-label": `Close the round of ${title}` }),
-    button("+1 min", { "data-action": "extend", "data-testid": `act-extend-${id}`, "aria-label": `Give ${title} one more minute` }),
-    button("End", { "data-action": "end", class: "small danger", "data-testid": `act-end-${id}`, "aria-label": `End ${title}` }),
-    button("Restore", { "data-action": "restore", "data-testid": `act-restore-${id}`, "aria-label": `Bring ${title} back into memory` }),
-    button("Details", { "data-action": "details", "data-testid": `act-details-${id}`, "aria-label": `Details, links and debrief of ${title}` }));
-  actions.addEventListener("click", (event) => {
-    const target = event.target.closest("button[data-action]");
-    if (target) onAction(entry, target.dataset.action);
-  });
-  const row = el("tr", { "data-testid": `game-row-${id}` },
-    el("td", { "data-label": "Game" },
-      el("strong", { class: "title" }, title),
-      el("span", { class: "badges" }),
-      el("div", { class: "muted" }, el("span", { class: "code" }, id), ` · ${KIND_TITLES[entry.info.kind] || humanize(entry.info.kind)}`),
-      entry.info.session_id ? el("div", { class: "muted" }, `class ${entry.info.session_id}`) : null),
-    el("td", { "data-label": "Status" }, el("span", { class: "status", "data-testid": `status-${id}` })),
-    el("td", { "data-label": "Round" }, el("span", { "data-testid": `round-${id}` })),
-    el("td", { "data-label": "Seats" },
-      el("div", { class: "bot-policy" },
-        el("label", { for: `policy-${id}` }, "Bots play"), policySelect),
-      el("ul", { class: "seats" })),
-    el("td", { "data-label": "Deadline" }, el("span", { "data-testid": `deadline-${id}`, class: "deadline-cell" })),
-    el("td", { "data-label": "Actions" }, actions));
-  return row;
-}
-
-function mark(node, on, onSymbol, offSymbol, onWords, offWords, onClass, offClass) {
-  node.className = `mark ${on ? onClass : offClass}`;
-  node.replaceChildren(on ? onSymbol : offSymbol, el("span", { class: "offscreen" }, ` ${on ? onWords : offWords}`));
-}
-
-function updateRow(entry) {
-  const row = entry.row;
-  const d = display(entry);
-  const id = entry.id;
-  const info = entry.info;
-  const word = roundWord(info.kind);
-  const badges = row.querySelector(".badges");
-  const badgeList = [];
-  if (info.restored) badgeList.push(el("span", { class: "badge restored", title: "brought back after a server restart" }, "restored"));
-  if (!info.active) badgeList.push(el("span", { class: "badge stored", title: "not in memory; read from the database" }, "stored"));
-  if (info.cloned_from) badgeList.push(el("span", { class: "badge" }, `clone of ${info.cloned_from.game_id} @${info.cloned_from.round}`));
-  const badgeText = badgeList.map((b) => b.textContent).join("|");
-  if (badges.dataset.text !== badgeText) {
-    badges.dataset.text = badgeText;
-    badges.replaceChildren(...badgeList);
-  }
-  const status = row.querySelector(`[data-testid="status-${id}"]`);
-  status.textContent = d.status;
-  status.className = `status status-${d.status}`;
-  const round = row.querySelector(`[data-testid="round-${id}"]`);
-  round.dataset.round = String(d.round);
-  let roundText;
-  if (d.status === "created") roundText = `Not started (${d.total ?? "?"} ${word}s)`;
-  else if (IN_PROGRESS.has(d.status)) roundText = `${humanize(word)} ${d.round + 1} of ${d.total ?? "?"}`;
-  else roundText = `${d.round} of ${d.total ?? "?"} played`;
-  if (round.textContent !== roundText) round.textContent = roundText;
-
-  const list = row.querySelector(".seats");
-  for (const seat of d.seats) {
-    let item = list.querySelector(`[data-role="${CSS.escape(seat.role)}"]`);
-    if (!item) {
-      const seatButton = button("Bot", { "data-testid": `bot-${id}-${seat.role}` });
-      seatButton.addEventListener("click", () => onSeatButton(entry, seat.role));
-      item = el("li", { class: "seat", "data-role": seat.role, "data-testid": `seat-${id}-${seat.role}` },
-        el("span", { class: "who" }), el("span", { "data-part": "online" }), el("span", { "data-part": "submitted" }),
-        seatButton);
-      list.append(item);
-    }
-    const holder = seat.bot ? ` (bot: ${seat.bot.policy})` : seat.name ? ` · ${seat.name}` : seat.claimed ? "" : " (free)";
-    const who = `${roleName(seat.role)}${holder}`;
-    if (item.querySelector(".who").textContent !== who) item.querySelector(".who").textContent = who;
-    mark(item.querySelector('[data-part="online"]'), seat.online, "●", "○", "online", "offline", "on", "off");
-    mark(item.querySelector('[data-part="submitted"]'), seat.submitted, "✓", "–", "submitted", "not submitted", "done", "todo");
-    item.dataset.online = String(Boolean(seat.online));
-    item.dataset.submitted = String(Boolean(seat.submitted));
-    item.dataset.bot = seat.bot ? seat.bot.policy : "";
-    const seatButton = item.querySelector("button");
-    const label = seat.bot ? "To person" : "Bot";
-    if (seatButton.textContent !== label) seatButton.textContent = label;
-    seatButton.setAttribute("aria-label", seat.bot
-      ? `Give the ${seat.role} seat of ${titleOf(entry)} back to a person`
-      : `Hand the ${seat.role} seat of ${titleOf(entry)} to a bot`);
-    seatButton.hidden = !IN_PROGRESS.has(d.status);
-  }
-
-  for (const node of row.querySelectorAll("button[data-action]")) {
-    const action = node.dataset.action;
-    if (action === "details") continue;
-    if (action === "restore") node.hidden = info.active || Boolean(entry.socket);
-    else node.hidden = !APPLIES[action].includes(d.status);
-  }
-  row.querySelector(".bot-policy").hidden = !IN_PROGRESS.has(d.status);
-  updateDeadline(entry, d);
-}
-
-function updateDeadline(entry, d = display(entry)) {
-  const cell = entry.row && entry.row.querySelector(".deadline-cell");
-  if (!cell) return;
-  let text = "–";
-  if (d.status === "running" && typeof d.deadline === "number") {
-    const left = entry.clock.secondsUntil(d.deadline);
-    text = left > 0 ? fmtDuration(left) : "closing…";
-  } else if (d.status === "paused") {
-    text = typeof d.pausedRemaining === "number" ? `paused, ${fmtDuration(d.pausedRemaining)} left` : "paused";
-  }
-  if (cell.textContent !== text) cell.textContent = text;
 }
 
 // -- actions --------------------------------------------------------------------------------
@@ -577,44 +462,6 @@ async function onBulk(action) {
 
 // -- join links -----------------------------------------------------------------------------
 
-function copyButton(text, label) {
-  const node = button("Copy", { "aria-label": label });
-  node.addEventListener("click", async () => {
-    const ok = await copyText(text);
-    node.textContent = ok ? "Copied" : "Select and copy";
-    say(ok ? `Copied ${label.replace(/^Copy /, "")}.` : "Copying is not allowed here; select the text.");
-    setTimeout(() => { node.textContent = "Copy"; }, 1500);
-  });
-  return node;
-}
-
-function linksTable(info) {
-  const rows = info.join.map((link) => el("tr", {},
-    el("th", { scope: "row" }, roleName(link.role)),
-    el("td", {}, el("span", { class: "code" }, link.code)),
-    el("td", {}, el("a", { href: link.url, target: "_blank", rel: "noopener" }, link.url)),
-    el("td", {}, copyButton(link.url, `Copy the ${link.role} link of ${info.title || info.game_id}`))));
-  if (info.open_join) {
-    rows.push(el("tr", {},
-      el("th", { scope: "row" }, "Any free role"),
-      el("td", {}, el("span", { class: "code" }, info.open_join.code)),
-      el("td", {}, el("a", { href: info.open_join.url, target: "_blank", rel: "noopener" }, info.open_join.url)),
-      el("td", {}, copyButton(info.open_join.url, `Copy the open join link of ${info.title || info.game_id}`))));
-  }
-  return el("div", { class: "table-wrap" }, el("table", { class: "data links-table" },
-    el("thead", {}, el("tr", {}, ["Role", "Code", "Link", ""].map((h) => el("th", { scope: "col" }, h)))),
-    el("tbody", {}, rows)));
-}
-
-function linksText(entries) {
-  return entries.map((entry) => {
-    const info = entry.info;
-    const lines = info.join.map((l) => `  ${roleName(l.role)}: ${l.url}`);
-    if (info.open_join) lines.push(`  Any free role: ${info.open_join.url}`);
-    return `${titleOf(entry)} (${info.game_id})\n${lines.join("\n")}`;
-  }).join("\n\n");
-}
-
 function renderLinks(shown) {
   const withSeats = shown.filter((e) => IN_PROGRESS.has(display(e).status));
   const signature = withSeats.map((e) => e.id).join(",");
@@ -622,45 +469,18 @@ function renderLinks(shown) {
   linksSignature = signature;
   const box = $("links");
   box.replaceChildren(...withSeats.map((entry) => el("details", { open: withSeats.length <= 4 },
-    el("summary", {}, `${titleOf(entry)} (${entry.id})`), linksTable(entry.info))));
+    el("summary", {}, `${titleOf(entry)} (${entry.id})`), linksTable(entry.info, say))));
   if (!withSeats.length) box.append(el("p", { class: "muted" }, "No game in progress is shown."));
 }
 
 // -- details: links, debrief, clone, export -------------------------------------------------
 
-async function download(entry, format) {
+async function download(gameId, format) {
   try {
-    const response = await fetch(`/api/games/${entry.id}/export.${format}`, {
-      headers: { Authorization: `Bearer ${tokenFor(entry.id)}` },
-      cache: "no-store",
-    });
-    if (!response.ok) throw new Error(`HTTP ${response.status}`);
-    const blob = await response.blob();
-    const url = URL.createObjectURL(blob);
-    const link = el("a", { href: url, download: `${entry.id}.${format}` });
-    document.body.append(link);
-    link.click();
-    link.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 10000);
-    say(`Downloaded ${entry.id}.${format}.`);
+    say(`Downloaded ${await downloadExport(gameId, tokenFor(gameId), format)}.`);
   } catch (err) {
-    say(`Export of ${entry.id} failed: ${err.message}`, true);
+    say(`Export of ${gameId} failed: ${err.message}`, true);
   }
-}
-
-function resultsTable(info) {
-  const results = info.results || {};
-  const roles = results.roles || {};
-  const figures = [...new Set(Object.values(roles).flatMap((r) => Object.keys(r)))];
-  if (!figures.length) return null;
-  return el("div", { class: "table-wrap" }, el("table", { class: "data" },
-    el("caption", {}, "Results"),
-    el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "Role"), figures.map((f) => el("th", { scope: "col" }, humanize(f))))),
-    el("tbody", {}, Object.entries(roles).map(([role, row]) => el("tr", {},
-      el("th", { scope: "row" }, roleName(role)), figures.map((f) => el("td", {}, fmt(row[f])))))),
-    el("tfoot", {}, el("tr", { class: "total" }, el("th", { scope: "row" }, "Team"),
-      el("td", { colspan: String(figures.length) },
-        Object.entries(results.team || {}).map(([k, v]) => `${humanize(k)} ${fmt(v)}`).join(" · "))))));
 }
 
 async function showDetail(gameId) {
@@ -705,14 +525,14 @@ async function showDetail(gameId) {
     el("p", {}, `${KIND_TITLES[info.kind] || info.kind} · ${info.status} · ${info.round} of ${info.total_rounds} ${word}s played · ${where}`
       + (info.cloned_from ? ` · cloned from ${info.cloned_from.game_id} at ${word} ${info.cloned_from.round}` : "")),
     token ? el("p", {}, "Facilitator token of this game: ", el("span", { class: "token" }, token), " ",
-      copyButton(token, `Copy the facilitator token of ${info.game_id}`)) : null,
+      copyButton(token, `Copy the facilitator token of ${info.game_id}`, say)) : null,
     el("div", { class: "toolbar" },
-      el("button", { type: "button", onclick: () => download({ id: gameId }, "csv") }, "Export CSV"),
-      el("button", { type: "button", onclick: () => download({ id: gameId }, "json") }, "Export JSON"),
+      el("button", { type: "button", onclick: () => download(gameId, "csv") }, "Export CSV"),
+      el("button", { type: "button", onclick: () => download(gameId, "json") }, "Export JSON"),
       el("button", { type: "button", onclick: () => showDetail(gameId) }, "Refresh"),
       el("button", { type: "button", onclick: () => { section.hidden = true; } }, "Close")),
     cloneForm,
-    IN_PROGRESS.has(info.status) ? el("details", {}, el("summary", {}, "Join links"), linksTable(info)) : null,
+    IN_PROGRESS.has(info.status) ? el("details", {}, el("summary", {}, "Join links"), linksTable(info, say)) : null,
     resultsTable(info),
     info.round > 0 && info.view
       ? renderDebrief(info.kind, info.view, { heading: info.view.over ? "Debrief" : "So far", level: "h3" })
@@ -732,41 +552,7 @@ async function compare() {
   box.replaceChildren(el("p", {}, "Loading…"));
   const loaded = await Promise.all(shown.map((entry) =>
     api("GET", `/api/games/${entry.id}?view=1`, { token: tokenFor(entry.id) }).catch(() => null)));
-  const byKind = new Map();
-  for (const info of loaded.filter(Boolean)) {
-    if (!byKind.has(info.kind)) byKind.set(info.kind, []);
-    byKind.get(info.kind).push(info);
-  }
-  const parts = [];
-  for (const [kind, infos] of byKind) {
-    const summaries = infos.map((info) => ({ info, ...roleSummary(kind, info.view) }));
-    const layout = summaries[0].layout;
-    const scoreLabel = layout.score ? layout.score.label : "Score";
-    const money = layout.score && layout.score.money;
-    const format = (v) => (money ? fmtMoney(v) : fmt(v));
-    const teamScore = (s) => Object.values(s.roles).reduce((a, r) => a + (typeof r.score === "number" ? r.score : 0), 0);
-    const roles = [...new Set(summaries.flatMap((s) => Object.keys(s.roles)))];
-    parts.push(el("h3", {}, KIND_TITLES[kind] || humanize(kind)));
-    parts.push(barChart({
-      title: `Team ${scoreLabel.toLowerCase()}`,
-      bars: summaries.map((s) => ({ label: s.info.title || s.info.game_id, value: teamScore(s) })),
-      format,
-    }));
-    const decision = humanize(layout.decision || "decision");
-    parts.push(el("div", { class: "table-wrap" }, el("table", { class: "data", "data-testid": `compare-${kind}` },
-      el("caption", {}, `${scoreLabel} and ${decision.toLowerCase()} swings per role (highest − lowest, standard deviation)`),
-      el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "Team"), el("th", { scope: "col" }, humanize(roundWord(kind)) + "s"),
-        el("th", { scope: "col" }, `Team ${scoreLabel.toLowerCase()}`), roles.map((r) => el("th", { scope: "col" }, roleName(r))))),
-      el("tbody", {}, summaries.map((s) => el("tr", { "data-game": s.info.game_id },
-        el("th", { scope: "row" }, s.info.title || s.info.game_id),
-        el("td", {}, String(s.info.round)),
-        el("td", {}, format(teamScore(s))),
-        roles.map((r) => {
-          const x = s.roles[r];
-          return el("td", {}, x ? `${format(x.score)} · swing ${fmt(x.swing)} · sd ${fmt(x.std)}` : "–");
-        })))))));
-  }
-  box.replaceChildren(...parts);
+  box.replaceChildren(...compareView(loaded.filter(Boolean)));
 }
 
 // -- new games ------------------------------------------------------------------------------
@@ -792,60 +578,7 @@ async function loadKinds() {
 
 function buildSettings() {
   const kind = kinds.find((k) => k.kind === $("kind").value);
-  const box = $("settings");
-  box.replaceChildren();
-  if (!kind) return;
-  for (const s of kind.settings) {
-    const id = `set-${s.name}`;
-    const help = [s.help, s.minimum !== undefined && s.maximum !== undefined ? `${s.minimum} to ${s.maximum}` : ""]
-      .filter(Boolean).join(" · ");
-    let input;
-    if (s.kind === "bool") {
-      input = el("input", { id, type: "checkbox", checked: Boolean(s.default), "data-setting": s.name, "data-kind": s.kind });
-      box.append(el("div", { class: "check field" }, input, el("label", { for: id }, s.label)));
-      continue;
-    }
-    if (s.choices) {
-      input = el("select", { id, "data-setting": s.name, "data-kind": s.kind },
-        s.choices.map((c) => el("option", { value: c, selected: c === s.default }, c)));
-    } else if (s.kind === "int" || s.kind === "float") {
-      input = el("input", {
-        id, type: "number", "data-setting": s.name, "data-kind": s.kind,
-        value: s.default === null || s.default === undefined ? "" : String(s.default),
-        min: s.minimum ?? null, max: s.maximum ?? null, step: s.kind === "int" ? "1" : "any",
-        inputmode: s.kind === "int" ? "numeric" : "decimal",
-      });
-    } else {
-      const value = Array.isArray(s.default) ? s.default.join(", ") : s.default ?? "";
-      input = el("input", {
-        id, "data-setting": s.name, "data-kind": s.kind, value: String(value),
-        placeholder: s.kind === "int_list" ? "e.g. 4, 4, 8, 8" : "",
-      });
-    }
-    if (help) input.setAttribute("aria-describedby", `${id}-help`);
-    box.append(el("div", { class: "field" },
-      el("label", { for: id }, s.label),
-      input,
-      help ? el("p", { class: "help", id: `${id}-help` }, help) : null));
-  }
-}
-
-function readSettings() {
-  const out = {};
-  for (const input of $("settings").querySelectorAll("[data-setting]")) {
-    const name = input.dataset.setting;
-    const kind = input.dataset.kind;
-    if (kind === "bool") {
-      out[name] = input.checked;
-      continue;
-    }
-    const raw = input.value.trim();
-    if (raw === "") continue;
-    if (kind === "int" || kind === "float") out[name] = Number(raw);
-    else if (kind === "int_list") out[name] = raw.split(/[\s,;]+/).filter(Boolean).map(Number);
-    else out[name] = raw;
-  }
-  return out;
+  $("settings").replaceChildren(...(kind ? settingsFields(kind) : []));
 }
 
 async function onCreate(event) {
@@ -861,7 +594,7 @@ async function onCreate(event) {
   const body = {
     kind: $("kind").value,
     title: $("title").value.trim(),
-    settings: readSettings(),
+    settings: readSettings($("settings")),
     open_join: $("open-join").checked,
     autostart: $("autostart").checked,
   };
@@ -876,7 +609,7 @@ async function onCreate(event) {
       created = el("div", { class: "banner", "data-testid": "created" },
         el("p", {}, `Created a class of ${out.games.length} games (${out.session_id}). Its facilitator token controls all of them and is shown only now: `,
           el("span", { class: "token" }, out.facilitator_token), " "),
-        copyButton(out.facilitator_token, "Copy the class facilitator token"));
+        copyButton(out.facilitator_token, "Copy the class facilitator token", say));
       filterDefault = `session:${out.session_id}`;
       $("filter").dataset.touched = "";
     } else {
@@ -885,7 +618,7 @@ async function onCreate(event) {
       created = el("div", { class: "banner", "data-testid": "created" },
         el("p", {}, `Created game ${out.game_id}. Its facilitator token is shown only now: `,
           el("span", { class: "token" }, out.facilitator_token), " "),
-        copyButton(out.facilitator_token, "Copy the game's facilitator token"));
+        copyButton(out.facilitator_token, "Copy the game's facilitator token", say));
     }
     saveTokens();
     $("created").replaceChildren(created);
@@ -940,12 +673,14 @@ function init() {
   }
   $("copy-all-links").addEventListener("click", async () => {
     const entries = shownEntries().filter((e) => IN_PROGRESS.has(display(e).status));
-    const ok = await copyText(linksText(entries));
+    const ok = await copyText(linksText(entries.map((e) => e.info)));
     say(ok ? `Copied the links of ${entries.length} games.` : "Copying is not allowed here.");
   });
   $("compare-button").addEventListener("click", compare);
   setInterval(() => {
-    for (const entry of games.values()) if (entry.row && !entry.row.hidden) updateDeadline(entry);
+    for (const entry of games.values()) {
+      if (entry.row && !entry.row.hidden) updateDeadline(entry.row, display(entry), entry.clock);
+    }
   }, 500);
   loadKinds();
   const saved = loadSaved();

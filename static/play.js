@@ -3,12 +3,14 @@
 // seat; a decision not yet acknowledged is kept there too and sent (again, with the same message
 // id) once the connection is back. The protocol makes such resends harmless.
 
-import { lineChart } from "./charts.js";
 import {
   GameSocket, KIND_TITLES, ServerClock, checkWholeNumber, decisionKey, el, fmt, fmtDuration,
-  fmtMoney, humanize, listWords, newId, roleName, roundWord, wsUrl,
+  humanize, newId, roleName, roundWord, wsUrl,
 } from "./client.js";
 import { renderDebrief } from "./debrief.js";
+import {
+  decisionLabel, decisionState, figureItems, gameNote, historyCharts, roundLine, statusWords,
+} from "./play-view.js";
 
 const $ = (id) => document.getElementById(id);
 const SEAT_PREFIX = "gameserver.seat.";
@@ -231,6 +233,10 @@ function onState(state, info) {
     }
     $("join-button").disabled = false;
   }
+  if (state === "deleted" && seat) {
+    store(SEAT_PREFIX + seat.gameId, null);
+    store(OUTBOX_PREFIX + seat.gameId, null);
+  }
   if (state === "superseded") $("superseded").hidden = false;
   if (state === "online") $("superseded").hidden = true;
   renderConnection();
@@ -429,16 +435,6 @@ function onDecide(event) {
 
 // -- rendering ----------------------------------------------------------------------------
 
-function statusWords(status) {
-  return {
-    created: "Waiting for the facilitator to start the game.",
-    running: "The game is running.",
-    paused: "The facilitator paused the game.",
-    finished: "The game is over.",
-    ended: "The facilitator ended the game.",
-  }[status] || "";
-}
-
 function announce(text) {
   $("announce").textContent = text;
 }
@@ -453,130 +449,12 @@ function announceRound() {
   announce(text);
 }
 
-const BEER_FIGURES = [
-  ["incoming_order", (v) => `Incoming order (from ${v.customer === "customers" ? "customers" : `the ${v.customer}`})`],
-  ["received", (v) => `Received (from the ${v.supplier})`],
-  ["shipped", () => "Shipped"],
-  ["inventory", () => "Inventory"],
-  ["backlog", () => "Backlog"],
-  ["supply_line", () => "On order, not yet received"],
-  ["last_order", () => "Your last order"],
-  ["cost", () => "Cost this week", fmtMoney],
-  ["total_cost", () => "Total cost so far", fmtMoney],
-];
-const FISHERY_FIGURES = [
-  ["stock_estimate", () => "Published fish stock estimate"],
-  ["last_boats", () => "Boats you sent last round"],
-  ["total_catch", () => "Your total catch"],
-  ["total_income", () => "Your total income", fmtMoney],
-];
-const NOT_FIGURES = new Set(["week", "round", "rounds", "weeks_announced", "forced_order"]);
-
-function figureList(view) {
-  if (game.kind === "beer") return BEER_FIGURES;
-  if (game.kind === "fishery") return FISHERY_FIGURES;
-  return Object.keys(view)
-    .filter((k) => typeof view[k] === "number" && !NOT_FIGURES.has(k) && !k.startsWith("max_"))
-    .map((k) => [k, () => humanize(k)]);
-}
-
-function renderFigures(view) {
-  const list = $("figures");
-  list.replaceChildren(...figureList(view).map(([key, label, format = fmt]) =>
-    el("div", { class: `figure fig-${key}` },
-      el("dt", {}, label(view)),
-      el("dd", { "data-testid": `fig-${key}` }, format(view[key])))));
-}
-
-function historyCharts(view) {
-  const word = humanize(roundWord(game.kind));
-  if (game.kind === "beer") {
-    const h = view.history || {};
-    return [
-      lineChart({ title: "Orders", xLabel: word, series: [
-        { name: "Your orders", values: h.order || [] },
-        { name: "Incoming orders", values: h.incoming_order || [] },
-      ] }),
-      lineChart({ title: "Inventory and backlog", xLabel: word, series: [
-        { name: "Inventory", values: h.inventory || [] },
-        { name: "Backlog", values: h.backlog || [] },
-      ] }),
-      lineChart({ title: "Cost per week", xLabel: word, series: [{ name: "Cost", values: h.cost || [] }] }),
-    ];
-  }
-  if (game.kind === "fishery") {
-    return [
-      lineChart({ title: "Your boats and catch", xLabel: word, series: [
-        { name: "Boats", values: view.boats || [] },
-        { name: "Catch", values: view.catch || [] },
-      ] }),
-      lineChart({ title: "Your income per round", xLabel: word, series: [{ name: "Income", values: view.income || [] }] }),
-      lineChart({ title: "Published stock estimate", xLabel: word, start: 0,
-        series: [{ name: "Estimate", values: view.stock_estimates || [] }] }),
-    ];
-  }
-  const source = view.history && typeof view.history === "object" ? view.history : view;
-  return Object.keys(source)
-    .filter((k) => Array.isArray(source[k]) && source[k].every((x) => typeof x === "number"))
-    .map((k) => lineChart({ title: humanize(k), xLabel: word, series: [{ name: humanize(k), values: source[k] }] }));
-}
-
-function roundLine() {
-  const word = humanize(roundWord(game.kind));
-  if (game.status === "finished") return `Game over: ${game.round} ${roundWord(game.kind)}s played`;
-  const of = game.announced ? ` of ${game.announced}` : "";
-  return `${word} ${game.openRound}${of}`;
-}
-
-function gameNote(view) {
-  const parts = [statusWords(game.status)];
-  if (game.kind === "beer" && view.customer) {
-    const customer = view.customer === "customers" ? "your customers" : `the ${view.customer}`;
-    const supplier = view.supplier === "brewery" ? "the brewery" : `the ${view.supplier}`;
-    parts.push(`You ship to ${customer} and order from ${supplier}.`);
-    if (view.forced) parts.push(`This week every order is ${view.forced_order}, whatever you enter.`);
-  }
-  if (game.notice) parts.push(game.notice);
-  return parts.filter(Boolean).join(" ");
-}
-
 function renderDecision() {
   const status = $("decision-status");
-  if (!status || !game.view) return;
-  const { key } = decisionKey(game.view);
-  const word = roundWord(game.kind);
-  const over = game.status === "finished" || game.status === "ended";
-  $("decide-card").hidden = over;
-  const canDecide = game.status === "running" || game.status === "paused" || game.status === "created";
-  $("decision-submit").disabled = !canDecide;
-  const waitingFor = game.roles.filter((r) => r !== game.role && !game.submitted.includes(r)).map(roleName);
-  const out = game.outbox;
-  let state = "none";
-  let value = "";
-  let text;
-  if (out && out.round === game.openRound) {
-    value = String(out.decision[key]);
-    if (!socket || !socket.ready) {
-      state = "queued";
-      text = `${humanize(key)} ${value} is saved on this device and will be sent when the connection is back.`;
-    } else if (game.status !== "running") {
-      state = "queued";
-      text = `${humanize(key)} ${value} will be sent when the game ${game.status === "created" ? "starts" : "resumes"}.`;
-    } else {
-      state = "sending";
-      text = `Sending ${key} ${value}…`;
-    }
-  } else if (game.confirmed && game.confirmed.round === game.openRound) {
-    state = "submitted";
-    value = String(game.confirmed.decision[key]);
-    const rest = waitingFor.length
-      ? `Waiting for ${listWords(waitingFor)}.`
-      : `Everyone has decided; the ${word} is closing.`;
-    text = `Submitted: ${key} ${value} for ${word} ${game.openRound}. ${rest} You can change it until the ${word} closes.`;
-  } else {
-    const done = game.submitted.length;
-    text = `Not submitted yet for ${word} ${game.openRound}. ${done} of ${game.roles.length} have decided.`;
-  }
+  if (!game.view) return;
+  $("decide-card").hidden = game.status === "finished" || game.status === "ended";
+  $("decision-submit").disabled = !["running", "paused", "created"].includes(game.status);
+  const { state, value, text } = decisionState(game, Boolean(socket && socket.ready));
   status.dataset.state = state;
   status.dataset.value = value;
   status.dataset.round = String(game.openRound);
@@ -591,26 +469,23 @@ function render(full) {
   const kindTitle = KIND_TITLES[game.kind] || humanize(game.kind || "game");
   $("game-title").textContent = kindTitle;
   $("seat-line").textContent = `${roleName(game.role || "")}${seat && seat.name ? ` · ${seat.name}` : ""} · game ${game.gameId}`;
-  $("round-line").textContent = roundLine();
+  $("round-line").textContent = roundLine(game);
   $("round-line").dataset.round = String(game.round);
-  $("game-note").textContent = gameNote(view);
-  document.title = `${roleName(game.role || "")}: ${roundLine()} · ${kindTitle}`;
+  $("game-note").textContent = gameNote(game, view);
+  document.title = `${roleName(game.role || "")}: ${roundLine(game)} · ${kindTitle}`;
   if (full) {
     const { key, max } = decisionKey(view);
-    const label = game.kind === "beer"
-      ? `Your order to ${view.supplier === "brewery" ? "the brewery" : `the ${view.supplier}`} (cases)`
-      : game.kind === "fishery" ? "Boats to send out" : humanize(key);
-    $("decision-label").textContent = label;
+    $("decision-label").textContent = decisionLabel(game.kind, view);
     $("decision-help").textContent = `A whole number from 0 to ${fmt(max)}.`;
     if (game.confirmed && game.confirmed.round === game.openRound && !$("decision-input").value) {
       $("decision-input").value = String(game.confirmed.decision[key]);
     }
     if (view.forced && !$("decision-input").value) $("decision-input").value = String(view.forced_order);
-    renderFigures(view);
+    $("figures").replaceChildren(...figureItems(game.kind, view));
     const key2 = JSON.stringify([game.round, game.status]);
     if (key2 !== lastRendered) {
       lastRendered = key2;
-      $("charts").replaceChildren(...historyCharts(view));
+      $("charts").replaceChildren(...historyCharts(game.kind, view));
       const debrief = $("debrief");
       if (view.debrief) {
         debrief.replaceChildren(renderDebrief(game.kind, view.debrief, {
@@ -642,11 +517,10 @@ function tick() {
   }
   if (box.textContent !== text) box.textContent = text;
   box.classList.toggle("urgent", urgent);
-  if (connection.state === "offline") {
-    const seconds = Math.max(0, Math.ceil((connection.retryAt - Date.now()) / 1000));
-    const words = seconds > 0 ? `Offline: reconnecting in ${seconds} s` : "Offline: reconnecting…";
-    if ($("connection-text").textContent !== words) $("connection-text").textContent = words;
-  }
+  // the countdown is left out of the live region: a screen reader hears "Offline" once
+  const seconds = Math.ceil((connection.retryAt - Date.now()) / 1000);
+  const retry = connection.state === "offline" && seconds > 0 ? ` in ${seconds} s` : "";
+  if ($("connection-retry").textContent !== retry) $("connection-retry").textContent = retry;
 }
 
 // -- start --------------------------------------------------------------------------------

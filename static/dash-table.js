@@ -1,0 +1,143 @@
+// The dashboard's table of games: one row per game, built once and then updated in place, so a
+// live update never takes the keyboard focus away from a button.
+
+import { KIND_TITLES, el, fmtDuration, humanize, roleName, roundWord } from "./client.js";
+
+export const IN_PROGRESS = new Set(["created", "running", "paused"]);
+export const APPLIES = {
+  start: ["created"],
+  pause: ["running"],
+  resume: ["paused"],
+  "close-round": ["running", "paused"],
+  extend: ["running", "paused"],
+  end: ["created", "running", "paused"],
+};
+
+export function titleOf(info) {
+  return info.title || `Game ${info.game_id}`;
+}
+
+const seatHandlers = new WeakMap(); // row -> onSeat(role)
+
+function button(text, attrs) {
+  return el("button", { type: "button", class: "small", ...attrs }, text);
+}
+
+/** A game's row, built once; `onAction(action)` and `onSeat(role)` get the clicks. */
+export function buildRow(info, { policies, onAction, onSeat }) {
+  const id = info.game_id;
+  const title = titleOf(info);
+  const policySelect = el("select", { "data-testid": `policy-${id}`, id: `policy-${id}`, class: "small" },
+    policies.map((p) => el("option", { value: p.name, title: p.help }, p.name)));
+  const actions = el("div", { class: "actions" },
+    button("Start", { "data-action": "start", "data-testid": `act-start-${id}`, "aria-label": `Start ${title}` }),
+    button("Pause", { "data-action": "pause", "data-testid": `act-pause-${id}`, "aria-label": `Pause ${title}` }),
+    button("Resume", { "data-action": "resume", "data-testid": `act-resume-${id}`, "aria-label": `Resume ${title}` }),
+    button("Close round", { "data-action": "close-round", "data-testid": `act-close-round-${id}`, "aria-label": `Close the round of ${title}` }),
+    button("+1 min", { "data-action": "extend", "data-testid": `act-extend-${id}`, "aria-label": `Give ${title} one more minute` }),
+    button("End", { "data-action": "end", class: "small danger", "data-testid": `act-end-${id}`, "aria-label": `End ${title}` }),
+    button("Restore", { "data-action": "restore", "data-testid": `act-restore-${id}`, "aria-label": `Bring ${title} back into memory` }),
+    button("Details", { "data-action": "details", "data-testid": `act-details-${id}`, "aria-label": `Details, links and debrief of ${title}` }));
+  actions.addEventListener("click", (event) => {
+    const target = event.target.closest("button[data-action]");
+    if (target) onAction(target.dataset.action);
+  });
+  const row = el("tr", { "data-testid": `game-row-${id}` },
+    el("td", { "data-label": "Game" },
+      el("strong", { class: "title" }, title),
+      el("span", { class: "badges" }),
+      el("div", { class: "muted" }, el("span", { class: "code" }, id), ` · ${KIND_TITLES[info.kind] || humanize(info.kind)}`),
+      info.session_id ? el("div", { class: "muted" }, `class ${info.session_id}`) : null),
+    el("td", { "data-label": "Status" }, el("span", { class: "status", "data-testid": `status-${id}` })),
+    el("td", { "data-label": "Round" }, el("span", { "data-testid": `round-${id}` })),
+    el("td", { "data-label": "Seats" },
+      el("div", { class: "bot-policy" },
+        el("label", { for: `policy-${id}` }, "Bots play"), policySelect),
+      el("ul", { class: "seats" })),
+    el("td", { "data-label": "Deadline" }, el("span", { "data-testid": `deadline-${id}`, class: "deadline-cell" })),
+    el("td", { "data-label": "Actions" }, actions));
+  seatHandlers.set(row, onSeat);
+  return row;
+}
+
+function mark(node, on, onSymbol, offSymbol, onWords, offWords, onClass, offClass) {
+  node.className = `mark ${on ? onClass : offClass}`;
+  node.replaceChildren(on ? onSymbol : offSymbol, el("span", { class: "offscreen" }, ` ${on ? onWords : offWords}`));
+}
+
+/** Bring a row up to date without rebuilding it (keyboard focus stays where it is). */
+export function updateRow(row, info, d, { watched, clock }) {
+  const id = info.game_id;
+  const word = roundWord(info.kind);
+  const badges = row.querySelector(".badges");
+  const badgeList = [];
+  if (info.restored) badgeList.push(el("span", { class: "badge restored", title: "brought back after a server restart" }, "restored"));
+  if (!info.active) badgeList.push(el("span", { class: "badge stored", title: "not in memory; read from the database" }, "stored"));
+  if (info.cloned_from) badgeList.push(el("span", { class: "badge" }, `clone of ${info.cloned_from.game_id} @${info.cloned_from.round}`));
+  const badgeText = badgeList.map((b) => b.textContent).join("|");
+  if (badges.dataset.text !== badgeText) {
+    badges.dataset.text = badgeText;
+    badges.replaceChildren(...badgeList);
+  }
+  const status = row.querySelector(`[data-testid="status-${id}"]`);
+  status.textContent = d.status;
+  status.className = `status status-${d.status}`;
+  const round = row.querySelector(`[data-testid="round-${id}"]`);
+  round.dataset.round = String(d.round);
+  let roundText;
+  if (d.status === "created") roundText = `Not started (${d.total ?? "?"} ${word}s)`;
+  else if (IN_PROGRESS.has(d.status)) roundText = `${humanize(word)} ${d.round + 1} of ${d.total ?? "?"}`;
+  else roundText = `${d.round} of ${d.total ?? "?"} played`;
+  if (round.textContent !== roundText) round.textContent = roundText;
+
+  const list = row.querySelector(".seats");
+  for (const seat of d.seats) {
+    let item = list.querySelector(`[data-role="${CSS.escape(seat.role)}"]`);
+    if (!item) {
+      const seatButton = button("Bot", { "data-testid": `bot-${id}-${seat.role}` });
+      seatButton.addEventListener("click", () => seatHandlers.get(row)(seat.role));
+      item = el("li", { class: "seat", "data-role": seat.role, "data-testid": `seat-${id}-${seat.role}` },
+        el("span", { class: "who" }), el("span", { "data-part": "online" }), el("span", { "data-part": "submitted" }),
+        seatButton);
+      list.append(item);
+    }
+    const holder = seat.bot ? ` (bot: ${seat.bot.policy})` : seat.name ? ` · ${seat.name}` : seat.claimed ? "" : " (free)";
+    const who = `${roleName(seat.role)}${holder}`;
+    if (item.querySelector(".who").textContent !== who) item.querySelector(".who").textContent = who;
+    mark(item.querySelector('[data-part="online"]'), seat.online, "●", "○", "online", "offline", "on", "off");
+    mark(item.querySelector('[data-part="submitted"]'), seat.submitted, "✓", "–", "submitted", "not submitted", "done", "todo");
+    item.dataset.online = String(Boolean(seat.online));
+    item.dataset.submitted = String(Boolean(seat.submitted));
+    item.dataset.bot = seat.bot ? seat.bot.policy : "";
+    const seatButton = item.querySelector("button");
+    const label = seat.bot ? "To person" : "Bot";
+    if (seatButton.textContent !== label) seatButton.textContent = label;
+    seatButton.setAttribute("aria-label", seat.bot
+      ? `Give the ${seat.role} seat of ${titleOf(info)} back to a person`
+      : `Hand the ${seat.role} seat of ${titleOf(info)} to a bot`);
+    seatButton.hidden = !IN_PROGRESS.has(d.status);
+  }
+
+  for (const node of row.querySelectorAll("button[data-action]")) {
+    const action = node.dataset.action;
+    if (action === "details") continue;
+    if (action === "restore") node.hidden = info.active || watched;
+    else node.hidden = !APPLIES[action].includes(d.status);
+  }
+  row.querySelector(".bot-policy").hidden = !IN_PROGRESS.has(d.status);
+  updateDeadline(row, d, clock);
+}
+
+/** The deadline cell only: redrawn twice a second. */
+export function updateDeadline(row, d, clock) {
+  const cell = row.querySelector(".deadline-cell");
+  let text = "–";
+  if (d.status === "running" && typeof d.deadline === "number") {
+    const left = clock.secondsUntil(d.deadline);
+    text = left > 0 ? fmtDuration(left) : "closing…";
+  } else if (d.status === "paused") {
+    text = typeof d.pausedRemaining === "number" ? `paused, ${fmtDuration(d.pausedRemaining)} left` : "paused";
+  }
+  if (cell.textContent !== text) cell.textContent = text;
+}
+
