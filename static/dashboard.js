@@ -17,7 +17,7 @@ import { renderDebrief } from "./debrief.js";
 const $ = (id) => document.getElementById(id);
 const CREDENTIAL = "gameserver.dash.credential";
 const TOKENS = "gameserver.dash.tokens";
-const POLL_MS = 3000;
+const POLL_MS = 5000; // the list (names, new games, restored); live figures come by WebSocket
 const MAX_WATCHED = 60; // beyond this many games, the poll alone keeps the table current
 const DONE_WORDS = {
   start: "started", pause: "paused", resume: "resumed", "close-round": "round closed",

@@ -15,7 +15,7 @@ const LAYOUTS = {
       { figure: "inventory", title: "Inventory (cases in stock)" },
       { figure: "backlog", title: "Backlog (cases owed)" },
     ],
-    score: { key: "total_cost", label: "Cost", money: true, lowerIsBetter: true },
+    score: { key: "total_cost", label: "Cost", money: true },
   },
   fishery: {
     group: "fleets",
@@ -26,7 +26,7 @@ const LAYOUTS = {
       { figure: "catch", title: "Catch" },
       { figure: "income", title: "Income per round" },
     ],
-    score: { key: "total_income", label: "Income", money: true, lowerIsBetter: false },
+    score: { key: "total_income", label: "Income", money: false },
   },
 };
 

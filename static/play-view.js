@@ -29,7 +29,7 @@ const FISHERY_FIGURES = [
   ["stock_estimate", () => "Published fish stock estimate"],
   ["last_boats", () => "Boats you sent last round"],
   ["total_catch", () => "Your total catch"],
-  ["total_income", () => "Your total income", fmtMoney],
+  ["total_income", () => "Your total income"],
 ];
 const NOT_FIGURES = new Set(["week", "round", "rounds", "weeks_announced", "forced_order"]);
 
