@@ -247,6 +247,7 @@ function renderConnection() {
   const box = $("connection");
   const { state } = connection;
   box.dataset.state = state;
+  if (connection.code) box.dataset.closeCode = String(connection.code); // the last close, for tests
   const words = {
     idle: "Not joined yet",
     connecting: "Connecting…",

@@ -472,3 +472,19 @@ def test_the_fishery_plays_in_the_same_pages(
     for page in players:
         expect(page.get_by_test_id("debrief")).to_contain_text("Fish in the sea")
     no_page_errors(*players)
+
+
+def test_a_page_comes_back_after_a_graceful_restart(
+    browser: Browser, contexts: list[BrowserContext], fresh_server: ServerProcess
+) -> None:
+    server = fresh_server
+    server.start()
+    game = create(server, autostart=True)
+    page = join(browser, contexts, game["join"][2]["url"], "Cy")
+    server.terminate()  # SIGTERM: the server closes every WebSocket with 1012 and stops
+    expect(page.locator("#connection")).to_have_attribute("data-close-code", "1012")
+    server.start()
+    expect(page.locator("#connection")).to_have_attribute("data-state", "online", timeout=20_000)
+    decide(page, "3")
+    expect_submitted(page, "3")
+    no_page_errors(page)
