@@ -288,6 +288,7 @@ function onMessage(message) {
       applyFigures(message);
       game.view = message.view;
       game.confirmed = null;
+      game.notice = "";
       if (document.activeElement !== $("decision-input")) $("decision-input").value = "";
       announceRound();
       render(true);
