@@ -336,6 +336,45 @@ async def set_seat(request: Request) -> Response:
     return ORJSONResponse(describe(request, room.to_data(), room))
 
 
+async def reset_seat(request: Request) -> Response:
+    """Free a seat (its player lost the token); the seat gets a new join code."""
+    room = await _controlled(request)
+    role = request.path_params["role"]
+    if role not in room.seats:
+        raise NotFound(f"no role {role!r}; roles are {', '.join(room.seats)}", code="no_such_role")
+    await room.reset_seat(role)
+    return ORJSONResponse(describe(request, room.to_data(), room))
+
+
+async def join_info(request: Request) -> Response:
+    """What a join code opens, for the player page: no credential (the code is the secret)."""
+    code = request.path_params["code"].strip().upper()
+    try:
+        data, _active = await _hub(request).read_game(tokens.owner_of_code(code))
+    except NotFound:
+        raise NotFound(f"no game has the join code {code!r}") from None
+    seats = data["seats"]
+    roles = [{"role": s["role"], "free": s.get("token_hash") is None} for s in seats]
+    if code == data.get("open_code"):
+        role = None
+    else:
+        match = [s["role"] for s in seats if s["join_code"] == code]
+        if not match:
+            raise NotFound(f"no game has the join code {code!r}")
+        role = match[0]
+    return ORJSONResponse(
+        {
+            "game_id": data["game_id"],
+            "kind": data["kind"],
+            "title": data.get("title") or "",
+            "status": data["status"],
+            "open": role is None,
+            "role": role,
+            "roles": roles,
+        }
+    )
+
+
 async def export_game(request: Request) -> Response:
     hub = _hub(request)
     data, _ = await hub.read_game(request.path_params["game_id"])
@@ -475,6 +514,8 @@ routes = [
     Route("/api/games/{game_id}/clone", clone_game, methods=["POST"]),
     Route("/api/games/{game_id}/export.{fmt}", export_game, methods=["GET"]),
     Route("/api/games/{game_id}/seats/{role}/bot", set_seat, methods=["PUT", "DELETE"]),
+    Route("/api/games/{game_id}/seats/{role}/reset", reset_seat, methods=["POST"]),
+    Route("/api/join/{code}", join_info, methods=["GET"]),
     *[Route(f"/api/games/{{game_id}}/{a}", _action(a), methods=["POST"]) for a in ACTIONS],
     Route("/api/sessions", create_session, methods=["POST"]),
     Route("/api/sessions/{session_id}", session_detail, methods=["GET"]),

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import re
 import secrets
 import time
 from collections.abc import Coroutine
@@ -31,6 +32,15 @@ from storage import StorageError, Store, StoredGame
 log = logging.getLogger("gameserver.hub")
 
 MAX_TEAMS = 1000
+#: What a game id (or session id) can look like; anything else is not looked up at all.
+_ID = re.compile(r"[A-Za-z0-9]{1,32}")
+
+
+def _check_id(game_id: str) -> None:
+    # Ids arrive in URLs, tokens and join codes; one that cannot exist must not reach a store
+    # (a file adapter would refuse it with an error of its own, a 500 instead of a 404).
+    if not _ID.fullmatch(game_id):
+        raise NotFound(f"no game {game_id[:40]!r}")
 
 
 class Hub:
@@ -143,6 +153,7 @@ class Hub:
         room = self.rooms.get(game_id)
         if room is not None:
             return room
+        _check_id(game_id)
         waiting = self._loading.get(game_id)
         if waiting is not None:
             loaded = await waiting
@@ -181,6 +192,7 @@ class Hub:
         room = self.rooms.get(game_id)
         if room is not None:
             return room.to_data(), True
+        _check_id(game_id)
         try:
             stored = await self.store.load_game(game_id)
         except StorageError as exc:
@@ -310,7 +322,10 @@ class Hub:
             seed=source["seed"],
             open_join=source.get("open_code") is not None,
             round_seconds=source.get("round_seconds"),
-            session=None,
+            # A clone of a class's game stays in that class, so the class token controls it too.
+            session=(source["session_id"], source["session_hash"])
+            if source.get("session_id")
+            else None,
         )
         state = game.initial_state(source["settings"], source["seed"])
         for record in await self.store.load_rounds(game_id, after=0):

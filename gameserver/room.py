@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from gameserver import protocol
+from gameserver import protocol, tokens
 from gameserver.connection import Connection
 from gameserver.errors import Conflict, GameServerError, StorageFailure
 from gameserver.game import Decision, Game, State
@@ -224,6 +224,7 @@ class Room:
             "paused_remaining": self.paused_remaining,
             "submitted": self.submitted(),
             "online": self.online(),
+            "bots": [r for r, s in self.seats.items() if s.bot],
             "roles": list(self.seats),
             "server_time": time.time(),
         }
@@ -545,6 +546,27 @@ class Room:
         log.info("seat game=%s role=%s bot=%s", self.game_id, role, bot and bot.get("policy"))
         self.broadcast_progress()
         self.schedule_bots()
+
+    async def reset_seat(self, role: str) -> str:
+        """Free a seat whose player lost their token: the old token stops working, whoever is
+        connected on it is closed (4002), and the seat gets a new join code (returned)."""
+        async with self.lock:
+            seat = self.seats[role]
+            before = (seat.token_hash, seat.name, seat.join_code)
+            seat.token_hash, seat.name = None, None
+            seat.join_code = tokens.new_join_code(self.game_id)
+            try:
+                await self.save()
+            except GameServerError:
+                seat.token_hash, seat.name, seat.join_code = before
+                raise
+        for conn in seat.connections:
+            conn.send(protocol.error_message("superseded", "the facilitator reset this seat"))
+            conn.close(4002)
+        seat.connections = []
+        log.info("seat reset game=%s role=%s", self.game_id, role)
+        self.broadcast_progress()
+        return seat.join_code
 
     # -- bot seats ------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -409,3 +410,85 @@ async def test_simultaneous_open_joins_get_different_seats(server: ServerProcess
         assert sorted(w["role"] for _, w, _ in joined) == sorted(BEER_ROLES)
         for client, _, _ in joined:
             await client.close()
+
+
+def test_join_info_says_what_a_code_opens(server: ServerProcess) -> None:
+    game = create(server, open_join=True)
+    with httpx.Client(base_url=server.url, timeout=10) as anonymous:
+        seat = anonymous.get(f"/api/join/{game['join'][2]['code'].lower()}").json()
+        assert seat["game_id"] == game["game_id"] and seat["kind"] == "beer"
+        assert seat["open"] is False and seat["role"] == "distributor"
+        assert [r["role"] for r in seat["roles"]] == BEER_ROLES
+        assert all(r["free"] for r in seat["roles"])
+        opened = anonymous.get(f"/api/join/{game['open_join']['code']}").json()
+        assert opened["open"] is True and opened["role"] is None
+        for bad in (f"{game['game_id']}-ZZZZ", "NOSUCHGAME-ABCD", "..-x"):
+            missing = anonymous.get(f"/api/join/{bad}")
+            assert missing.status_code == 404, bad
+            assert "join code" in missing.json()["error"]["message"]
+        assert anonymous.get("/api/join/..%2F..%2Fetc-x").status_code == 404
+
+
+async def test_reset_seat_frees_it_with_a_new_code(server: ServerProcess) -> None:
+    game = create(server, autostart=True)
+    players = await seat_all(server, game)
+    old_token = players["wholesaler"].token  # type: ignore[attr-defined]
+    reset = act(server, game, "seats/wholesaler/reset")
+    assert reset.status_code == 200, reset.text
+    seat = next(s for s in reset.json()["seats"] if s["role"] == "wholesaler")
+    assert seat["claimed"] is False and seat["join_code"] != game["join"][1]["code"]
+    assert await players["wholesaler"].closed_with() == 4002
+    again = await WSClient.open(server.ws_url, {"type": "hello", "token": old_token})
+    assert (await again.expect("error"))["code"] == "bad_token"
+    client, welcome, _ = await join(server.ws_url, seat["join_code"])
+    assert welcome["role"] == "wholesaler"
+    for c in [again, client, *players.values()]:
+        await c.close()
+
+
+async def test_players_see_which_seats_bots_hold(server: ServerProcess) -> None:
+    game = create(server, autostart=True)
+    players = await seat_all(server, game)
+    with server.http(game["facilitator_token"]) as http:
+        response = http.put(
+            f"/api/games/{game['game_id']}/seats/factory/bot", json={"policy": "pass-through"}
+        )
+        assert response.status_code == 200, response.text
+        bad = http.put(f"/api/games/{game['game_id']}/seats/factory/bot", json={"policy": "x"})
+        assert bad.status_code == 422
+    progress = await players["retailer"].expect("progress", submitted=["factory"])
+    await players["retailer"].send({"type": "sync"})
+    sync = await players["retailer"].expect("sync")
+    assert sync["bots"] == ["factory"] and "factory" in sync["submitted"]
+    assert progress["online"]
+    for c in players.values():
+        await c.close()
+
+
+def test_a_clone_stays_in_its_class(server: ServerProcess) -> None:
+    with server.http() as http:
+        session = http.post("/api/sessions", json={"kind": "beer", "teams": 1}).json()
+    one = session["games"][0]
+    with server.http(session["facilitator_token"]) as http:
+        response = http.post(f"/api/games/{one['game_id']}/clone", json={"round": 0})
+        assert response.status_code == 201, response.text
+        clone = response.json()
+        assert clone["session_id"] == session["session_id"]
+        listed = http.get(f"/api/sessions/{session['session_id']}").json()["games"]
+        assert {g["game_id"] for g in listed} == {one["game_id"], clone["game_id"]}
+        assert http.post(f"/api/games/{clone['game_id']}/start").status_code == 200
+
+
+def test_odd_ids_are_not_found_on_the_file_adapter(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path / "data", args=["--storage", f"file://{tmp_path / 'files'}"])
+    server.start()
+    try:
+        game = create(server)
+        with server.http() as http:
+            assert http.get(f"/api/games/{game['game_id']}").status_code == 200
+            for odd in ("..", ".hidden", "a.b", "x" * 40):
+                response = http.get(f"/api/games/{odd}")
+                assert response.status_code == 404, (odd, response.text)
+                assert response.json()["error"]["code"] == "not_found"
+    finally:
+        server.kill()
