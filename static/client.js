@@ -18,7 +18,9 @@ export function wsUrl() {
  *
  * `hello()` is called on every connection, so it can switch from a join code to the seat token.
  * `onMessage(msg)` gets every server message; `onState(state, info)` gets "connecting",
- * "online", "offline" (info.retryAt, info.code), "superseded", "deleted" or "refused" (info.error).
+ * "online", "offline" (info.retryAt, info.code), "superseded" (info.error: the `superseded` error
+ * that came before the close, if any: another window took the seat, or the facilitator reset it),
+ * "deleted" or "refused" (info.error).
  * Close 1012 (restart) and 4000 (too slow) are ordinary reasons to come back; 4002 and 4004 are not.
  */
 export class GameSocket {
@@ -101,6 +103,7 @@ export class GameSocket {
     }
     this.ws = ws;
     this.welcomed = false;
+    this.lastError = null;
     this.onState("connecting", {});
     ws.onopen = () => {
       this.lastHeard = Date.now();
@@ -129,6 +132,7 @@ export class GameSocket {
         }
         return;
       }
+      if (message.type === "error" && message.code === "superseded") this.lastError = message;
       this.onMessage(message);
     };
     ws.onclose = (event) => {
@@ -137,8 +141,9 @@ export class GameSocket {
       this.welcomed = false;
       if (this.stopped) return;
       if (event.code === 4002) {
+        const error = this.lastError;
         this.stop();
-        this.onState("superseded", {});
+        this.onState("superseded", { error });
       } else if (event.code === 4004) {
         this.stop();
         this.onState("deleted", {});

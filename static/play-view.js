@@ -107,6 +107,18 @@ export function decisionState(game, connected) {
   const { key } = decisionKey(game.view);
   const word = roundWord(game.kind);
   const out = game.outbox;
+  const bots = game.bots || [];
+  if (bots.includes(game.role)) {
+    const mine = game.confirmed && game.confirmed.round === game.openRound;
+    const value = mine ? String(game.confirmed.decision[key]) : "";
+    return {
+      state: "bot",
+      value,
+      text: mine
+        ? `The bot decided for you: ${key} ${value} for ${word} ${game.openRound}.`
+        : `The bot will decide for you in ${word} ${game.openRound}.`,
+    };
+  }
   if (out && out.round === game.openRound) {
     const value = String(out.decision[key]);
     if (!connected) {
@@ -120,7 +132,8 @@ export function decisionState(game, connected) {
   }
   if (game.confirmed && game.confirmed.round === game.openRound) {
     const value = String(game.confirmed.decision[key]);
-    const waitingFor = game.roles.filter((r) => r !== game.role && !game.submitted.includes(r)).map(roleName);
+    const waitingFor = game.roles.filter((r) => r !== game.role && !game.submitted.includes(r))
+      .map((r) => (bots.includes(r) ? `${roleName(r)} (a bot)` : roleName(r)));
     const rest = waitingFor.length
       ? `Waiting for ${listWords(waitingFor)}.`
       : `Everyone has decided; the ${word} is closing.`;

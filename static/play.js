@@ -4,8 +4,8 @@
 // id) once the connection is back. The protocol makes such resends harmless.
 
 import {
-  GameSocket, KIND_TITLES, ServerClock, checkWholeNumber, decisionKey, el, fmt, fmtDuration,
-  humanize, newId, roleName, roundWord, wsUrl,
+  ApiError, GameSocket, KIND_TITLES, ServerClock, api, checkWholeNumber, decisionKey, el, fmt,
+  fmtDuration, humanize, newId, roleName, roundWord,
 } from "./client.js";
 import { renderDebrief } from "./debrief.js";
 import {
@@ -29,6 +29,7 @@ const game = {
   submitted: [],
   online: [],
   roles: [],
+  bots: [], // roles a server-side bot plays for now
   deadline: null,
   pausedRemaining: null,
   confirmed: null, // {round, decision, id}: the server has it, durably
@@ -97,71 +98,71 @@ function showJoin(code, message = "") {
 }
 
 /**
- * Learn what a code opens without claiming anything: a hello with a role no game has. A seat's
- * code answers `wrong_role` (naming its seat), a game's open code answers `no_such_role` (naming
- * the roles), an unknown code `not_found`.
+ * Learn what a code opens without claiming anything (GET /api/join/{code}): a seat's code names
+ * its seat, a game's open code lists the roles and which are free, an unknown code is a 404.
+ * Resolves to the join info, {unknown: true}, or null when the server could not be asked.
  */
+const probes = new Map(); // code -> the question in flight, so a change and a submit ask once
+
 function probe(code) {
   const info = $("seat-info");
-  const picker = $("role-picker");
-  picker.hidden = true;
   info.hidden = true;
-  return new Promise((resolve) => {
-    let ws;
-    try {
-      ws = new WebSocket(wsUrl());
-    } catch {
-      resolve(null);
-      return;
-    }
-    const finish = (message) => {
-      clearTimeout(timer);
-      ws.onclose = null;
-      ws.close();
-      resolve(message);
-    };
-    const timer = setTimeout(() => finish(null), 5000);
-    ws.onopen = () => ws.send(JSON.stringify({ type: "hello", v: 1, join: code, role: "?" }));
-    ws.onmessage = (event) => {
-      try {
-        finish(JSON.parse(event.data));
-      } catch {
-        finish(null);
-      }
-    };
-    ws.onerror = () => finish(null);
-  }).then((message) => {
+  $("role-picker").hidden = true;
+  $("join-code").dataset.kind = "";
+  $("join-button").disabled = false;
+  if (!probes.has(code)) {
+    const asking = api("GET", `/api/join/${encodeURIComponent(code)}`)
+      .catch((err) => (err instanceof ApiError && err.status === 404 ? { unknown: true } : null))
+      .finally(() => probes.delete(code)); // seats get taken: ask afresh next time
+    probes.set(code, asking);
+  }
+  return probes.get(code).then((answer) => {
+    const typed = $("join-code").value.trim().toUpperCase();
+    if (typed !== code) return answer; // the player typed another code meanwhile
     $("join-code").dataset.probed = code;
-    if (!message) return null;
-    if (message.code === "wrong_role") {
-      const match = /for the (.+) seat/.exec(message.message || "");
-      info.textContent = match ? `This code is for the ${roleName(match[1])} seat.` : "This code is for one seat.";
-      info.hidden = false;
-      $("join-code").dataset.kind = "seat";
-    } else if (message.code === "no_such_role") {
-      const match = /roles are (.+)$/.exec(message.message || "");
-      const roles = match ? match[1].split(", ") : [];
-      showRolePicker(roles);
-      $("join-code").dataset.kind = "open";
-    } else if (message.code === "not_found") {
-      $("join-error").textContent = `No game has the code ${code}. Check it and try again.`;
+    if (!answer) return null;
+    if (answer.unknown) {
+      $("join-error").textContent = `No game has the code ${code}. Check it and try again, or ask your facilitator for a new one.`;
       $("join-code").dataset.kind = "unknown";
+      return answer;
     }
-    return message;
+    const game = `${answer.title ? `${answer.title}, a ` : "a "}${KIND_TITLES[answer.kind] || humanize(answer.kind)}`;
+    const over = ["finished", "ended"].includes(answer.status) ? " This game is over." : "";
+    if (answer.open) {
+      const free = answer.roles.filter((r) => r.free).length;
+      info.textContent = free
+        ? `This code opens ${game}: choose a free role.${over}`
+        : `Every seat of ${game} is taken.${over} If one is yours, continue on the device you joined with, or ask your facilitator.`;
+      showRolePicker(answer.roles);
+      $("join-code").dataset.kind = "open";
+    } else {
+      const taken = answer.roles.some((r) => r.role === answer.role && !r.free);
+      info.textContent = `This code is for the ${roleName(answer.role)} seat of ${game}.${over}`
+        + (taken ? " That seat is already taken; if it is yours, continue on the device you joined with, or ask your facilitator for a new code." : "");
+      $("join-code").dataset.kind = "seat";
+    }
+    info.hidden = false;
+    return answer;
   });
 }
 
+/** The open join's role picker: free roles can be chosen, taken ones are shown disabled. */
 function showRolePicker(roles) {
   const box = $("role-options");
   box.replaceChildren();
-  const option = (value, text, checked) => {
+  const option = (value, text, { checked = false, disabled = false } = {}) => {
     const id = `role-${value || "any"}`;
-    return el("div", { class: "choice" },
-      el("input", { type: "radio", name: "role", id, value, checked }),
+    return el("div", { class: `choice${disabled ? " taken" : ""}` },
+      el("input", { type: "radio", name: "role", id, value, checked, disabled }),
       el("label", { for: id }, text));
   };
-  box.append(option("", "Any free role", true), ...roles.map((r) => option(r, roleName(r), false)));
+  const anyFree = roles.some((r) => r.free);
+  box.append(
+    option("", "Any free role", { checked: anyFree, disabled: !anyFree }),
+    ...roles.map((r) => option(r.role, r.free ? roleName(r.role) : `${roleName(r.role)} (taken)`, { disabled: !r.free })),
+  );
   $("role-picker").hidden = false;
+  $("join-button").disabled = !anyFree;
 }
 
 async function onJoinSubmit(event) {
@@ -186,14 +187,18 @@ async function onJoinSubmit(event) {
   if ($("join-code").dataset.probed !== code) {
     const answer = await probe(code);
     // an open code: let the player see the roles before taking one
-    if (answer && answer.code === "no_such_role") return;
-    if (answer && answer.code === "not_found") return;
+    if (answer && (answer.open || answer.unknown)) return;
+  }
+  if ($("join-code").dataset.kind === "unknown") {
+    probe(code); // maybe the code is known by now (a facilitator's typo fixed): ask again
+    return;
   }
   const picked = document.querySelector('input[name="role"]:checked');
+  const open = $("join-code").dataset.kind === "open";
   const role = $("role-picker").hidden || !picked ? null : picked.value || null;
   const name = $("join-name").value.trim() || null;
   $("join-button").disabled = true;
-  connect({ gameId: gameIdOf(code), code, token: null, role, name });
+  connect({ gameId: gameIdOf(code), code, token: null, role, name, open });
 }
 
 function resumeSeat(saved) {
@@ -203,6 +208,8 @@ function resumeSeat(saved) {
 function connect(newSeat) {
   if (socket) socket.stop();
   seat = newSeat;
+  lastRendered = "";
+  botShown = false;
   game.gameId = seat.gameId;
   game.outbox = load(OUTBOX_PREFIX + seat.gameId);
   socket = new GameSocket({
@@ -219,15 +226,49 @@ function connect(newSeat) {
 
 // -- the connection -----------------------------------------------------------------------
 
+const RESET_WORDS = "Your seat was reset by the facilitator; ask for a new code.";
+
+/**
+ * The stored token no longer opens the seat (the facilitator reset it, or the game is gone):
+ * forget it, so no reload or reconnection tries it again, and show the join form. A seat's own
+ * code died with the reset; a game's open code still works to pick a free role.
+ */
+function seatLost(message) {
+  const lost = seat;
+  store(SEAT_PREFIX + lost.gameId, null);
+  store(OUTBOX_PREFIX + lost.gameId, null);
+  game.outbox = null;
+  clearTimeout(resendTimer);
+  const code = lost.open ? lost.code : "";
+  const url = new URL(location.href);
+  if (!code && url.searchParams.has("code")) {
+    url.searchParams.delete("code");
+    history.replaceState(null, "", url);
+  }
+  seat = null;
+  $("game-section").hidden = true;
+  $("debrief").replaceChildren();
+  $("superseded").hidden = true;
+  showJoin(code, message);
+  $("join-button").disabled = false;
+}
+
 function onState(state, info) {
   connection = { state, ...info };
   if (state === "connecting") joined = false;
+  if (state === "superseded" && seat && info.error && /\breset\b/i.test(info.error.message || "")) {
+    // close 4002 after a reset: the token is dead, coming back with it would only be refused
+    connection = { state: "reset" };
+    seatLost(RESET_WORDS);
+    renderConnection();
+    return;
+  }
   if (state === "refused") {
     const error = info.error || {};
     if (seat && seat.token) {
-      store(SEAT_PREFIX + seat.gameId, null);
-      store(OUTBOX_PREFIX + seat.gameId, null);
-      showJoin(seat.code || "", "Your seat could not be resumed (the game may have been deleted). Join again with your code.");
+      seatLost(error.code === "bad_token"
+        ? "Your seat could not be resumed: the facilitator reset it, or the game was deleted. Ask for a new code."
+        : `Your seat could not be resumed (${error.message || error.code}). Join again with your code.`);
     } else {
       showJoin(seat ? seat.code : "", error.message || "Could not join.");
     }
@@ -255,6 +296,7 @@ function renderConnection() {
     offline: "Offline: reconnecting",
     superseded: "Open in another window",
     refused: "Not joined",
+    reset: "Seat reset",
     deleted: "This game was deleted",
   };
   $("connection-text").textContent = words[state] || state;
@@ -304,6 +346,12 @@ function onMessage(message) {
     case "progress":
       game.submitted = message.submitted || [];
       game.online = message.online || [];
+      // `progress` does not say who is a bot. Our seat decided without us: a bot was given it,
+      // so ask for a sync, which says so (and shows the bot's decision).
+      if (game.submitted.includes(game.role) && !game.outbox
+        && !(game.confirmed && game.confirmed.round === game.openRound)) {
+        socket.send({ type: "sync" });
+      }
       render(false);
       break;
     case "ack":
@@ -321,7 +369,8 @@ function applyFigures(message) {
   for (const [field, key] of [
     ["status", "status"], ["round", "round"], ["openRound", "open_round"],
     ["announced", "announced_rounds"], ["submitted", "submitted"], ["online", "online"],
-    ["roles", "roles"], ["deadline", "deadline"], ["pausedRemaining", "paused_remaining"],
+    ["roles", "roles"], ["bots", "bots"], ["deadline", "deadline"],
+    ["pausedRemaining", "paused_remaining"],
   ]) {
     if (key in message) game[field] = message[key];
   }
@@ -451,11 +500,29 @@ function announceRound() {
   announce(text);
 }
 
+let botShown = false;
+
+/** The notice that a server-side bot plays this seat for now (the player may still be here). */
+function renderBot() {
+  const over = game.status === "finished" || game.status === "ended";
+  const bot = !over && (game.bots || []).includes(game.role);
+  $("bot-notice").hidden = !bot;
+  if (bot !== botShown) {
+    botShown = bot;
+    announce(bot
+      ? "A bot is playing your seat for now; the facilitator can hand it back."
+      : "Your seat is yours again: you decide.");
+  }
+  return bot;
+}
+
 function renderDecision() {
   const status = $("decision-status");
   if (!game.view) return;
+  const bot = renderBot();
   $("decide-card").hidden = game.status === "finished" || game.status === "ended";
-  $("decision-submit").disabled = !["running", "paused", "created"].includes(game.status);
+  $("decision-submit").disabled = bot || !["running", "paused", "created"].includes(game.status);
+  $("decision-input").disabled = bot;
   const { state, value, text } = decisionState(game, Boolean(socket && socket.ready));
   status.dataset.state = state;
   status.dataset.value = value;
