@@ -17,14 +17,14 @@ export function titleOf(info) {
   return info.title || `Game ${info.game_id}`;
 }
 
-const seatHandlers = new WeakMap(); // row -> onSeat(role)
+const seatHandlers = new WeakMap(); // row -> {onSeat(role), onReset(role)}
 
 function button(text, attrs) {
   return el("button", { type: "button", class: "small", ...attrs }, text);
 }
 
-/** A game's row, built once; `onAction(action)` and `onSeat(role)` get the clicks. */
-export function buildRow(info, { policies, onAction, onSeat }) {
+/** A game's row, built once; `onAction(action)`, `onSeat(role)` and `onReset(role)` get the clicks. */
+export function buildRow(info, { policies, onAction, onSeat, onReset }) {
   const id = info.game_id;
   const title = titleOf(info);
   const policySelect = el("select", { "data-testid": `policy-${id}`, id: `policy-${id}`, class: "small" },
@@ -56,7 +56,7 @@ export function buildRow(info, { policies, onAction, onSeat }) {
       el("ul", { class: "seats" })),
     el("td", { "data-label": "Deadline" }, el("span", { "data-testid": `deadline-${id}`, class: "deadline-cell" })),
     el("td", { "data-label": "Actions" }, actions));
-  seatHandlers.set(row, onSeat);
+  seatHandlers.set(row, { onSeat, onReset });
   return row;
 }
 
@@ -94,11 +94,13 @@ export function updateRow(row, info, d, { watched, clock }) {
   for (const seat of d.seats) {
     let item = list.querySelector(`[data-role="${CSS.escape(seat.role)}"]`);
     if (!item) {
-      const seatButton = button("Bot", { "data-testid": `bot-${id}-${seat.role}` });
-      seatButton.addEventListener("click", () => seatHandlers.get(row)(seat.role));
+      const seatButton = button("Bot", { "data-part": "bot", "data-testid": `bot-${id}-${seat.role}` });
+      seatButton.addEventListener("click", () => seatHandlers.get(row).onSeat(seat.role));
+      const resetButton = button("Reset", { "data-part": "reset", "data-testid": `reset-${id}-${seat.role}` });
+      resetButton.addEventListener("click", () => seatHandlers.get(row).onReset(seat.role));
       item = el("li", { class: "seat", "data-role": seat.role, "data-testid": `seat-${id}-${seat.role}` },
         el("span", { class: "who" }), el("span", { "data-part": "online" }), el("span", { "data-part": "submitted" }),
-        seatButton);
+        el("span", { class: "seat-buttons" }, seatButton, resetButton));
       list.append(item);
     }
     const holder = seat.bot ? ` (bot: ${seat.bot.policy})` : seat.name ? ` · ${seat.name}` : seat.claimed ? "" : " (free)";
@@ -109,13 +111,17 @@ export function updateRow(row, info, d, { watched, clock }) {
     item.dataset.online = String(Boolean(seat.online));
     item.dataset.submitted = String(Boolean(seat.submitted));
     item.dataset.bot = seat.bot ? seat.bot.policy : "";
-    const seatButton = item.querySelector("button");
+    const seatButton = item.querySelector('[data-part="bot"]');
     const label = seat.bot ? "To person" : "Bot";
     if (seatButton.textContent !== label) seatButton.textContent = label;
     seatButton.setAttribute("aria-label", seat.bot
       ? `Give the ${seat.role} seat of ${titleOf(info)} back to a person`
       : `Hand the ${seat.role} seat of ${titleOf(info)} to a bot`);
     seatButton.hidden = !IN_PROGRESS.has(d.status);
+    const resetButton = item.querySelector('[data-part="reset"]');
+    resetButton.setAttribute("aria-label", `Reset the ${seat.role} seat of ${titleOf(info)}: a new join code, whoever is on it is disconnected`);
+    resetButton.hidden = !seat.claimed || !IN_PROGRESS.has(d.status);
+    item.dataset.claimed = String(Boolean(seat.claimed));
   }
 
   for (const node of row.querySelectorAll("button[data-action]")) {

@@ -3,7 +3,7 @@
 // on one game or all of them, read stored games, clone from a round, compare teams, export CSV.
 
 import {
-  ApiError, GameSocket, KIND_TITLES, ServerClock, api, copyText, el, humanize, roundWord,
+  ApiError, GameSocket, KIND_TITLES, ServerClock, api, copyText, el, humanize, roleName, roundWord,
 } from "./client.js";
 import {
   compareView, copyButton, downloadExport, linksTable, linksText, readSettings, resultsTable,
@@ -347,6 +347,7 @@ function rowOf(entry) {
       policies,
       onAction: (action) => onAction(entry, action),
       onSeat: (role) => onSeatButton(entry, role),
+      onReset: (role) => onResetSeat(entry, role),
     });
   }
   return entry.row;
@@ -423,6 +424,37 @@ async function onSeatButton(entry, role) {
   scheduleRender();
 }
 
+/** A student lost their seat (new device, cleared browser): a new code for it, after a yes. */
+async function onResetSeat(entry, role) {
+  const seat = entry.info.seats.find((s) => s.role === role);
+  const who = seat && seat.name ? ` (${seat.name})` : "";
+  if (!confirm(`Reset the ${roleName(role)} seat${who} of ${titleOf(entry)}?\n\n`
+    + "Whoever is on it now is disconnected and their link stops working. "
+    + "The seat gets a new join code for the student to join again; decisions already made stay.")) return;
+  try {
+    entry.info = await api("POST", `/api/games/${entry.id}/seats/${encodeURIComponent(role)}/reset`, {
+      token: tokenFor(entry.id),
+    });
+  } catch (err) {
+    say(`${titleOf(entry)}: ${err.message}`, true);
+    return;
+  }
+  const link = entry.info.join.find((l) => l.role === role);
+  const notice = $("notice");
+  notice.classList.remove("error");
+  if (!link) {
+    notice.textContent = `${titleOf(entry)}: the ${role} seat was reset.`;
+  } else {
+    notice.replaceChildren(el("span", { class: "new-link", "data-testid": "reset-link" },
+      `${titleOf(entry)}: the ${role} seat was reset. New code `,
+      el("span", { class: "code", "data-testid": "reset-code" }, link.code), " · ",
+      el("a", { href: link.url, target: "_blank", rel: "noopener" }, link.url),
+      copyButton(link.url, `Copy the new ${role} link of ${titleOf(entry)}`, () => {})));
+  }
+  linksSignature = ""; // the join links show the new code
+  scheduleRender();
+}
+
 async function onBulk(action) {
   const shown = shownEntries().filter((e) => APPLIES[action].includes(display(e).status));
   if (!shown.length) {
@@ -464,7 +496,7 @@ async function onBulk(action) {
 
 function renderLinks(shown) {
   const withSeats = shown.filter((e) => IN_PROGRESS.has(display(e).status));
-  const signature = withSeats.map((e) => e.id).join(",");
+  const signature = withSeats.map((e) => `${e.id}:${e.info.join.map((l) => l.code).join("|")}`).join(",");
   if (signature === linksSignature) return;
   linksSignature = signature;
   const box = $("links");
