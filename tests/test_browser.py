@@ -395,10 +395,11 @@ def test_the_debrief_shows_every_role_and_the_team_cost(
 def test_open_join_lets_players_pick_a_free_role(
     browser: Browser, contexts: list[BrowserContext], server: ServerProcess
 ) -> None:
-    game = create(server, open_join=True, autostart=True)
+    game = create(server, open_join=True, autostart=True, title="Team Open")
     first = new_page(browser, contexts)
     first.goto(game["open_join"]["url"])
     expect(first.locator("#role-picker")).to_be_visible()
+    expect(first.locator("#seat-info")).to_contain_text("Team Open, a Beer Game")
     first.get_by_label("Factory").check()
     first.fill("#join-name", "Fay")
     first.click("#join-button")
@@ -409,15 +410,104 @@ def test_open_join_lets_players_pick_a_free_role(
     second.fill("#join-code", game["open_join"]["code"].lower())
     second.click("#join-button")
     expect(second.locator("#role-picker")).to_be_visible()
-    second.get_by_label("Factory").check()
-    second.click("#join-button")
-    expect(second.locator("#join-error")).to_contain_text("already taken")
-    second.get_by_label("Any free role").check()
+    # the join info says which roles are free: the factory is shown taken and cannot be picked
+    expect(second.get_by_label("Factory (taken)")).to_be_disabled()
+    expect(second.get_by_label("Retailer", exact=True)).to_be_enabled()
+    expect(second.get_by_label("Any free role")).to_be_checked()
     second.click("#join-button")
     expect(second.locator("#seat-line")).to_contain_text("Retailer")
     seats = {s["role"]: s["claimed"] for s in game_state(server, game["game_id"])["seats"]}
     assert seats == {"retailer": True, "wholesaler": False, "distributor": False, "factory": True}
-    no_page_errors(first, second)
+
+    # an unknown code says so at once, and nothing is tried with it
+    third = new_page(browser, contexts)
+    sockets: list[str] = []
+    third.on("websocket", lambda ws: sockets.append(ws.url))
+    third.goto(server.url + "/play?code=ZZZZZZZZ-ZZZZ")
+    expect(third.locator("#join-error")).to_contain_text("No game has the code ZZZZZZZZ-ZZZZ")
+    third.click("#join-button")
+    expect(third.locator("#join-error")).to_contain_text("No game has the code")
+    expect(third.locator("#game-section")).to_be_hidden()
+    assert sockets == []
+    no_page_errors(first, second, third)
+
+
+def test_the_facilitator_resets_a_lost_seat_and_the_student_joins_again(
+    browser: Browser, contexts: list[BrowserContext], server: ServerProcess
+) -> None:
+    game = create(server, autostart=True, title="Team Reset")
+    gid = game["game_id"]
+    old = join(browser, contexts, game["join"][1]["url"], "Bo")
+    decide(old, "7")
+    expect_submitted(old, "7")
+    sockets: list[str] = []
+    old.on("websocket", lambda ws: sockets.append(ws.url))
+
+    dash = dashboard(browser, contexts, server)
+    wholesaler = seat(dash, gid, "wholesaler")
+    expect(wholesaler).to_have_attribute("data-claimed", "true")
+    expect(dash.get_by_test_id(f"reset-{gid}-retailer")).to_be_hidden()  # nobody to reset
+    dialogs: list[str] = []
+
+    def accept(dialog: Any) -> None:
+        dialogs.append(dialog.message)
+        dialog.accept()
+
+    dash.once("dialog", accept)
+    dash.get_by_test_id(f"reset-{gid}-wholesaler").click()
+    new_code = dash.get_by_test_id("reset-code")
+    expect(new_code).to_have_text(re.compile(rf"^{gid}-"))
+    code = new_code.inner_text()
+    assert code != game["join"][1]["code"]
+    assert "disconnected" in dialogs[0]
+    expect(dash.locator("#links")).to_contain_text(code)
+    expect(wholesaler).to_have_attribute("data-claimed", "false")
+
+    # the kicked page says what happened, forgets the dead token and does not come back
+    expect(old.locator("#join-error")).to_have_text(
+        "Your seat was reset by the facilitator; ask for a new code."
+    )
+    expect(old.locator("#connection")).to_have_attribute("data-state", "reset")
+    assert old.evaluate(f"localStorage.getItem('gameserver.seat.{gid}')") is None
+    old.wait_for_timeout(1500)
+    assert sockets == []
+    expect(old.locator("#connection")).to_have_attribute("data-state", "reset")
+
+    # the student, on another device, joins with the new code; the decision made stays
+    new = join(browser, contexts, f"{server.url}/play?code={code}", "Bea")
+    expect(new.locator("#seat-line")).to_contain_text("Wholesaler · Bea")
+    expect_submitted(new, "7")
+    expect(wholesaler).to_contain_text("Bea")
+    no_page_errors(dash, old, new)
+
+
+def test_a_player_sees_when_a_bot_plays_their_seat(
+    browser: Browser, contexts: list[BrowserContext], server: ServerProcess
+) -> None:
+    game = create(server, autostart=True)
+    gid = game["game_id"]
+    page = join(browser, contexts, game["join"][0]["url"], "Ann")
+    path = f"/api/games/{gid}/seats/retailer/bot"
+    with server.http() as http:
+        assert http.put(path, json={"policy": "pass-through"}).status_code == 200
+    notice = page.get_by_test_id("bot-notice")
+    expect(notice).to_have_text(
+        "A bot is playing your seat for now; the facilitator can hand it back."
+    )
+    status = page.get_by_test_id("decision-status")
+    expect(status).to_have_attribute("data-state", "bot")
+    expect(status).to_contain_text("The bot decided for you: order 4 for week 1")
+    expect(page.locator("#decision-submit")).to_be_disabled()
+    expect(page.locator("#connection")).to_have_attribute("data-state", "online")
+
+    with server.http() as http:
+        assert http.delete(path).status_code == 200
+    act(server, game, "close-round")
+    expect_week(page, 2)
+    expect(notice).to_be_hidden()
+    decide(page, "5")
+    expect_submitted(page, "5")
+    no_page_errors(page)
 
 
 def test_a_class_made_in_the_dashboard_and_run_with_its_session_token(
