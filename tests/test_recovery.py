@@ -231,3 +231,32 @@ async def test_clone_from_a_round(fresh_server: ServerProcess) -> None:
     assert export_json(fresh_server, game) == original
     for client in players.values():
         await client.close()
+
+
+async def test_a_bot_seat_survives_a_restart(fresh_server: ServerProcess) -> None:
+    fresh_server.start()
+    game = create(fresh_server, autostart=True)
+    players = await seat_all(fresh_server, game)
+    with fresh_server.http(game["facilitator_token"]) as http:
+        response = http.put(
+            f"/api/games/{game['game_id']}/seats/factory/bot", json={"policy": "pass-through"}
+        )
+        assert response.status_code == 200, response.text
+    await players["retailer"].expect("progress", submitted=["factory"])
+    fresh_server.kill()
+    fresh_server.start()
+    humans = {r: c.token for r, c in players.items() if r != "factory"}  # type: ignore[attr-defined]
+    clients, syncs = await _reconnect_all(fresh_server, humans)
+    assert syncs["retailer"]["bots"] == ["factory"] and syncs["retailer"]["submitted"] == [
+        "factory"
+    ]
+    for week in (1, 2):
+        for client in clients.values():
+            await submit(client, week, {"order": 6})
+        message = await clients["retailer"].expect("round", round=week)
+        assert message["bots"] == ["factory"]
+    export = export_json(fresh_server, game)
+    assert [r["defaulted"] for r in export["rounds"]] == [[], []]
+    assert export["rounds"][1]["ids"]["factory"] == "bot-2-factory"
+    for client in [*clients.values(), *players.values()]:
+        await client.close()
