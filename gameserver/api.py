@@ -7,63 +7,23 @@ controls that game only. Credentials come as ``Authorization: Bearer <key or tok
 
 from __future__ import annotations
 
-import csv
-import hmac
-import io
 import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
-from gameserver import tokens
+from gameserver import controls, export, tokens
 from gameserver.errors import Conflict, InvalidSettings, NotAuthorized, NotFound, ProtocolError
 from gameserver.games import GAMES, get_game, policies_for
-from gameserver.hub import Hub
-from gameserver.room import IN_PROGRESS, Room
+from gameserver.room import Room
+from gameserver.seat import IN_PROGRESS
+from gameserver.web import ORJSONResponse, bearer, hub_of, is_admin, may_control, require_admin
 
 MAX_BODY = 64 * 1024
-
-
-class ORJSONResponse(JSONResponse):
-    def render(self, content: Any) -> bytes:
-        return orjson.dumps(content)
-
-
-def _hub(request: Request) -> Hub:
-    hub: Hub = request.app.state.hub
-    return hub
-
-
-def _bearer(request: Request) -> str:
-    header = request.headers.get("authorization", "")
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() != "bearer" or not value.strip():
-        raise NotAuthorized("send 'Authorization: Bearer <admin key or facilitator token>'")
-    return value.strip()
-
-
-def _is_admin(request: Request, credential: str) -> bool:
-    return hmac.compare_digest(credential.encode(), _hub(request).admin_key.encode())
-
-
-def require_admin(request: Request) -> None:
-    if not _is_admin(request, _bearer(request)):
-        raise NotAuthorized("this needs the server's admin key", code="not_admin")
-
-
-def _may_control(request: Request, data: dict[str, Any]) -> None:
-    credential = _bearer(request)
-    if _is_admin(request, credential):
-        return
-    if tokens.matches(credential, data.get("facilitator_hash")):
-        return
-    if tokens.matches(credential, data.get("session_hash")):
-        return
-    raise NotAuthorized("this token does not control that game", code="bad_token")
 
 
 async def _body(request: Request) -> dict[str, Any]:
@@ -100,7 +60,7 @@ def _kind_name(kind: type | tuple[type, ...]) -> str:
 
 
 def _base_url(request: Request) -> str:
-    configured = _hub(request).config.public_url
+    configured = hub_of(request).config.public_url
     return configured.rstrip("/") if configured else str(request.base_url).rstrip("/")
 
 
@@ -161,10 +121,10 @@ def describe(request: Request, data: dict[str, Any], room: Room | None) -> dict[
 
 async def _controlled(request: Request) -> Room:
     """The game named in the path, authorised and in memory (brought back if evicted)."""
-    hub = _hub(request)
+    hub = hub_of(request)
     game_id = request.path_params["game_id"]
     data, _active = await hub.read_game(game_id)
-    _may_control(request, data)
+    may_control(request, data)
     return await hub.get_room(game_id)
 
 
@@ -218,7 +178,7 @@ async def create_game(request: Request) -> Response:
     kind = _kind(data)
     options = _create_options(data)
     settings = options.pop("settings")
-    room, secrets_out = await _hub(request).create_game(kind, settings, **options)
+    room, secrets_out = await hub_of(request).create_game(kind, settings, **options)
     out = describe(request, room.to_data(), room)
     out["facilitator_token"] = secrets_out["facilitator_token"]
     return ORJSONResponse(out, status_code=201)
@@ -227,10 +187,10 @@ async def create_game(request: Request) -> Response:
 async def list_games(request: Request) -> Response:
     status = request.query_params.get("status")
     session_id = request.query_params.get("session")
-    credential = _bearer(request)
-    if not _is_admin(request, credential):
+    credential = bearer(request)
+    if not is_admin(request, credential):
         raise NotAuthorized("listing games needs the admin key", code="not_admin")
-    hub = _hub(request)
+    hub = hub_of(request)
     games = await hub.list_games(status=status, session_id=session_id)
     return ORJSONResponse(
         {"games": [describe(request, d, hub.rooms.get(d["game_id"])) for d, _ in games]}
@@ -238,9 +198,9 @@ async def list_games(request: Request) -> Response:
 
 
 async def game_detail(request: Request) -> Response:
-    hub = _hub(request)
+    hub = hub_of(request)
     data, active = await hub.read_game(request.path_params["game_id"])
-    _may_control(request, data)
+    may_control(request, data)
     room = hub.rooms.get(data["game_id"]) if active else None
     out = describe(request, data, room)
     if request.query_params.get("view") == "1":
@@ -261,13 +221,13 @@ def _action(name: str) -> Callable[[Request], Awaitable[Response]]:
 
 async def _do(room: Room, name: str, body: dict[str, Any]) -> None:
     if name == "start":
-        await room.start()
+        await controls.start(room)
     elif name == "pause":
-        await room.pause()
+        await controls.pause(room)
     elif name == "resume":
-        await room.resume()
+        await controls.resume(room)
     elif name == "end":
-        await room.end()
+        await controls.end(room)
     elif name == "close-round":
         if room.status not in ("running", "paused"):
             raise Conflict(f"the game is {room.status}; there is no open round to close")
@@ -283,25 +243,25 @@ async def _do(room: Room, name: str, body: dict[str, Any]) -> None:
             if value is not None and (not math.isfinite(value) or not 0 < value <= 86400):
                 raise InvalidSettings("seconds must be between 0 and 86400")
         if body.get("clear"):
-            await room.set_deadline(None)
+            await controls.set_deadline(room, None)
         elif extend is not None:
-            await room.set_deadline(float(extend), extend=True)
+            await controls.set_deadline(room, float(extend), extend=True)
         else:
-            await room.set_deadline(float(seconds))
+            await controls.set_deadline(room, float(seconds))
 
 
 async def delete_game(request: Request) -> Response:
-    hub = _hub(request)
+    hub = hub_of(request)
     data, _ = await hub.read_game(request.path_params["game_id"])
-    _may_control(request, data)
+    may_control(request, data)
     await hub.delete_game(data["game_id"])
     return Response(status_code=204)
 
 
 async def clone_game(request: Request) -> Response:
-    hub = _hub(request)
+    hub = hub_of(request)
     data, _ = await hub.read_game(request.path_params["game_id"])
-    _may_control(request, data)
+    may_control(request, data)
     body = await _body(request)
     round_no = _field(body, "round", int, None)
     if round_no is None:
@@ -319,7 +279,7 @@ async def set_seat(request: Request) -> Response:
     if role not in room.seats:
         raise NotFound(f"no role {role!r}; roles are {', '.join(room.seats)}", code="no_such_role")
     if request.method == "DELETE":
-        await room.set_bot(role, None)
+        await controls.set_bot(room, role, None)
     else:
         body = await _body(request)
         policy = body.get("policy")
@@ -332,7 +292,7 @@ async def set_seat(request: Request) -> Response:
         from gameserver.games import make_policy
 
         make_policy(room.kind, policy, **params)  # refuses unknown parameters now, not later
-        await room.set_bot(role, {"policy": policy, "params": params})
+        await controls.set_bot(room, role, {"policy": policy, "params": params})
     return ORJSONResponse(describe(request, room.to_data(), room))
 
 
@@ -342,7 +302,7 @@ async def reset_seat(request: Request) -> Response:
     role = request.path_params["role"]
     if role not in room.seats:
         raise NotFound(f"no role {role!r}; roles are {', '.join(room.seats)}", code="no_such_role")
-    await room.reset_seat(role)
+    await controls.reset_seat(room, role)
     return ORJSONResponse(describe(request, room.to_data(), room))
 
 
@@ -350,7 +310,7 @@ async def join_info(request: Request) -> Response:
     """What a join code opens, for the player page: no credential (the code is the secret)."""
     code = request.path_params["code"].strip().upper()
     try:
-        data, _active = await _hub(request).read_game(tokens.owner_of_code(code))
+        data, _active = await hub_of(request).read_game(tokens.owner_of_code(code))
     except NotFound:
         raise NotFound(f"no game has the join code {code!r}") from None
     seats = data["seats"]
@@ -375,62 +335,6 @@ async def join_info(request: Request) -> Response:
     )
 
 
-async def export_game(request: Request) -> Response:
-    hub = _hub(request)
-    data, _ = await hub.read_game(request.path_params["game_id"])
-    _may_control(request, data)
-    rounds = await hub.store.load_rounds(data["game_id"])
-    fmt = request.path_params["fmt"]
-    if fmt == "json":
-        game = get_game(data["kind"])
-        payload = {
-            "game_id": data["game_id"],
-            "kind": data["kind"],
-            "title": data.get("title") or "",
-            "settings": data["settings"],
-            "seed": data["seed"],
-            "status": data["status"],
-            "cloned_from": data.get("cloned_from"),
-            "rounds": [r.data for r in rounds],
-            "results": game.results(data["state"]),
-        }
-        return ORJSONResponse(payload)
-    if fmt != "csv":
-        raise NotFound("export formats are .json and .csv")
-    return Response(
-        _csv(data["game_id"], [r.data for r in rounds]),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{data["game_id"]}.csv"'},
-    )
-
-
-def _csv(game_id: str, rounds: list[dict[str, Any]]) -> str:
-    """One row per round and role: the decision, who decided it, and the role's figures."""
-    decision_keys: list[str] = []
-    figure_keys: list[str] = []
-    for record in rounds:
-        for decision in record["decisions"].values():
-            decision_keys.extend(k for k in decision if k not in decision_keys)
-        for figures in record.get("summary", {}).values():
-            figure_keys.extend(k for k in figures if k not in figure_keys)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    header = ["game_id", "round", "role"]
-    header += [f"decision_{k}" for k in decision_keys]
-    header += ["defaulted", "closed_by", *figure_keys]
-    writer.writerow(header)
-    for record in rounds:
-        for role, decision in record["decisions"].items():
-            figures = record.get("summary", {}).get(role, {})
-            writer.writerow(
-                [game_id, record["round"], role]
-                + [decision.get(k, "") for k in decision_keys]
-                + [int(role in record.get("defaulted", [])), record.get("closed_by", "")]
-                + [figures.get(k, "") for k in figure_keys]
-            )
-    return out.getvalue()
-
-
 # -- sessions (a class of games) ----------------------------------------------------------
 
 
@@ -443,7 +347,7 @@ async def create_session(request: Request) -> Response:
         raise InvalidSettings("'teams' is required: how many games to create")
     options = _create_options(data)
     settings = options.pop("settings")
-    session_id, token, made = await _hub(request).create_session(kind, settings, teams, **options)
+    session_id, token, made = await hub_of(request).create_session(kind, settings, teams, **options)
     return ORJSONResponse(
         {
             "session_id": session_id,
@@ -456,11 +360,11 @@ async def create_session(request: Request) -> Response:
 
 async def _session_games(request: Request) -> list[dict[str, Any]]:
     session_id = request.path_params["session_id"]
-    games = await _hub(request).list_games(session_id=session_id)
+    games = await hub_of(request).list_games(session_id=session_id)
     if not games:
         raise NotFound(f"no session {session_id!r}")
-    credential = _bearer(request)
-    if not _is_admin(request, credential) and not tokens.matches(
+    credential = bearer(request)
+    if not is_admin(request, credential) and not tokens.matches(
         credential, games[0][0].get("session_hash")
     ):
         raise NotAuthorized("this token does not control that session", code="bad_token")
@@ -468,7 +372,7 @@ async def _session_games(request: Request) -> list[dict[str, Any]]:
 
 
 async def session_detail(request: Request) -> Response:
-    hub = _hub(request)
+    hub = hub_of(request)
     games = await _session_games(request)
     return ORJSONResponse(
         {
@@ -480,7 +384,7 @@ async def session_detail(request: Request) -> Response:
 
 def _session_action(name: str) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
-        hub = _hub(request)
+        hub = hub_of(request)
         body = await _body(request)
         results = []
         for data in await _session_games(request):
@@ -512,7 +416,7 @@ routes = [
     Route("/api/games/{game_id}", game_detail, methods=["GET"]),
     Route("/api/games/{game_id}", delete_game, methods=["DELETE"]),
     Route("/api/games/{game_id}/clone", clone_game, methods=["POST"]),
-    Route("/api/games/{game_id}/export.{fmt}", export_game, methods=["GET"]),
+    Route("/api/games/{game_id}/export.{fmt}", export.export_game, methods=["GET"]),
     Route("/api/games/{game_id}/seats/{role}/bot", set_seat, methods=["PUT", "DELETE"]),
     Route("/api/games/{game_id}/seats/{role}/reset", reset_seat, methods=["POST"]),
     Route("/api/join/{code}", join_info, methods=["GET"]),

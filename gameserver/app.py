@@ -20,6 +20,7 @@ from gameserver import api
 from gameserver.config import Config
 from gameserver.errors import GameServerError
 from gameserver.hub import Hub
+from gameserver.web import ORJSONResponse, require_admin
 from gameserver.ws import websocket_endpoint
 from storage import open_store
 
@@ -67,12 +68,12 @@ def create_app(config: Config | None = None) -> Starlette:
             log.info("stopped")
 
     async def health(request: Request) -> Response:
-        return api.ORJSONResponse(
+        return ORJSONResponse(
             {"status": "ok", "games_in_memory": len(hub.rooms), "restored": hub.metrics.restored}
         )
 
     async def metrics(request: Request) -> Response:
-        api.require_admin(request)
+        require_admin(request)
         text = hub.metrics.prometheus(
             games_in_memory=len(hub.rooms), in_progress=hub.in_progress_count()
         )
@@ -97,13 +98,13 @@ def create_app(config: Config | None = None) -> Starlette:
     async def app_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, GameServerError)
         body = {"error": {"code": exc.code, "message": exc.message}}
-        return api.ORJSONResponse(body, status_code=exc.http_status)
+        return ORJSONResponse(body, status_code=exc.http_status)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         body = {"error": {"code": code, "message": str(exc.detail)}}
-        return api.ORJSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+        return ORJSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
     app = Starlette(
         routes=routes,

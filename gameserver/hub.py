@@ -21,12 +21,13 @@ import time
 from collections.abc import Coroutine
 from typing import Any
 
-from gameserver import tokens
+from gameserver import controls, tokens
 from gameserver.config import Config
 from gameserver.errors import Conflict, InvalidSettings, NotAuthorized, NotFound, StorageFailure
 from gameserver.games import get_game
 from gameserver.metrics import Metrics
-from gameserver.room import CREATED, IN_PROGRESS, SNAPSHOT_VERSION, Pending, Room, Seat
+from gameserver.room import Room
+from gameserver.seat import CREATED, IN_PROGRESS, SNAPSHOT_VERSION, Pending, Seat
 from storage import StorageError, Store, StoredGame
 
 log = logging.getLogger("gameserver.hub")
@@ -284,7 +285,7 @@ class Hub:
         )
         room = await self._add(data)
         if autostart:
-            await room.start()
+            await controls.start(room)
         return room, out
 
     async def create_session(

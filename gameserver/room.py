@@ -11,68 +11,29 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from gameserver import protocol, tokens
+from gameserver import messages, protocol
 from gameserver.connection import Connection
 from gameserver.errors import Conflict, GameServerError, StorageFailure
 from gameserver.game import Decision, Game, State
+from gameserver.seat import (
+    CREATED,
+    ENDED,
+    FINISHED,
+    IN_PROGRESS,
+    PAUSED,
+    RUNNING,
+    SNAPSHOT_VERSION,
+    Pending,
+    Seat,
+)
 from storage import StoredGame
 
 if TYPE_CHECKING:
     from gameserver.hub import Hub
 
 log = logging.getLogger("gameserver.room")
-
-SNAPSHOT_VERSION = 1
-
-CREATED, RUNNING, PAUSED, FINISHED, ENDED = "created", "running", "paused", "finished", "ended"
-IN_PROGRESS = frozenset({CREATED, RUNNING, PAUSED})
-
-
-@dataclass
-class Seat:
-    """One role of a game and who holds it."""
-
-    role: str
-    join_code: str
-    token_hash: str | None = None  # set once a player has claimed the seat
-    name: str | None = None
-    bot: dict[str, Any] | None = None  # {"policy": name, "params": {...}} when a bot plays it
-    connections: list[Connection] = field(default_factory=list)
-
-    @property
-    def claimed(self) -> bool:
-        return self.token_hash is not None
-
-    def to_data(self) -> dict[str, Any]:
-        return {
-            "role": self.role,
-            "join_code": self.join_code,
-            "token_hash": self.token_hash,
-            "name": self.name,
-            "bot": self.bot,
-        }
-
-    @classmethod
-    def from_data(cls, data: dict[str, Any]) -> Seat:
-        return cls(
-            role=data["role"],
-            join_code=data["join_code"],
-            token_hash=data.get("token_hash"),
-            name=data.get("name"),
-            bot=data.get("bot"),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Pending:
-    """A durable decision for the open round."""
-
-    decision: Decision
-    msg_id: str
-    at: float
 
 
 class Room:
@@ -210,53 +171,9 @@ class Room:
 
     # -- messages -------------------------------------------------------------------------
 
-    def _common(self) -> dict[str, Any]:
-        return {
-            "game_id": self.game_id,
-            "kind": self.kind,
-            "status": self.status,
-            "round": self.round,
-            "open_round": self.open_round,
-            # Players are told the announced length only (the Beer Game announces 50 weeks and
-            # plays 36 so nobody games the ending); facilitators also get total_rounds.
-            "announced_rounds": self.game.announced_rounds(self.state),
-            "deadline": self.deadline,
-            "paused_remaining": self.paused_remaining,
-            "submitted": self.submitted(),
-            "online": self.online(),
-            "bots": [r for r, s in self.seats.items() if s.bot],
-            "roles": list(self.seats),
-            "server_time": time.time(),
-        }
-
     def sync_message(self, seat: str | None) -> dict[str, Any]:
         """The full picture a client gets on every (re)connection."""
-        msg = self._common()
-        msg["type"] = "sync"
-        msg["role"] = seat
-        if seat is None:
-            msg["view"] = self.game.facilitator_view(self.state)
-            msg["seats"] = self.seat_summary()
-            msg["total_rounds"] = self.game.total_rounds(self.state)
-        else:
-            msg["view"] = self.game.view(self.state, seat)
-            own = self.pending.get(seat)
-            msg["decision"] = own.decision if own else None
-            msg["decision_id"] = own.msg_id if own else None
-        return msg
-
-    def seat_summary(self) -> list[dict[str, Any]]:
-        return [
-            {
-                "role": s.role,
-                "claimed": s.claimed,
-                "name": s.name,
-                "bot": s.bot,
-                "online": bool(s.connections) or bool(s.bot),
-                "submitted": s.role in self.pending,
-            }
-            for s in self.seats.values()
-        ]
+        return messages.sync(self, seat)
 
     def broadcast(self, data: bytes) -> None:
         for seat in self.seats.values():
@@ -290,13 +207,13 @@ class Room:
         self.broadcast(protocol.encode(message))
 
     def broadcast_status(self) -> None:
-        msg = self._common()
+        msg = messages.common(self)
         msg["type"] = "status"
         self.broadcast(protocol.encode(msg))
 
     def _send_views(self) -> None:
         """After a round: each player its own view (encoded per seat), watchers one copy."""
-        common = self._common()
+        common = messages.common(self)
         common["type"] = "round"
         for role, seat in self.seats.items():
             if seat.connections:
@@ -463,9 +380,9 @@ class Room:
         self._send_views()
         self.schedule_bots()
 
-    # -- facilitator actions --------------------------------------------------------------
+    # -- changes made by the facilitator (see gameserver.controls) ------------------------
 
-    async def _change(self, **changes: Any) -> None:
+    async def change(self, **changes: Any) -> None:
         """Apply status/deadline changes durably, then tell everyone."""
         before = {k: getattr(self, k) for k in changes}
         for k, v in changes.items():
@@ -478,95 +395,6 @@ class Room:
             raise
         self._arm_timer()
         self.broadcast_status()
-
-    async def start(self) -> None:
-        async with self.lock:
-            if self.status != CREATED:
-                raise Conflict(f"the game is {self.status}; only a created game can start")
-            deadline = time.time() + self.round_seconds if self.round_seconds else None
-            await self._change(status=RUNNING, deadline=deadline)
-            log.info("started game=%s", self.game_id)
-        self.schedule_bots()
-
-    async def pause(self) -> None:
-        async with self.lock:
-            if self.status != RUNNING:
-                raise Conflict(f"the game is {self.status}; only a running game can pause")
-            remaining = max(0.0, self.deadline - time.time()) if self.deadline else None
-            await self._change(status=PAUSED, deadline=None, paused_remaining=remaining)
-            log.info("paused game=%s", self.game_id)
-
-    async def resume(self) -> None:
-        async with self.lock:
-            if self.status != PAUSED:
-                raise Conflict(f"the game is {self.status}; only a paused game can resume")
-            rem = self.paused_remaining
-            deadline = time.time() + rem if rem is not None else None
-            await self._change(status=RUNNING, deadline=deadline, paused_remaining=None)
-            log.info("resumed game=%s", self.game_id)
-        self.schedule_bots()
-        if self.all_in():
-            await self.close_round("all_submitted")
-
-    async def end(self) -> None:
-        async with self.lock:
-            if self.status in (FINISHED, ENDED):
-                raise Conflict(f"the game is already {self.status}")
-            await self._change(status=ENDED, deadline=None, paused_remaining=None)
-            log.info("ended game=%s round=%d", self.game_id, self.round)
-
-    async def set_deadline(self, seconds: float | None, *, extend: bool = False) -> None:
-        """Set the open round's deadline ``seconds`` from now (None clears it), or extend it."""
-        async with self.lock:
-            if self.status not in (RUNNING, PAUSED):
-                raise Conflict(f"the game is {self.status}; deadlines apply to running games")
-            if self.status == PAUSED:
-                base = (self.paused_remaining or 0.0) if extend else 0.0
-                value = None if seconds is None else base + seconds
-                await self._change(paused_remaining=value)
-                return
-            if extend:
-                if seconds is None:
-                    raise Conflict("extend needs a number of seconds")
-                start = self.deadline if self.deadline is not None else time.time()
-                await self._change(deadline=start + seconds)
-            else:
-                await self._change(deadline=None if seconds is None else time.time() + seconds)
-
-    async def set_bot(self, role: str, bot: dict[str, Any] | None) -> None:
-        async with self.lock:
-            seat = self.seats[role]
-            before = seat.bot
-            seat.bot = bot
-            try:
-                await self.save()
-            except GameServerError:
-                seat.bot = before
-                raise
-        log.info("seat game=%s role=%s bot=%s", self.game_id, role, bot and bot.get("policy"))
-        self.broadcast_progress()
-        self.schedule_bots()
-
-    async def reset_seat(self, role: str) -> str:
-        """Free a seat whose player lost their token: the old token stops working, whoever is
-        connected on it is closed (4002), and the seat gets a new join code (returned)."""
-        async with self.lock:
-            seat = self.seats[role]
-            before = (seat.token_hash, seat.name, seat.join_code)
-            seat.token_hash, seat.name = None, None
-            seat.join_code = tokens.new_join_code(self.game_id)
-            try:
-                await self.save()
-            except GameServerError:
-                seat.token_hash, seat.name, seat.join_code = before
-                raise
-        for conn in seat.connections:
-            conn.send(protocol.error_message("superseded", "the facilitator reset this seat"))
-            conn.close(4002)
-        seat.connections = []
-        log.info("seat reset game=%s role=%s", self.game_id, role)
-        self.broadcast_progress()
-        return seat.join_code
 
     # -- bot seats ------------------------------------------------------------------------
 
