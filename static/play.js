@@ -246,6 +246,9 @@ function seatLost(message) {
     history.replaceState(null, "", url);
   }
   seat = null;
+  $("game-title").textContent = "Play";
+  $("seat-line").textContent = "";
+  document.title = "Play";
   $("game-section").hidden = true;
   $("debrief").replaceChildren();
   $("superseded").hidden = true;
@@ -259,7 +262,9 @@ function onState(state, info) {
   if (state === "superseded" && seat && info.error && /\breset\b/i.test(info.error.message || "")) {
     // close 4002 after a reset: the token is dead, coming back with it would only be refused
     connection = { state: "reset" };
-    seatLost(RESET_WORDS);
+    seatLost(seat.open
+      ? "Your seat was reset by the facilitator; choose a free role to join again, or ask for a new code."
+      : RESET_WORDS);
     renderConnection();
     return;
   }
