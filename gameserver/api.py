@@ -314,7 +314,10 @@ async def join_info(request: Request) -> Response:
     except NotFound:
         raise NotFound(f"no game has the join code {code!r}") from None
     seats = data["seats"]
-    roles = [{"role": s["role"], "free": s.get("token_hash") is None} for s in seats]
+    roles = [
+        {"role": s["role"], "free": s.get("token_hash") is None, "bot": s.get("bot") is not None}
+        for s in seats
+    ]
     if code == data.get("open_code"):
         role = None
     else:

@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from gameserver import protocol, tokens
-from gameserver.errors import Conflict, GameServerError
+from gameserver.errors import CloseCode, Conflict, GameServerError
 from gameserver.room import Room
 from gameserver.seat import CREATED, ENDED, FINISHED, PAUSED, RUNNING
 
@@ -88,7 +88,7 @@ async def set_bot(room: Room, role: str, bot: dict[str, Any] | None) -> None:
             seat.bot = before
             raise
     log.info("seat game=%s role=%s bot=%s", room.game_id, role, bot and bot.get("policy"))
-    room.broadcast_progress()
+    room.broadcast_status()  # carries "bots": players learn at once who plays which seat
     room.schedule_bots()
 
 
@@ -106,8 +106,8 @@ async def reset_seat(room: Room, role: str) -> str:
             seat.token_hash, seat.name, seat.join_code = before
             raise
     for conn in seat.connections:
-        conn.send(protocol.error_message("superseded", "the facilitator reset this seat"))
-        conn.close(4002)
+        conn.send(protocol.error_message("seat_reset", "the facilitator reset this seat"))
+        conn.close(CloseCode.SEAT_RESET)
     seat.connections = []
     log.info("seat reset game=%s role=%s", room.game_id, role)
     room.broadcast_progress()

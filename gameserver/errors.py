@@ -99,4 +99,5 @@ class CloseCode(IntEnum):
     TOO_SLOW = 4000  # the client fell behind and its outbox overflowed: reconnect to resync
     FLOOD = 4001  # more messages than the rate limit allows
     SUPERSEDED = 4002  # the same seat connected again elsewhere
+    SEAT_RESET = 4003  # the facilitator reset the seat: its token no longer opens it
     GAME_DELETED = 4004  # the game was deleted

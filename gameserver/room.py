@@ -203,6 +203,7 @@ class Room:
             "open_round": self.open_round,
             "submitted": self.submitted(),
             "online": self.online(),
+            "bots": [r for r, s in self.seats.items() if s.bot],
         }
         self.broadcast(protocol.encode(message))
 

@@ -21,7 +21,7 @@ export function wsUrl() {
  * "online", "offline" (info.retryAt, info.code), "superseded" (info.error: the `superseded` error
  * that came before the close, if any: another window took the seat, or the facilitator reset it),
  * "deleted" or "refused" (info.error).
- * Close 1012 (restart) and 4000 (too slow) are ordinary reasons to come back; 4002 and 4004 are not.
+ * Close 1012 (restart) and 4000 (too slow) are ordinary reasons to come back; 4002, 4003 and 4004 are not.
  */
 export class GameSocket {
   constructor({ hello, onMessage, onState = () => {} }) {
@@ -132,7 +132,9 @@ export class GameSocket {
         }
         return;
       }
-      if (message.type === "error" && message.code === "superseded") this.lastError = message;
+      if (message.type === "error" && (message.code === "superseded" || message.code === "seat_reset")) {
+        this.lastError = message;
+      }
       this.onMessage(message);
     };
     ws.onclose = (event) => {
@@ -140,7 +142,7 @@ export class GameSocket {
       this.ws = null;
       this.welcomed = false;
       if (this.stopped) return;
-      if (event.code === 4002) {
+      if (event.code === 4002 || event.code === 4003) {
         const error = this.lastError;
         this.stop();
         this.onState("superseded", { error });

@@ -259,8 +259,8 @@ function seatLost(message) {
 function onState(state, info) {
   connection = { state, ...info };
   if (state === "connecting") joined = false;
-  if (state === "superseded" && seat && info.error && /\breset\b/i.test(info.error.message || "")) {
-    // close 4002 after a reset: the token is dead, coming back with it would only be refused
+  if (state === "superseded" && seat && info.error && info.error.code === "seat_reset") {
+    // close 4003 after a reset: the token is dead, coming back with it would only be refused
     connection = { state: "reset" };
     seatLost(seat.open
       ? "Your seat was reset by the facilitator; choose a free role to join again, or ask for a new code."

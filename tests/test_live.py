@@ -437,7 +437,7 @@ async def test_reset_seat_frees_it_with_a_new_code(server: ServerProcess) -> Non
     assert reset.status_code == 200, reset.text
     seat = next(s for s in reset.json()["seats"] if s["role"] == "wholesaler")
     assert seat["claimed"] is False and seat["join_code"] != game["join"][1]["code"]
-    assert await players["wholesaler"].closed_with() == 4002
+    assert await players["wholesaler"].closed_with() == 4003
     again = await WSClient.open(server.ws_url, {"type": "hello", "token": old_token})
     assert (await again.expect("error"))["code"] == "bad_token"
     client, welcome, _ = await join(server.ws_url, seat["join_code"])
@@ -456,7 +456,10 @@ async def test_players_see_which_seats_bots_hold(server: ServerProcess) -> None:
         assert response.status_code == 200, response.text
         bad = http.put(f"/api/games/{game['game_id']}/seats/factory/bot", json={"policy": "x"})
         assert bad.status_code == 422
+    told = await players["wholesaler"].expect("status")  # the handover itself is announced
+    assert told["bots"] == ["factory"]
     progress = await players["retailer"].expect("progress", submitted=["factory"])
+    assert progress["bots"] == ["factory"]
     await players["retailer"].send({"type": "sync"})
     sync = await players["retailer"].expect("sync")
     assert sync["bots"] == ["factory"] and "factory" in sync["submitted"]
