@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gameserver import loop
 from gameserver.botrun import Api, Team, play, progress, team_for
 from gameserver.bots import NO_THINK, Think
 from gameserver.games import get_game, make_policy
@@ -303,7 +304,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         parser.error(str(exc))
     try:
-        result = asyncio.run(
+        result = loop.run(
             run_chaos(
                 games=args.games,
                 kills=args.kills,
