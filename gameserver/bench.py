@@ -38,7 +38,6 @@ from typing import Any
 import orjson
 from websockets.asyncio.client import connect
 
-from gameserver import loop
 from gameserver.botrun import Api, Plan, create_teams, play, summarize
 from gameserver.bots import Think
 from gameserver.errors import GameServerError
@@ -278,10 +277,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             for scenario in scenarios:
                 if keys[scenario.name] in chosen:
                     print(f"running {scenario.name}: {scenario.games} games ...", file=sys.stderr)
-                    outcomes.append(loop.run(run_scenario(scenario, Path(tmp))))
+                    outcomes.append(asyncio.run(run_scenario(scenario, Path(tmp))))
             if "restore" in chosen:
                 print(f"running restore: {args.restore_games} games ...", file=sys.stderr)
-                restore = loop.run(run_restore(args.restore_games, Path(tmp)))
+                restore = asyncio.run(run_restore(args.restore_games, Path(tmp)))
     except (ServerError, GameServerError, OSError) as exc:
         print(f"scripts/bench: {exc}", file=sys.stderr)
         return 1

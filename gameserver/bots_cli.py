@@ -19,7 +19,6 @@ from typing import Any, TextIO
 
 import orjson
 
-from gameserver import loop
 from gameserver.botrun import (
     Api,
     Plan,
@@ -167,7 +166,7 @@ def run_bots(args: argparse.Namespace) -> int:
         raise InvalidSettings("--timeout and --give-up must be positive")
     _raise_file_limit()
     show = args.progress or sys.stderr.isatty()
-    figures = loop.run(_run(args, plan, url, show))
+    figures = asyncio.run(_run(args, plan, url, show))
     print(render(figures), end="")
     if args.json:
         with open(args.json, "wb") as out:

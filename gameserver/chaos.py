@@ -34,7 +34,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gameserver import loop
 from gameserver.botrun import Api, Team, play, progress, team_for
 from gameserver.bots import NO_THINK, Think
 from gameserver.games import get_game, make_policy
@@ -304,7 +303,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         parser.error(str(exc))
     try:
-        result = loop.run(
+        result = asyncio.run(
             run_chaos(
                 games=args.games,
                 kills=args.kills,
