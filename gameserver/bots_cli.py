@@ -31,6 +31,7 @@ from gameserver.botrun import (
     teams_for_codes,
 )
 from gameserver.bots import NO_THINK, Think, ws_url
+from gameserver.cliargs import add_policy_flags, number, pair, setting_value
 from gameserver.errors import InvalidSettings
 from gameserver.games import GAMES, get_game
 
@@ -47,8 +48,6 @@ def _think(text: str) -> Think:
 
 def add_bots(subparsers: Any) -> None:
     """Register ``bots`` on the ``gameserver`` command line."""
-    from gameserver.cli import _pair  # late: gameserver.cli imports this module
-
     p: argparse.ArgumentParser = subparsers.add_parser(
         "bots",
         help="play games with bots against a running server",
@@ -75,21 +74,12 @@ def add_bots(subparsers: Any) -> None:
         help="play these seats (join codes) "
         "instead of creating games; one bot per code (repeat a game's open code to fill seats)",
     )
-    p.add_argument("--policy", help="policy for every seat (default: the kind's first)")
-    p.add_argument("--role-policy", action="append", type=_pair, default=[], metavar="ROLE=POLICY")
-    p.add_argument(
-        "--param",
-        action="append",
-        type=_pair,
-        default=[],
-        metavar="NAME=VALUE",
-        help="a policy parameter (goes to every chosen policy that has it)",
-    )
+    add_policy_flags(p)
     p.add_argument(
         "--settings",
         "--set",
         action="append",
-        type=_pair,
+        type=pair,
         default=[],
         metavar="NAME=VALUE",
         help="a game setting, e.g. weeks=12 (repeatable)",
@@ -101,7 +91,7 @@ def add_bots(subparsers: Any) -> None:
         metavar="SECONDS",
         help="think time per decision: 0.1, or a range 0.05-0.2 (default 0)",
     )
-    p.add_argument("--role-think", action="append", type=_pair, default=[], metavar="ROLE=SECONDS")
+    p.add_argument("--role-think", action="append", type=pair, default=[], metavar="ROLE=SECONDS")
     p.add_argument("--seed", type=int, default=0, help="game i gets seed+i (default 0)")
     p.add_argument("--progress", action="store_true", help="progress bar even if not a TTY")
     p.add_argument("--json", metavar="FILE", help="write every figure to FILE as JSON")
@@ -118,19 +108,17 @@ def add_bots(subparsers: Any) -> None:
 
 
 def _plan(args: argparse.Namespace) -> Plan:
-    from gameserver.cli import _number, _setting_value
-
     game = get_game(args.kind)
     specs = {spec.name: spec for spec in game.settings_spec}
     settings = {}
     for flag_name, text in args.settings:
         name = flag_name.replace("-", "_")
-        settings[name] = _setting_value(specs.get(name), text)
+        settings[name] = setting_value(specs.get(name), text)
     params: dict[str, float | int] = {}
     for flag_name, text in args.param:
         name = flag_name.replace("-", "_")
         try:
-            params[name] = _number(text)
+            params[name] = number(text)
         except argparse.ArgumentTypeError:
             raise InvalidSettings(f"parameter {name!r} must be a number, got {text!r}") from None
     role_think = {}

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from gameserver.bots_cli import add_bots
+from gameserver.cliargs import add_policy_flags, flag, number, pair, setting_value
 from gameserver.errors import GameServerError, InvalidSettings
-from gameserver.game import Setting
 from gameserver.games import GAMES, get_game
 from gameserver.serve import add_serve
 from gameserver.simulate import render_table, simulate
@@ -65,56 +65,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 # -- simulate -----------------------------------------------------------------------------
 
 
-def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
-
-
-def _number(text: str) -> float | int:
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-
-
-def _pair(text: str) -> tuple[str, str]:
-    name, sep, value = text.partition("=")
-    if not sep or not name:
-        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
-    return name.strip(), value.strip()
-
-
-def _setting_value(spec: Setting | None, text: str) -> Any:
-    """Command-line text as the setting's kind; anything unreadable goes through as text so
-    that the setting's own check words the refusal."""
-    if spec is None:
-        return text
-    if spec.optional and text.lower() in ("", "none", "null"):
-        return None
-    if spec.kind == "bool":
-        lowered = text.lower()
-        if lowered in ("true", "yes", "on", "1"):
-            return True
-        if lowered in ("false", "no", "off", "0"):
-            return False
-        return text
-    if spec.kind == "str":
-        return text
-    if spec.kind == "int_list":
-        return [_loose_number(item) for item in text.split(",")]
-    return _loose_number(text)
-
-
-def _loose_number(text: str) -> Any:
-    try:
-        return _number(text.strip())
-    except argparse.ArgumentTypeError:
-        return text
-
-
 def add_simulate(subparsers: Subparsers) -> None:
     """``simulate GAME``: play a whole game with policies, print costs per round and totals."""
     parser = subparsers.add_parser(
@@ -125,29 +75,13 @@ def add_simulate(subparsers: Subparsers) -> None:
         "parameter has a flag; --set and --param take any NAME=VALUE.",
     )
     parser.add_argument("game", help=f"one of: {', '.join(sorted(GAMES))}")
-    parser.add_argument("--policy", help="policy for every seat (default: the game's first)")
-    parser.add_argument(
-        "--role-policy",
-        action="append",
-        type=_pair,
-        default=[],
-        metavar="ROLE=POLICY",
-        help="a different policy for one role (repeatable)",
-    )
+    add_policy_flags(parser)
     parser.add_argument(
         "--seed", type=int, default=0, help="the game's seed, and random policies' (default 0)"
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument(
-        "--set", action="append", type=_pair, default=[], metavar="NAME=VALUE", help="a setting"
-    )
-    parser.add_argument(
-        "--param",
-        action="append",
-        type=_pair,
-        default=[],
-        metavar="NAME=VALUE",
-        help="a policy parameter",
+        "--set", action="append", type=pair, default=[], metavar="NAME=VALUE", help="a setting"
     )
     settings = parser.add_argument_group("game settings (each applies to the games named)")
     seen: dict[str, list[str]] = {}
@@ -158,7 +92,7 @@ def add_simulate(subparsers: Subparsers) -> None:
             seen[spec.name].append(f"{game.name} default {spec.default}")
     for name, (label, *defaults) in seen.items():
         settings.add_argument(
-            _flag(name),
+            flag(name),
             dest=f"setting:{name}",
             metavar="VALUE",
             help=f"{label} ({'; '.join(defaults)})",
@@ -174,7 +108,7 @@ def add_simulate(subparsers: Subparsers) -> None:
                     owners.setdefault(param, []).append(f"{game.name} {policy.name} {default}")
     for name, policies in owners.items():
         params.add_argument(
-            _flag(name), dest=f"param:{name}", type=_number, metavar="N", help=", ".join(policies)
+            flag(name), dest=f"param:{name}", type=number, metavar="N", help=", ".join(policies)
         )
     parser.set_defaults(run=run_simulate)
 
@@ -189,16 +123,16 @@ def run_simulate(args: argparse.Namespace) -> int:
             continue
         if dest.startswith("setting:"):
             name = dest.removeprefix("setting:")
-            raw_settings[name] = _setting_value(specs.get(name), value)
+            raw_settings[name] = setting_value(specs.get(name), value)
         elif dest.startswith("param:"):
             params[dest.removeprefix("param:")] = value
     for flag_name, text in args.set:
         name = flag_name.replace("-", "_")
-        raw_settings[name] = _setting_value(specs.get(name), text)
+        raw_settings[name] = setting_value(specs.get(name), text)
     for flag_name, text in args.param:
         name = flag_name.replace("-", "_")
         try:
-            params[name] = _number(text)
+            params[name] = number(text)
         except argparse.ArgumentTypeError:
             raise InvalidSettings(f"parameter {name!r} must be a number, got {text!r}") from None
     report = simulate(
