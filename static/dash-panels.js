@@ -1,8 +1,9 @@
-// Pieces of the dashboard that only draw or fetch: join links with copy buttons, the results
+// Pieces of the dashboard that only draw or fetch: join links with QR and copy buttons, the results
 // table, the cross-team comparison, the settings form built from /api/kinds, and CSV/JSON export.
 
 import { barChart } from "./charts.js";
 import { KIND_TITLES, copyText, el, fmt, fmtMoney, humanize, roleName, roundWord } from "./client.js";
+import { joinLinks, qrButton } from "./dash-qr.js";
 import { roleSummary } from "./debrief.js";
 
 /** A "Copy" button for `text`; `say` reports the outcome to the page's status line. */
@@ -17,16 +18,15 @@ export function copyButton(text, label, say) {
   return node;
 }
 
-/** A game's join links: one row per seat (and the open code), each with a copy button. */
+/** A game's join links: one row per seat (and the open code), each with a QR and a copy button. */
 export function linksTable(info, say) {
   const name = info.title || info.game_id;
-  const row = (label, code, url, what) => el("tr", {},
-    el("th", { scope: "row" }, label),
-    el("td", {}, el("span", { class: "code" }, code)),
-    el("td", {}, el("a", { href: url, target: "_blank", rel: "noopener" }, url)),
-    el("td", {}, copyButton(url, `Copy the ${what} link of ${name}`, say)));
-  const rows = info.join.map((link) => row(roleName(link.role), link.code, link.url, link.role));
-  if (info.open_join) rows.push(row("Any free role", info.open_join.code, info.open_join.url, "open join"));
+  const rows = joinLinks(info).map((link, index) => el("tr", {},
+    el("th", { scope: "row" }, link.label),
+    el("td", {}, el("span", { class: "code" }, link.code)),
+    el("td", {}, el("a", { href: link.url, target: "_blank", rel: "noopener" }, link.url)),
+    el("td", { class: "link-buttons" }, qrButton(info, index),
+      copyButton(link.url, `Copy the ${link.open ? "open join" : link.key} link of ${name}`, say))));
   return el("div", { class: "table-wrap" }, el("table", { class: "data links-table" },
     el("thead", {}, el("tr", {}, ["Role", "Code", "Link", ""].map((h) => el("th", { scope: "col" }, h)))),
     el("tbody", {}, rows)));

@@ -1,6 +1,7 @@
-// The facilitator dashboard: sign in, create games or a class, hand out join links, follow every
-// game live (one `watch` WebSocket per game in memory, and a poll of the API for the list), act
-// on one game or all of them, read stored games, clone from a round, compare teams, export CSV.
+// The facilitator dashboard: sign in, create games or a class, hand out join links (as text, QR
+// codes and printed cards), follow every game live (one `watch` WebSocket per game in memory, and
+// a poll of the API for the list), act on one game or all of them, read stored games, clone from
+// a round, compare teams, export CSV.
 
 import {
   ApiError, GameSocket, KIND_TITLES, ServerClock, api, copyText, el, humanize, roleName, roundWord,
@@ -12,6 +13,7 @@ import {
 import {
   APPLIES, IN_PROGRESS, buildRow, titleOf as titleOfGame, updateDeadline, updateRow,
 } from "./dash-table.js";
+import { showHandouts } from "./dash-qr.js";
 import { renderDebrief } from "./debrief.js";
 
 const $ = (id) => document.getElementById(id);
@@ -501,7 +503,13 @@ function renderLinks(shown) {
   linksSignature = signature;
   const box = $("links");
   box.replaceChildren(...withSeats.map((entry) => el("details", { open: withSeats.length <= 4 },
-    el("summary", {}, `${titleOf(entry)} (${entry.id})`), linksTable(entry.info, say))));
+    el("summary", {}, `${titleOf(entry)} (${entry.id})`),
+    el("div", { class: "toolbar" }, el("button", {
+      type: "button", class: "small", "data-testid": `handouts-${entry.id}`,
+      "aria-label": `Print handouts for ${titleOf(entry)}: one card per seat with its QR code`,
+      onclick: (event) => showHandouts([entry.info], event.currentTarget),
+    }, "Print handouts")),
+    linksTable(entry.info, say))));
   if (!withSeats.length) box.append(el("p", { class: "muted" }, "No game in progress is shown."));
 }
 
@@ -707,6 +715,14 @@ function init() {
     const entries = shownEntries().filter((e) => IN_PROGRESS.has(display(e).status));
     const ok = await copyText(linksText(entries.map((e) => e.info)));
     say(ok ? `Copied the links of ${entries.length} games.` : "Copying is not allowed here.");
+  });
+  $("print-all-handouts").addEventListener("click", (event) => {
+    const entries = shownEntries().filter((e) => IN_PROGRESS.has(display(e).status));
+    if (!entries.length) {
+      say("No game in progress is shown, so there are no links to print.");
+      return;
+    }
+    showHandouts(entries.map((e) => e.info), event.currentTarget);
   });
   $("compare-button").addEventListener("click", compare);
   setInterval(() => {

@@ -578,3 +578,76 @@ def test_a_page_comes_back_after_a_graceful_restart(
     decide(page, "3")
     expect_submitted(page, "3")
     no_page_errors(page)
+
+
+def drawn_modules(path: str) -> set[tuple[int, int]]:
+    """The dark modules (row, column) of a QR SVG path drawn by static/qr.js (margin 4)."""
+    assert re.fullmatch(r"(M\d+,\d+h1v1h-1z)+", path), path[:80]
+    return {(int(y) - 4, int(x) - 4) for x, y in re.findall(r"M(\d+),(\d+)h1v1h-1z", path)}
+
+
+# The library's own modules for a text, with the same settings (automatic version, level M).
+LIBRARY_MODULES = """text => {
+  const qr = qrcode(0, "M");
+  qr.addData(text);
+  qr.make();
+  const dark = [];
+  const n = qr.getModuleCount();
+  for (let r = 0; r < n; r++) for (let c = 0; c < n; c++) if (qr.isDark(r, c)) dark.push([r, c]);
+  return { n, dark };
+}"""
+
+
+def test_join_links_as_qr_codes_and_printed_handouts(
+    browser: Browser, contexts: list[BrowserContext], server: ServerProcess
+) -> None:
+    game = create(server, title="Team QR", open_join=True)
+    gid = game["game_id"]
+    wholesaler = game["join"][1]
+    dash = dashboard(browser, contexts, server)
+    button = dash.locator("#links").get_by_test_id(f"qr-{gid}-wholesaler")
+    button.focus()
+    dash.keyboard.press("Enter")
+    dialog = dash.locator("#qr-dialog")
+    expect(dialog).to_be_visible()
+    label = f"QR code for Wholesaler of Team QR: {wholesaler['url']}"
+    svg = dialog.get_by_role("img", name=label)
+    expect(svg).to_be_visible()
+    expect(dialog.get_by_test_id("qr-code")).to_have_text(wholesaler["code"])
+    expect(dialog.locator("#qr-url")).to_have_text(wholesaler["url"])
+    # what is drawn is exactly the library's QR code of this seat's URL
+    library = dash.evaluate(LIBRARY_MODULES, wholesaler["url"])
+    size = library["n"] + 8
+    expect(svg).to_have_attribute("viewBox", f"0 0 {size} {size}")
+    drawn = drawn_modules(svg.locator("path").get_attribute("d") or "")
+    assert drawn == {(r, c) for r, c in library["dark"]}
+    # large on a laptop, and still whole on a phone
+    assert (svg.bounding_box() or {}).get("width", 0) >= 300
+    dash.set_viewport_size({"width": 390, "height": 844})
+    box = svg.bounding_box() or {}
+    assert box["width"] >= 200 and box["x"] >= 0 and box["x"] + box["width"] <= 390
+    dash.get_by_role("button", name="Next link").click()
+    expect(dialog.get_by_test_id("qr-code")).to_have_text(game["join"][2]["code"])
+    dash.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    expect(button).to_be_focused()
+    dash.set_viewport_size({"width": 1300, "height": 900})
+
+    dash.get_by_test_id(f"handouts-{gid}").click()
+    cards = dash.get_by_test_id("handout-card")
+    codes = [link["code"] for link in game["join"]] + [game["open_join"]["code"]]
+    expect(cards).to_have_count(5)  # one per seat, and one with the open-join code
+    expect(dash.get_by_test_id("handout-code")).to_have_text(codes)
+    expect(dash.locator("#app")).to_be_hidden()
+    for link in game["join"]:
+        card = dash.locator(f'[data-testid="handout-card"][data-code="{link["code"]}"]')
+        name = f"QR code for {link['role'].title()} of Team QR: {link['url']}"
+        expect(card.get_by_role("img", name=name)).to_be_visible()
+        expect(card).to_contain_text(link["url"])
+    # printed, the five cards fit on one A4 page (six do, in two columns of three)
+    pdf = dash.pdf(format="A4")
+    assert len(re.findall(rb"/Type\s*/Page\b", pdf)) == 1
+    dash.keyboard.press("Escape")
+    expect(dash.locator("#app")).to_be_visible()
+    expect(dash.get_by_test_id(f"handouts-{gid}")).to_be_focused()
+    no_page_errors(dash)
