@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.support import ADMIN_KEY, ServerProcess
+from tests.test_live import create
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -67,15 +68,6 @@ def new_page(browser: Browser, contexts: list[BrowserContext], **options: Any) -
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.errors = errors  # type: ignore[attr-defined]
     return page
-
-
-def create(server: ServerProcess, **body: Any) -> dict[str, Any]:
-    body.setdefault("kind", "beer")
-    with server.http() as http:
-        response = http.post("/api/games", json=body)
-    assert response.status_code == 201, response.text
-    game: dict[str, Any] = response.json()
-    return game
 
 
 def game_state(server: ServerProcess, game_id: str) -> dict[str, Any]:
