@@ -1,30 +1,116 @@
-"""The WebSocket protocol: client messages parsed into typed values, server messages encoded.
+"""The WebSocket protocol, version 1: every message both ways, its version and its codes.
 
-This is the edge: nothing past :func:`parse_client_message` sees raw JSON. Every frame is one
-JSON object with a ``type``. ``docs/protocol.md`` describes each message; ``PROTOCOL_VERSION``
-is the version it documents. A client says which version it speaks in its ``hello``.
+This is the edge. A frame from a client becomes a typed value here (:func:`parse_hello`,
+:func:`parse_client_message`) and nothing past this module sees raw JSON; a message to a client
+is a typed value here too, encoded once by :func:`encode` (a broadcast shares the bytes).
+``docs/protocol.md`` describes every message; a test checks it against this module.
 
-Server messages meant for many clients are encoded once (:func:`encode`) and the same bytes go to
-every outbox.
+The server and the bot client both import this module; the pages get the same constants from
+the server (``/protocol.js``, made from :func:`javascript_constants`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 import orjson
 
-from gameserver.errors import ProtocolError, UnsupportedVersion
+from gameserver.errors import (
+    CLOSES_WITH,
+    CloseCode,
+    ErrorCode,
+    GameServerError,
+    ProtocolError,
+    UnsupportedVersion,
+    short,
+)
+
+__all__ = [
+    "CLOSES_WITH",
+    "MAX_DEPTH",
+    "MAX_ID",
+    "PROTOCOL_VERSION",
+    "SUPPORTED_VERSIONS",
+    "Ack",
+    "ClientMessage",
+    "CloseCode",
+    "Error",
+    "ErrorCode",
+    "FacilitatorRound",
+    "FacilitatorSync",
+    "GameInfo",
+    "GameStatus",
+    "Hello",
+    "Join",
+    "MalformedFrame",
+    "Ping",
+    "Pong",
+    "Progress",
+    "Resume",
+    "Round",
+    "SeatInfo",
+    "Submit",
+    "Sync",
+    "SyncRequest",
+    "Watch",
+    "Welcome",
+    "encode",
+    "error",
+    "game_of_code",
+    "game_of_token",
+    "javascript_constants",
+    "loads_frame",
+    "parse_client_message",
+    "parse_hello",
+]
 
 PROTOCOL_VERSION = 1
 SUPPORTED_VERSIONS = frozenset({1})
+#: Client message ids and player names: 1 to this many characters.
+MAX_ID = 64
+#: JSON nested deeper than this is refused at the edge (no message needs more than a few).
+MAX_DEPTH = 32
+#: Whole numbers beyond this (2**53 - 1) do not survive a browser's JSON: refused at the edge.
+MAX_SAFE_INTEGER = 2**53 - 1
 
-_MAX_ID = 64  # client message ids and names are short strings
+
+class GameStatus(StrEnum):
+    """A game's status, as every message and the API spell it."""
+
+    CREATED = "created"  # seats can be taken, no decisions yet
+    RUNNING = "running"
+    PAUSED = "paused"
+    FINISHED = "finished"  # the last round was played
+    ENDED = "ended"  # ended by the facilitator
+
+    @property
+    def in_progress(self) -> bool:
+        """Not over yet: restored at start-up, and controls still apply."""
+        return self in (GameStatus.CREATED, GameStatus.RUNNING, GameStatus.PAUSED)
+
+    @property
+    def over(self) -> bool:
+        return not self.in_progress
 
 
 class MalformedFrame(Exception):
     """A frame that is not a JSON object: the connection is closed (1007)."""
+
+
+def game_of_code(code: str) -> str:
+    """The game id a join code belongs to: codes look like ``<game id>-<4 characters>``."""
+    return code.split("-", 1)[0]
+
+
+def game_of_token(token: str) -> str:
+    """The game (or session) id a token belongs to: tokens look like ``<id>.<secret>``."""
+    return token.split(".", 1)[0]
+
+
+# -- client messages ----------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +142,8 @@ Hello = Join | Resume | Watch
 
 @dataclass(frozen=True, slots=True)
 class Submit:
+    """A decision for ``round``; ``id`` is the client's own message id."""
+
     round: int
     id: str
     decision: Any
@@ -75,29 +163,57 @@ ClientMessage = Submit | Ping | SyncRequest
 
 
 def loads_frame(frame: str | bytes) -> dict[str, Any]:
-    """Decode one frame into a JSON object or raise :class:`MalformedFrame`."""
+    """Decode one frame into a JSON object or raise :class:`MalformedFrame`; a JSON object
+    nested too deep or holding a whole number a browser cannot represent raises
+    :class:`ProtocolError` (answered with an ``error``; the connection stays)."""
     try:
         data = orjson.loads(frame)
     except orjson.JSONDecodeError as exc:
         raise MalformedFrame(f"frame is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise MalformedFrame(f"a frame must be a JSON object, got {type(data).__name__}")
+    check_json(data)
     return data
 
 
-def _optional(data: dict[str, Any], key: str) -> str | None:
+def check_json(value: Any) -> None:
+    """Refuse JSON nested deeper than :data:`MAX_DEPTH` or holding whole numbers beyond
+    +-(2**53 - 1), without recursion (so that no input can exhaust the stack)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            if isinstance(item, int) and not -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
+                raise ProtocolError(
+                    f"whole numbers must be within +-{MAX_SAFE_INTEGER}, got {short(item)}",
+                    code=ErrorCode.BAD_FIELD,
+                )
+            continue
+        if depth > MAX_DEPTH:
+            raise ProtocolError(
+                f"JSON nested deeper than {MAX_DEPTH} levels", code=ErrorCode.TOO_DEEP
+            )
+        stack.extend((child, depth + 1) for child in children)
+
+
+def _text(data: dict[str, Any], key: str, limit: int, *, required: bool) -> str | None:
+    """A short non-empty string field: absent -> None (or missing_field), wrong -> bad_field."""
     value = data.get(key)
     if value is None:
+        if required:
+            raise ProtocolError(
+                f"{short(data.get('type'))} message needs {key!r}", code=ErrorCode.MISSING_FIELD
+            )
         return None
-    if not isinstance(value, str) or not value or len(value) > 200:
-        raise ProtocolError(f"{key!r} must be a non-empty string of at most 200 characters")
-    return value
-
-
-def _required(data: dict[str, Any], key: str) -> str:
-    value = _optional(data, key)
-    if value is None:
-        raise ProtocolError(f"{data.get('type')!r} message needs {key!r}", code="missing_field")
+    if not isinstance(value, str) or not value or len(value) > limit:
+        raise ProtocolError(
+            f"{key!r} must be a string of 1 to {limit} characters, got {short(value)}",
+            code=ErrorCode.BAD_FIELD,
+        )
     return value
 
 
@@ -105,28 +221,39 @@ def parse_hello(data: dict[str, Any]) -> Hello:
     """The first message of every connection."""
     if data.get("type") != "hello":
         raise ProtocolError(
-            f"the first message must be 'hello', got {data.get('type')!r}", code="hello_expected"
+            f"the first message must be 'hello', got {short(data.get('type'))}",
+            code=ErrorCode.HELLO_EXPECTED,
         )
     version = data.get("v", PROTOCOL_VERSION)
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise UnsupportedVersion(
+            f"'v' must be a protocol version number, got {short(version)}; this server "
+            f"speaks {sorted(SUPPORTED_VERSIONS)}"
+        )
     if version not in SUPPORTED_VERSIONS:
         raise UnsupportedVersion(
-            f"protocol version {version!r} is not supported; this server speaks "
+            f"protocol version {version} is not supported; this server speaks "
             f"{sorted(SUPPORTED_VERSIONS)}"
         )
-    name = _optional(data, "name")
-    if name is not None and len(name) > _MAX_ID:
-        raise ProtocolError(f"'name' must be at most {_MAX_ID} characters")
-    if "watch" in data:
-        return Watch(game_id=_required(data, "watch"), token=_required(data, "token"))
-    if "token" in data:
-        return Resume(token=_required(data, "token"))
-    if "join" in data:
-        code = _required(data, "join").strip().upper()
-        return Join(code=code, role=_optional(data, "role"), name=name)
+    if data.get("watch") is not None:
+        return Watch(
+            game_id=_text(data, "watch", 200, required=True) or "",
+            token=_text(data, "token", 200, required=True) or "",
+        )
+    # A page may still hold the code it joined with: the token, when there is one, wins.
+    if data.get("token") is not None:
+        return Resume(token=_text(data, "token", 200, required=True) or "")
+    if data.get("join") is not None:
+        code = (_text(data, "join", 200, required=True) or "").strip().upper()
+        return Join(
+            code=code,
+            role=_text(data, "role", 200, required=False),
+            name=_text(data, "name", MAX_ID, required=False),
+        )
     raise ProtocolError(
         "'hello' needs one of 'join' (a join code), 'token' (to resume a seat) or 'watch' "
         "(a game id, with a facilitator token)",
-        code="missing_field",
+        code=ErrorCode.MISSING_FIELD,
     )
 
 
@@ -134,41 +261,226 @@ def parse_client_message(data: dict[str, Any]) -> ClientMessage:
     """Any message after ``hello``."""
     kind = data.get("type")
     if kind == "submit":
-        round_no = data.get("round")
-        if isinstance(round_no, bool) or not isinstance(round_no, int) or round_no < 1:
-            raise ProtocolError(
-                "'submit' needs 'round', the round number (1 or more) the decision is for",
-                code="missing_field",
-            )
-        msg_id = data.get("id")
-        if not isinstance(msg_id, str) or not 0 < len(msg_id) <= _MAX_ID:
-            raise ProtocolError(
-                f"'submit' needs 'id', a client message id of 1 to {_MAX_ID} characters",
-                code="missing_field",
-            )
-        if "decision" not in data:
-            raise ProtocolError("'submit' needs 'decision'", code="missing_field")
-        return Submit(round=round_no, id=msg_id, decision=data["decision"])
+        return Submit(round=_round(data), id=_message_id(data), decision=_decision(data))
     if kind == "ping":
         ping_id = data.get("id")
-        return Ping(id=ping_id if isinstance(ping_id, str) and len(ping_id) <= _MAX_ID else None)
+        return Ping(id=ping_id if isinstance(ping_id, str) and len(ping_id) <= MAX_ID else None)
     if kind == "sync":
         return SyncRequest()
     if kind == "hello":
-        raise ProtocolError("already joined: 'hello' is only the first message", code="bad_message")
+        raise ProtocolError(
+            "already joined: 'hello' is only the first message", code=ErrorCode.BAD_MESSAGE
+        )
     raise ProtocolError(
-        f"unknown message type {kind!r}; expected 'submit', 'sync' or 'ping'",
-        code="unknown_type",
+        f"unknown message type {short(kind)}; expected 'submit', 'sync' or 'ping'",
+        code=ErrorCode.UNKNOWN_TYPE,
     )
 
 
-def encode(message: dict[str, Any]) -> bytes:
+def _round(data: dict[str, Any]) -> int:
+    round_no = data.get("round")
+    if round_no is None:
+        raise ProtocolError(
+            "'submit' needs 'round', the round number (1 or more) the decision is for",
+            code=ErrorCode.MISSING_FIELD,
+        )
+    # JSON has one number type: 3.0 is 3, as it is in a decision.
+    whole = isinstance(round_no, int) or (isinstance(round_no, float) and round_no.is_integer())
+    if isinstance(round_no, bool) or not whole or round_no < 1:
+        raise ProtocolError(
+            f"'round' must be a whole number, 1 or more, got {short(round_no)}",
+            code=ErrorCode.BAD_FIELD,
+        )
+    return int(round_no)
+
+
+def _message_id(data: dict[str, Any]) -> str:
+    msg_id = data.get("id")
+    if msg_id is None:
+        raise ProtocolError(
+            f"'submit' needs 'id', a client message id of 1 to {MAX_ID} characters",
+            code=ErrorCode.MISSING_FIELD,
+        )
+    if not isinstance(msg_id, str) or not 0 < len(msg_id) <= MAX_ID:
+        raise ProtocolError(
+            f"'id' must be a string of 1 to {MAX_ID} characters, got {short(msg_id)}",
+            code=ErrorCode.BAD_FIELD,
+        )
+    return msg_id
+
+
+def _decision(data: dict[str, Any]) -> Any:
+    if "decision" not in data:
+        raise ProtocolError("'submit' needs 'decision'", code=ErrorCode.MISSING_FIELD)
+    return data["decision"]
+
+
+# -- server messages ----------------------------------------------------------------------
+# Each is a frozen dataclass that orjson encodes field by field, in the order declared, with
+# ``type`` first. Fields that do not apply are null (or false), never absent.
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Welcome:
+    """A hello succeeded; ``token`` only when a seat was just claimed with a join code."""
+
+    type: str = "welcome"
+    v: int = PROTOCOL_VERSION
+    game_id: str
+    role: str | None
+    token: str | None = None
+    resumed: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GameInfo:
+    """What every message about a game's progress says; sent alone as the ``status``
+    message (the facilitator started, paused, resumed, ended or moved the deadline)."""
+
+    type: str = "status"
+    game_id: str
+    kind: str
+    status: GameStatus
+    round: int
+    open_round: int
+    announced_rounds: int | None
+    deadline: float | None
+    paused_remaining: float | None
+    submitted: Sequence[str]
+    online: Sequence[str]
+    bots: Sequence[str]
+    roles: Sequence[str]
+    server_time: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Sync(GameInfo):
+    """A player's full picture, on every (re)connection and on request."""
+
+    type: str = "sync"
+    role: str
+    view: Any
+    decision: Any
+    decision_id: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SeatInfo:
+    role: str
+    claimed: bool
+    name: str | None
+    bot: Any
+    online: bool
+    submitted: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FacilitatorSync(GameInfo):
+    """A facilitator's full picture: the facilitator view and every seat."""
+
+    type: str = "sync"
+    role: None = None
+    view: Any
+    seats: Sequence[SeatInfo]
+    total_rounds: int | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Round(GameInfo):
+    """A round closed: a player's new view."""
+
+    type: str = "round"
+    role: str
+    view: Any
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FacilitatorRound(GameInfo):
+    """A round closed: the facilitator's new view."""
+
+    type: str = "round"
+    role: None = None
+    view: Any
+    total_rounds: int | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Progress:
+    """Who has submitted and who is online changed."""
+
+    type: str = "progress"
+    round: int
+    open_round: int
+    submitted: Sequence[str]
+    online: Sequence[str]
+    bots: Sequence[str]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Ack:
+    """A decision is durable. ``duplicate``: a resend of an id already taken; then
+    ``superseded_by`` names the newer id of the same round that replaced it, if one did."""
+
+    type: str = "ack"
+    id: str
+    round: int
+    decision: Any
+    duplicate: bool = False
+    superseded_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Error:
+    type: str = "error"
+    code: str
+    message: str
+    id: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Pong:
+    type: str = "pong"
+    id: str | None
+    time: float
+
+
+ServerMessage = (
+    Welcome
+    | GameInfo
+    | Sync
+    | FacilitatorSync
+    | Round
+    | FacilitatorRound
+    | Progress
+    | Ack
+    | Error
+    | Pong
+)
+
+
+def encode(message: ServerMessage) -> bytes:
     """Encode a server message once; the bytes are shared by every client that gets it."""
     return orjson.dumps(message)
 
 
-def error_message(code: str, message: str, ref: str | None = None) -> bytes:
-    out: dict[str, Any] = {"type": "error", "code": code, "message": message}
-    if ref is not None:
-        out["id"] = ref
-    return encode(out)
+def error(exc: GameServerError, ref: str | None = None) -> Error:
+    """The ``error`` message for ``exc``; ``ref`` echoes the id of the message it answers."""
+    return Error(code=str(exc.code), message=exc.message, id=ref)
+
+
+def javascript_constants() -> str:
+    """The protocol's constants as an ES module, served to the pages as ``/protocol.js``."""
+    closes = {code.name: int(code) for code in CloseCode}
+    errors = {code.name: str(code) for code in ErrorCode}
+    statuses = {status.name: str(status) for status in GameStatus}
+    in_progress = [str(status) for status in GameStatus if status.in_progress]
+    lines = [
+        "// Made by the server from gameserver/protocol.py: the pages' copy of the protocol.",
+        f"export const PROTOCOL_VERSION = {PROTOCOL_VERSION};",
+        f"export const CLOSE = Object.freeze({orjson.dumps(closes).decode()});",
+        f"export const ERROR = Object.freeze({orjson.dumps(errors).decode()});",
+        f"export const STATUS = Object.freeze({orjson.dumps(statuses).decode()});",
+        f"export const IN_PROGRESS = Object.freeze({orjson.dumps(in_progress).decode()});",
+        "",
+    ]
+    return "\n".join(lines)

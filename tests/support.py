@@ -15,7 +15,7 @@ import httpx
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
 
-from gameserver.localserver import free_port
+from gameserver.tools.localserver import free_port
 
 ADMIN_KEY = "test-admin-key"
 ROOT = Path(__file__).resolve().parent.parent

@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 
 from gameserver import cli
-from gameserver.botrun import Api, Plan, Team, create_teams, percentiles, play, summarize, team_for
-from gameserver.bots import Bot, RoundTimer, Think, ws_url
+from gameserver.client.run import Api, Plan, Team, create_teams, percentiles, play, summarize, team_for
+from gameserver.client.bot import Bot, RoundTimer, Think, ws_url
 from gameserver.games import make_policy
-from gameserver.simulate import simulate
+from gameserver.tools.simulate import simulate
 from tests.support import ADMIN_KEY, ROOT, ServerProcess, free_port
 
 

@@ -11,7 +11,7 @@ import random
 import subprocess
 import sys
 
-from gameserver.chaos import run_chaos
+from gameserver.tools.chaos import run_chaos
 from tests.support import ROOT
 
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from gameserver.config import Config
+from gameserver.server.config import Config
 
 
 def test_defaults_are_the_embedded_sqlite() -> None:

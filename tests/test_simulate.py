@@ -11,7 +11,7 @@ import pytest
 
 from gameserver.cli import main
 from gameserver.errors import InvalidSettings, NotFound
-from gameserver.simulate import render_table, simulate
+from gameserver.tools.simulate import render_table, simulate
 
 ROOT = Path(__file__).resolve().parent.parent
 

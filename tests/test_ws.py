@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import time
 
-from gameserver.ws import RateLimiter
+from gameserver.server.endpoint import RateLimiter
 
 
 def test_rate_limiter_allows_a_burst_then_the_rate() -> None:

@@ -6,6 +6,7 @@ To add a game, subclass :class:`gameserver.game.Game` in a module here and add a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from gameserver.errors import InvalidSettings, NotFound
@@ -72,3 +73,46 @@ def _param(policy: str, name: str, value: Any, default: float | int) -> float | 
             f"policy {policy!r}: parameter {name!r} must be finite, got {value!r}"
         )
     return float(value)
+
+
+def choose_policies(
+    game: Game,
+    roles: list[str],
+    policy: str | None = None,
+    role_policies: Mapping[str, str] | None = None,
+    params: Mapping[str, float | int] | None = None,
+    seed: int = 0,
+) -> tuple[dict[str, Policy], dict[str, dict[str, Any]]]:
+    """Build one policy per role and describe them.
+
+    ``policy`` (default: the game's first) plays every role not in ``role_policies``. Each
+    parameter goes to every chosen policy that has it; one that no chosen policy has is refused.
+    A policy's ``seed`` parameter defaults to the game's ``seed``.
+    """
+    specs = game.policies()
+    if not specs:
+        raise InvalidSettings(f"{game.name} has no policies to simulate with")
+    role_policies = dict(role_policies or {})
+    params = dict(params or {})
+    unknown_roles = sorted(set(role_policies) - set(roles))
+    if unknown_roles:
+        raise InvalidSettings(
+            f"no role {unknown_roles[0]!r} in {game.name}; roles: {', '.join(roles)}"
+        )
+    names = {role: role_policies.get(role, policy or next(iter(specs))) for role in roles}
+    used: set[str] = set()
+    built: dict[str, Policy] = {}
+    described: dict[str, dict[str, Any]] = {}
+    for role, name in names.items():
+        accepted = specs[name].params if name in specs else {}
+        own = {key: value for key, value in params.items() if key in accepted}
+        if "seed" in accepted and "seed" not in own:
+            own["seed"] = seed
+        used.update(own)
+        built[role] = make_policy(game.name, name, **own)
+        described[role] = {"policy": name, "params": {**accepted, **own}}
+    unused = sorted(set(params) - used)
+    if unused:
+        chosen = ", ".join(sorted(set(names.values())))
+        raise InvalidSettings(f"no chosen policy ({chosen}) has a parameter {unused[0]!r}")
+    return built, described

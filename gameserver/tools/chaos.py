@@ -34,11 +34,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gameserver.botrun import Api, Team, play, progress, team_for
-from gameserver.bots import NO_THINK, Think
+from gameserver.client.bot import NO_THINK, Think
+from gameserver.client.run import Api, Team, play, progress, team_for
 from gameserver.games import get_game, make_policy
-from gameserver.localserver import LocalServer, ServerError
-from gameserver.simulate import simulate
+from gameserver.tools.localserver import LocalServer, ServerError
+from gameserver.tools.simulate import simulate
 
 KIND = "beer"
 POLICIES = ("sterman", "pass-through", "benchmark")

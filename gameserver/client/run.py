@@ -1,7 +1,7 @@
 """Many bots in one process: games created through the facilitator API, played, and measured.
 
-``gameserver bots`` (:mod:`gameserver.bots_cli`) and ``scripts/chaos`` (:mod:`gameserver.chaos`)
-are thin layers over this::
+``gameserver bots`` (:mod:`gameserver.cli.bots`) and ``scripts/chaos``
+(:mod:`gameserver.tools.chaos`) are thin layers over this::
 
     async with Api("http://127.0.0.1:8000", admin_key) as api:
         plan = Plan(kind="beer", games=10, policy="sterman", seed=1)
@@ -12,7 +12,7 @@ are thin layers over this::
 
 A :class:`Team` is the bots of one game, with the :class:`RoundTimer` they share. Game ``i`` of
 a plan gets the seed ``plan.seed + i``, and so do its random policies, as in
-:func:`gameserver.simulate.simulate`: the same plan played offline gives the same games.
+:func:`gameserver.tools.simulate.simulate`: the same plan played offline gives the same games.
 """
 
 from __future__ import annotations
@@ -30,12 +30,11 @@ from typing import Any
 
 import orjson
 
-from gameserver import tokens
-from gameserver.bots import NO_THINK, Bot, RoundTimer, Think
+from gameserver.client.bot import NO_THINK, Bot, RoundTimer, Think
 from gameserver.errors import GameServerError, InvalidSettings
 from gameserver.game import Policy
-from gameserver.games import get_game
-from gameserver.simulate import choose_policies
+from gameserver.games import choose_policies, get_game
+from gameserver.protocol import game_of_code
 
 _CREATE_CONCURRENCY = 16
 
@@ -223,7 +222,7 @@ def teams_for_codes(
     """One bot per join code, grouped by game (a join code starts with its game's id)."""
     by_game: dict[str, list[str]] = {}
     for code in codes:
-        by_game.setdefault(tokens.owner_of_code(code.strip().upper()), []).append(code)
+        by_game.setdefault(game_of_code(code.strip().upper()), []).append(code)
     teams = []
     for game_id, game_codes in by_game.items():
         timer = RoundTimer(len(game_codes))

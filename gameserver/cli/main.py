@@ -15,12 +15,12 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from gameserver.bots_cli import add_bots
-from gameserver.cliargs import add_policy_flags, flag, number, pair, setting_value
+from gameserver.cli.args import add_policy_flags, flag, number, pair, setting_value
+from gameserver.cli.bots import add_bots
+from gameserver.cli.serve import add_serve
 from gameserver.errors import GameServerError, InvalidSettings
 from gameserver.games import GAMES, get_game
-from gameserver.serve import add_serve
-from gameserver.simulate import render_table, simulate
+from gameserver.tools.simulate import render_table, simulate
 
 Subparsers = Any  # argparse's _SubParsersAction is private; nothing typed to name here
 

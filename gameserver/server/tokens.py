@@ -4,6 +4,8 @@ Tokens are random (``secrets``), carry the id of what they open in front of a do
 (``<game id>.<secret>``) so a game that is not in memory can be found from its token, and are
 stored only as SHA-256 hashes, compared in constant time. A leaked database therefore gives no
 usable token. Join codes are short and typed by people, so they avoid look-alike characters.
+How to read the id out of a code or a token is the protocol's business
+(:func:`gameserver.protocol.game_of_code`, :func:`~gameserver.protocol.game_of_token`).
 """
 
 from __future__ import annotations
@@ -26,18 +28,9 @@ def new_join_code(owner_id: str) -> str:
     return f"{owner_id}-{new_id(4)}"
 
 
-def owner_of_code(code: str) -> str:
-    """The game id a join code belongs to (the part before the dash)."""
-    return code.split("-", 1)[0]
-
-
 def new_token(owner_id: str) -> str:
     """A bearer token for one seat, game or session."""
     return f"{owner_id}.{secrets.token_urlsafe(24)}"
-
-
-def owner_of_token(token: str) -> str:
-    return token.split(".", 1)[0]
 
 
 def hash_secret(secret: str) -> str:

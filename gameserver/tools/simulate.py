@@ -15,55 +15,12 @@ The report leads with the game's headline figure (``Game.headline``: the Beer Ga
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from gameserver.errors import InvalidSettings
-from gameserver.game import Game, Policy
-from gameserver.games import get_game, make_policy
-
-
-def choose_policies(
-    game: Game,
-    roles: list[str],
-    policy: str | None = None,
-    role_policies: Mapping[str, str] | None = None,
-    params: Mapping[str, float | int] | None = None,
-    seed: int = 0,
-) -> tuple[dict[str, Policy], dict[str, dict[str, Any]]]:
-    """Build one policy per role and describe them.
-
-    ``policy`` (default: the game's first) plays every role not in ``role_policies``. Each
-    parameter goes to every chosen policy that has it; one that no chosen policy has is refused.
-    A policy's ``seed`` parameter defaults to the game's ``seed``.
-    """
-    specs = game.policies()
-    if not specs:
-        raise InvalidSettings(f"{game.name} has no policies to simulate with")
-    role_policies = dict(role_policies or {})
-    params = dict(params or {})
-    unknown_roles = sorted(set(role_policies) - set(roles))
-    if unknown_roles:
-        raise InvalidSettings(
-            f"no role {unknown_roles[0]!r} in {game.name}; roles: {', '.join(roles)}"
-        )
-    names = {role: role_policies.get(role, policy or next(iter(specs))) for role in roles}
-    used: set[str] = set()
-    built: dict[str, Policy] = {}
-    described: dict[str, dict[str, Any]] = {}
-    for role, name in names.items():
-        accepted = specs[name].params if name in specs else {}
-        own = {key: value for key, value in params.items() if key in accepted}
-        if "seed" in accepted and "seed" not in own:
-            own["seed"] = seed
-        used.update(own)
-        built[role] = make_policy(game.name, name, **own)
-        described[role] = {"policy": name, "params": {**accepted, **own}}
-    unused = sorted(set(params) - used)
-    if unused:
-        chosen = ", ".join(sorted(set(names.values())))
-        raise InvalidSettings(f"no chosen policy ({chosen}) has a parameter {unused[0]!r}")
-    return built, described
+from gameserver.game import Decision, Game, Policy
+from gameserver.games import choose_policies, get_game
+from gameserver.replay import replay
 
 
 def play(
@@ -73,16 +30,18 @@ def play(
 
     Every decision a policy makes passes ``validate_decision``, as it would on the server.
     """
-    state = game.initial_state(settings, seed)
-    summaries = []
-    while not game.is_over(state):
-        decisions = {
-            role: game.validate_decision(state, role, policy(game.view(state, role)))
-            for role, policy in policies.items()
-        }
-        state = game.step(state, decisions)
-        summaries.append(game.round_summary(state))
-    return state, summaries
+    states = [game.initial_state(settings, seed)]
+
+    def decide() -> Iterator[dict[str, Decision]]:
+        # Lazy: each round's decisions come from the state the previous round left.
+        while not game.is_over(state := states[-1]):
+            yield {
+                role: game.validate_decision(state, role, policy(game.view(state, role)))
+                for role, policy in policies.items()
+            }
+
+    states.extend(replay(game, states[0], decide()))
+    return states[-1], [game.round_summary(state) for state in states[1:]]
 
 
 def simulate(

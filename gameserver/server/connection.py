@@ -16,9 +16,9 @@ from typing import Literal
 from starlette.websockets import WebSocket, WebSocketState
 
 from gameserver.errors import CloseCode
-from gameserver.transport import FAST_SEND
+from gameserver.server.transport import FAST_SEND
 
-log = logging.getLogger("gameserver.connection")
+log = logging.getLogger(__name__)
 
 Kind = Literal["player", "facilitator"]
 

@@ -8,7 +8,7 @@ import logging
 import sys
 from typing import Any
 
-from gameserver.config import Config
+from gameserver.server.config import Config
 
 
 def add_serve(subparsers: Any) -> None:
@@ -67,8 +67,8 @@ def tune_gc() -> None:
 def serve(config: Config) -> int:
     import uvicorn
 
-    from gameserver.app import create_app
-    from gameserver.transport import GameWebSocketProtocol
+    from gameserver.server.app import create_app
+    from gameserver.server.transport import GameWebSocketProtocol
 
     logging.basicConfig(
         level=config.log_level.upper(),

@@ -5,7 +5,7 @@ The base class pauses the socket after each frame it hands to the app and resume
 ``receive()``: two selector registrations (``epoll_ctl`` calls plus the selector's bookkeeping)
 per message, measured at about a quarter of the event loop's time under load. Here the socket is
 paused only when frames pile up (``HIGH_WATER``) and resumed once the app has caught up; the
-per-connection rate limit in :mod:`gameserver.ws` bounds what a client can queue anyway.
+per-connection rate limit in :mod:`gameserver.server.endpoint` bounds what a client can queue.
 
 Sending: an ASGI ``send`` is a coroutine behind Starlette's state checks and uvicorn's
 ``writable`` wait, and our outbox adds a task switch per message; sends are most of the server's

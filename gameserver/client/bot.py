@@ -3,7 +3,7 @@
 A bot in a few lines::
 
     import asyncio
-    from gameserver.bots import Bot
+    from gameserver.client.bot import Bot
 
     def order_eight(view):  # any callable view -> decision
         return {"order": 8}
@@ -25,7 +25,7 @@ after ``give_up`` seconds without a connection, and stops when the game is ``fin
 
 It is built to run by the thousand in one process: one task per bot, and no task, future, log
 line or timer per message. Messages are handled in the event loop's read callback
-(:mod:`gameserver.botlink`), decoded with orjson, and ``progress`` frames (the most common) are
+(:mod:`gameserver.client.link`), decoded with orjson, and ``progress`` frames (the most common) are
 recognised by their first bytes and skipped undecoded.
 
 What it records: ``ack_latencies`` (seconds from sending a submit to receiving its ack),
@@ -52,8 +52,8 @@ import orjson
 from websockets.exceptions import InvalidHandshake, InvalidURI
 from websockets.uri import parse_uri
 
-from gameserver.botlink import Link, open_link
-from gameserver.bottime import NO_THINK, RoundTimer, Think
+from gameserver.client.link import Link, open_link
+from gameserver.client.timing import NO_THINK, RoundTimer, Think
 from gameserver.game import Decision, Policy, View
 
 __all__ = ["NO_THINK", "Bot", "BotError", "RoundTimer", "Think", "ws_url"]
@@ -127,7 +127,7 @@ class Bot:
     once the server welcomes the bot). ``think`` is seconds, a ``(low, high)`` range drawn from
     a ``random.Random(seed)``, or a mapping role -> think time. ``backoff`` is the first and
     the longest pause between reconnection attempts. Messages are handled as they arrive, in
-    the event loop's read callback (see :mod:`gameserver.botlink`); only :meth:`run` is a task.
+    the event loop's read callback (see :mod:`gameserver.client.link`); only :meth:`run` is a task.
     """
 
     def __init__(

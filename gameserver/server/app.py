@@ -16,17 +16,19 @@ from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
-from gameserver import api
-from gameserver.config import Config
-from gameserver.errors import GameServerError
-from gameserver.hub import Hub
-from gameserver.web import ORJSONResponse, require_admin
-from gameserver.ws import websocket_endpoint
+from gameserver.errors import ErrorCode, GameServerError
+from gameserver.protocol import javascript_constants
+from gameserver.server import api, sessions
+from gameserver.server.config import Config
+from gameserver.server.endpoint import websocket_endpoint
+from gameserver.server.gamestore import GameStore
+from gameserver.server.http import ORJSONResponse, require_admin
+from gameserver.server.hub import Hub
 from storage import open_store
 
 log = logging.getLogger("gameserver")
 
-STATIC = Path(__file__).resolve().parent.parent / "static"
+STATIC = Path(__file__).resolve().parent.parent.parent / "static"
 
 
 def resolve_admin_key(config: Config) -> tuple[str, bool]:
@@ -54,13 +56,12 @@ def create_app(config: Config | None = None) -> Starlette:
     store = open_store(
         config.storage_url(), compression=compression, synchronous=config.synchronous.upper()
     )
-    hub = Hub(config, store)
-    hub.admin_key = admin_key
+    hub = Hub(config, GameStore(store), admin_key)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await hub.start()
-        log.info("ready: %d games restored, storage %s", len(hub.rooms), store.adapter.name)
+        log.info("ready: %d games restored, storage %s", len(hub.drivers), store.adapter.name)
         try:
             yield
         finally:
@@ -69,13 +70,13 @@ def create_app(config: Config | None = None) -> Starlette:
 
     async def health(request: Request) -> Response:
         return ORJSONResponse(
-            {"status": "ok", "games_in_memory": len(hub.rooms), "restored": hub.metrics.restored}
+            {"status": "ok", "games_in_memory": len(hub.drivers), "restored": hub.metrics.restored}
         )
 
     async def metrics(request: Request) -> Response:
         require_admin(request)
         text = hub.metrics.prometheus(
-            games_in_memory=len(hub.rooms), in_progress=hub.in_progress_count()
+            games_in_memory=len(hub.drivers), in_progress=hub.in_progress_count()
         )
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 
@@ -85,10 +86,15 @@ def create_app(config: Config | None = None) -> Starlette:
 
         return Route("/" + name.removesuffix(".html").replace("index", ""), endpoint)
 
+    async def protocol_js(request: Request) -> Response:
+        return Response(javascript_constants(), media_type="text/javascript; charset=utf-8")
+
     routes = [
         Route("/health", health),
         Route("/metrics", metrics),
+        Route("/protocol.js", protocol_js),
         *api.routes,
+        *sessions.routes,
         WebSocketRoute("/ws", websocket_endpoint),
     ]
     if STATIC.is_dir():
@@ -102,7 +108,8 @@ def create_app(config: Config | None = None) -> Starlette:
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        codes = {404: ErrorCode.NOT_FOUND, 405: ErrorCode.METHOD_NOT_ALLOWED}
+        code = codes.get(exc.status_code, ErrorCode.HTTP_ERROR)
         body = {"error": {"code": code, "message": str(exc.detail)}}
         return ORJSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 

@@ -19,7 +19,9 @@ from typing import Any, TextIO
 
 import orjson
 
-from gameserver.botrun import (
+from gameserver.cli.args import add_policy_flags, number, pair, setting_value
+from gameserver.client.bot import NO_THINK, Think, ws_url
+from gameserver.client.run import (
     Api,
     Plan,
     Team,
@@ -30,8 +32,6 @@ from gameserver.botrun import (
     summarize,
     teams_for_codes,
 )
-from gameserver.bots import NO_THINK, Think, ws_url
-from gameserver.cliargs import add_policy_flags, number, pair, setting_value
 from gameserver.errors import InvalidSettings
 from gameserver.games import GAMES, get_game
 

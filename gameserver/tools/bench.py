@@ -2,7 +2,7 @@
 
 Each load scenario starts ``gameserver serve`` on a temporary SQLite database
 (``synchronous=FULL``), creates G Beer Games through the API, and has one bot per seat (this
-process, :mod:`gameserver.bots`) play them to the end over WebSockets. Per scenario it prints:
+process, :mod:`gameserver.client.bot`) play them to the end over WebSockets. Per scenario it prints:
 
 - decisions/s and rounds/s: the server's own counters (``/metrics``) sampled while the games
   run, over the middle of the run (from 10% to 90% of all decisions), so that connecting and the
@@ -38,10 +38,10 @@ from typing import Any
 import orjson
 from websockets.asyncio.client import connect
 
-from gameserver.botrun import Api, Plan, create_teams, play, summarize
-from gameserver.bots import Think
+from gameserver.client.bot import Think
+from gameserver.client.run import Api, Plan, create_teams, play, summarize
 from gameserver.errors import GameServerError
-from gameserver.localserver import LocalServer, ServerError
+from gameserver.tools.localserver import LocalServer, ServerError
 
 ADMIN_KEY = "bench-admin-key"
 

@@ -1,0 +1,5 @@
+"""The ``gameserver`` command line: ``serve``, ``simulate`` and ``bots`` (see :mod:`.main`)."""
+
+from gameserver.cli.main import build_parser, main
+
+__all__ = ["build_parser", "main"]

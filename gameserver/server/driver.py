@@ -1,0 +1,207 @@
+"""The driver of one game: carries out its room's effects, in order. Save, then tell.
+
+The room (:mod:`gameserver.server.room`) decides; the driver does. It feeds the room events
+with the time, and for each effect: awaits a save and feeds its outcome back to the room (whose
+answer may hold more effects, carried out in turn), sends encoded messages to connections,
+closes them, sets the game's one timer, and answers whoever waits for a command. Consecutive
+saves in one list run together (they share the store's group commit); an effect after them
+waits for all of them, so nothing is told before what it tells of is durable.
+
+Every background job (a timer firing, effects that arrived outside a request) runs as a task
+owned by the hub, which waits for it at shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
+
+from gameserver.errors import GameServerError, StorageFailure
+from gameserver.protocol import Submit, encode
+from gameserver.server import events as ev
+from gameserver.server.connection import Connection
+from gameserver.server.gamestore import GameStore
+from gameserver.server.metrics import Metrics
+from gameserver.server.room import Room
+
+log = logging.getLogger(__name__)
+
+Spawn = Callable[[Coroutine[Any, Any, None], str], None]
+_SAVES = (ev.SaveDecision, ev.SaveRound, ev.SaveGame)
+
+
+class Driver:
+    """Runs one :class:`Room`: the only code that touches its game's storage, timer and
+    connections."""
+
+    def __init__(self, room: Room, store: GameStore, metrics: Metrics, spawn: Spawn) -> None:
+        self.room = room
+        self._store = store
+        self._metrics = metrics
+        self._spawn = spawn
+        self._timer: asyncio.TimerHandle | None = None
+        self._progress_due = False
+        self._running = 0  # effect lists being carried out (saves in flight)
+        self.last_active = time.monotonic()
+
+    @property
+    def game_id(self) -> str:
+        return self.room.game_id
+
+    # -- what connections and the API call ------------------------------------------------------
+
+    async def submit(self, conn: Connection, role: str, message: Submit) -> None:
+        """Take a player's decision; the ack (or error) goes to ``conn``. Raises
+        :class:`GameServerError` for a decision refused at once."""
+        event = ev.Submit(conn, role, message.round, message.id, message.decision)
+        await self._carry(self._handle(event))
+
+    async def command(self, make: Callable[[ev.Ref], ev.Command]) -> object:
+        """Run a command (``make`` builds it around the ref it answers); its result, or the
+        :class:`GameServerError` that refused it."""
+        future: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+        await self._carry(self._handle(make(future)))
+        return await future
+
+    def connect(self, conn: Connection, role: str | None) -> None:
+        self._kick(self._handle(ev.Connect(conn, role)))
+
+    def disconnect(self, conn: Connection) -> None:
+        self._kick(self._handle(ev.Disconnect(conn)))
+
+    def sync(self, conn: Connection) -> None:
+        self._kick(self._handle(ev.RequestSync(conn)))
+
+    def revive(self, grace: float) -> None:
+        """After a restore or a load on access (see :class:`events.Revive`)."""
+        self._kick(self._handle(ev.Revive(grace)))
+
+    def idle_for(self, now: float) -> float | None:
+        """Seconds this game has been idle (nothing connected, in flight or due), or None."""
+        if self.room.has_peers() or self.room.busy or self._running:
+            return None
+        return now - self.last_active
+
+    def stop(self) -> None:
+        """Leave memory: no timer fires any more."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def close_all(self, code: int) -> None:
+        for peer in self.room.peers():
+            _conn(peer).close(code)
+
+    # -- carrying out effects -------------------------------------------------------------------
+
+    def _handle(self, event: ev.Event) -> list[ev.Effect]:
+        self.last_active = time.monotonic()
+        return self.room.handle(event, time.time())
+
+    def _kick(self, effects: list[ev.Effect]) -> None:
+        """Carry out ``effects`` now if they need no waiting, else in a task of the hub's."""
+        if any(isinstance(effect, _SAVES) for effect in effects):
+            self._spawn(self._carry(effects), f"effects {self.game_id}")
+        else:
+            self._apply(effects)
+
+    async def _carry(self, effects: Sequence[ev.Effect]) -> None:
+        self._running += 1
+        try:
+            index, count = 0, len(effects)
+            while index < count:
+                effect = effects[index]
+                if not isinstance(effect, _SAVES):
+                    self._apply_one(effect)
+                    index += 1
+                    continue
+                end = index + 1
+                while end < count and isinstance(effects[end], _SAVES):
+                    end += 1
+                if end == index + 1:
+                    await self._save(effect)
+                else:
+                    await asyncio.gather(*(self._save(s) for s in effects[index:end]))  # type: ignore[arg-type]
+                index = end
+        finally:
+            self._running -= 1
+
+    async def _save(self, save: ev.Save) -> None:
+        """One save, then its outcome to the room, then what the room makes of it."""
+        started = time.perf_counter()
+        try:
+            if isinstance(save, ev.SaveDecision):
+                await self._store.save_decision(self.game_id, save.round, save.role, save.pending)
+                self._metrics.decisions += 1
+            elif isinstance(save, ev.SaveRound):
+                await self._store.append_round(save.record, save.game)
+                self._metrics.rounds += 1
+            else:
+                await self._store.save_game(save.game)
+        except GameServerError as exc:
+            outcome: ev.Event = ev.SaveFailed(save, exc)
+        except Exception as exc:  # the room must hear of every save, or its game stalls
+            log.exception("save failed game=%s", self.game_id)
+            outcome = ev.SaveFailed(save, StorageFailure(f"{type(exc).__name__}: {exc}"))
+        else:
+            self._metrics.observe_save(time.perf_counter() - started)
+            outcome = ev.Saved(save)
+        await self._carry(self._handle(outcome))
+
+    def _apply(self, effects: Sequence[ev.Effect]) -> None:
+        for effect in effects:
+            self._apply_one(effect)
+
+    def _apply_one(self, effect: ev.Effect) -> None:
+        if isinstance(effect, ev.Send):
+            data = encode(effect.message)
+            for peer in effect.to:
+                _conn(peer).send(data)
+        elif effect is ev.PROGRESS_DUE or isinstance(effect, ev.ProgressDue):
+            if not self._progress_due:
+                self._progress_due = True
+                asyncio.get_running_loop().call_soon(self._send_progress)
+        elif isinstance(effect, ev.Resolve):
+            future = _future(effect.ref)
+            if not future.done():
+                future.set_result(effect.result)
+        elif isinstance(effect, ev.Reject):
+            future = _future(effect.ref)
+            if not future.done():
+                future.set_exception(effect.error)
+        elif isinstance(effect, ev.Close):
+            _conn(effect.peer).close(effect.code)
+        elif isinstance(effect, ev.SetTimer):
+            self._set_timer(effect.at)
+        else:
+            raise TypeError(f"the driver cannot carry out {effect!r}")
+
+    def _send_progress(self) -> None:
+        # Decisions saved in one group commit resume together: their progress goes out once.
+        self._progress_due = False
+        self._apply(self.room.progress())
+
+    def _set_timer(self, at: float | None) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if at is not None:
+            delay = max(0.0, at - time.time())
+            self._timer = asyncio.get_running_loop().call_later(delay, self._timer_fired)
+
+    def _timer_fired(self) -> None:
+        self._timer = None
+        self._kick(self._handle(ev.TimerFired()))
+
+
+def _conn(peer: ev.Peer) -> Connection:
+    assert isinstance(peer, Connection)
+    return peer
+
+
+def _future(ref: ev.Ref) -> asyncio.Future[object]:
+    assert isinstance(ref, asyncio.Future)
+    return ref

@@ -1,0 +1,240 @@
+"""What goes into a room (events) and what comes out of it (effects).
+
+A :class:`~gameserver.server.room.Room` takes one event at a time with the current time and
+returns a list of effects; the game's driver carries the effects out in order. Peers (a player's
+or facilitator's connection) and refs (whoever waits for a command's outcome) are opaque to the
+room: it only hands them back in effects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from gameserver.errors import CloseCode, GameServerError
+from gameserver.protocol import ServerMessage
+from gameserver.server.records import BotSeat, GameRecord, PendingDecision, RoundRecord
+
+#: A connection, as the room sees it: something to address effects to.
+Peer = Hashable
+#: Whoever waits for a command's outcome (the driver uses a future).
+Ref = Hashable
+
+# -- events: from connections ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Connect:
+    """A connection joined: a player on ``role``, or a facilitator watching (``role`` None)."""
+
+    peer: Peer
+    role: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Disconnect:
+    peer: Peer
+
+
+@dataclass(frozen=True, slots=True)
+class Submit:
+    """A player's decision for ``round`` under the client's message ``id`` (raw, unvalidated)."""
+
+    peer: Peer
+    role: str
+    round: int
+    id: str
+    decision: Any
+
+
+@dataclass(frozen=True, slots=True)
+class RequestSync:
+    peer: Peer
+
+
+# -- events: commands (a facilitator's actions and seat claims), answered through ``ref`` ---
+
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    ref: Ref
+
+
+@dataclass(frozen=True, slots=True)
+class Pause:
+    ref: Ref
+
+
+@dataclass(frozen=True, slots=True)
+class Resume:
+    ref: Ref
+
+
+@dataclass(frozen=True, slots=True)
+class End:
+    ref: Ref
+
+
+@dataclass(frozen=True, slots=True)
+class CloseRound:
+    ref: Ref
+
+
+@dataclass(frozen=True, slots=True)
+class SetDeadline:
+    """``seconds`` from now (None clears it), or with ``extend`` added to the deadline."""
+
+    ref: Ref
+    seconds: float | None
+    extend: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SetBot:
+    """Hand ``role`` to a server-side bot, or back to its player with ``bot`` None."""
+
+    ref: Ref
+    role: str
+    bot: BotSeat | None
+
+
+@dataclass(frozen=True, slots=True)
+class ResetSeat:
+    """Free a seat whose player lost their token; it gets ``join_code`` as its new code."""
+
+    ref: Ref
+    role: str
+    join_code: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimSeat:
+    """Give a seat to a new player: ``role``, or the first free one with None. The ref gets
+    the role taken; ``token_hash`` is the hash of the token the player will be given."""
+
+    ref: Ref
+    role: str | None
+    name: str | None
+    token_hash: str
+
+
+Command = Start | Pause | Resume | End | CloseRound | SetDeadline | SetBot | ResetSeat | ClaimSeat
+
+# -- events: from the driver ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Saved:
+    """A save effect completed: what it wrote is durable."""
+
+    save: Save
+
+
+@dataclass(frozen=True, slots=True)
+class SaveFailed:
+    save: Save
+    error: GameServerError
+
+
+@dataclass(frozen=True, slots=True)
+class TimerFired:
+    """The time the room last asked for (:class:`SetTimer`) has come."""
+
+
+@dataclass(frozen=True, slots=True)
+class Revive:
+    """The game came (back) into memory: a restart or a load on access. A deadline that
+    passed meanwhile gets ``grace`` seconds rather than firing at once."""
+
+    grace: float
+
+
+Event = (
+    Connect | Disconnect | Submit | RequestSync | Command | Saved | SaveFailed | TimerFired | Revive
+)
+
+# -- effects --------------------------------------------------------------------------------
+# Saves compare by identity: the room matches a Saved event to the save it issued.
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class SaveDecision:
+    """Store ``role``'s decision for ``round``; then the room acks ``peer`` (None: a bot).
+    ``seq`` numbers the room's decision saves in the order it asked for them."""
+
+    role: str
+    round: int
+    pending: PendingDecision
+    peer: Peer | None
+    seq: int = 0
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class SaveRound:
+    """Store a closed round and the game's new record together, atomically."""
+
+    record: RoundRecord
+    game: GameRecord
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class SaveGame:
+    """Store the game's new record (a facilitator's change or a seat claim)."""
+
+    game: GameRecord
+
+
+Save = SaveDecision | SaveRound | SaveGame
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """Send ``message`` to every peer in ``to`` (encoded once)."""
+
+    to: Sequence[Peer]
+    message: ServerMessage
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    """Close a peer's connection with ``code`` (after what was sent to it)."""
+
+    peer: Peer
+    code: CloseCode
+
+
+@dataclass(frozen=True, slots=True)
+class SetTimer:
+    """Fire :class:`TimerFired` at Unix time ``at`` (replacing any earlier one); None cancels."""
+
+    at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressDue:
+    """Who submitted or who is online changed: the driver asks :meth:`Room.progress` for the
+    message once the current turn of the event loop is over, so many changes send one."""
+
+
+@dataclass(frozen=True, slots=True)
+class Resolve:
+    """A command succeeded; ``result`` for its ref."""
+
+    ref: Ref
+    result: object = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    """A command was refused or could not be saved."""
+
+    ref: Ref
+    error: GameServerError
+
+
+Effect = (
+    SaveDecision | SaveRound | SaveGame | Send | Close | SetTimer | ProgressDue | Resolve | Reject
+)
+
+PROGRESS_DUE = ProgressDue()

@@ -1,0 +1,209 @@
+"""The server's one door to storage: typed records in and out, storage errors translated.
+
+Everything the server saves or reads goes through :class:`GameStore`. Records become JSON here
+and nowhere else (:mod:`gameserver.server.records`), and every failure of the store below, of
+any kind, becomes a :class:`~gameserver.errors.StorageFailure` naming the game, so that a
+client gets a 503 or a ``storage_failure`` error and never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from typing import Any
+
+from gameserver.errors import StorageFailure
+from gameserver.game import Game
+from gameserver.games import get_game
+from gameserver.protocol import GameStatus
+from gameserver.replay import replay
+from gameserver.server.records import (
+    GameRecord,
+    LayoutError,
+    PendingDecision,
+    RoundRecord,
+    game_from_json,
+    game_to_json,
+    pending_from_json,
+    pending_to_json,
+    round_from_json,
+    round_to_json,
+)
+from storage import StorageError, Store, StoredGame
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedGame:
+    """A game read back whole: its record (caught up with its rounds) and the decisions of
+    its open round."""
+
+    record: GameRecord
+    pending: dict[str, PendingDecision]
+
+
+@asynccontextmanager
+async def _translated(what: str) -> AsyncIterator[None]:
+    try:
+        yield
+    except StorageFailure:
+        raise
+    except (StorageError, LayoutError) as exc:
+        raise StorageFailure(f"{what}: {exc}") from exc
+    except Exception as exc:  # an adapter's own bug must still reach the client as a 503
+        log.exception("storage failed: %s", what)
+        raise StorageFailure(f"{what}: {type(exc).__name__}: {exc}") from exc
+
+
+def _stored(record: GameRecord, game: Game) -> StoredGame:
+    return StoredGame(
+        game_id=record.game_id,
+        kind=record.kind,
+        status=str(record.status),
+        in_progress=record.status.in_progress,
+        round=game.current_round(record.state),
+        created_at=record.created_at,
+        data=game_to_json(record),
+        group=record.session_id or "",
+    )
+
+
+def _record(stored: StoredGame) -> GameRecord:
+    try:
+        return game_from_json(stored.data)
+    except LayoutError as exc:
+        raise StorageFailure(f"game {stored.game_id}: {exc}") from exc
+
+
+class GameStore:
+    """Games, decisions and rounds as records, over a :class:`storage.Store`."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    @property
+    def name(self) -> str:
+        return self.store.adapter.name
+
+    async def open(self) -> None:
+        async with _translated("opening the store"):
+            await self.store.open()
+
+    async def close(self) -> None:
+        async with _translated("closing the store"):
+            await self.store.close()
+
+    # -- writing ------------------------------------------------------------------------------
+
+    async def save_game(self, record: GameRecord) -> None:
+        async with _translated(f"saving game {record.game_id}"):
+            await self.store.save_game(_stored(record, get_game(record.kind)))
+
+    async def save_decision(
+        self, game_id: str, round_no: int, role: str, pending: PendingDecision
+    ) -> None:
+        async with _translated(f"saving a decision of game {game_id}"):
+            await self.store.save_decision(game_id, round_no, role, pending_to_json(pending))
+
+    async def append_round(self, record: RoundRecord, game: GameRecord) -> None:
+        """A closed round and the game's record after it, atomically."""
+        async with _translated(f"saving round {record.round} of game {game.game_id}"):
+            stored = _stored(game, get_game(game.kind))
+            await self.store.append_round(game.game_id, record.round, round_to_json(record), stored)
+
+    async def copy_rounds(self, source: str, target: GameRecord, up_to: int) -> None:
+        """Give a clone the history of its source up to round ``up_to``."""
+        rounds = await self.load_rounds(source)
+        stored = _stored(target, get_game(target.kind))
+        async with _translated(f"copying the rounds of game {source}"):
+            for record in rounds:
+                if record.round <= up_to:
+                    await self.store.append_round(
+                        target.game_id, record.round, round_to_json(record), stored
+                    )
+
+    async def delete(self, game_id: str) -> bool:
+        async with _translated(f"deleting game {game_id}"):
+            return await self.store.delete_game(game_id)
+
+    # -- reading ------------------------------------------------------------------------------
+
+    async def read(self, game_id: str) -> GameRecord | None:
+        """The game's stored record as it is (not caught up with later rounds)."""
+        async with _translated(f"reading game {game_id}"):
+            stored = await self.store.load_game(game_id)
+        return None if stored is None else _record(stored)
+
+    async def load(self, game_id: str) -> LoadedGame | None:
+        """The game whole, to bring into memory; None if there is none."""
+        async with _translated(f"reading game {game_id}"):
+            stored = await self.store.load_game(game_id)
+        return None if stored is None else await self._whole(_record(stored))
+
+    async def load_in_progress(self) -> tuple[list[LoadedGame], list[str]]:
+        """Every game in progress, whole; and one error per game that could not be read."""
+        async with _translated("reading the games in progress"):
+            result = await self.store.load_games(in_progress_only=True)
+        errors = [str(error) for error in result.errors]
+        games: list[LoadedGame] = []
+        for stored in result.games:
+            try:
+                games.append(await self._whole(_record(stored)))
+            except Exception as exc:  # one bad game must not stop the others
+                log.exception("restore failed game=%s", stored.game_id)
+                errors.append(f"game {stored.game_id}: {exc}")
+        return games, errors
+
+    async def load_rounds(self, game_id: str, after: int = 0) -> list[RoundRecord]:
+        async with _translated(f"reading the rounds of game {game_id}"):
+            rounds = await self.store.load_rounds(game_id, after=after)
+            return [round_from_json(r.data) for r in rounds]
+
+    async def list_games(self, *, group: str | None = None) -> list[GameRecord]:
+        """Every stored game, or those of one group (a class). Damaged ones are logged."""
+        async with _translated("listing games"):
+            if group is None:
+                result = await self.store.load_games()
+            else:
+                result = await self.store.load_group(group)
+        for error in result.errors:
+            log.error("listing: %s", error)
+        out = []
+        for stored in result.games:
+            try:
+                out.append(_record(stored))
+            except StorageFailure as exc:
+                log.error("listing: %s", exc)
+        return out
+
+    async def regroup_legacy(self) -> int:
+        """Give games stored before groups existed (0.1.0) their group; how many there were."""
+        async with _translated("reading games of unknown group"):
+            result = await self.store.load_group(None)
+        for stored in result.games:
+            await self.save_game(_record(stored))
+        return len(result.games)
+
+    async def _whole(self, record: GameRecord) -> LoadedGame:
+        game = get_game(record.kind)
+        # A snapshot older than its last round (a store that cannot write both atomically):
+        # replay the rounds after it; the rules are deterministic.
+        later = await self.load_rounds(record.game_id, after=game.current_round(record.state))
+        if later:
+            states = list(replay(game, record.state, (r.decisions for r in later)))
+            changes: dict[str, Any] = {"state": states[-1], "last_round_ids": later[-1].ids}
+            if game.is_over(states[-1]):
+                changes["status"] = GameStatus.FINISHED
+            record = replace(record, **changes)
+        open_round = game.current_round(record.state) + 1
+        async with _translated(f"reading the decisions of game {record.game_id}"):
+            raw = await self.store.load_decisions(record.game_id, open_round)
+        pending = _pending(raw, set(record.roles))
+        return LoadedGame(record, pending)
+
+
+def _pending(raw: Mapping[str, Mapping[str, Any]], roles: set[str]) -> dict[str, PendingDecision]:
+    return {role: pending_from_json(data) for role, data in raw.items() if role in roles}

@@ -1,0 +1,391 @@
+"""The hub: which games are in memory, and how games enter and leave it.
+
+Semantics follow Forio Epicenter's runs, made stronger. A game is saved on creation and at
+every step, so the database always has it. Games idle longer than ``idle_timeout`` leave memory;
+any action on such a game brings it back. A read of a game that is not in memory comes from the
+database and does not bring it back. At start-up every game that was in progress is restored
+(its record caught up with its rounds, plus its pending decisions), with its timer re-armed.
+
+The hub holds no lock over the server: each game has its :class:`Driver`, and the only shared
+bookkeeping is a dict of drivers and of loads in flight, changed between awaits. The hub owns
+every background task (:meth:`Hub.spawn`) and waits for them at shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import re
+import secrets
+import time
+from collections.abc import Coroutine, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from gameserver.errors import CloseCode, Conflict, InvalidSettings, NotAuthorized, NotFound
+from gameserver.games import get_game
+from gameserver.protocol import ErrorCode, GameStatus, game_of_code, game_of_token
+from gameserver.replay import replay_game
+from gameserver.server import events as ev
+from gameserver.server import tokens
+from gameserver.server.config import Config
+from gameserver.server.driver import Driver
+from gameserver.server.gamestore import GameStore, LoadedGame
+from gameserver.server.metrics import Metrics
+from gameserver.server.records import CloneSource, GameRecord, SeatRecord
+from gameserver.server.room import Room
+
+log = logging.getLogger(__name__)
+
+MAX_TEAMS = 200
+MAX_TITLE = 200
+#: What a game id (or session id) can look like; anything else is not looked up at all.
+_ID = re.compile(r"[A-Za-z0-9]{1,32}")
+
+
+def check_id(game_id: str, what: str = "game") -> None:
+    # Ids arrive in URLs, tokens and join codes; one that cannot exist must not reach a store
+    # (a file adapter would refuse it with an error of its own, a 500 instead of a 404).
+    if not _ID.fullmatch(game_id):
+        raise NotFound(f"no {what} {game_id[:40]!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class NewGame:
+    """What creating a game gives: its driver and its secrets (shown once, stored hashed)."""
+
+    driver: Driver
+    facilitator_token: str
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """How to make a game, checked: the API and the command line build it."""
+
+    title: str = ""
+    seed: int | None = None
+    open_join: bool = False
+    round_seconds: float | None = None
+    autostart: bool = False
+
+
+class Hub:
+    def __init__(self, config: Config, store: GameStore, admin_key: str) -> None:
+        self.config = config
+        self.store = store
+        #: Compared in constant time by the API and the handshake.
+        self.admin_key = admin_key
+        self.drivers: dict[str, Driver] = {}
+        self.metrics = Metrics()
+        self.restore_errors: list[str] = []
+        self._loading: dict[str, asyncio.Future[Driver | None]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._sweeper: asyncio.Task[None] | None = None
+        self.started_at = time.time()
+
+    # -- life ---------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open the store and restore every game that was in progress."""
+        await self.store.open()
+        regrouped = await self.store.regroup_legacy()
+        if regrouped:
+            log.info("gave %d games of an older database their class", regrouped)
+        started = time.perf_counter()
+        gc.disable()  # thousands of small dicts: the collector would walk them over and over
+        try:
+            loaded, errors = await self.store.load_in_progress()
+            for error in errors:
+                self.restore_errors.append(error)
+                log.error("restore failed: %s", error)
+            for game in loaded:
+                driver = self._driver(game, restored=True)
+                log.info(
+                    "restored game=%s round=%d status=%s",
+                    driver.game_id,
+                    driver.room.round,
+                    driver.room.status,
+                )
+        finally:
+            gc.enable()
+        gc.freeze()  # what was restored is long-lived: keep it out of every future collection
+        self.metrics.restore_seconds = time.perf_counter() - started
+        self.metrics.restored = len(self.drivers)
+        if self.drivers or self.restore_errors:
+            log.info(
+                "restored %d games in %.3f s (%d errors)",
+                len(self.drivers),
+                self.metrics.restore_seconds,
+                len(self.restore_errors),
+            )
+        self._sweeper = asyncio.create_task(self._sweep_loop(), name="eviction sweep")
+
+    async def stop(self) -> None:
+        """Finish in-flight work, then close the store. Every step is already saved."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            await asyncio.gather(self._sweeper, return_exceptions=True)
+        for driver in self.drivers.values():
+            driver.stop()
+        for _ in range(10):  # a task may start another (a save's outcome); bounded
+            if not self._tasks:
+                break
+            await asyncio.wait(list(self._tasks), timeout=10)
+        await self.store.close()
+
+    def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        """Run a background job owned by the hub (awaited at shutdown, errors logged)."""
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("task %s failed", task.get_name(), exc_info=task.exception())
+
+    def _driver(self, game: LoadedGame, *, restored: bool) -> Driver:
+        room = Room(get_game(game.record.kind), game.record, game.pending, restored=restored)
+        driver = Driver(room, self.store, self.metrics, self.spawn)
+        self.drivers[room.game_id] = driver
+        driver.revive(self.config.deadline_grace)
+        return driver
+
+    # -- finding games --------------------------------------------------------------------------
+
+    async def driver(self, game_id: str) -> Driver:
+        """The game in memory, brought back from the database if it was evicted."""
+        driver = self.drivers.get(game_id)
+        if driver is not None:
+            return driver
+        check_id(game_id)
+        waiting = self._loading.get(game_id)
+        if waiting is not None:
+            loaded = await waiting
+        else:
+            future: asyncio.Future[Driver | None] = asyncio.get_running_loop().create_future()
+            self._loading[game_id] = future
+            try:
+                loaded = await self._load(game_id)
+                future.set_result(loaded)
+            except BaseException as exc:
+                future.set_exception(exc)
+                future.exception()  # mark retrieved: other waiters re-raise it themselves
+                raise
+            finally:
+                del self._loading[game_id]
+        if loaded is None:
+            raise NotFound(f"no game {game_id!r}")
+        return loaded
+
+    async def _load(self, game_id: str) -> Driver | None:
+        game = await self.store.load(game_id)
+        if game is None:
+            return None
+        driver = self._driver(game, restored=True)
+        self.metrics.loaded_on_access += 1
+        log.info("brought back game=%s round=%d", game_id, driver.room.round)
+        return driver
+
+    async def read(self, game_id: str) -> tuple[GameRecord, Room | None]:
+        """A game's record and its room if it is in memory; never loads it."""
+        driver = self.drivers.get(game_id)
+        if driver is not None:
+            return driver.room.record, driver.room
+        check_id(game_id)
+        record = await self.store.read(game_id)
+        if record is None:
+            raise NotFound(f"no game {game_id!r}")
+        return record, None
+
+    async def driver_for_code(self, code: str) -> Driver:
+        try:
+            return await self.driver(game_of_code(code))
+        except NotFound:
+            raise NotFound(f"no game has the join code {code!r}") from None
+
+    async def driver_for_token(self, token: str) -> tuple[Driver, str]:
+        """The game and seat a seat token opens."""
+        try:
+            driver = await self.driver(game_of_token(token))
+        except NotFound:
+            raise NotAuthorized("unknown token", code=ErrorCode.BAD_TOKEN) from None
+        for seat in driver.room.record.seats:
+            if tokens.matches(token, seat.token_hash):
+                return driver, seat.role
+        raise NotAuthorized("unknown token", code=ErrorCode.BAD_TOKEN)
+
+    async def list_games(
+        self, *, status: str | None = None, session_id: str | None = None
+    ) -> list[tuple[GameRecord, Room | None]]:
+        """Every game (memory first, then the database), or one class's, optionally filtered
+        by status; oldest first."""
+        found: dict[str, tuple[GameRecord, Room | None]] = {}
+        for game_id, driver in self.drivers.items():
+            if session_id is None or driver.room.record.session_id == session_id:
+                found[game_id] = (driver.room.record, driver.room)
+        for record in await self.store.list_games(group=session_id):
+            found.setdefault(record.game_id, (record, None))
+        out = [item for item in found.values() if status is None or item[0].status == status]
+        out.sort(key=lambda item: item[0].created_at)
+        return out
+
+    def in_progress_count(self) -> int:
+        return sum(1 for d in self.drivers.values() if d.room.status.in_progress)
+
+    # -- creating -------------------------------------------------------------------------------
+
+    def _new_record(
+        self,
+        kind: str,
+        settings: Mapping[str, Any],
+        options: Options,
+        session: tuple[str, str] | None,
+    ) -> tuple[GameRecord, str]:
+        """A new game's record and its facilitator token (shown once, stored hashed)."""
+        game = get_game(kind)
+        valid = game.validate_settings(settings)
+        check_options(options)
+        game_id = tokens.new_id()
+        while game_id in self.drivers:
+            game_id = tokens.new_id()
+        seed = secrets.randbits(31) if options.seed is None else options.seed
+        facilitator_token = tokens.new_token(game_id)
+        record = GameRecord(
+            game_id=game_id,
+            kind=kind,
+            title=options.title,
+            settings=valid,
+            seed=seed,
+            state=game.initial_state(valid, seed),
+            status=GameStatus.CREATED,
+            seats=tuple(
+                SeatRecord(role, tokens.new_join_code(game_id)) for role in game.roles(valid)
+            ),
+            facilitator_hash=tokens.hash_secret(facilitator_token),
+            created_at=time.time(),
+            open_code=tokens.new_join_code(game_id) if options.open_join else None,
+            session_id=session[0] if session else None,
+            session_hash=session[1] if session else None,
+            round_seconds=options.round_seconds,
+        )
+        return record, facilitator_token
+
+    async def _add(self, record: GameRecord, autostart: bool) -> Driver:
+        await self.store.save_game(record)
+        driver = self._driver(LoadedGame(record, {}), restored=False)
+        self.metrics.created += 1
+        log.info(
+            "created game=%s kind=%s session=%s", record.game_id, record.kind, record.session_id
+        )
+        if autostart:
+            await driver.command(ev.Start)
+        return driver
+
+    async def create_game(
+        self,
+        kind: str,
+        settings: Mapping[str, Any],
+        options: Options = Options(),
+        *,
+        session: tuple[str, str] | None = None,
+    ) -> NewGame:
+        record, token = self._new_record(kind, settings, options, session)
+        return NewGame(await self._add(record, options.autostart), token)
+
+    async def create_session(
+        self, kind: str, settings: Mapping[str, Any], teams: int, options: Options
+    ) -> tuple[str, str, list[NewGame]]:
+        """N games of one kind and settings, grouped under a session (a class) with one token."""
+        if not 1 <= teams <= MAX_TEAMS:
+            raise InvalidSettings(f"teams must be between 1 and {MAX_TEAMS}, got {teams}")
+        get_game(kind).validate_settings(settings)  # refuse before creating anything
+        check_options(options)
+        session_id = "S" + tokens.new_id()
+        token = tokens.new_token(session_id)
+        session = (session_id, tokens.hash_secret(token))
+        made = []
+        for n in range(1, teams + 1):
+            title = f"{options.title} team {n}".strip()
+            made.append(
+                await self.create_game(
+                    kind, settings, replace(options, title=title), session=session
+                )
+            )
+        log.info("created session=%s kind=%s teams=%d", session_id, kind, teams)
+        return session_id, token, made
+
+    async def clone_game(self, game_id: str, round_no: int) -> NewGame:
+        """A new game (new id, seats, tokens) from the end of ``round_no`` of another."""
+        source, _room = await self.read(game_id)
+        game = get_game(source.kind)
+        last = game.current_round(source.state)
+        if not 0 <= round_no <= last:
+            raise Conflict(f"round must be between 0 and {last} (completed rounds), got {round_no}")
+        rounds = [r for r in await self.store.load_rounds(game_id) if r.round <= round_no]
+        if len(rounds) != round_no:
+            raise Conflict(f"game {game_id}: its round records end before round {round_no}")
+        state = replay_game(game, source.settings, source.seed, (r.decisions for r in rounds))[-1]
+        title = (source.title or source.game_id) + f" (from round {round_no})"
+        options = Options(
+            title=title[:MAX_TITLE],
+            seed=source.seed,
+            open_join=source.open_code is not None,
+            round_seconds=source.round_seconds,
+        )
+        # A clone of a class's game stays in that class, so the class token controls it too.
+        session = (source.session_id, source.session_hash or "") if source.session_id else None
+        record, token = self._new_record(source.kind, source.settings, options, session)
+        record = replace(record, state=state, cloned_from=CloneSource(game_id, round_no))
+        driver = await self._add(record, autostart=False)
+        # The clone's history starts with the source's rounds, so exports and debriefs are whole.
+        await self.store.copy_rounds(game_id, record, round_no)
+        log.info("cloned game=%s from=%s round=%d", record.game_id, game_id, round_no)
+        return NewGame(driver, token)
+
+    async def delete_game(self, game_id: str) -> None:
+        driver = self.drivers.pop(game_id, None)
+        if driver is not None:
+            driver.stop()
+            driver.close_all(CloseCode.GAME_DELETED)
+        if not await self.store.delete(game_id) and driver is None:
+            raise NotFound(f"no game {game_id!r}")
+        log.info("deleted game=%s", game_id)
+
+    # -- eviction -------------------------------------------------------------------------------
+
+    async def evict_idle(self, *, now: float | None = None) -> int:
+        """Drop games idle longer than the timeout (everything is saved); how many left."""
+        now = time.monotonic() if now is None else now
+        evicted = 0
+        for game_id, driver in list(self.drivers.items()):
+            idle = driver.idle_for(now)
+            if idle is None or idle < self.config.idle_timeout:
+                continue
+            driver.stop()
+            del self.drivers[game_id]
+            evicted += 1
+            self.metrics.evicted += 1
+            room = driver.room
+            log.info("evicted game=%s round=%d status=%s", game_id, room.round, room.status)
+        return evicted
+
+    async def _sweep_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.sweep_interval)
+            try:
+                await self.evict_idle()
+            except Exception:
+                log.exception("eviction sweep failed")
+
+
+def check_options(options: Options) -> None:
+    """Refuse options out of range, naming the option."""
+    seconds = options.round_seconds
+    if seconds is not None and not 1 <= seconds <= 86400:
+        raise InvalidSettings("round_seconds must be between 1 and 86400 seconds")
+    if len(options.title) > MAX_TITLE:
+        raise InvalidSettings(f"'title' must be at most {MAX_TITLE} characters")
+    if options.seed is not None and not 0 <= options.seed < 2**53:
+        raise InvalidSettings("'seed' must be a whole number between 0 and 2**53 - 1")

@@ -1,0 +1,796 @@
+"""One game's round machine, with no I/O: events in, effects out.
+
+A :class:`Room` owns one game. :meth:`Room.handle` takes an event (a submit, a connection, a
+facilitator's command, a timer, the outcome of a save) and the current time, and returns what
+must happen (save this, send that to these peers, set a timer, answer that command). It never
+awaits, reads a clock, touches a socket or calls storage; the driver does all of that.
+
+The rule throughout is *save, then tell*: the room changes its game only when a save of the
+change has completed (a :class:`~gameserver.server.events.Saved` event), and only then emits
+the effects that tell anyone about it. A decision is acknowledged, a round's views are sent
+and a command is answered after their save. While a change of the game's record is being saved
+(a round closing, a command), further commands wait in the room's queue, so two commands never
+race; decisions go on being taken meanwhile.
+
+Closing a round: when every seat has decided, the deadline passes, or the facilitator closes it.
+A close waits for decisions still being saved (a player who got an ack is always counted), then
+plays the round with defaults for the missing seats and saves it. A round whose save fails
+stays open; an automatic close is retried with backoff and reported to the facilitators, so a
+round never silently stays open past its deadline.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from gameserver.errors import CloseCode, Conflict, ErrorCode, GameServerError, NotFound
+from gameserver.game import Decision, Game, Policy
+from gameserver.games import make_policy
+from gameserver.protocol import (
+    Ack,
+    Error,
+    FacilitatorRound,
+    FacilitatorSync,
+    GameInfo,
+    GameStatus,
+    Progress,
+    Round,
+    SeatInfo,
+    ServerMessage,
+    Sync,
+)
+from gameserver.server import events as ev
+from gameserver.server.records import GameRecord, PendingDecision, RoundRecord, SeatRecord
+
+log = logging.getLogger(__name__)
+
+#: Ids of earlier decisions a seat made in the open round that are remembered (newest kept).
+EARLIER_IDS = 64
+#: Seconds between attempts to save a round whose save failed, doubling up to the last.
+RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
+
+RUNNING, PAUSED, CREATED = GameStatus.RUNNING, GameStatus.PAUSED, GameStatus.CREATED
+
+
+@dataclass(slots=True)
+class _Closing:
+    """A round close asked for: waiting for decisions in flight, then being saved."""
+
+    reason: str
+    ref: ev.Ref | None
+    save: ev.SaveRound | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Change:
+    """A command whose new record is being saved, and what it answers."""
+
+    command: ev.Command
+    save: ev.SaveGame
+    result: object = None
+
+
+class Room:
+    """A game in memory: its record, the decisions of its open round, who is connected."""
+
+    def __init__(
+        self,
+        game: Game,
+        record: GameRecord,
+        pending: dict[str, PendingDecision] | None = None,
+        *,
+        restored: bool = False,
+    ) -> None:
+        self.game = game
+        self.record = record
+        #: The durable decision of each seat for the open round.
+        self.pending: dict[str, PendingDecision] = dict(pending or {})
+        #: Whether the game was brought back from storage (a restart or a load on access).
+        self.restored = restored
+        self._peers: dict[str, list[ev.Peer]] = {seat.role: [] for seat in record.seats}
+        self._watchers: list[ev.Peer] = []
+        self._in_flight: list[ev.SaveDecision] = []  # decision saves not done yet, oldest first
+        self._latest: dict[str, PendingDecision] = {}  # each seat's newest decision asked for
+        self._seq = 0  # numbers decision saves in the order they were asked for
+        self._kept_seq: dict[str, int] = {}  # the number of each seat's pending decision
+        self._closing: _Closing | None = None
+        self._change: _Change | None = None
+        self._queue: deque[ev.Command] = deque()
+        self._timer_at: float | None = None
+        self._retry_at: float | None = None
+        self._retry_reason = ""
+        self._retries = 0
+        self._policies: dict[str, tuple[object, Policy]] = {}
+
+    # -- what the room knows ------------------------------------------------------------------
+
+    @property
+    def game_id(self) -> str:
+        return self.record.game_id
+
+    @property
+    def status(self) -> GameStatus:
+        return self.record.status
+
+    @property
+    def round(self) -> int:
+        """Rounds completed."""
+        return self.game.current_round(self.record.state)
+
+    @property
+    def open_round(self) -> int:
+        """The round decisions are collected for."""
+        return self.round + 1
+
+    @property
+    def closing(self) -> bool:
+        return self._closing is not None
+
+    @property
+    def busy(self) -> bool:
+        """Something is in flight: a save, a close, a queued command, a timer, or a bot seat
+        that will decide. A busy room must stay in memory."""
+        return bool(
+            self._in_flight
+            or self._closing
+            or self._change
+            or self._queue
+            or self._timer_at is not None
+            or any(seat.bot for seat in self.record.seats)
+        )
+
+    def online(self) -> list[str]:
+        return [s.role for s in self.record.seats if self._peers[s.role] or s.bot]
+
+    def submitted(self) -> list[str]:
+        return [s.role for s in self.record.seats if s.role in self.pending]
+
+    def bots(self) -> list[str]:
+        return [s.role for s in self.record.seats if s.bot]
+
+    def peers(self) -> list[ev.Peer]:
+        """Every connection on the game: players and facilitators."""
+        out = [peer for peers in self._peers.values() for peer in peers]
+        return out + self._watchers
+
+    def has_peers(self) -> bool:
+        return bool(self._watchers) or any(self._peers.values())
+
+    def all_in(self) -> bool:
+        return all(role in self.pending for role in self._peers)
+
+    def seat_infos(self) -> list[SeatInfo]:
+        """Each seat: who holds it, whether a bot plays it, online, submitted."""
+        return [
+            SeatInfo(
+                role=s.role,
+                claimed=s.claimed,
+                name=s.name,
+                bot=_bot_json(s),
+                online=bool(self._peers[s.role]) or s.bot is not None,
+                submitted=s.role in self.pending,
+            )
+            for s in self.record.seats
+        ]
+
+    # -- messages -----------------------------------------------------------------------------
+
+    def _info(self, now: float) -> dict[str, Any]:
+        record = self.record
+        return {
+            "game_id": record.game_id,
+            "kind": record.kind,
+            "status": record.status,
+            "round": self.round,
+            "open_round": self.open_round,
+            # Players are told the announced length only (the Beer Game announces 50 weeks
+            # and plays 36 so nobody games the ending); facilitators also get total_rounds.
+            "announced_rounds": self.game.announced_rounds(record.state),
+            "deadline": record.deadline,
+            "paused_remaining": record.paused_remaining,
+            "submitted": self.submitted(),
+            "online": self.online(),
+            "bots": self.bots(),
+            "roles": record.roles,
+            "server_time": now,
+        }
+
+    def sync_message(self, role: str | None, now: float) -> ServerMessage:
+        """The full picture a client gets on every (re)connection."""
+        state = self.record.state
+        if role is None:
+            return FacilitatorSync(
+                **self._info(now),
+                view=self.game.facilitator_view(state),
+                seats=self.seat_infos(),
+                total_rounds=self.game.total_rounds(state),
+            )
+        own = self.pending.get(role)
+        return Sync(
+            **self._info(now),
+            role=role,
+            view=self.game.view(state, role),
+            decision=own.decision if own else None,
+            decision_id=own.id if own else None,
+        )
+
+    def progress(self) -> list[ev.Effect]:
+        """The progress message for everyone (see :class:`ProgressDue`); none while a round
+        is being saved, since its ``round`` message will say the same."""
+        if self._closing is not None and self._closing.save is not None:
+            return []
+        message = Progress(
+            round=self.round,
+            open_round=self.open_round,
+            submitted=self.submitted(),
+            online=self.online(),
+            bots=self.bots(),
+        )
+        return [ev.Send(self.peers(), message)]
+
+    def _status(self, now: float) -> ev.Send:
+        return ev.Send(self.peers(), GameInfo(**self._info(now)))
+
+    def _to_watchers(self, code: ErrorCode, text: str) -> list[ev.Effect]:
+        if not self._watchers:
+            return []
+        return [ev.Send(list(self._watchers), Error(code=str(code), message=text))]
+
+    # -- the one entry point ------------------------------------------------------------------
+
+    def handle(self, event: ev.Event, now: float) -> list[ev.Effect]:
+        """Take one event at Unix time ``now``; return the effects, in the order to carry
+        them out. A submit the game refuses raises :class:`GameServerError` (and changes
+        nothing); a refused command comes back as :class:`Reject`."""
+        match event:
+            case ev.Submit():
+                return self._submit(event, now)
+            case ev.Saved(save=ev.SaveDecision() as decision):
+                return self._decision_saved(decision, now)
+            case ev.Saved(save=ev.SaveRound() as closed):
+                return self._round_saved(closed, now)
+            case ev.Saved(save=ev.SaveGame() as changed):
+                return self._game_saved(changed, now)
+            case ev.SaveFailed():
+                return self._save_failed(event, now)
+            case ev.Connect():
+                return self._connect(event, now)
+            case ev.Disconnect():
+                return self._disconnect(event.peer)
+            case ev.RequestSync():
+                return [ev.Send([event.peer], self.sync_message(self._role_of(event.peer), now))]
+            case ev.TimerFired():
+                return self._timer_fired(now)
+            case ev.Revive():
+                return self._revive(event.grace, now)
+            case (
+                ev.Start()
+                | ev.Pause()
+                | ev.Resume()
+                | ev.End()
+                | ev.CloseRound()
+                | ev.SetDeadline()
+                | ev.SetBot()
+                | ev.ResetSeat()
+                | ev.ClaimSeat()
+            ):
+                return self._command(event, now)
+        raise TypeError(f"a room cannot handle {event!r}")
+
+    # -- decisions ----------------------------------------------------------------------------
+
+    def _submit(self, event: ev.Submit, now: float) -> list[ev.Effect]:
+        role, round_no = event.role, event.round
+        if role not in self._peers:
+            raise NotFound(f"no role {role!r} in this game", code=ErrorCode.NO_SUCH_ROLE)
+        closing = self._closing is not None
+        if round_no < self.open_round or (round_no == self.open_round and closing):
+            if round_no == self.round and self.record.last_round_ids.get(role) == event.id:
+                # A resend of a decision the last round used: ack it again, count nothing.
+                ack = Ack(id=event.id, round=round_no, decision=None, duplicate=True)
+                return [ev.Send([event.peer], ack)]
+            raise Conflict(
+                f"round {round_no} is closed; decisions are now for round {self.open_round}",
+                code=ErrorCode.ROUND_CLOSED,
+            )
+        if round_no > self.open_round:
+            raise Conflict(
+                f"round {round_no} has not opened; decisions are for round {self.open_round}",
+                code=ErrorCode.WRONG_ROUND,
+            )
+        self._check_open()
+        current = self.pending.get(role)
+        if current is not None and event.id in (current.id, *current.earlier_ids):
+            superseded = None if event.id == current.id else current.id
+            ack = Ack(
+                id=event.id,
+                round=round_no,
+                decision=current.decision,
+                duplicate=True,
+                superseded_by=superseded,
+            )
+            return [ev.Send([event.peer], ack)]
+        decision = self.game.validate_decision(self.record.state, role, event.decision)
+        latest = self._latest.get(role, current)
+        earlier: tuple[str, ...] = ()
+        if latest is not None:
+            earlier = latest.earlier_ids
+            if latest.id != event.id:
+                earlier = (*earlier, latest.id)[-EARLIER_IDS:]
+        return [self._decide(role, PendingDecision(decision, event.id, now, earlier), event.peer)]
+
+    def _decide(self, role: str, pending: PendingDecision, peer: ev.Peer | None) -> ev.SaveDecision:
+        self._seq += 1
+        save = ev.SaveDecision(role, self.open_round, pending, peer, self._seq)
+        self._in_flight.append(save)
+        self._latest[role] = pending
+        return save
+
+    def _check_open(self) -> None:
+        status = self.status
+        if status == CREATED:
+            raise Conflict("the game has not started yet", code=ErrorCode.NOT_STARTED)
+        if status == PAUSED:
+            raise Conflict("the game is paused", code=ErrorCode.PAUSED)
+        if status.over:
+            raise Conflict("the game is over", code=ErrorCode.GAME_OVER)
+
+    def _decision_saved(self, save: ev.SaveDecision, now: float) -> list[ev.Effect]:
+        role = save.role
+        self._in_flight.remove(save)
+        out: list[ev.Effect] = []
+        if save.round != self.open_round or self.status.over:
+            # The round closed without it (only a game ended meanwhile can do that: a close
+            # waits for decisions in flight).
+            if save.peer is not None:
+                code = ErrorCode.GAME_OVER if self.status.over else ErrorCode.ROUND_CLOSED
+                text = f"round {save.round} closed before your decision was saved"
+                out.append(
+                    ev.Send([save.peer], Error(code=str(code), message=text, id=save.pending.id))
+                )
+            return out + self._maybe_close(now)
+        # The newest decision saved is kept (saves of one seat complete in the order asked,
+        # but one may fail: then the one before it stands).
+        if save.seq > self._kept_seq.get(role, 0):
+            self.pending[role] = save.pending
+            self._kept_seq[role] = save.seq
+        if save.peer is not None:
+            ack = Ack(id=save.pending.id, round=save.round, decision=save.pending.decision)
+            out.append(ev.Send([save.peer], ack))
+        closing = self._closing is not None
+        if not closing and self.status == RUNNING and self.all_in():
+            return out + self._begin_close("all_submitted", None, now)
+        out.append(ev.PROGRESS_DUE)
+        return out + self._maybe_close(now)
+
+    # -- closing a round ----------------------------------------------------------------------
+
+    def _begin_close(self, reason: str, ref: ev.Ref | None, now: float) -> list[ev.Effect]:
+        if self._closing is not None:
+            return [ev.Resolve(ref)] if ref is not None else []
+        self._closing = _Closing(reason, ref)
+        self._retry_at = None
+        return self._maybe_close(now)
+
+    def _maybe_close(self, now: float) -> list[ev.Effect]:
+        """Close the round asked for once nothing is being saved: no decision of it (a player
+        who got an ack is counted) and no command's change (one record save at a time)."""
+        closing = self._closing
+        if closing is None or closing.save is not None or self._in_flight or self._change:
+            return []
+        status = self.status
+        if (
+            not status.in_progress
+            or status == CREATED
+            or (closing.reason == "deadline" and status != RUNNING)
+            or (closing.reason == "all_submitted" and not (status == RUNNING and self.all_in()))
+        ):
+            # What asked for the close no longer holds (a pause or an end came first).
+            self._closing = None
+            out: list[ev.Effect] = []
+            if closing.ref is not None:
+                out.append(ev.Reject(closing.ref, Conflict(f"the game is {status}")))
+            return out + self._timer() + self._next_command(now)
+        try:
+            save = self._close_now(closing.reason, now)
+        except Exception as exc:  # a fault in the game's rules must not wedge the game
+            log.exception("round %d of game %s could not be played", self.open_round, self.game_id)
+            self._closing = None
+            error = Conflict(f"round {self.open_round} could not be played: {exc}")
+            out = self._to_watchers(ErrorCode.CONFLICT, error.message)
+            if closing.ref is not None:
+                out.append(ev.Reject(closing.ref, error))
+            return out + self._next_command(now)
+        closing.save = save
+        return [save]
+
+    def _close_now(self, reason: str, now: float) -> ev.SaveRound:
+        record, game = self.record, self.game
+        decisions: dict[str, Decision] = {}
+        defaulted: list[str] = []
+        for role in record.roles:
+            got = self.pending.get(role)
+            if got is None:
+                decisions[role] = game.default_decision(record.state, role)
+                defaulted.append(role)
+            else:
+                decisions[role] = got.decision
+        state = game.step(record.state, decisions)
+        ids = {role: p.id for role, p in self.pending.items()}
+        changes: dict[str, Any] = {"state": state, "last_round_ids": ids}
+        if game.is_over(state):
+            changes.update(status=GameStatus.FINISHED, deadline=None, paused_remaining=None)
+        elif record.status == RUNNING:
+            seconds = record.round_seconds
+            changes["deadline"] = now + seconds if seconds else None
+        else:  # closed by the facilitator while paused: the next round's clock waits too
+            changes.update(deadline=None, paused_remaining=record.round_seconds)
+        round_record = RoundRecord(
+            round=self.open_round,
+            decisions=decisions,
+            defaulted=tuple(defaulted),
+            ids=ids,
+            closed_by=reason,
+            at=now,
+            summary=game.round_summary(state),
+        )
+        return ev.SaveRound(round_record, replace(record, **changes))
+
+    def _round_saved(self, save: ev.SaveRound, now: float) -> list[ev.Effect]:
+        closing = self._closing
+        self._closing = None
+        self._retries = 0
+        self.record = save.game
+        self.pending, self._latest, self._kept_seq = {}, {}, {}
+        log.info(
+            "round closed game=%s round=%d by=%s defaulted=%s%s",
+            self.game_id,
+            save.record.round,
+            save.record.closed_by,
+            ",".join(save.record.defaulted) or "-",
+            " finished" if self.status == GameStatus.FINISHED else "",
+        )
+        out: list[ev.Effect] = [*self._timer(), *self._views(now)]
+        if closing is not None and closing.ref is not None:
+            out.append(ev.Resolve(closing.ref))
+        return out + self._bots_decide(now) + self._next_command(now)
+
+    def _views(self, now: float) -> list[ev.Effect]:
+        """After a round: each player its own view, the facilitators theirs."""
+        info, state, game = self._info(now), self.record.state, self.game
+        out: list[ev.Effect] = []
+        for role, peers in self._peers.items():
+            if peers:
+                message = Round(**info, role=role, view=game.view(state, role))
+                out.append(ev.Send(list(peers), message))
+        if self._watchers:
+            message_f = FacilitatorRound(
+                **info, view=game.facilitator_view(state), total_rounds=game.total_rounds(state)
+            )
+            out.append(ev.Send(list(self._watchers), message_f))
+        return out
+
+    def _timer_fired(self, now: float) -> list[ev.Effect]:
+        self._timer_at = None
+        record = self.record
+        if self._retry_at is not None:
+            if now < self._retry_at:
+                return self._timer()
+            self._retry_at = None
+            if record.status in (RUNNING, PAUSED):
+                return self._begin_close(self._retry_reason, None, now) + self._timer()
+        elif record.status == RUNNING and record.deadline is not None and now >= record.deadline:
+            return self._begin_close("deadline", None, now) + self._timer()
+        return self._timer()
+
+    def _timer(self) -> list[ev.Effect]:
+        """A :class:`SetTimer` if the time the room wants to wake up at changed."""
+        record = self.record
+        wanted: float | None = None
+        if self._retry_at is not None:  # a round that failed to save: the retry comes first
+            wanted = self._retry_at
+        elif record.status == RUNNING and record.deadline is not None and self._closing is None:
+            wanted = record.deadline
+        if wanted == self._timer_at:
+            return []
+        self._timer_at = wanted
+        return [ev.SetTimer(wanted)]
+
+    # -- saves that failed ----------------------------------------------------------------------
+
+    def _save_failed(self, event: ev.SaveFailed, now: float) -> list[ev.Effect]:
+        save, error = event.save, event.error
+        if isinstance(save, ev.SaveDecision):
+            self._in_flight.remove(save)
+            out: list[ev.Effect] = []
+            if save.peer is not None:
+                text = f"your decision could not be saved: {error.message}"
+                message = Error(
+                    code=str(ErrorCode.STORAGE_FAILURE), message=text, id=save.pending.id
+                )
+                out.append(ev.Send([save.peer], message))
+            else:
+                log.warning(
+                    "bot decision not saved game=%s role=%s: %s", self.game_id, save.role, error
+                )
+            return out + self._maybe_close(now)
+        if isinstance(save, ev.SaveRound):
+            closing = self._closing
+            self._closing = None
+            round_no = save.record.round
+            out = []
+            if closing is not None and closing.ref is not None:
+                out.append(ev.Reject(closing.ref, error))
+                text = f"round {round_no} could not be saved: {error.message}"
+            else:
+                delay = RETRY_DELAYS[min(self._retries, len(RETRY_DELAYS) - 1)]
+                self._retries += 1
+                self._retry_at = now + delay
+                self._retry_reason = save.record.closed_by
+                text = (
+                    f"round {round_no} could not be saved ({error.message}); "
+                    f"trying again in {delay:g} s"
+                )
+            log.error("game %s: %s", self.game_id, text)
+            out += self._to_watchers(ErrorCode.STORAGE_FAILURE, text)
+            return out + self._timer() + self._next_command(now)
+        change = self._change
+        self._change = None
+        out = [ev.Reject(change.command.ref, error)] if change is not None else []
+        return out + self._maybe_close(now) + self._next_command(now)
+
+    # -- connections --------------------------------------------------------------------------
+
+    def _connect(self, event: ev.Connect, now: float) -> list[ev.Effect]:
+        role, peer = event.role, event.peer
+        out: list[ev.Effect] = []
+        if role is None:
+            self._watchers.append(peer)
+        else:
+            for old in self._peers[role]:
+                text = "this seat connected elsewhere"
+                out.append(ev.Send([old], Error(code=str(ErrorCode.SUPERSEDED), message=text)))
+                out.append(ev.Close(old, CloseCode.SUPERSEDED))
+            was_online = bool(self._peers[role])
+            self._peers[role] = [peer]
+            if not was_online:
+                out.append(ev.PROGRESS_DUE)
+        out.insert(0, ev.Send([peer], self.sync_message(role, now)))
+        return out
+
+    def _disconnect(self, peer: ev.Peer) -> list[ev.Effect]:
+        if peer in self._watchers:
+            self._watchers.remove(peer)
+            return []
+        for peers in self._peers.values():
+            if peer in peers:
+                peers.remove(peer)
+                return [] if peers else [ev.PROGRESS_DUE]
+        return []
+
+    def _role_of(self, peer: ev.Peer) -> str | None:
+        for role, peers in self._peers.items():
+            if peer in peers:
+                return role
+        return None
+
+    # -- commands -----------------------------------------------------------------------------
+
+    def _command(self, command: ev.Command, now: float) -> list[ev.Effect]:
+        if isinstance(command, ev.CloseRound) and self._closing is not None:
+            return [ev.Resolve(command.ref)]  # closing already: a second click closes nothing
+        if self._change is not None or self._closing is not None or self._queue:
+            self._queue.append(command)
+            return []
+        return self._apply(command, now)
+
+    def _next_command(self, now: float) -> list[ev.Effect]:
+        """Run queued commands until one has to wait for a save."""
+        out: list[ev.Effect] = []
+        while self._queue and self._change is None and self._closing is None:
+            out += self._apply(self._queue.popleft(), now)
+        return out
+
+    def _apply(self, command: ev.Command, now: float) -> list[ev.Effect]:
+        try:
+            if isinstance(command, ev.CloseRound):
+                if self.status not in (RUNNING, PAUSED):
+                    raise Conflict(f"the game is {self.status}; there is no open round to close")
+                return self._begin_close("facilitator", command.ref, now)
+            record, result = self._changed(command, now)
+        except GameServerError as exc:
+            return [ev.Reject(command.ref, exc)]
+        save = ev.SaveGame(record)
+        self._change = _Change(command, save, result)
+        return [save]
+
+    def _changed(self, command: ev.Command, now: float) -> tuple[GameRecord, object]:
+        """The record a command makes (not yet saved) and its result; or raise why not."""
+        record, status = self.record, self.record.status
+        match command:
+            case ev.Start():
+                if status != CREATED:
+                    raise Conflict(f"the game is {status}; only a created game can start")
+                seconds = record.round_seconds
+                return replace(
+                    record, status=RUNNING, deadline=now + seconds if seconds else None
+                ), None
+            case ev.Pause():
+                if status != RUNNING:
+                    raise Conflict(f"the game is {status}; only a running game can pause")
+                left = max(0.0, record.deadline - now) if record.deadline is not None else None
+                return replace(record, status=PAUSED, deadline=None, paused_remaining=left), None
+            case ev.Resume():
+                if status != PAUSED:
+                    raise Conflict(f"the game is {status}; only a paused game can resume")
+                left = record.paused_remaining
+                deadline = now + left if left is not None else None
+                return replace(
+                    record, status=RUNNING, deadline=deadline, paused_remaining=None
+                ), None
+            case ev.End():
+                if status.over:
+                    raise Conflict(f"the game is already {status}")
+                return replace(
+                    record, status=GameStatus.ENDED, deadline=None, paused_remaining=None
+                ), None
+            case ev.SetDeadline(seconds=seconds, extend=extend):
+                return self._deadline(seconds, extend, now), None
+            case ev.SetBot(role=role, bot=bot):
+                return record.with_seat(replace(self._seat(role), bot=bot)), None
+            case ev.ResetSeat(role=role, join_code=code):
+                seat = replace(self._seat(role), token_hash=None, name=None, join_code=code)
+                return record.with_seat(seat), code
+            case ev.ClaimSeat():
+                role = self._free_seat(command.role)
+                seat = replace(self._seat(role), token_hash=command.token_hash, name=command.name)
+                return record.with_seat(seat), role
+        raise TypeError(f"not a command: {command!r}")
+
+    def _deadline(self, seconds: float | None, extend: bool, now: float) -> GameRecord:
+        record, status = self.record, self.record.status
+        if status not in (RUNNING, PAUSED):
+            raise Conflict(f"the game is {status}; deadlines apply to running games")
+        if extend and seconds is None:
+            raise Conflict("extend needs a number of seconds")
+        if status == PAUSED:
+            base = (record.paused_remaining or 0.0) if extend else 0.0
+            return replace(record, paused_remaining=None if seconds is None else base + seconds)
+        if seconds is None:
+            return replace(record, deadline=None)
+        start = record.deadline if extend and record.deadline is not None else now
+        return replace(record, deadline=start + seconds)
+
+    def _seat(self, role: str) -> SeatRecord:
+        try:
+            return self.record.seat(role)
+        except KeyError:
+            roles = ", ".join(self.record.roles)
+            raise NotFound(
+                f"no role {role!r}; roles are {roles}", code=ErrorCode.NO_SUCH_ROLE
+            ) from None
+
+    def _free_seat(self, role: str | None) -> str:
+        if role is None:
+            free = [s.role for s in self.record.seats if not s.claimed]
+            if not free:
+                raise Conflict("every seat of this game is taken", code=ErrorCode.GAME_FULL)
+            return free[0]
+        if self._seat(role).claimed:
+            raise Conflict(
+                f"the {role} seat is already taken; to come back, resume with your token",
+                code=ErrorCode.SEAT_TAKEN,
+            )
+        return role
+
+    def _game_saved(self, save: ev.SaveGame, now: float) -> list[ev.Effect]:
+        change = self._change
+        if change is None or change.save is not save:
+            return []
+        self._change = None
+        self.record = save.game
+        command = change.command
+        out: list[ev.Effect] = [ev.Resolve(command.ref, change.result)]
+        match command:
+            case ev.ClaimSeat():
+                log.info("seat claimed game=%s role=%s", self.game_id, change.result)
+            case ev.ResetSeat(role=role):
+                text = "the facilitator reset this seat"
+                for peer in self._peers[role]:
+                    out.append(ev.Send([peer], Error(code=str(ErrorCode.SEAT_RESET), message=text)))
+                    out.append(ev.Close(peer, CloseCode.SEAT_RESET))
+                self._peers[role] = []
+                out.append(ev.PROGRESS_DUE)
+                log.info("seat reset game=%s role=%s", self.game_id, role)
+            case _:
+                # Players learn at once of a start, pause, deadline or who plays which seat.
+                out.append(self._status(now))
+                log.info(
+                    "game=%s %s status=%s",
+                    self.game_id,
+                    type(command).__name__.lower(),
+                    self.status,
+                )
+        out += self._timer()
+        if isinstance(command, ev.Start | ev.Resume | ev.SetBot):
+            out += self._bots_decide(now)
+        if isinstance(command, ev.Resume) and self.all_in():
+            out += self._begin_close("all_submitted", None, now)
+        return out + self._maybe_close(now) + self._next_command(now)
+
+    # -- bots and revival ---------------------------------------------------------------------
+
+    def _bots_decide(self, now: float) -> list[ev.Effect]:
+        """Server-side bots decide for their seats in the open round."""
+        if self.status != RUNNING or self._closing is not None:
+            return []
+        out: list[ev.Effect] = []
+        round_no = self.open_round
+        for seat in self.record.seats:
+            role, bot = seat.role, seat.bot
+            if bot is None or role in self.pending or role in self._latest:
+                continue
+            decision = self._bot_decision(seat, now)
+            pending = PendingDecision(decision, f"bot-{round_no}-{role}", now)
+            out.append(self._decide(role, pending, None))
+        return out
+
+    def _bot_decision(self, seat: SeatRecord, now: float) -> Decision:
+        """The bot's policy on the seat's view; the game's default decision if the policy
+        fails, so that a broken bot never stalls a round (the failure is logged)."""
+        assert seat.bot is not None
+        state, role = self.record.state, seat.role
+        try:
+            cached = self._policies.get(role)
+            if cached is None or cached[0] is not seat.bot:
+                cached = (
+                    seat.bot,
+                    make_policy(self.record.kind, seat.bot.policy, **seat.bot.params),
+                )
+                self._policies[role] = cached
+            raw = cached[1](self.game.view(state, role))
+            return self.game.validate_decision(state, role, raw)
+        except Exception:
+            log.exception(
+                "bot policy failed game=%s role=%s; using the default", self.game_id, role
+            )
+            return self.game.default_decision(state, role)
+
+    def _revive(self, grace: float, now: float) -> list[ev.Effect]:
+        """Carry on after coming into memory: a deadline that passed while the server was
+        down gets ``grace``; bot seats decide; and a round whose decisions were all saved
+        before a crash, but which did not close, closes now."""
+        record = self.record
+        if record.status == RUNNING and record.deadline is not None:
+            self.record = replace(record, deadline=max(record.deadline, now + grace))
+        out = self._timer() + self._bots_decide(now)
+        if self.status == RUNNING and self.all_in():
+            out += self._begin_close("all_submitted", None, now)
+        return out
+
+
+def _bot_json(seat: SeatRecord) -> dict[str, Any] | None:
+    if seat.bot is None:
+        return None
+    return {"policy": seat.bot.policy, "params": dict(seat.bot.params)}
+
+
+def describe_seats(room: Room | None, seats: Sequence[SeatRecord]) -> list[SeatInfo]:
+    """Seat infos of a game, live from its room when it is in memory."""
+    if room is not None:
+        return room.seat_infos()
+    return [
+        SeatInfo(
+            role=s.role,
+            claimed=s.claimed,
+            name=s.name,
+            bot=_bot_json(s),
+            online=False,
+            submitted=False,
+        )
+        for s in seats
+    ]

@@ -1,0 +1,504 @@
+"""The round machine driven by plain function calls: no event loop, no sockets, no storage.
+
+A :class:`Harness` plays the driver: it keeps the saves a room asks for, completes (or fails)
+them when the test says, and records every effect. The property test drives a room with random
+sequences of events and checks what must always hold: one kept decision per seat and round
+(the last one acknowledged), each round closed exactly once and in order, and nothing told
+before the save it tells of has completed.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gameserver.errors import CloseCode, ErrorCode, GameServerError, StorageFailure
+from gameserver.games import get_game
+from gameserver.protocol import (
+    Ack,
+    Error,
+    FacilitatorRound,
+    GameInfo,
+    GameStatus,
+    Progress,
+    Round,
+    Sync,
+)
+from gameserver.server import events as ev
+from gameserver.server.records import BotSeat, GameRecord, PendingDecision, SeatRecord
+from gameserver.server.room import Room
+
+ROLES = ["retailer", "wholesaler", "distributor", "factory"]
+T0 = 1_800_000_000.0
+
+
+def beer_record(weeks: int = 6, round_seconds: float | None = None, **changes: Any) -> GameRecord:
+    game = get_game("beer")
+    settings = game.validate_settings({"weeks": weeks})
+    record = GameRecord(
+        game_id="G1",
+        kind="beer",
+        title="",
+        settings=settings,
+        seed=7,
+        state=game.initial_state(settings, 7),
+        status=GameStatus.CREATED,
+        seats=tuple(SeatRecord(role, f"G1-{n}") for n, role in enumerate(ROLES)),
+        facilitator_hash="x",
+        created_at=T0,
+        round_seconds=round_seconds,
+    )
+    return replace(record, **changes)
+
+
+@dataclass(eq=False)
+class Peer:
+    """A connection as the room sees it: something to address effects to."""
+
+    name: str
+    got: list[Any] = field(default_factory=list)
+    closed: int | None = None
+
+
+class Harness:
+    """Plays the driver: effects in order, saves held until the test completes them."""
+
+    def __init__(self, room: Room) -> None:
+        self.room = room
+        self.now = T0
+        self.saves: list[ev.Save] = []  # asked for, not completed
+        self.effects: list[ev.Effect] = []
+        self.timer: float | None = None
+        self.results: dict[int, Any] = {}
+        self.progress_due = False
+
+    def handle(self, event: ev.Event) -> list[ev.Effect]:
+        out = self.room.handle(event, self.now)
+        self.effects += out
+        for effect in out:
+            if isinstance(effect, ev.SaveDecision | ev.SaveRound | ev.SaveGame):
+                self.saves.append(effect)
+            elif isinstance(effect, ev.Send):
+                for peer in effect.to:
+                    assert isinstance(peer, Peer)
+                    peer.got.append(effect.message)
+            elif isinstance(effect, ev.Close):
+                assert isinstance(effect.peer, Peer)
+                effect.peer.closed = effect.code
+            elif isinstance(effect, ev.SetTimer):
+                self.timer = effect.at
+            elif isinstance(effect, ev.ProgressDue):
+                self.progress_due = True
+            elif isinstance(effect, ev.Resolve):
+                self.results[id(effect.ref)] = ("ok", effect.result)
+            elif isinstance(effect, ev.Reject):
+                self.results[id(effect.ref)] = ("error", effect.error)
+        return out
+
+    def complete(self, save: ev.Save | None = None, *, fail: bool = False) -> list[ev.Effect]:
+        save = save if save is not None else self.saves[0]
+        self.saves.remove(save)
+        if fail:
+            return self.handle(ev.SaveFailed(save, StorageFailure("disk full")))
+        return self.handle(ev.Saved(save))
+
+    def complete_all(self) -> None:
+        while self.saves:
+            self.complete()
+
+    def command(self, make: Any) -> Any:
+        ref = object()
+        self.handle(make(ref))
+        self.complete_all()
+        return self.results.get(id(ref))
+
+    def flush_progress(self) -> None:
+        if self.progress_due:
+            self.progress_due = False
+            self.handle_effects(self.room.progress())
+
+    def handle_effects(self, effects: list[ev.Effect]) -> None:
+        for effect in effects:
+            if isinstance(effect, ev.Send):
+                for peer in effect.to:
+                    assert isinstance(peer, Peer)
+                    peer.got.append(effect.message)
+
+
+def started(**kw: Any) -> tuple[Harness, dict[str, Peer]]:
+    room = Room(get_game("beer"), beer_record(**kw))
+    h = Harness(room)
+    peers = {role: Peer(role) for role in ROLES}
+    for role, peer in peers.items():
+        h.handle(ev.Connect(peer, role))
+    assert h.command(ev.Start) == ("ok", None)
+    return h, peers
+
+
+def submit(h: Harness, peer: Peer, role: str, order: int, msg_id: str, round_no: int = 1) -> None:
+    h.handle(ev.Submit(peer, role, round_no, msg_id, {"order": order}))
+
+
+def of(peer: Peer, kind: type) -> list[Any]:
+    return [m for m in peer.got if isinstance(m, kind)]
+
+
+# -- decisions --------------------------------------------------------------------------------
+
+
+def test_a_decision_is_acknowledged_only_after_its_save() -> None:
+    h, peers = started()
+    submit(h, peers["retailer"], "retailer", 8, "a")
+    assert of(peers["retailer"], Ack) == []
+    assert [type(s) for s in h.saves] == [ev.SaveDecision]
+    h.complete()
+    (ack,) = of(peers["retailer"], Ack)
+    assert (ack.id, ack.round, ack.decision, ack.duplicate) == ("a", 1, {"order": 8}, False)
+    assert h.room.submitted() == ["retailer"]
+
+
+def test_the_last_decision_closes_the_round_and_views_go_out_after_its_save() -> None:
+    h, peers = started()
+    for n, role in enumerate(ROLES):
+        submit(h, peers[role], role, 4 + n, f"m{n}")
+    for _ in ROLES:
+        h.complete(next(s for s in h.saves if isinstance(s, ev.SaveDecision)))
+    (closing,) = h.saves
+    assert isinstance(closing, ev.SaveRound)
+    assert closing.record.decisions["wholesaler"] == {"order": 5}
+    assert closing.record.defaulted == () and closing.record.closed_by == "all_submitted"
+    assert all(of(p, Round) == [] for p in peers.values())
+    h.complete()
+    for role, peer in peers.items():
+        (message,) = of(peer, Round)
+        assert message.role == role and message.round == 1 and message.open_round == 2
+    assert h.room.round == 1 and h.room.pending == {}
+
+
+def test_a_resend_of_an_older_id_does_not_bring_the_old_decision_back() -> None:
+    h, peers = started()
+    retailer = peers["retailer"]
+    submit(h, retailer, "retailer", 3, "first")
+    h.complete()
+    submit(h, retailer, "retailer", 9, "second")
+    h.complete()
+    submit(h, retailer, "retailer", 3, "first")  # a stale retry
+    assert h.saves == []
+    ack = of(retailer, Ack)[-1]
+    assert ack.duplicate and ack.superseded_by == "second" and ack.decision == {"order": 9}
+    assert h.room.pending["retailer"].decision == {"order": 9}
+    submit(h, retailer, "retailer", 9, "second")
+    assert of(retailer, Ack)[-1].duplicate and of(retailer, Ack)[-1].superseded_by is None
+
+
+def test_when_the_newest_save_fails_the_last_acknowledged_decision_stands() -> None:
+    h, peers = started()
+    retailer = peers["retailer"]
+    submit(h, retailer, "retailer", 3, "a")
+    submit(h, retailer, "retailer", 5, "b")
+    first, second = h.saves
+    h.complete(first)
+    h.complete(second, fail=True)
+    assert h.room.pending["retailer"].id == "a"
+    assert [m.code for m in of(retailer, Error)] == [ErrorCode.STORAGE_FAILURE]
+    assert of(retailer, Error)[0].id == "b"
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [(GameStatus.CREATED, ErrorCode.NOT_STARTED), (GameStatus.PAUSED, ErrorCode.PAUSED)],
+)
+def test_no_decisions_unless_running(status: GameStatus, code: ErrorCode) -> None:
+    room = Room(get_game("beer"), beer_record(status=status))
+    with pytest.raises(GameServerError) as caught:
+        room.handle(ev.Submit(Peer("p"), "retailer", 1, "x", {"order": 1}), T0)
+    assert caught.value.code == code
+
+
+def test_wrong_rounds_and_bad_decisions_are_refused_and_change_nothing() -> None:
+    h, peers = started()
+    for round_no, code in ((2, ErrorCode.WRONG_ROUND), (0, ErrorCode.ROUND_CLOSED)):
+        with pytest.raises(GameServerError) as caught:
+            submit(h, peers["retailer"], "retailer", 1, "x", round_no)
+        assert caught.value.code == code
+    with pytest.raises(GameServerError) as caught:
+        h.handle(ev.Submit(peers["retailer"], "retailer", 1, "x", {"order": -3}))
+    assert caught.value.code == ErrorCode.INVALID_DECISION
+    assert h.saves == [] and h.room.pending == {}
+
+
+# -- closing ------------------------------------------------------------------------------------
+
+
+def test_a_deadline_closes_the_round_with_defaults_for_the_missing_seats() -> None:
+    h, peers = started(round_seconds=60)
+    assert h.timer == T0 + 60
+    submit(h, peers["factory"], "factory", 11, "f")
+    h.complete()
+    h.now = T0 + 60
+    h.handle(ev.TimerFired())
+    (closing,) = h.saves
+    assert isinstance(closing, ev.SaveRound)
+    assert closing.record.closed_by == "deadline"
+    assert set(closing.record.defaulted) == {"retailer", "wholesaler", "distributor"}
+    assert closing.record.decisions["factory"] == {"order": 11}
+    h.complete()
+    assert h.room.round == 1 and h.timer == T0 + 120
+
+
+def test_a_close_waits_for_a_decision_still_being_saved_and_counts_it() -> None:
+    h, peers = started(round_seconds=60)
+    submit(h, peers["retailer"], "retailer", 12, "late")
+    h.now = T0 + 60
+    h.handle(ev.TimerFired())
+    assert [type(s) for s in h.saves] == [ev.SaveDecision]  # the close waits
+    with pytest.raises(GameServerError) as caught:
+        submit(h, peers["wholesaler"], "wholesaler", 1, "w")
+    assert caught.value.code == ErrorCode.ROUND_CLOSED
+    h.complete()
+    assert of(peers["retailer"], Ack)[0].id == "late"
+    (closing,) = h.saves
+    assert isinstance(closing, ev.SaveRound)
+    assert closing.record.decisions["retailer"] == {"order": 12}
+
+
+def test_a_failed_round_save_is_reported_and_retried_never_left_open() -> None:
+    h, _ = started(round_seconds=60)
+    watcher = Peer("facilitator")
+    h.handle(ev.Connect(watcher, None))
+    h.now = T0 + 60
+    h.handle(ev.TimerFired())
+    h.complete(fail=True)
+    assert h.room.round == 0 and not h.room.closing
+    (error,) = of(watcher, Error)
+    assert error.code == ErrorCode.STORAGE_FAILURE and "trying again in 1 s" in error.message
+    assert h.timer == T0 + 61
+    h.now = T0 + 61
+    h.handle(ev.TimerFired())
+    h.complete(fail=True)
+    assert h.timer == T0 + 63  # backs off
+    h.now = T0 + 63
+    h.handle(ev.TimerFired())
+    h.complete()
+    assert h.room.round == 1
+    assert of(watcher, FacilitatorRound)[-1].round == 1
+
+
+def test_a_second_close_while_closing_closes_nothing_more() -> None:
+    h, _ = started()
+    first, second = object(), object()
+    h.handle(ev.CloseRound(first))
+    h.handle(ev.CloseRound(second))
+    assert h.results[id(second)] == ("ok", None)
+    assert len(h.saves) == 1
+    h.complete()
+    assert h.results[id(first)] == ("ok", None)
+    assert h.room.round == 1 and h.saves == []
+
+
+def test_commands_wait_for_a_round_being_saved() -> None:
+    h, _ = started()
+    h.handle(ev.CloseRound(object()))
+    pause = object()
+    h.handle(ev.Pause(pause))
+    assert id(pause) not in h.results and len(h.saves) == 1
+    h.complete()  # the round
+    h.complete()  # then the pause
+    assert h.results[id(pause)] == ("ok", None) and h.room.status == GameStatus.PAUSED
+
+
+def test_pause_keeps_the_time_left_and_resume_gives_it_back() -> None:
+    h, peers = started(round_seconds=60)
+    h.now = T0 + 20
+    assert h.command(ev.Pause) == ("ok", None)
+    assert h.room.record.paused_remaining == 40 and h.timer is None
+    assert of(peers["retailer"], GameInfo)[-1].status == GameStatus.PAUSED
+    h.now = T0 + 1000
+    assert h.command(ev.Resume) == ("ok", None)
+    assert h.room.record.deadline == T0 + 1040 and h.timer == T0 + 1040
+
+
+def test_refused_commands_come_back_as_errors() -> None:
+    h, _ = started()
+    status, error = h.command(ev.Start)
+    assert status == "error" and "only a created game can start" in error.message
+    status, error = h.command(lambda ref: ev.SetDeadline(ref, None, extend=True))
+    assert status == "error"
+
+
+# -- seats and connections ----------------------------------------------------------------------
+
+
+def test_players_joining_at_once_get_different_seats() -> None:
+    room = Room(get_game("beer"), beer_record())
+    h = Harness(room)
+    refs = [object() for _ in range(5)]
+    for n, ref in enumerate(refs):
+        h.handle(ev.ClaimSeat(ref, None, f"p{n}", f"hash{n}"))
+    h.complete_all()
+    results = [h.results[id(ref)] for ref in refs]
+    assert [r[1] for r in results[:4]] == ROLES
+    assert results[4][0] == "error" and results[4][1].code == ErrorCode.GAME_FULL
+
+
+def test_a_second_connection_supersedes_the_first() -> None:
+    h, peers = started()
+    newer = Peer("again")
+    h.handle(ev.Connect(newer, "retailer"))
+    old = peers["retailer"]
+    assert of(old, Error)[-1].code == ErrorCode.SUPERSEDED and old.closed == CloseCode.SUPERSEDED
+    assert isinstance(newer.got[0], Sync)
+
+
+def test_a_reset_seat_closes_its_connection_and_gets_a_new_code() -> None:
+    h, peers = started()
+    assert h.command(lambda ref: ev.ResetSeat(ref, "factory", "G1-NEW")) == ("ok", "G1-NEW")
+    assert peers["factory"].closed == CloseCode.SEAT_RESET
+    seat = h.room.record.seat("factory")
+    assert seat.join_code == "G1-NEW" and not seat.claimed
+    h.flush_progress()
+    assert "factory" not in of(peers["retailer"], Progress)[-1].online
+
+
+def test_a_bot_seat_decides_as_soon_as_a_round_opens() -> None:
+    h, peers = started()
+    bot = BotSeat("pass-through")
+    assert h.command(lambda ref: ev.SetBot(ref, "factory", bot)) == ("ok", None)
+    assert h.room.pending["factory"].id == "bot-1-factory"
+    for n, role in enumerate(ROLES[:3]):
+        submit(h, peers[role], role, 4, f"m{n}")
+    h.complete_all()
+    assert h.room.round == 1
+    assert h.room.pending["factory"].id == "bot-2-factory"
+
+
+def test_a_bot_whose_policy_fails_plays_the_default() -> None:
+    h, _ = started()
+    bot = BotSeat("sterman", {"theta": 1.8e308, "s_prime": 1.8e308})
+    h.command(lambda ref: ev.SetBot(ref, "factory", bot))
+    game = get_game("beer")
+    assert h.room.pending["factory"].decision == game.default_decision(
+        h.room.record.state, "factory"
+    )
+
+
+def test_a_revived_game_whose_decisions_were_all_saved_closes_its_round() -> None:
+    record = beer_record(status=GameStatus.RUNNING)
+    pending = {role: PendingDecision({"order": 4}, f"x-{role}", T0) for role in ROLES}
+    h = Harness(Room(get_game("beer"), record, pending, restored=True))
+    h.handle(ev.Revive(30.0))
+    (closing,) = h.saves
+    assert isinstance(closing, ev.SaveRound) and closing.record.round == 1
+
+
+def test_a_deadline_that_passed_while_down_gets_grace() -> None:
+    record = beer_record(status=GameStatus.RUNNING, deadline=T0 - 500)
+    h = Harness(Room(get_game("beer"), record, restored=True))
+    h.handle(ev.Revive(30.0))
+    assert h.room.record.deadline == T0 + 30 and h.timer == T0 + 30
+
+
+# -- properties ---------------------------------------------------------------------------------
+
+events = st.lists(
+    st.one_of(
+        st.tuples(st.just("submit"), st.sampled_from(ROLES), st.integers(0, 3), st.integers(0, 20)),
+        st.tuples(st.just("complete"), st.integers(0, 5), st.booleans()),
+        st.tuples(st.just("tick"), st.integers(0, 90)),
+        st.tuples(st.sampled_from(["pause", "resume", "close", "extend", "end"])),
+        st.tuples(st.just("reconnect"), st.sampled_from(ROLES)),
+    ),
+    max_size=120,
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(events, st.integers(0, 2**16))
+def test_random_event_sequences_keep_the_invariants(
+    script: list[tuple[Any, ...]], salt: int
+) -> None:
+    h, peers = started(round_seconds=60)
+    ids = itertools.count()
+    saved_rounds: list[int] = []
+    # (round, role) -> the newest (by the order asked) decision acknowledged: seq, id, decision
+    acked: dict[tuple[int, str], tuple[int, str, Any]] = {}
+    committed_status = h.room.status
+
+    def check_sends(effects: list[ev.Effect], done: ev.Save | None) -> None:
+        nonlocal committed_status
+        for effect in effects:
+            if not isinstance(effect, ev.Send):
+                continue
+            message = effect.message
+            if isinstance(message, Round | FacilitatorRound):
+                # A round's views go out only once its save completed.
+                assert isinstance(done, ev.SaveRound) and done.record.round == message.round
+            if isinstance(message, Ack) and not message.duplicate:
+                assert isinstance(done, ev.SaveDecision) and done.pending.id == message.id
+                key = (message.round, done.role)
+                if done.seq > acked.get(key, (0, "", None))[0]:
+                    acked[key] = (done.seq, message.id, message.decision)
+            if isinstance(message, GameInfo) and type(message) is GameInfo:
+                assert isinstance(done, ev.SaveGame) and message.status == done.game.status
+
+    for step in script:
+        kind = step[0]
+        try:
+            if kind == "submit":
+                _, role, offset, order = step
+                msg_id = f"{role}-{next(ids) % (5 + salt % 3)}"  # ids come back: resends
+                round_no = max(1, h.room.open_round - 1 + offset % 3)
+                check_sends(
+                    h.handle(ev.Submit(peers[role], role, round_no, msg_id, {"order": order})), None
+                )
+            elif kind == "complete":
+                if not h.saves:
+                    continue
+                save = h.saves[step[1] % len(h.saves)]
+                fail = step[2] and (step[1] % 3 == 0)
+                out = h.complete(save, fail=fail)
+                check_sends(out, None if fail else save)
+                if not fail and isinstance(save, ev.SaveRound):
+                    saved_rounds.append(save.record.round)
+                    for role in ROLES:
+                        # One decision kept per seat and round: the newest acknowledged.
+                        want = acked.get((save.record.round, role))
+                        assert save.record.ids.get(role) == (want[1] if want else None)
+                        if want is not None:
+                            assert save.record.decisions[role] == want[2]
+                if not fail and isinstance(save, ev.SaveGame | ev.SaveRound):
+                    committed_status = save.game.status
+            elif kind == "tick":
+                h.now += step[1]
+                if h.timer is not None and h.now >= h.timer:
+                    check_sends(h.handle(ev.TimerFired()), None)
+            elif kind == "reconnect":
+                peer = Peer(step[1])
+                peers[step[1]] = peer
+                check_sends(h.handle(ev.Connect(peer, step[1])), None)
+            else:
+                make = {
+                    "pause": ev.Pause,
+                    "resume": ev.Resume,
+                    "close": ev.CloseRound,
+                    "end": ev.End,
+                    "extend": lambda ref: ev.SetDeadline(ref, 30.0, extend=True),
+                }[kind]
+                check_sends(h.handle(make(object())), None)
+        except GameServerError:
+            pass
+        assert h.room.status == committed_status  # the room changes status only when saved
+    # A round closes exactly once, and in order.
+    assert saved_rounds == list(range(1, len(saved_rounds) + 1))
+    assert h.room.round == len(saved_rounds)
+    # Once every save completes the room is never stuck mid-close.
+    for _ in range(50):
+        if not h.saves:
+            break
+        h.complete()
+    assert not h.saves and not h.room.closing
