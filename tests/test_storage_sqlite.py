@@ -3,24 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import shutil
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from storage import (
-    DAMAGED,
-    CorruptRecord,
-    DecisionRecord,
-    Snapshot,
-    StorageError,
-    Store,
-    open_store,
-)
+from storage import DAMAGED, CorruptRecord, DecisionRecord, Snapshot, StorageError, Store
 from storage.sqlite import SCHEMA_VERSION, SQLiteAdapter
 
 
@@ -205,45 +194,6 @@ async def test_migrates_a_version_1_database(tmp_path: Path) -> None:
         assert ("games_in_progress",) in indexes
         plan = check.execute("EXPLAIN QUERY PLAN SELECT * FROM games WHERE in_progress").fetchall()
         assert "games_in_progress" in str(plan)
-
-
-SCHEMA2 = Path(__file__).parent / "fixtures" / "sqlite_schema2"
-
-
-async def test_a_schema_2_database_keeps_every_record(tmp_path: Path) -> None:
-    # Written by the code of schema 2 (tests/fixtures/make_schema2_db.py says how); opening a
-    # copy migrates it, and every game, decision and round must read back as that code wrote it.
-    path = tmp_path / "games.db"
-    shutil.copy(SCHEMA2 / "games.db", path)
-    expected: dict[str, Any] = json.loads((SCHEMA2 / "expected.json").read_text())
-    async with open_store(f"sqlite://{path}") as store:
-        result = await store.load_games()
-        assert result.errors == []
-        games = {game.game_id: game for game in result.games}
-        assert sorted(games) == sorted(expected)
-        for game_id, want in expected.items():
-            game = games[game_id]
-            got = {
-                "kind": game.kind,
-                "status": game.status,
-                "in_progress": game.in_progress,
-                "round": game.round,
-                "created_at": game.created_at,
-                "updated_at": game.updated_at,
-                "data": game.data,
-            }
-            assert got == {key: want[key] for key in got}, game_id
-            for week, decisions in want["decisions"].items():
-                assert await store.load_decisions(game_id, int(week)) == decisions
-            rounds = await store.load_rounds(game_id)
-            assert [(r.round, r.created_at, r.data) for r in rounds] == [
-                (r["round"], r["created_at"], r["data"]) for r in want["rounds"]
-            ]
-        assert await store.load_game("deleted") is None
-        running = await store.load_games(in_progress_only=True)
-        assert sorted(g.game_id for g in running.games) == sorted(
-            game_id for game_id, want in expected.items() if want["in_progress"]
-        )
 
 
 async def test_new_database_gets_the_current_version(
