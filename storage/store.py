@@ -15,8 +15,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, TypeVar
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
+from storage import adapters
 from storage.adapter import DAMAGED, DecisionRecord, RoundRecord, Snapshot, StorageAdapter
 from storage.codec import Codec
 from storage.errors import CorruptRecord, StorageError
@@ -263,8 +264,9 @@ def open_store(
     """A Store over an adapter object or a URL; call :meth:`Store.open` (or ``async with``).
 
     URLs: ``sqlite:///abs/path/games.db`` (``sqlite:relative/path.db`` for a relative path),
-    ``memory://``, ``file:///abs/dir``. ``synchronous`` applies to SQLite only. The adapter
-    module is imported only when its scheme is used.
+    ``memory://``, ``file:///abs/dir``; :data:`storage.adapters.SCHEMES` is the table of schemes.
+    ``synchronous`` applies to SQLite only. The adapter module is imported only when its scheme
+    is used.
     """
     if isinstance(target, StorageAdapter):
         return Store(target, compression=compression)
@@ -273,30 +275,9 @@ def open_store(
 
 def adapter_for_url(url: str, *, synchronous: str = "FULL") -> StorageAdapter:
     """The adapter named by ``url`` (see :func:`open_store`), not yet opened."""
-    parts = urlsplit(url)
-    scheme = parts.scheme
-    path = unquote(parts.path)
-    if path.startswith("//"):
-        path = "/" + path.lstrip("/")  # SQLAlchemy's sqlite:////abs/path means the same file
-    if scheme == "sqlite":
-        if parts.netloc or not path or path.lstrip("/") == ":memory:":
-            raise ValueError(
-                f"bad SQLite URL {url!r}: use sqlite:///absolute/path.db or sqlite:relative.db"
-                " (memory:// for a store that is not kept)"
-            )
-        from storage.sqlite import SQLiteAdapter
-
-        return SQLiteAdapter(path, synchronous=synchronous)
-    if scheme == "memory":
-        from storage.memory import MemoryAdapter
-
-        return MemoryAdapter()
-    if scheme == "file":
-        if parts.netloc not in ("", "localhost") or not path:
-            raise ValueError(f"bad file URL {url!r}: use file:///absolute/directory")
-        from storage.files import FileAdapter
-
-        return FileAdapter(path)
-    raise ValueError(
-        f"unknown storage URL scheme {scheme!r} in {url!r}: use sqlite://, memory:// or file://"
-    )
+    scheme = urlsplit(url).scheme
+    from_url = adapters.from_url_for(scheme)
+    if from_url is None:
+        known = ", ".join(f"{name}://" for name in adapters.SCHEMES)
+        raise ValueError(f"unknown storage URL scheme {scheme!r} in {url!r}: use {known}")
+    return from_url(url, synchronous=synchronous)

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from storage import DAMAGED, CorruptRecord, DecisionRecord, RoundRecord, Snapshot, Store, StoredGame
-from storage.files import FileAdapter, check_game_id
-from storage.record_file import Damaged, pack, unpack
+from storage.adapters.files import FileAdapter, check_game_id
+from storage.adapters.record_file import Damaged, pack, unpack
 
 
 def snap(game_id: str, round: int = 0, payload: bytes = b"{}") -> Snapshot:

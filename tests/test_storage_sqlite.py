@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from storage import DAMAGED, CorruptRecord, DecisionRecord, Snapshot, StorageError, Store
-from storage.sqlite import SCHEMA_VERSION, SQLiteAdapter
+from storage.adapters.sqlite import SCHEMA_VERSION, SQLiteAdapter
 
 
 def decision(game_id: str, round: int, seat: str, payload: bytes = b"{}") -> DecisionRecord:

@@ -27,10 +27,12 @@ import re
 import sqlite3
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from storage.adapter import DAMAGED, DecisionRecord, RoundRecord, Snapshot, StorageAdapter
+from storage.adapters import url_path
+from storage.adapters.sqlite_writer import Op, Writer, WriteStats
 from storage.errors import StorageError
-from storage.sqlite_writer import Op, Writer, WriteStats
 
 #: ``schema_version`` table value this code writes; older databases are migrated on open.
 SCHEMA_VERSION = 2
@@ -256,6 +258,18 @@ class SQLiteAdapter(StorageAdapter):
             raise StorageError(f"sqlite: reading games failed: {exc}") from exc
 
 
+def from_url(url: str, *, synchronous: str = "FULL") -> SQLiteAdapter:
+    """``sqlite:///abs/path.db``, ``sqlite:relative/path.db`` or ``sqlite:////abs/path.db``."""
+    parts = urlsplit(url)
+    path = url_path(parts)
+    if parts.netloc or not path or path.lstrip("/") == ":memory:":
+        raise ValueError(
+            f"bad SQLite URL {url!r}: use sqlite:///absolute/path.db or sqlite:relative.db"
+            " (memory:// for a store that is not kept)"
+        )
+    return SQLiteAdapter(path, synchronous=synchronous)
+
+
 def _snapshot_row(s: Snapshot) -> tuple[Any, ...]:
     return (
         s.game_id,
@@ -322,4 +336,4 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
         raise
 
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "SQLiteAdapter", "WriteStats"]
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "SQLiteAdapter", "WriteStats", "from_url"]

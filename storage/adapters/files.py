@@ -13,8 +13,9 @@ one, never a torn one. ``append_round`` first writes the round and the snapshot 
 journal (its commit point), then the two real files, then removes the journal; :meth:`open` rolls
 a leftover journal forward and removes leftover temporary files.
 
-File format (:mod:`storage.record_file`): one JSON header line with each part's metadata, length
-and CRC-32, then the payload bytes. A file that fails those checks is returned as damaged.
+File format (:mod:`storage.adapters.record_file`): one JSON header line with each part's
+metadata, length and CRC-32, then the payload bytes. A file that fails those checks is returned
+as damaged.
 """
 
 from __future__ import annotations
@@ -28,10 +29,12 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from storage.adapter import DAMAGED, DecisionRecord, RoundRecord, Snapshot, StorageAdapter
+from storage.adapters import url_path
+from storage.adapters.record_file import Damaged, pack, unpack
 from storage.errors import StorageError
-from storage.record_file import Damaged, pack, unpack
 
 T = TypeVar("T")
 
@@ -269,6 +272,15 @@ class FileAdapter(StorageAdapter):
             return sorted(found, key=lambda r: r.round)
 
         return await self._in_thread(game_id, load)
+
+
+def from_url(url: str, *, synchronous: str = "FULL") -> FileAdapter:
+    """``file:///abs/dir`` (or ``file://localhost/abs/dir``); ``synchronous`` does not apply."""
+    parts = urlsplit(url)
+    path = url_path(parts)
+    if parts.netloc not in ("", "localhost") or not path:
+        raise ValueError(f"bad file URL {url!r}: use file:///absolute/directory")
+    return FileAdapter(path)
 
 
 Part = tuple[dict[str, Any], bytes]

@@ -1,8 +1,8 @@
 """The SQLite writer thread: one connection, one transaction per batch of queued writes.
 
-Only :class:`storage.sqlite.SQLiteAdapter` uses this. A batch is everything queued when the
-thread comes round; while it commits, the next batch gathers. Nothing waits on a timer: the
-commit itself is the window, so one game writing alone pays one fsync and no added latency.
+Only :class:`storage.adapters.sqlite.SQLiteAdapter` uses this. A batch is everything queued
+when the thread comes round; while it commits, the next batch gathers. Nothing waits on a timer:
+the commit itself is the window, so one game writing alone pays one fsync and no added latency.
 """
 
 from __future__ import annotations
