@@ -27,9 +27,9 @@ damaged file, say) is not an exception: it is returned with ``schema_version`` s
 :data:`DAMAGED` and whatever bytes were found as its payload, so the layer above reports that one
 game as damaged and goes on loading the others.
 
-Writing your own adapter: subclass :class:`StorageAdapter`, implement the methods below, and run
-the conformance suite (``tests/storage_conformance.py``) against it. ``docs/storage.md`` has a
-complete example for a key-value store.
+Writing your own adapter: subclass :class:`StorageAdapter`, implement the abstract methods
+below, and run the conformance suite (:class:`storage.testing.AdapterConformance`) against it.
+``docs/storage.md`` has a complete example for a key-value store.
 """
 
 from __future__ import annotations

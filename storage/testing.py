@@ -1,9 +1,10 @@
 """The storage adapter conformance suite: every adapter, yours included, must pass it.
 
-Use it from a test module of your own::
+Importing this module needs pytest and pytest-asyncio (the ``test`` extra); the rest of
+``storage`` does not. Use it from a test module of your own::
 
     import pytest
-    from storage_conformance import AdapterConformance   # tests/ is on sys.path under pytest
+    from storage.testing import AdapterConformance
 
     class TestMyAdapter(AdapterConformance):
         @pytest.fixture
@@ -15,6 +16,10 @@ adapter (``durable = True``) every adapter it makes must use the same store, so 
 wrote is there when the next one opens; the suite then checks persistence across close and
 reopen. The suite opens, uses and closes adapters itself, and also runs the :class:`Store`
 (encoding, compression, damaged records) over your adapter.
+
+pytest rewrites ``assert`` statements for detailed failure messages only in test modules; add
+``pytest.register_assert_rewrite("storage.testing")`` to your ``conftest.py`` to get them here
+too. The tests carry the asyncio mark, so pytest-asyncio's strict mode works.
 """
 
 from __future__ import annotations
@@ -57,10 +62,12 @@ def snap(game_id: str, round: int = 0, *, payload: bytes = b"{}", **kw: Any) -> 
 
 
 def decision(game_id: str, round: int, seat: str, payload: bytes = b"{}") -> DecisionRecord:
+    """A decision with fixed version and time."""
     return DecisionRecord(game_id, round, seat, 1, 1_700_000_050.125, payload)
 
 
 def round_record(game_id: str, round: int, payload: bytes = b"{}") -> RoundRecord:
+    """A round record with fixed version and a time that grows with the round."""
     return RoundRecord(game_id, round, 1, 1_700_000_060.0 + round, payload)
 
 
