@@ -30,7 +30,11 @@ RECORD_VERSION = 1
 
 @dataclass(frozen=True, slots=True)
 class StoredGame:
-    """A game's decoded snapshot. Times are Unix seconds; 0 means "let the Store set it"."""
+    """A game's decoded snapshot. Times are Unix seconds; 0 means "let the Store set it".
+
+    ``group`` is the group the game belongs to: ``""`` for none, None if unknown (a game saved
+    before games had a group); see :class:`storage.adapter.Snapshot`.
+    """
 
     game_id: str
     kind: str
@@ -40,6 +44,7 @@ class StoredGame:
     created_at: float = 0.0
     updated_at: float = 0.0
     data: dict[str, Any] = field(default_factory=dict)
+    group: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,11 +128,17 @@ class Store:
 
     async def load_games(self, *, in_progress_only: bool = False) -> LoadResult:
         """Every game (or those in progress). A damaged record is reported in ``errors``."""
+        return await self._load_all(self.adapter.load_snapshots(in_progress_only=in_progress_only))
+
+    async def load_group(self, group: str | None) -> LoadResult:
+        """The games of ``group`` (None: those of unknown group), reported as :meth:`load_games`."""
+        return await self._load_all(self.adapter.load_group(group))
+
+    async def _load_all(self, call: Awaitable[list[Snapshot]]) -> LoadResult:
         games: list[StoredGame] = []
         errors: list[StorageError] = []
         # Paused across the read too: the adapter builds a record object per game as well.
         with _gc_paused():
-            call = self.adapter.load_snapshots(in_progress_only=in_progress_only)
             for snapshot in await self._read(None, call):
                 try:
                     games.append(self._game(snapshot))
@@ -202,12 +213,21 @@ class Store:
             game.created_at or now,
             now,
             self._codec.encode(game.data),
+            game.group,
         )
 
     def _game(self, s: Snapshot) -> StoredGame:
         data = self._decode(s.game_id, s.schema_version, s.payload, "snapshot")
         return StoredGame(
-            s.game_id, s.kind, s.status, s.in_progress, s.round, s.created_at, s.updated_at, data
+            s.game_id,
+            s.kind,
+            s.status,
+            s.in_progress,
+            s.round,
+            s.created_at,
+            s.updated_at,
+            data,
+            s.group,
         )
 
     def _decode(self, game_id: str, version: int, payload: bytes, what: str) -> dict[str, Any]:

@@ -15,7 +15,8 @@ a leftover journal forward and removes leftover temporary files.
 
 File format (:mod:`storage.adapters.record_file`): one JSON header line with each part's
 metadata, length and CRC-32, then the payload bytes. A file that fails those checks is returned
-as damaged.
+as damaged. A snapshot's metadata holds its group; a file written before groups has none and
+loads with group None.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from urllib.parse import urlsplit
 
 from storage.adapter import DAMAGED, DecisionRecord, RoundRecord, Snapshot, StorageAdapter
 from storage.adapters import url_path
-from storage.adapters.record_file import Damaged, pack, unpack
+from storage.adapters.record_file import Damaged, metadata, pack, unpack
 from storage.errors import StorageError
 
 T = TypeVar("T")
@@ -304,6 +305,7 @@ def _snapshot_meta(s: Snapshot) -> dict[str, Any]:
         "version": s.schema_version,
         "created_at": s.created_at,
         "updated_at": s.updated_at,
+        "group": s.group,
     }
 
 
@@ -327,10 +329,28 @@ def _load_snapshot(game_id: str, path: Path) -> Snapshot | None:
             float(m["created_at"]),
             float(m["updated_at"]),
             payload,
+            _group(m),
         )
     except (Damaged, ValueError, KeyError, TypeError):
-        # Reported, not raised: in progress, so that start-up shows it among the errors.
-        return Snapshot(game_id, "", "", True, 0, DAMAGED, 0.0, 0.0, data)
+        # Reported, not raised: in progress, so that start-up shows it among the errors, and in
+        # its group if the header still says which, so that the group's listing shows it too.
+        return Snapshot(game_id, "", "", True, 0, DAMAGED, 0.0, 0.0, data, _damaged_group(data))
+
+
+def _group(meta: dict[str, Any]) -> str | None:
+    # Files written before snapshots had a group have no "group": unknown, like null.
+    group = meta.get("group")
+    if group is not None and not isinstance(group, str):
+        raise TypeError(f"group should be a string or null, not {type(group).__name__}")
+    return group
+
+
+def _damaged_group(data: bytes) -> str | None:
+    try:
+        (meta,) = metadata(data)
+        return _group(meta)
+    except (Damaged, ValueError, TypeError):
+        return None
 
 
 def _version(meta: dict[str, Any] | None) -> tuple[int, float]:
