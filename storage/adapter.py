@@ -9,7 +9,8 @@ Three kinds of record, all keyed by ``game_id``:
 
 ``Snapshot``
     A game's current state, one per game, replaced on every save. O(1) in the game's length:
-    the history lives in rounds, never in the snapshot.
+    the history lives in rounds, never in the snapshot. It names the game's group (the class
+    it is played in), so that one group's games can be found without reading every game.
 ``DecisionRecord``
     One submitted decision of one seat for one round, keyed ``(game_id, round, seat)``; saving
     again replaces it (a player changed their mind). Written before the decision is acknowledged.
@@ -27,9 +28,9 @@ damaged file, say) is not an exception: it is returned with ``schema_version`` s
 :data:`DAMAGED` and whatever bytes were found as its payload, so the layer above reports that one
 game as damaged and goes on loading the others.
 
-Writing your own adapter: subclass :class:`StorageAdapter`, implement the methods below, and run
-the conformance suite (``tests/storage_conformance.py``) against it. ``docs/storage.md`` has a
-complete example for a key-value store.
+Writing your own adapter: subclass :class:`StorageAdapter`, implement the abstract methods
+below, and run the conformance suite (:class:`storage.testing.AdapterConformance`) against it.
+``docs/storage.md`` has a complete example for a key-value store.
 """
 
 from __future__ import annotations
@@ -48,6 +49,13 @@ class Snapshot:
     ``status`` is the server's word for the game (``created``, ``running``, ``paused``,
     ``finished``, ``ended``); ``in_progress`` is what start-up looks for. ``payload`` is opaque.
     Times are Unix seconds.
+
+    ``group`` is the group the game belongs to (the server's class or session), any short
+    string; ``""`` means the game is in no group. ``None`` means the group is unknown: the
+    snapshot was written before snapshots had a group (or by code that did not say), or the
+    adapter could not read it from a damaged record. The server always writes a string. It is
+    the last field and has a default, so adapters that build snapshots positionally from the
+    older nine fields keep working.
     """
 
     game_id: str
@@ -59,6 +67,7 @@ class Snapshot:
     created_at: float
     updated_at: float
     payload: bytes
+    group: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +95,9 @@ class RoundRecord:
 
 class StorageAdapter(ABC):
     """Base class of every store. Implement the abstract methods; nothing else is needed.
+
+    :meth:`load_group` has a default that filters :meth:`load_snapshots`; a store that can look
+    snapshots up by group (an index, say) should override it.
 
     Methods may be called concurrently from many games at once. An adapter that can batch many
     callers' writes into one commit (group commit) should, but each caller's await must return
@@ -115,6 +127,14 @@ class StorageAdapter(ABC):
     @abstractmethod
     async def load_snapshots(self, *, in_progress_only: bool = False) -> list[Snapshot]:
         """Every stored snapshot (only those with ``in_progress`` if asked), in any order."""
+
+    async def load_group(self, group: str | None) -> list[Snapshot]:
+        """The snapshots whose ``group`` equals ``group``, in any order.
+
+        ``load_group(None)`` returns the snapshots of unknown group (written before groups), and
+        ``load_group("")`` those in no group. The default reads every snapshot and filters them.
+        """
+        return [s for s in await self.load_snapshots() if s.group == group]
 
     @abstractmethod
     async def delete_game(self, game_id: str) -> bool:

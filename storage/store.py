@@ -15,8 +15,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, TypeVar
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
+from storage import adapters
 from storage.adapter import DAMAGED, DecisionRecord, RoundRecord, Snapshot, StorageAdapter
 from storage.codec import Codec
 from storage.errors import CorruptRecord, StorageError
@@ -29,7 +30,11 @@ RECORD_VERSION = 1
 
 @dataclass(frozen=True, slots=True)
 class StoredGame:
-    """A game's decoded snapshot. Times are Unix seconds; 0 means "let the Store set it"."""
+    """A game's decoded snapshot. Times are Unix seconds; 0 means "let the Store set it".
+
+    ``group`` is the group the game belongs to: ``""`` for none, None if unknown (a game saved
+    before games had a group); see :class:`storage.adapter.Snapshot`.
+    """
 
     game_id: str
     kind: str
@@ -39,6 +44,7 @@ class StoredGame:
     created_at: float = 0.0
     updated_at: float = 0.0
     data: dict[str, Any] = field(default_factory=dict)
+    group: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,11 +128,17 @@ class Store:
 
     async def load_games(self, *, in_progress_only: bool = False) -> LoadResult:
         """Every game (or those in progress). A damaged record is reported in ``errors``."""
+        return await self._load_all(self.adapter.load_snapshots(in_progress_only=in_progress_only))
+
+    async def load_group(self, group: str | None) -> LoadResult:
+        """The games of ``group`` (None: those of unknown group), reported as :meth:`load_games`."""
+        return await self._load_all(self.adapter.load_group(group))
+
+    async def _load_all(self, call: Awaitable[list[Snapshot]]) -> LoadResult:
         games: list[StoredGame] = []
         errors: list[StorageError] = []
         # Paused across the read too: the adapter builds a record object per game as well.
         with _gc_paused():
-            call = self.adapter.load_snapshots(in_progress_only=in_progress_only)
             for snapshot in await self._read(None, call):
                 try:
                     games.append(self._game(snapshot))
@@ -201,12 +213,21 @@ class Store:
             game.created_at or now,
             now,
             self._codec.encode(game.data),
+            game.group,
         )
 
     def _game(self, s: Snapshot) -> StoredGame:
         data = self._decode(s.game_id, s.schema_version, s.payload, "snapshot")
         return StoredGame(
-            s.game_id, s.kind, s.status, s.in_progress, s.round, s.created_at, s.updated_at, data
+            s.game_id,
+            s.kind,
+            s.status,
+            s.in_progress,
+            s.round,
+            s.created_at,
+            s.updated_at,
+            data,
+            s.group,
         )
 
     def _decode(self, game_id: str, version: int, payload: bytes, what: str) -> dict[str, Any]:
@@ -263,8 +284,9 @@ def open_store(
     """A Store over an adapter object or a URL; call :meth:`Store.open` (or ``async with``).
 
     URLs: ``sqlite:///abs/path/games.db`` (``sqlite:relative/path.db`` for a relative path),
-    ``memory://``, ``file:///abs/dir``. ``synchronous`` applies to SQLite only. The adapter
-    module is imported only when its scheme is used.
+    ``memory://``, ``file:///abs/dir``; :data:`storage.adapters.SCHEMES` is the table of schemes.
+    ``synchronous`` applies to SQLite only. The adapter module is imported only when its scheme
+    is used.
     """
     if isinstance(target, StorageAdapter):
         return Store(target, compression=compression)
@@ -273,30 +295,9 @@ def open_store(
 
 def adapter_for_url(url: str, *, synchronous: str = "FULL") -> StorageAdapter:
     """The adapter named by ``url`` (see :func:`open_store`), not yet opened."""
-    parts = urlsplit(url)
-    scheme = parts.scheme
-    path = unquote(parts.path)
-    if path.startswith("//"):
-        path = "/" + path.lstrip("/")  # SQLAlchemy's sqlite:////abs/path means the same file
-    if scheme == "sqlite":
-        if parts.netloc or not path or path.lstrip("/") == ":memory:":
-            raise ValueError(
-                f"bad SQLite URL {url!r}: use sqlite:///absolute/path.db or sqlite:relative.db"
-                " (memory:// for a store that is not kept)"
-            )
-        from storage.sqlite import SQLiteAdapter
-
-        return SQLiteAdapter(path, synchronous=synchronous)
-    if scheme == "memory":
-        from storage.memory import MemoryAdapter
-
-        return MemoryAdapter()
-    if scheme == "file":
-        if parts.netloc not in ("", "localhost") or not path:
-            raise ValueError(f"bad file URL {url!r}: use file:///absolute/directory")
-        from storage.files import FileAdapter
-
-        return FileAdapter(path)
-    raise ValueError(
-        f"unknown storage URL scheme {scheme!r} in {url!r}: use sqlite://, memory:// or file://"
-    )
+    scheme = urlsplit(url).scheme
+    from_url = adapters.from_url_for(scheme)
+    if from_url is None:
+        known = ", ".join(f"{name}://" for name in adapters.SCHEMES)
+        raise ValueError(f"unknown storage URL scheme {scheme!r} in {url!r}: use {known}")
+    return from_url(url, synchronous=synchronous)

@@ -7,6 +7,10 @@ import pytest
 
 from tests.support import ServerProcess
 
+# The conformance suite's asserts live in the package, not in a test module: ask pytest to
+# rewrite them too (before anything imports it), so that a failure shows the values compared.
+pytest.register_assert_rewrite("storage.testing")
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:

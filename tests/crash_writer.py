@@ -10,7 +10,8 @@ the test knows exactly which writes were acknowledged when it sent SIGKILL::
     game <game> <round> <version>
 
 Each game has one owning coroutine (as in the server), so one game's writes happen in order and
-``version`` grows with each of them; the games run concurrently, so writes share commits.
+``version`` grows with each of them; the games run concurrently, so writes share commits. Game
+``r<run>-g<n>`` is in group :func:`group_of` of its id.
 """
 
 from __future__ import annotations
@@ -26,9 +27,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from storage import Store, StoredGame, open_store
 
 SEATS = ("retailer", "wholesaler", "distributor", "factory")
+GROUPS = ("class-a", "class-b", "")
 GAMES = 16
 MAX_SECONDS = 30.0  # the test kills it long before; this only bounds a forgotten process
 MAX_ROUNDS = 100_000
+
+
+def group_of(game_id: str) -> str:
+    """The group of game ``r<run>-g<n>``: one of :data:`GROUPS`, by ``n``."""
+    return GROUPS[int(game_id.rsplit("-g", 1)[1]) % len(GROUPS)]
 
 
 def say(line: str) -> None:
@@ -40,6 +47,7 @@ def say(line: str) -> None:
 async def play(store: Store, game_id: str, rng: random.Random, deadline: float) -> None:
     version = 0
     created = time.time()
+    group = group_of(game_id)
     for round in range(1, MAX_ROUNDS):
         if time.monotonic() > deadline:
             return
@@ -50,13 +58,14 @@ async def play(store: Store, game_id: str, rng: random.Random, deadline: float) 
         version += 1
         # Sizes on both sides of the compression threshold; the state grows with the game.
         state = {"v": version, "round": round, "history": list(range(rng.randrange(0, 300)))}
-        game = StoredGame(game_id, "beer", "running", True, round, created, 0.0, state)
+        game = StoredGame(game_id, "beer", "running", True, round, created, 0.0, state, group)
         await store.append_round(game_id, round, {"v": version, "seats": list(SEATS)}, game)
         say(f"round {game_id} {round} {version}")
         if rng.random() < 0.3:
             version += 1
             status = rng.choice(["running", "paused"])
-            game = StoredGame(game_id, "beer", status, True, round, created, 0.0, {"v": version})
+            data = {"v": version}
+            game = StoredGame(game_id, "beer", status, True, round, created, 0.0, data, group)
             await store.save_game(game)
             say(f"game {game_id} {round} {version}")
 

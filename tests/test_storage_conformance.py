@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 from kv_example_adapter import KVAdapter
-from storage_conformance import AdapterConformance
 
 from storage import StorageAdapter
-from storage.files import FileAdapter
-from storage.memory import MemoryAdapter
-from storage.sqlite import SQLiteAdapter
+from storage.adapters.files import FileAdapter
+from storage.adapters.memory import MemoryAdapter
+from storage.adapters.sqlite import SQLiteAdapter
+from storage.testing import AdapterConformance
 
 
 class DictKV:

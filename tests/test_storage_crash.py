@@ -3,8 +3,8 @@
 tests/crash_writer.py saves games through the Store as fast as it can and prints one line per
 acknowledged write. After each SIGKILL the store is reopened and every acknowledged write must
 be there, readable, with nothing corrupt; a round record may never be newer than its game's
-snapshot (append_round is atomic). Set STORAGE_CRASH_SEED to replay a run; the seed is printed
-and is in every failure message.
+snapshot (append_round is atomic); each game's group must list exactly its games. Set
+STORAGE_CRASH_SEED to replay a run; the seed is printed and is in every failure message.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from crash_writer import group_of
 
 from storage import open_store
 
@@ -85,6 +86,12 @@ async def check_store(url: str, acked: Acked, context: str) -> None:
             game = games.get(game_id)
             assert game is not None, f"{context}: acknowledged game {game_id} is missing"
             assert game.data["v"] >= version and game.round >= round, f"{context}: {game_id} old"
+        for group in {group_of(game_id) for game_id in games}:
+            members = await store.load_group(group)
+            assert members.errors == [], f"{context}: damaged records in group {group!r}"
+            found = sorted((g.game_id, g.group) for g in members.games)
+            want = sorted((g, group) for g in games if group_of(g) == group)
+            assert found == want, f"{context}: group {group!r} is not its games"
         for game_id in {g for g, _ in acked.rounds} | {g for g, _, _ in acked.decisions}:
             rounds = await store.load_rounds(game_id)
             stored = {r.round: r.data["v"] for r in rounds}

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from storage import DAMAGED, CorruptRecord, DecisionRecord, RoundRecord, Snapshot, Store, StoredGame
-from storage.files import FileAdapter, check_game_id
-from storage.record_file import Damaged, pack, unpack
+from storage.adapters.files import FileAdapter, check_game_id
+from storage.adapters.record_file import Damaged, metadata, pack, unpack
 
 
 def snap(game_id: str, round: int = 0, payload: bytes = b"{}") -> Snapshot:
@@ -165,12 +165,45 @@ async def test_damaged_files_are_reported_per_game(adapter: FileAdapter) -> None
         await store.load_decisions("ok0", 1)
 
 
+async def test_a_damaged_snapshot_is_reported_in_its_group(adapter: FileAdapter) -> None:
+    store = Store(adapter)
+    for game_id in ("ok", "cut", "flipped"):
+        data = {"x": "y" * 300}
+        await store.save_game(StoredGame(game_id, "beer", "running", True, 1, data=data, group="A"))
+    cut = adapter.root / "cut" / "snapshot.rec"
+    cut.write_bytes(cut.read_bytes()[:-10])
+    flipped = adapter.root / "flipped" / "snapshot.rec"
+    data = bytearray(flipped.read_bytes())
+    data[-2] ^= 0x01
+    flipped.write_bytes(bytes(data))
+    result = await store.load_group("A")
+    assert [g.game_id for g in result.games] == ["ok"]
+    assert sorted(str(e.game_id) for e in result.errors) == ["cut", "flipped"]
+    # A header that cannot be read cannot say the group either: the game's group is unknown.
+    (adapter.root / "ok" / "snapshot.rec").write_bytes(b"garbage")
+    unknown = await store.load_group(None)
+    assert [e.game_id for e in unknown.errors] == ["ok"]
+
+
+async def test_snapshot_group_of_another_type_is_damage(adapter: FileAdapter) -> None:
+    meta = {"kind": "beer", "status": "running", "in_progress": True, "round": 0, "version": 1}
+    meta |= {"created_at": 1.0, "updated_at": 2.0, "group": 7}
+    (adapter.root / "g1").mkdir()
+    (adapter.root / "g1" / "snapshot.rec").write_bytes(pack([(meta, b"{}")]))
+    stored = await adapter.load_snapshot("g1")
+    assert stored is not None and stored.schema_version == DAMAGED and stored.group is None
+
+
 def test_record_file_checks() -> None:
     data = pack([({"a": 1}, b"xyz"), ({"b": 2}, b"")])
     assert unpack(data) == [({"a": 1}, b"xyz"), ({"b": 2}, b"")]
     for damaged in (b"", b"no header", data[:-1], data + b"!", b'{"format": 9}\n'):
         with pytest.raises(Damaged):
             unpack(damaged)
+    assert metadata(data[:-1]) == [{"a": 1}, {"b": 2}]  # the header alone still reads
+    for damaged in (b"", b"no header", b'{"format": 9}\n'):
+        with pytest.raises(Damaged):
+            metadata(damaged)
 
 
 async def test_seat_longer_than_a_file_name_is_refused(adapter: FileAdapter) -> None:

@@ -10,15 +10,17 @@ from pathlib import Path
 import pytest
 
 from storage import DAMAGED, CorruptRecord, DecisionRecord, Snapshot, StorageError, Store
-from storage.sqlite import SCHEMA_VERSION, SQLiteAdapter
+from storage.adapters.sqlite import SCHEMA_VERSION, SQLiteAdapter
 
 
 def decision(game_id: str, round: int, seat: str, payload: bytes = b"{}") -> DecisionRecord:
     return DecisionRecord(game_id, round, seat, 1, 1_700_000_000.0, payload)
 
 
-def snap(game_id: str, round: int = 0, in_progress: bool = True) -> Snapshot:
-    return Snapshot(game_id, "beer", "running", in_progress, round, 1, 1.0, 2.0, b"{}")
+def snap(
+    game_id: str, round: int = 0, in_progress: bool = True, group: str | None = None
+) -> Snapshot:
+    return Snapshot(game_id, "beer", "running", in_progress, round, 1, 1.0, 2.0, b"{}", group)
 
 
 @pytest.fixture
@@ -203,6 +205,19 @@ async def test_new_database_gets_the_current_version(
         assert check.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
 
 
+async def test_group_queries_use_the_group_index(adapter: SQLiteAdapter, tmp_path: Path) -> None:
+    for n in range(20):
+        await adapter.save_snapshot(snap(f"g{n}", group=["A", "B", "", None][n % 4]))
+    assert sorted(s.game_id for s in await adapter.load_group("A")) == sorted(
+        f"g{n}" for n in range(0, 20, 4)
+    )
+    assert len(await adapter.load_group(None)) == 5
+    with sqlite3.connect(tmp_path / "games.db") as check:
+        for where in ("grp = 'A'", "grp IS NULL"):
+            plan = check.execute(f"EXPLAIN QUERY PLAN SELECT * FROM games WHERE {where}").fetchall()
+            assert "USING INDEX games_grp" in str(plan), where
+
+
 async def test_refuses_a_newer_schema(tmp_path: Path) -> None:
     path = tmp_path / "new.db"
     with sqlite3.connect(path) as newer:
@@ -233,7 +248,8 @@ async def test_row_written_by_another_program_is_reported(
     await adapter.save_snapshot(snap("fine"))
     with sqlite3.connect(tmp_path / "games.db") as other:
         other.execute(
-            "INSERT INTO games VALUES ('text', 'beer', 'running', 1, 0, 1, 1.0, 2.0, 'not a blob')"
+            "INSERT INTO games VALUES"
+            " ('text', 'beer', 'running', 1, 0, 1, 1.0, 2.0, 'not a blob', 'A')"
         )
     stored = await adapter.load_snapshot("text")
     assert stored is not None and stored.schema_version == DAMAGED
@@ -241,6 +257,8 @@ async def test_row_written_by_another_program_is_reported(
     assert [g.game_id for g in result.games] == ["fine"]
     assert [type(e) for e in result.errors] == [CorruptRecord]
     assert result.errors[0].game_id == "text"
+    group = await Store(adapter).load_group("A")
+    assert group.games == [] and [e.game_id for e in group.errors] == ["text"]
 
 
 async def test_creates_missing_parent_folders(tmp_path: Path) -> None:

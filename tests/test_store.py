@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gc
+import subprocess
+import sys
 import time
 import zlib
 from collections.abc import AsyncIterator
@@ -26,10 +28,11 @@ from storage import (
     StoredGame,
     open_store,
 )
+from storage.adapters import SCHEMES
+from storage.adapters.files import FileAdapter
+from storage.adapters.memory import MemoryAdapter
+from storage.adapters.sqlite import SQLiteAdapter
 from storage.codec import MIN_COMPRESS_SIZE, ZSTD_MAGIC, Codec, DecodeError
-from storage.files import FileAdapter
-from storage.memory import MemoryAdapter
-from storage.sqlite import SQLiteAdapter
 
 BIG = {"history": [{"week": n, "order": n % 7, "note": "steady"} for n in range(100)]}
 
@@ -244,6 +247,33 @@ def test_open_store_by_url(tmp_path: Path) -> None:
 def test_open_store_refuses_bad_urls(url: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         open_store(url)
+
+
+def test_unknown_scheme_lists_the_schemes_of_the_table() -> None:
+    with pytest.raises(ValueError, match="unknown storage URL scheme 'redis'") as caught:
+        open_store("redis://localhost/0")
+    assert sorted(SCHEMES) == ["file", "memory", "sqlite"]
+    for scheme in SCHEMES:
+        assert f"{scheme}://" in str(caught.value)
+
+
+def test_adapter_modules_are_imported_only_when_their_scheme_is_used() -> None:
+    script = """
+import sys
+import storage
+loaded = lambda: [m[17:] for m in sorted(sys.modules) if m.startswith("storage.adapters.")]
+print(*loaded(), "sqlite3" in sys.modules)
+storage.open_store("memory://")
+print(*loaded(), "sqlite3" in sys.modules)
+storage.open_store("sqlite:games.db")
+print(*loaded(), "sqlite3" in sys.modules)
+"""
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert run.stdout.splitlines() == [
+        "False",
+        "memory False",
+        "memory sqlite sqlite_writer True",
+    ]
 
 
 async def test_store_as_context_manager(tmp_path: Path) -> None:

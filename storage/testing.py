@@ -1,9 +1,10 @@
 """The storage adapter conformance suite: every adapter, yours included, must pass it.
 
-Use it from a test module of your own::
+Importing this module needs pytest and pytest-asyncio (the ``test`` extra); the rest of
+``storage`` does not. Use it from a test module of your own::
 
     import pytest
-    from storage_conformance import AdapterConformance   # tests/ is on sys.path under pytest
+    from storage.testing import AdapterConformance
 
     class TestMyAdapter(AdapterConformance):
         @pytest.fixture
@@ -15,6 +16,10 @@ adapter (``durable = True``) every adapter it makes must use the same store, so 
 wrote is there when the next one opens; the suite then checks persistence across close and
 reopen. The suite opens, uses and closes adapters itself, and also runs the :class:`Store`
 (encoding, compression, damaged records) over your adapter.
+
+pytest rewrites ``assert`` statements for detailed failure messages only in test modules; add
+``pytest.register_assert_rewrite("storage.testing")`` to your ``conftest.py`` to get them here
+too. The tests carry the asyncio mark, so pytest-asyncio's strict mode works.
 """
 
 from __future__ import annotations
@@ -57,11 +62,24 @@ def snap(game_id: str, round: int = 0, *, payload: bytes = b"{}", **kw: Any) -> 
 
 
 def decision(game_id: str, round: int, seat: str, payload: bytes = b"{}") -> DecisionRecord:
+    """A decision with fixed version and time."""
     return DecisionRecord(game_id, round, seat, 1, 1_700_000_050.125, payload)
 
 
 def round_record(game_id: str, round: int, payload: bytes = b"{}") -> RoundRecord:
+    """A round record with fixed version and a time that grows with the round."""
     return RoundRecord(game_id, round, 1, 1_700_000_060.0 + round, payload)
+
+
+def _grouped_games() -> list[Snapshot]:
+    """Games in groups "A", "B", "" (no group) and None (unknown), sorted by id."""
+    groups: list[str | None] = ["A", "B", "A", "", "B", "A", None, "", "A"]
+    games = [snap(f"g{n}", n, group=group) for n, group in enumerate(groups)]
+    return _by_id(games)
+
+
+def _by_id(snapshots: Iterable[Snapshot]) -> list[Snapshot]:
+    return sorted(snapshots, key=lambda s: s.game_id)
 
 
 @pytest.mark.asyncio
@@ -82,7 +100,9 @@ class AdapterConformance:
     # -- snapshots
 
     async def test_snapshot_round_trips_every_field(self, adapter: StorageAdapter) -> None:
-        original = snap("g1", 7, payload=ALL_BYTES, status="paused", in_progress=False)
+        original = snap(
+            "g1", 7, payload=ALL_BYTES, status="paused", in_progress=False, group="Klasse 3b/Fé"
+        )
         await adapter.save_snapshot(original)
         assert await adapter.load_snapshot("g1") == original
 
@@ -124,6 +144,59 @@ class AdapterConformance:
         assert by_id(running) == by_id(g for g in games if g.in_progress)
         await adapter.save_snapshot(snap("g1", 1, in_progress=False))
         assert "g1" not in {s.game_id for s in await adapter.load_snapshots(in_progress_only=True)}
+
+    # -- groups
+
+    async def test_load_group_returns_exactly_its_snapshots(self, adapter: StorageAdapter) -> None:
+        games = _grouped_games()
+        for game in games:
+            await adapter.save_snapshot(game)
+        for group in ("A", "B", "", None):
+            found = await adapter.load_group(group)
+            assert _by_id(found) == [g for g in games if g.group == group], group
+        assert await adapter.load_group("a") == []  # groups are compared exactly
+        assert await adapter.load_group("C") == []
+
+    async def test_groups_persist_across_reopen(self, adapter_factory: AdapterFactory) -> None:
+        first = adapter_factory()
+        if not first.durable:
+            pytest.skip(f"{first.name} is not durable")
+        games = _grouped_games()
+        await first.open()
+        for game in games:
+            await first.save_snapshot(game)
+        await first.close()
+        second = adapter_factory()
+        await second.open()
+        try:
+            for group in ("A", "B", "", None):
+                found = await second.load_group(group)
+                assert _by_id(found) == [g for g in games if g.group == group], group
+        finally:
+            await second.close()
+
+    async def test_a_new_snapshot_moves_the_game_to_its_group(
+        self, adapter: StorageAdapter
+    ) -> None:
+        await adapter.save_snapshot(snap("g1", group="A"))
+        await adapter.save_snapshot(snap("g2", group="A"))
+        await adapter.save_snapshot(snap("g1", 1, group="B"))
+        assert [s.game_id for s in await adapter.load_group("A")] == ["g2"]
+        assert await adapter.load_group("B") == [snap("g1", 1, group="B")]
+        await adapter.append_round(round_record("g1", 2), snap("g1", 2, group=""))
+        assert await adapter.load_group("B") == []
+        assert await adapter.load_group("") == [snap("g1", 2, group="")]
+        await adapter.save_snapshot(snap("g2", 1, group=None))
+        assert await adapter.load_group("A") == []
+        assert await adapter.load_group(None) == [snap("g2", 1, group=None)]
+
+    async def test_delete_removes_the_game_from_its_group(self, adapter: StorageAdapter) -> None:
+        for game_id in ("g1", "g2"):
+            await adapter.save_snapshot(snap(game_id, group="A"))
+        await adapter.append_round(round_record("g1", 1), snap("g1", 1, group="A"))
+        assert await adapter.delete_game("g1") is True
+        assert [s.game_id for s in await adapter.load_group("A")] == ["g2"]
+        assert await adapter.load_group(None) == []
 
     # -- decisions
 
@@ -272,6 +345,32 @@ class AdapterConformance:
         ]
         result = await store.load_games(in_progress_only=True)
         assert [g.game_id for g in result.games] == ["g1"] and result.errors == []
+
+    async def test_store_load_group_decodes(self, adapter: StorageAdapter) -> None:
+        store = Store(adapter)
+        data = {"weeks": list(range(300))}
+        for n in range(3):
+            await store.save_game(StoredGame(f"a{n}", "beer", "running", True, 0, group="A"))
+        await store.save_game(StoredGame("b0", "beer", "running", True, 0, data=data, group="B"))
+        await store.save_game(StoredGame("none", "beer", "created", True, 0, data=data))
+        played = StoredGame("a1", "beer", "finished", False, 1, data=data, group="A")
+        await store.append_round("a1", 1, {"orders": [4]}, played)
+        await adapter.save_snapshot(snap("a-bad", payload=b"\x01 not json", group="A"))
+        result = await store.load_group("A")
+        games = {g.game_id: g for g in result.games}
+        assert sorted(games) == ["a0", "a1", "a2"]
+        assert all(g.group == "A" for g in result.games)
+        assert (games["a1"].status, games["a1"].round, games["a1"].data) == ("finished", 1, data)
+        assert [e.game_id for e in result.errors] == ["a-bad"]
+        assert isinstance(result.errors[0], CorruptRecord)
+        b_group = await store.load_group("B")
+        assert [(g.game_id, g.data) for g in b_group.games] == [("b0", data)]
+        unknown = await store.load_group(None)
+        assert [(g.game_id, g.group) for g in unknown.games] == [("none", None)]
+        loaded = await store.load_game("a2")
+        assert loaded is not None and loaded.group == "A"
+        stored = await adapter.load_snapshot("b0")
+        assert stored is not None and stored.group == "B"
 
     async def test_store_reads_every_compression(self, adapter: StorageAdapter) -> None:
         data = {"history": [{"week": n, "order": n % 7} for n in range(200)]}

@@ -67,3 +67,8 @@ class MemoryAdapter(StorageAdapter):
         """The game's rounds above ``after``, in order."""
         rounds = self._rounds.get(game_id, {})
         return [rounds[n] for n in sorted(rounds) if n > after]
+
+
+def from_url(url: str, *, synchronous: str = "FULL") -> MemoryAdapter:
+    """``memory://``; ``synchronous`` does not apply."""
+    return MemoryAdapter()

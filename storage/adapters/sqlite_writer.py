@@ -1,8 +1,8 @@
 """The SQLite writer thread: one connection, one transaction per batch of queued writes.
 
-Only :class:`storage.sqlite.SQLiteAdapter` uses this. A batch is everything queued when the
-thread comes round; while it commits, the next batch gathers. Nothing waits on a timer: the
-commit itself is the window, so one game writing alone pays one fsync and no added latency.
+Only :class:`storage.adapters.sqlite.SQLiteAdapter` uses this. A batch is everything queued
+when the thread comes round; while it commits, the next batch gathers. Nothing waits on a timer:
+the commit itself is the window, so one game writing alone pays one fsync and no added latency.
 """
 
 from __future__ import annotations
@@ -21,13 +21,13 @@ from storage.errors import StorageError
 
 UPSERT_SNAPSHOT = """
     INSERT INTO games (game_id, kind, status, in_progress, round, schema_version, created_at,
-                       updated_at, payload)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                       updated_at, payload, grp)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (game_id) DO UPDATE SET
         kind = excluded.kind, status = excluded.status, in_progress = excluded.in_progress,
         round = excluded.round, schema_version = excluded.schema_version,
         created_at = excluded.created_at, updated_at = excluded.updated_at,
-        payload = excluded.payload"""
+        payload = excluded.payload, grp = excluded.grp"""
 UPSERT_DECISION = """
     INSERT INTO decisions (game_id, round, seat, schema_version, created_at, payload)
     VALUES (?, ?, ?, ?, ?, ?)

@@ -16,8 +16,8 @@ Reads: reads of one game (its snapshot, a round's decisions, its rounds) run inl
 read-only connection. WAL lets readers go alongside the writer without waiting, and a primary-key
 lookup in the page cache takes a few microseconds, less than the thread hop that would hide it;
 even a 200-round game's history is about a millisecond. Reading every game (start-up) can take
-tens of milliseconds, so ``load_snapshots`` runs in a worker thread on a short-lived connection
-of its own and the event loop stays free.
+tens of milliseconds, so ``load_snapshots`` and ``load_group`` (a group can hold many games) run
+in a worker thread on a short-lived connection of their own and the event loop stays free.
 """
 
 from __future__ import annotations
@@ -27,13 +27,15 @@ import re
 import sqlite3
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from storage.adapter import DAMAGED, DecisionRecord, RoundRecord, Snapshot, StorageAdapter
+from storage.adapters import url_path
+from storage.adapters.sqlite_writer import Op, Writer, WriteStats
 from storage.errors import StorageError
-from storage.sqlite_writer import Op, Writer, WriteStats
 
 #: ``schema_version`` table value this code writes; older databases are migrated on open.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 #: MIGRATIONS[n] takes a database from version n to n + 1. Never edit a released step: add one.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -52,12 +54,19 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # Start-up loads only the games in progress, a small share of a long-lived database.
     ("CREATE INDEX games_in_progress ON games (in_progress) WHERE in_progress",),
+    # A game's group (its class), found by index instead of by decoding every game. Rows that
+    # were there before keep NULL: their group is unknown.
+    (
+        "ALTER TABLE games ADD COLUMN grp TEXT",
+        "CREATE INDEX games_grp ON games (grp)",
+    ),
 )
 
 SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 
 _SNAPSHOT_COLUMNS = (
-    "game_id, kind, status, in_progress, round, schema_version, created_at, updated_at, payload"
+    "game_id, kind, status, in_progress, round, schema_version, created_at, updated_at, payload,"
+    " grp"
 )
 _SELECT_SNAPSHOTS = f"SELECT {_SNAPSHOT_COLUMNS} FROM games"
 
@@ -233,6 +242,15 @@ class SQLiteAdapter(StorageAdapter):
         rows = await asyncio.to_thread(self._read_all, sql)
         return [_snapshot(row) for row in rows]
 
+    async def load_group(self, group: str | None) -> list[Snapshot]:
+        """The group's rows by the ``grp`` index, read in a worker thread (a group can be big)."""
+        if group is None:
+            rows = await asyncio.to_thread(self._read_all, f"{_SELECT_SNAPSHOTS} WHERE grp IS NULL")
+        else:
+            sql = f"{_SELECT_SNAPSHOTS} WHERE grp = ?"
+            rows = await asyncio.to_thread(self._read_all, sql, (group,))
+        return [_snapshot(row) for row in rows]
+
     async def load_rounds(self, game_id: str, after: int = 0) -> list[RoundRecord]:
         """The game's round rows above ``after`` in order, read inline."""
         rows = self._read(
@@ -243,17 +261,29 @@ class SQLiteAdapter(StorageAdapter):
         )
         return [_round(game_id, row) for row in rows]
 
-    def _read_all(self, sql: str) -> list[Any]:
+    def _read_all(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
         if self._writer is None:
             raise StorageError(f"sqlite: {self.path} is not open")
         try:
             conn = self._connect(query_only=True)
             try:
-                return conn.execute(sql).fetchall()
+                return conn.execute(sql, params).fetchall()
             finally:
                 conn.close()
         except sqlite3.Error as exc:
             raise StorageError(f"sqlite: reading games failed: {exc}") from exc
+
+
+def from_url(url: str, *, synchronous: str = "FULL") -> SQLiteAdapter:
+    """``sqlite:///abs/path.db``, ``sqlite:relative/path.db`` or ``sqlite:////abs/path.db``."""
+    parts = urlsplit(url)
+    path = url_path(parts)
+    if parts.netloc or not path or path.lstrip("/") == ":memory:":
+        raise ValueError(
+            f"bad SQLite URL {url!r}: use sqlite:///absolute/path.db or sqlite:relative.db"
+            " (memory:// for a store that is not kept)"
+        )
+    return SQLiteAdapter(path, synchronous=synchronous)
 
 
 def _snapshot_row(s: Snapshot) -> tuple[Any, ...]:
@@ -267,6 +297,7 @@ def _snapshot_row(s: Snapshot) -> tuple[Any, ...]:
         s.created_at,
         s.updated_at,
         s.payload,
+        s.group,
     )
 
 
@@ -279,10 +310,19 @@ def _checked(version: int, payload: Any) -> tuple[int, bytes]:
 
 
 def _snapshot(row: tuple[Any, ...]) -> Snapshot:
-    game_id, kind, status, in_progress, round, version, created_at, updated_at, payload = row
+    game_id, kind, status, in_progress, round, version, created_at, updated_at, payload, grp = row
     version, payload = _checked(version, payload)
     return Snapshot(
-        game_id, kind, status, bool(in_progress), round, version, created_at, updated_at, payload
+        game_id,
+        kind,
+        status,
+        bool(in_progress),
+        round,
+        version,
+        created_at,
+        updated_at,
+        payload,
+        grp,
     )
 
 
@@ -322,4 +362,4 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
         raise
 
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "SQLiteAdapter", "WriteStats"]
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "SQLiteAdapter", "WriteStats", "from_url"]

@@ -36,6 +36,30 @@ def pack(parts: list[tuple[dict[str, Any], bytes]]) -> bytes:
 
 def unpack(data: bytes) -> list[tuple[dict[str, Any], bytes]]:
     """The parts stored by :func:`pack`; :class:`Damaged` if the bytes do not check out."""
+    metas, sizes, crcs, body = _header(data)
+    if sum(sizes) != len(body):
+        raise Damaged(f"payloads should total {sum(sizes)} bytes, found {len(body)}")
+    parts = []
+    start = 0
+    for meta, size, crc in zip(metas, sizes, crcs, strict=True):
+        payload = body[start : start + size]
+        start += size
+        if zlib.crc32(payload) != crc:
+            raise Damaged("payload checksum does not match")
+        parts.append((meta, payload))
+    return parts
+
+
+def metadata(data: bytes) -> list[dict[str, Any]]:
+    """Each part's metadata from the header alone, even if the payloads are damaged.
+
+    For telling what a damaged file was (whose game, which group); :class:`Damaged` if the
+    header itself cannot be read.
+    """
+    return _header(data)[0]
+
+
+def _header(data: bytes) -> tuple[list[dict[str, Any]], list[int], list[int], bytes]:
     line, newline, body = data.partition(b"\n")
     if not newline:
         raise Damaged("no header line")
@@ -48,14 +72,4 @@ def unpack(data: bytes) -> list[tuple[dict[str, Any], bytes]]:
         crcs = [int(meta.pop("crc")) for meta in metas]
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise Damaged(f"bad header: {exc}") from exc
-    if sum(sizes) != len(body):
-        raise Damaged(f"payloads should total {sum(sizes)} bytes, found {len(body)}")
-    parts = []
-    start = 0
-    for meta, size, crc in zip(metas, sizes, crcs, strict=True):
-        payload = body[start : start + size]
-        start += size
-        if zlib.crc32(payload) != crc:
-            raise Damaged("payload checksum does not match")
-        parts.append((meta, payload))
-    return parts
+    return metas, sizes, crcs, body

@@ -13,8 +13,10 @@ one, never a torn one. ``append_round`` first writes the round and the snapshot 
 journal (its commit point), then the two real files, then removes the journal; :meth:`open` rolls
 a leftover journal forward and removes leftover temporary files.
 
-File format (:mod:`storage.record_file`): one JSON header line with each part's metadata, length
-and CRC-32, then the payload bytes. A file that fails those checks is returned as damaged.
+File format (:mod:`storage.adapters.record_file`): one JSON header line with each part's
+metadata, length and CRC-32, then the payload bytes. A file that fails those checks is returned
+as damaged. A snapshot's metadata holds its group; a file written before groups has none and
+loads with group None.
 """
 
 from __future__ import annotations
@@ -28,10 +30,12 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from storage.adapter import DAMAGED, DecisionRecord, RoundRecord, Snapshot, StorageAdapter
+from storage.adapters import url_path
+from storage.adapters.record_file import Damaged, metadata, pack, unpack
 from storage.errors import StorageError
-from storage.record_file import Damaged, pack, unpack
 
 T = TypeVar("T")
 
@@ -271,6 +275,15 @@ class FileAdapter(StorageAdapter):
         return await self._in_thread(game_id, load)
 
 
+def from_url(url: str, *, synchronous: str = "FULL") -> FileAdapter:
+    """``file:///abs/dir`` (or ``file://localhost/abs/dir``); ``synchronous`` does not apply."""
+    parts = urlsplit(url)
+    path = url_path(parts)
+    if parts.netloc not in ("", "localhost") or not path:
+        raise ValueError(f"bad file URL {url!r}: use file:///absolute/directory")
+    return FileAdapter(path)
+
+
 Part = tuple[dict[str, Any], bytes]
 
 
@@ -292,6 +305,7 @@ def _snapshot_meta(s: Snapshot) -> dict[str, Any]:
         "version": s.schema_version,
         "created_at": s.created_at,
         "updated_at": s.updated_at,
+        "group": s.group,
     }
 
 
@@ -315,10 +329,28 @@ def _load_snapshot(game_id: str, path: Path) -> Snapshot | None:
             float(m["created_at"]),
             float(m["updated_at"]),
             payload,
+            _group(m),
         )
     except (Damaged, ValueError, KeyError, TypeError):
-        # Reported, not raised: in progress, so that start-up shows it among the errors.
-        return Snapshot(game_id, "", "", True, 0, DAMAGED, 0.0, 0.0, data)
+        # Reported, not raised: in progress, so that start-up shows it among the errors, and in
+        # its group if the header still says which, so that the group's listing shows it too.
+        return Snapshot(game_id, "", "", True, 0, DAMAGED, 0.0, 0.0, data, _damaged_group(data))
+
+
+def _group(meta: dict[str, Any]) -> str | None:
+    # Files written before snapshots had a group have no "group": unknown, like null.
+    group = meta.get("group")
+    if group is not None and not isinstance(group, str):
+        raise TypeError(f"group should be a string or null, not {type(group).__name__}")
+    return group
+
+
+def _damaged_group(data: bytes) -> str | None:
+    try:
+        (meta,) = metadata(data)
+        return _group(meta)
+    except (Damaged, ValueError, TypeError):
+        return None
 
 
 def _version(meta: dict[str, Any] | None) -> tuple[int, float]:

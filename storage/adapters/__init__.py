@@ -1,0 +1,57 @@
+"""The adapters that ship with ``storage``, one module each, and the table of their URL schemes.
+
+::
+
+    sqlite.py          SQLiteAdapter: one database file, WAL, group commit (the default)
+    sqlite_writer.py   its writer thread
+    files.py           FileAdapter: one folder per game, every file written atomically
+    record_file.py     its file format
+    memory.py          MemoryAdapter: dicts, nothing survives a restart
+
+:data:`SCHEMES` maps each URL scheme to the module that serves it. :func:`storage.open_store`
+imports that module only when its scheme is used, so a server on ``memory://`` never loads
+``sqlite3``. Each module has a ``from_url`` function (see :class:`FromUrl`) that checks the URL
+and makes the adapter, unopened.
+
+A new adapter is a change in one place: a module here with its adapter class and ``from_url``,
+plus its line in :data:`SCHEMES`. An adapter kept in a package of your own needs neither: pass
+the adapter object to ``open_store``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Protocol
+from urllib.parse import SplitResult, unquote
+
+from storage.adapter import StorageAdapter
+
+#: URL scheme -> the module whose ``from_url`` makes that scheme's adapter.
+SCHEMES: dict[str, str] = {
+    "sqlite": "storage.adapters.sqlite",
+    "memory": "storage.adapters.memory",
+    "file": "storage.adapters.files",
+}
+
+
+class FromUrl(Protocol):
+    """An adapter module's ``from_url``: the adapter named by ``url``, or ValueError."""
+
+    def __call__(self, url: str, *, synchronous: str) -> StorageAdapter: ...
+
+
+def from_url_for(scheme: str) -> FromUrl | None:
+    """The ``from_url`` of the module serving ``scheme``, imported now; None for no such scheme."""
+    module = SCHEMES.get(scheme)
+    if module is None:
+        return None
+    from_url: FromUrl = importlib.import_module(module).from_url
+    return from_url
+
+
+def url_path(url: SplitResult) -> str:
+    """The URL's path, unquoted. A leading ``//`` means ``/``: SQLAlchemy's ``sqlite:////abs``."""
+    path = unquote(url.path)
+    if path.startswith("//"):
+        path = "/" + path.lstrip("/")
+    return path
