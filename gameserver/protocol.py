@@ -224,7 +224,9 @@ def parse_hello(data: dict[str, Any]) -> Hello:
             f"the first message must be 'hello', got {short(data.get('type'))}",
             code=ErrorCode.HELLO_EXPECTED,
         )
-    version = data.get("v", PROTOCOL_VERSION)
+    version = data.get("v")
+    if version is None:
+        version = PROTOCOL_VERSION
     if isinstance(version, bool) or not isinstance(version, int):
         raise UnsupportedVersion(
             f"'v' must be a protocol version number, got {short(version)}; this server "

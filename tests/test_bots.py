@@ -18,7 +18,16 @@ from typing import Any
 import pytest
 
 from gameserver import cli
-from gameserver.client.run import Api, Plan, Team, create_teams, percentiles, play, summarize, team_for
+from gameserver.client.run import (
+    Api,
+    Plan,
+    Team,
+    create_teams,
+    percentiles,
+    play,
+    summarize,
+    team_for,
+)
 from gameserver.client.bot import Bot, RoundTimer, Think, ws_url
 from gameserver.games import make_policy
 from gameserver.tools.simulate import simulate

@@ -6,7 +6,7 @@ import orjson
 import pytest
 
 from gameserver import protocol
-from gameserver.errors import ProtocolError, UnsupportedVersion
+from gameserver.errors import Conflict, ErrorCode, ProtocolError, UnsupportedVersion
 
 
 def test_hello_forms() -> None:
@@ -27,9 +27,10 @@ def test_hello_forms() -> None:
         ({"type": "submit"}, "hello_expected"),
         ({"type": "hello"}, "missing_field"),
         ({"type": "hello", "watch": "G"}, "missing_field"),
-        ({"type": "hello", "token": 5}, "bad_message"),
-        ({"type": "hello", "token": ""}, "bad_message"),
-        ({"type": "hello", "join": "c", "name": "x" * 65}, "bad_message"),
+        ({"type": "hello", "token": 5}, "bad_field"),
+        ({"type": "hello", "token": ""}, "bad_field"),
+        ({"type": "hello", "join": "c", "name": "x" * 65}, "bad_field"),
+        ({"type": "hello", "join": ["c"]}, "bad_field"),
     ],
 )
 def test_bad_hello(data: dict[str, object], code: str) -> None:
@@ -41,6 +42,37 @@ def test_bad_hello(data: dict[str, object], code: str) -> None:
 def test_unsupported_version_names_what_is_spoken() -> None:
     with pytest.raises(UnsupportedVersion, match=r"version 2 .* \[1\]"):
         protocol.parse_hello({"type": "hello", "v": 2, "token": "x"})
+
+
+@pytest.mark.parametrize("version", [[1], {"a": 1}, "1", 1.5, True, None])
+def test_a_version_that_is_not_a_number_is_named_not_a_crash(version: object) -> None:
+    data = {"type": "hello", "v": version, "token": "x"}
+    if version is None:
+        assert protocol.parse_hello(data) == protocol.Resume("x")  # null: the default
+        return
+    with pytest.raises(UnsupportedVersion, match="'v' must be a protocol version number"):
+        protocol.parse_hello(data)
+
+
+def test_a_round_sent_as_a_whole_float_is_that_round() -> None:
+    message = protocol.parse_client_message(
+        {"type": "submit", "round": 3.0, "id": "m", "decision": {"order": 3.0}}
+    )
+    assert message == protocol.Submit(round=3, id="m", decision={"order": 3.0})
+
+
+def test_json_nested_too_deep_or_holding_unsafe_numbers_is_refused_by_name() -> None:
+    deep = "[" * 40 + "]" * 40
+    with pytest.raises(ProtocolError) as info:
+        protocol.loads_frame('{"type": "submit", "decision": ' + deep + "}")
+    assert info.value.code == "too_deep"
+    very_deep = "[" * 1000 + "]" * 1000
+    with pytest.raises((ProtocolError, protocol.MalformedFrame)):
+        protocol.loads_frame('{"v": ' + very_deep + "}")
+    with pytest.raises(ProtocolError) as info:
+        protocol.loads_frame('{"type": "hello", "v": 9007199254740993}')
+    assert info.value.code == "bad_field"
+    assert protocol.loads_frame('{"n": 9007199254740991}') == {"n": 2**53 - 1}
 
 
 def test_submit_ping_sync() -> None:
@@ -55,11 +87,15 @@ def test_submit_ping_sync() -> None:
 @pytest.mark.parametrize(
     ("data", "code"),
     [
-        ({"type": "submit", "round": 0, "id": "a", "decision": 1}, "missing_field"),
-        ({"type": "submit", "round": True, "id": "a", "decision": 1}, "missing_field"),
-        ({"type": "submit", "round": "1", "id": "a", "decision": 1}, "missing_field"),
-        ({"type": "submit", "round": 1, "id": "", "decision": 1}, "missing_field"),
-        ({"type": "submit", "round": 1, "id": "x" * 65, "decision": 1}, "missing_field"),
+        ({"type": "submit", "round": 0, "id": "a", "decision": 1}, "bad_field"),
+        ({"type": "submit", "round": True, "id": "a", "decision": 1}, "bad_field"),
+        ({"type": "submit", "round": "1", "id": "a", "decision": 1}, "bad_field"),
+        ({"type": "submit", "round": 2.5, "id": "a", "decision": 1}, "bad_field"),
+        ({"type": "submit", "round": 1, "id": "", "decision": 1}, "bad_field"),
+        ({"type": "submit", "round": 1, "id": "x" * 65, "decision": 1}, "bad_field"),
+        ({"type": "submit", "round": 1, "id": 7, "decision": 1}, "bad_field"),
+        ({"type": "submit", "id": "a", "decision": 1}, "missing_field"),
+        ({"type": "submit", "round": 1, "decision": 1}, "missing_field"),
         ({"type": "submit", "round": 1, "id": "a"}, "missing_field"),
         ({"type": "hello", "join": "c"}, "bad_message"),
         ({"type": "nope"}, "unknown_type"),
@@ -79,7 +115,11 @@ def test_malformed_frames(frame: str | bytes) -> None:
 
 
 def test_encode_once_and_errors() -> None:
-    data = protocol.encode({"type": "progress", "submitted": ["retailer"]})
-    assert isinstance(data, bytes) and orjson.loads(data)["submitted"] == ["retailer"]
-    error = orjson.loads(protocol.error_message("paused", "the game is paused", "m1"))
+    message = protocol.Progress(round=1, open_round=2, submitted=["retailer"], online=[], bots=[])
+    data = protocol.encode(message)
+    assert data.startswith(b'{"type":"progress"')  # bots skip progress frames by this prefix
+    assert orjson.loads(data)["submitted"] == ["retailer"]
+    error = orjson.loads(
+        protocol.encode(protocol.error(Conflict("the game is paused", code=ErrorCode.PAUSED), "m1"))
+    )
     assert error == {"type": "error", "code": "paused", "message": "the game is paused", "id": "m1"}
