@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from gameserver import cli
+from gameserver.client.bot import Bot, RoundTimer, Think, ws_url
 from gameserver.client.run import (
     Api,
     Plan,
@@ -28,7 +29,6 @@ from gameserver.client.run import (
     summarize,
     team_for,
 )
-from gameserver.client.bot import Bot, RoundTimer, Think, ws_url
 from gameserver.games import make_policy
 from gameserver.tools.simulate import simulate
 from tests.support import ADMIN_KEY, ROOT, ServerProcess, free_port
