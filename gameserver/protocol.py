@@ -89,11 +89,12 @@ class GameStatus(StrEnum):
     @property
     def in_progress(self) -> bool:
         """Not over yet: restored at start-up, and controls still apply."""
-        return self in (GameStatus.CREATED, GameStatus.RUNNING, GameStatus.PAUSED)
+        # Identity, not ``in``: an Enum's __hash__ and __eq__ are Python code, on a hot path.
+        return self is not GameStatus.FINISHED and self is not GameStatus.ENDED
 
     @property
     def over(self) -> bool:
-        return not self.in_progress
+        return self is GameStatus.FINISHED or self is GameStatus.ENDED
 
 
 class MalformedFrame(Exception):
@@ -318,11 +319,13 @@ def _decision(data: dict[str, Any]) -> Any:
 
 
 # -- server messages ----------------------------------------------------------------------
-# Each is a frozen dataclass that orjson encodes field by field, in the order declared, with
-# ``type`` first. Fields that do not apply are null (or false), never absent.
+# Each is a dataclass that orjson encodes field by field, in the order declared, with ``type``
+# first. Fields that do not apply are null (or false), never absent. Not frozen: a frozen
+# dataclass sets each field through object.__setattr__, which made building the messages of a
+# round the largest single cost of closing it (measured with py-spy under load).
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class Welcome:
     """A hello succeeded; ``token`` only when a seat was just claimed with a join code."""
 
@@ -334,7 +337,7 @@ class Welcome:
     resumed: bool = False
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class GameInfo:
     """What every message about a game's progress says; sent alone as the ``status``
     message (the facilitator started, paused, resumed, ended or moved the deadline)."""
@@ -355,7 +358,7 @@ class GameInfo:
     server_time: float
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class Sync(GameInfo):
     """A player's full picture, on every (re)connection and on request."""
 
@@ -366,7 +369,7 @@ class Sync(GameInfo):
     decision_id: str | None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class SeatInfo:
     role: str
     claimed: bool
@@ -376,7 +379,7 @@ class SeatInfo:
     submitted: bool
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class FacilitatorSync(GameInfo):
     """A facilitator's full picture: the facilitator view and every seat."""
 
@@ -387,7 +390,7 @@ class FacilitatorSync(GameInfo):
     total_rounds: int | None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class Round(GameInfo):
     """A round closed: a player's new view."""
 
@@ -396,7 +399,7 @@ class Round(GameInfo):
     view: Any
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class FacilitatorRound(GameInfo):
     """A round closed: the facilitator's new view."""
 
@@ -406,7 +409,7 @@ class FacilitatorRound(GameInfo):
     total_rounds: int | None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class Progress:
     """Who has submitted and who is online changed."""
 
@@ -418,7 +421,7 @@ class Progress:
     bots: Sequence[str]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class Ack:
     """A decision is durable. ``duplicate``: a resend of an id already taken; then
     ``superseded_by`` names the newer id of the same round that replaced it, if one did."""
@@ -431,7 +434,7 @@ class Ack:
     superseded_by: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class Error:
     type: str = "error"
     code: str
@@ -439,7 +442,7 @@ class Error:
     id: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class Pong:
     type: str = "pong"
     id: str | None

@@ -9,10 +9,9 @@ client gets a 503 or a ``storage_failure`` error and never a traceback.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from gameserver.errors import StorageFailure
 from gameserver.game import Game
@@ -34,6 +33,7 @@ from gameserver.server.records import (
 from storage import StorageError, Store, StoredGame
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,17 +45,18 @@ class LoadedGame:
     pending: dict[str, PendingDecision]
 
 
-@asynccontextmanager
-async def _translated(what: str) -> AsyncIterator[None]:
+async def _guard(call: Awaitable[T], what: str, subject: object = "") -> T:
+    """Await a store call; any failure becomes a StorageFailure saying ``what`` ``subject``
+    (formatted only then: this is on the path of every decision)."""
     try:
-        yield
+        return await call
     except StorageFailure:
         raise
     except (StorageError, LayoutError) as exc:
-        raise StorageFailure(f"{what}: {exc}") from exc
+        raise StorageFailure(f"{what}{subject}: {exc}") from exc
     except Exception as exc:  # an adapter's own bug must still reach the client as a 503
-        log.exception("storage failed: %s", what)
-        raise StorageFailure(f"{what}: {type(exc).__name__}: {exc}") from exc
+        log.exception("storage failed: %s%s", what, subject)
+        raise StorageFailure(f"{what}{subject}: {type(exc).__name__}: {exc}") from exc
 
 
 def _stored(record: GameRecord, game: Game) -> StoredGame:
@@ -89,64 +90,57 @@ class GameStore:
         return self.store.adapter.name
 
     async def open(self) -> None:
-        async with _translated("opening the store"):
-            await self.store.open()
+        await _guard(self.store.open(), "opening the store")
 
     async def close(self) -> None:
-        async with _translated("closing the store"):
-            await self.store.close()
+        await _guard(self.store.close(), "closing the store")
 
     # -- writing ------------------------------------------------------------------------------
 
     async def save_game(self, record: GameRecord) -> None:
-        async with _translated(f"saving game {record.game_id}"):
-            await self.store.save_game(_stored(record, get_game(record.kind)))
+        stored = _stored(record, get_game(record.kind))
+        await _guard(self.store.save_game(stored), "saving game ", record.game_id)
 
     async def save_decision(
         self, game_id: str, round_no: int, role: str, pending: PendingDecision
     ) -> None:
-        async with _translated(f"saving a decision of game {game_id}"):
-            await self.store.save_decision(game_id, round_no, role, pending_to_json(pending))
+        call = self.store.save_decision(game_id, round_no, role, pending_to_json(pending))
+        await _guard(call, "saving a decision of game ", game_id)
 
     async def append_round(self, record: RoundRecord, game: GameRecord) -> None:
         """A closed round and the game's record after it, atomically."""
-        async with _translated(f"saving round {record.round} of game {game.game_id}"):
-            stored = _stored(game, get_game(game.kind))
-            await self.store.append_round(game.game_id, record.round, round_to_json(record), stored)
+        stored = _stored(game, get_game(game.kind))
+        call = self.store.append_round(game.game_id, record.round, round_to_json(record), stored)
+        await _guard(call, "saving a round of game ", game.game_id)
 
     async def copy_rounds(self, source: str, target: GameRecord, up_to: int) -> None:
         """Give a clone the history of its source up to round ``up_to``."""
-        rounds = await self.load_rounds(source)
         stored = _stored(target, get_game(target.kind))
-        async with _translated(f"copying the rounds of game {source}"):
-            for record in rounds:
-                if record.round <= up_to:
-                    await self.store.append_round(
-                        target.game_id, record.round, round_to_json(record), stored
-                    )
+        for record in await self.load_rounds(source):
+            if record.round <= up_to:
+                data = round_to_json(record)
+                call = self.store.append_round(target.game_id, record.round, data, stored)
+                await _guard(call, "copying rounds to game ", target.game_id)
 
     async def delete(self, game_id: str) -> bool:
-        async with _translated(f"deleting game {game_id}"):
-            return await self.store.delete_game(game_id)
+        return await _guard(self.store.delete_game(game_id), "deleting game ", game_id)
 
     # -- reading ------------------------------------------------------------------------------
 
     async def read(self, game_id: str) -> GameRecord | None:
         """The game's stored record as it is (not caught up with later rounds)."""
-        async with _translated(f"reading game {game_id}"):
-            stored = await self.store.load_game(game_id)
+        stored = await _guard(self.store.load_game(game_id), "reading game ", game_id)
         return None if stored is None else _record(stored)
 
     async def load(self, game_id: str) -> LoadedGame | None:
         """The game whole, to bring into memory; None if there is none."""
-        async with _translated(f"reading game {game_id}"):
-            stored = await self.store.load_game(game_id)
+        stored = await _guard(self.store.load_game(game_id), "reading game ", game_id)
         return None if stored is None else await self._whole(_record(stored))
 
     async def load_in_progress(self) -> tuple[list[LoadedGame], list[str]]:
         """Every game in progress, whole; and one error per game that could not be read."""
-        async with _translated("reading the games in progress"):
-            result = await self.store.load_games(in_progress_only=True)
+        call = self.store.load_games(in_progress_only=True)
+        result = await _guard(call, "reading the games in progress")
         errors = [str(error) for error in result.errors]
         games: list[LoadedGame] = []
         for stored in result.games:
@@ -158,17 +152,19 @@ class GameStore:
         return games, errors
 
     async def load_rounds(self, game_id: str, after: int = 0) -> list[RoundRecord]:
-        async with _translated(f"reading the rounds of game {game_id}"):
-            rounds = await self.store.load_rounds(game_id, after=after)
+        call = self.store.load_rounds(game_id, after=after)
+        rounds = await _guard(call, "reading the rounds of game ", game_id)
+        try:
             return [round_from_json(r.data) for r in rounds]
+        except (KeyError, TypeError) as exc:
+            raise StorageFailure(f"game {game_id}: a round record is damaged: {exc!r}") from exc
 
     async def list_games(self, *, group: str | None = None) -> list[GameRecord]:
         """Every stored game, or those of one group (a class). Damaged ones are logged."""
-        async with _translated("listing games"):
-            if group is None:
-                result = await self.store.load_games()
-            else:
-                result = await self.store.load_group(group)
+        if group is None:
+            result = await _guard(self.store.load_games(), "listing games")
+        else:
+            result = await _guard(self.store.load_group(group), "listing the games of ", group)
         for error in result.errors:
             log.error("listing: %s", error)
         out = []
@@ -181,8 +177,7 @@ class GameStore:
 
     async def regroup_legacy(self) -> int:
         """Give games stored before groups existed (0.1.0) their group; how many there were."""
-        async with _translated("reading games of unknown group"):
-            result = await self.store.load_group(None)
+        result = await _guard(self.store.load_group(None), "reading games of unknown group")
         for stored in result.games:
             await self.save_game(_record(stored))
         return len(result.games)
@@ -199,10 +194,9 @@ class GameStore:
                 changes["status"] = GameStatus.FINISHED
             record = replace(record, **changes)
         open_round = game.current_round(record.state) + 1
-        async with _translated(f"reading the decisions of game {record.game_id}"):
-            raw = await self.store.load_decisions(record.game_id, open_round)
-        pending = _pending(raw, set(record.roles))
-        return LoadedGame(record, pending)
+        call = self.store.load_decisions(record.game_id, open_round)
+        raw = await _guard(call, "reading the decisions of game ", record.game_id)
+        return LoadedGame(record, _pending(raw, set(record.roles)))
 
 
 def _pending(raw: Mapping[str, Mapping[str, Any]], roles: set[str]) -> dict[str, PendingDecision]:

@@ -38,7 +38,7 @@ from gameserver.server.room import Room
 
 log = logging.getLogger(__name__)
 
-MAX_TEAMS = 200
+MAX_TEAMS = 1000
 MAX_TITLE = 200
 #: What a game id (or session id) can look like; anything else is not looked up at all.
 _ID = re.compile(r"[A-Za-z0-9]{1,32}")

@@ -117,14 +117,17 @@ class Room:
         return self.record.status
 
     @property
-    def round(self) -> int:
-        """Rounds completed."""
-        return self.game.current_round(self.record.state)
+    def record(self) -> GameRecord:
+        """The game as last saved."""
+        return self._record
 
-    @property
-    def open_round(self) -> int:
-        """The round decisions are collected for."""
-        return self.round + 1
+    @record.setter
+    def record(self, record: GameRecord) -> None:
+        self._record = record
+        #: Rounds completed, and the round decisions are collected for (kept, not computed:
+        #: they are read several times per decision).
+        self.round = self.game.current_round(record.state)
+        self.open_round = self.round + 1
 
     @property
     def closing(self) -> bool:
