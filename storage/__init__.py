@@ -1,8 +1,9 @@
 """Persistence for gameserver: a small adapter contract, SQLite by default.
 
 This package never imports ``gameserver``. The server uses :class:`Store` (usually made by
-:func:`open_store` from a URL); a store of your own is a :class:`StorageAdapter` subclass checked
-by the conformance suite, see ``docs/storage.md``.
+:func:`open_store` from a URL). The adapters that ship are in :mod:`storage.adapters`, one module
+each, chosen by URL scheme; a store of your own is a :class:`StorageAdapter` subclass checked by
+the conformance suite in :mod:`storage.testing`. See ``docs/storage.md``.
 """
 
 from storage.adapter import DAMAGED, DecisionRecord, RoundRecord, Snapshot, StorageAdapter
