@@ -18,7 +18,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     proc = ServerProcess(tmp_path_factory.mktemp("server"))
     proc.start()
     yield proc
-    proc.kill()
+    proc.stop()
 
 
 @pytest.fixture
@@ -26,4 +26,4 @@ def fresh_server(tmp_path: Path) -> Iterator[ServerProcess]:
     """A real server process of the test's own, on its own data folder."""
     proc = ServerProcess(tmp_path / "data")
     yield proc
-    proc.kill()
+    proc.stop()

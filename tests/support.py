@@ -85,6 +85,16 @@ class ServerProcess:
         self.proc.send_signal(signal.SIGTERM)
         return self.proc.wait(timeout)
 
+    def stop(self) -> None:
+        """The end of a test: a graceful stop (so that the coverage of the server process is
+        saved), a SIGKILL if it does not stop in time."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        try:
+            self.terminate(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
     def restart(self) -> float:
         self.kill()
         return self.start()

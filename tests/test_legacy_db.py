@@ -139,4 +139,4 @@ async def test_a_0_1_0_database_loads_resumes_and_finishes(tmp_path: Path) -> No
             response = http.get(f"/api/sessions/{session['session_id']}")
         assert response.status_code == 200 and len(response.json()["games"]) == 2
     finally:
-        server.kill()
+        server.stop()

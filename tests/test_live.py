@@ -494,4 +494,4 @@ def test_odd_ids_are_not_found_on_the_file_adapter(tmp_path: Path) -> None:
                 assert response.status_code == 404, (odd, response.text)
                 assert response.json()["error"]["code"] == "not_found"
     finally:
-        server.kill()
+        server.stop()

@@ -50,4 +50,4 @@ async def test_a_client_that_stops_reading_is_dropped(tmp_path: Path) -> None:
             assert "gameserver_clients_dropped_slow_total 1" in http.get("/metrics").text
         await player.close()
     finally:
-        server.kill()
+        server.stop()
