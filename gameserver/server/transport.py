@@ -27,6 +27,21 @@ LOW_WATER = 8
 #: Scope extension: ``Callable[[bytes], bool]``, see the module docstring.
 FAST_SEND = "gameserver.fast_send"
 
+#: What this subclass reads or sets of uvicorn's class, none of it public API: pyproject.toml
+#: bounds uvicorn to the releases tested, and tests/test_transport.py checks these exist.
+#: (It also reads ``scope``, which the base class sets when the handshake arrives.)
+RELIES_ON = (
+    "transport",
+    "conn",
+    "queue",
+    "writable",
+    "read_paused",
+    "handshake_complete",
+    "close_sent",
+    "disconnected",
+    "initial_response",
+)
+
 
 class GameWebSocketProtocol(WebSocketsSansIOProtocol):
     def handle_connect(self, event: Any) -> None:
