@@ -1,0 +1,135 @@
+"""The WebSocket endpoint in-process (Starlette's test client, real SQLite): the handshake,
+decisions, errors that keep the connection, and the closes that end it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient, WebSocketTestSession
+from starlette.websockets import WebSocketDisconnect
+
+from gameserver.errors import CloseCode
+from gameserver.server.app import create_app
+from gameserver.server.config import Config
+from gameserver.server.endpoint import RateLimiter
+
+KEY = "endpoint-key"
+
+
+def test_rate_limiter_allows_a_burst_then_the_rate() -> None:
+    limiter = RateLimiter(rate=10.0, burst=5)
+    start = limiter.stamp
+    assert all(limiter.allow(start) for _ in range(5))
+    assert not limiter.allow(start)
+    # 0.35 s later: 3.5 messages' worth came back, so 3 pass and the fourth does not.
+    assert [limiter.allow(start + 0.35) for _ in range(4)] == [True, True, True, False]
+    # A long pause refills only up to the burst.
+    assert sum(limiter.allow(start + 100) for _ in range(10)) == 5
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[TestClient]:
+    config = Config(data=tmp_path, admin_key=KEY, hello_timeout=2.0)
+    with TestClient(create_app(config)) as test_client:
+        test_client.headers["Authorization"] = f"Bearer {KEY}"
+        yield test_client
+
+
+def _game(client: TestClient, **body: Any) -> dict[str, Any]:
+    response = client.post("/api/games", json={"kind": "beer", **body})
+    assert response.status_code == 201, response.text
+    data: dict[str, Any] = response.json()
+    return data
+
+
+def _next(ws: WebSocketTestSession) -> dict[str, Any]:
+    """The next message that is not a ``progress`` (those come whenever someone joins)."""
+    while True:
+        message: dict[str, Any] = ws.receive_json()
+        if message["type"] != "progress":
+            return message
+
+
+def _join(ws: WebSocketTestSession, code: str) -> dict[str, Any]:
+    ws.send_json({"type": "hello", "v": 1, "join": code})
+    welcome: dict[str, Any] = ws.receive_json()
+    assert welcome["type"] == "welcome", welcome
+    assert ws.receive_json()["type"] == "sync"
+    return welcome
+
+
+def test_join_submit_ack_and_resume(client: TestClient) -> None:
+    game = _game(client, autostart=True)
+    with client.websocket_connect("/ws") as ws:
+        welcome = _join(ws, game["join"][0]["code"])
+        assert welcome["role"] == "retailer" and welcome["resumed"] is False
+        assert welcome["token"]
+        ws.send_json({"type": "submit", "round": 1, "id": "a", "decision": {"order": 7}})
+        ack = _next(ws)
+        assert ack == {
+            "type": "ack",
+            "id": "a",
+            "round": 1,
+            "decision": {"order": 7},
+            "duplicate": False,
+            "superseded_by": None,
+        }
+    with client.websocket_connect("/ws") as again:
+        again.send_json({"type": "hello", "token": welcome["token"]})
+        resumed = _next(again)
+        assert resumed["resumed"] is True and resumed["token"] is None
+        sync = _next(again)
+        assert sync["decision"] == {"order": 7} and sync["decision_id"] == "a"
+
+
+def test_errors_keep_the_connection_and_name_the_problem(client: TestClient) -> None:
+    game = _game(client, autostart=True)
+    with client.websocket_connect("/ws") as ws:
+        _join(ws, game["join"][1]["code"])
+        _errors(ws)
+
+
+def _errors(ws: WebSocketTestSession) -> None:
+    cases = [
+        ({"type": "submit", "round": "1", "id": "x", "decision": {}}, "bad_field"),
+        ({"type": "submit", "round": 1, "decision": {}}, "missing_field"),
+        ({"type": "submit", "round": 3.0, "id": "y", "decision": {"order": 1}}, "wrong_round"),
+        ({"type": "submit", "round": 1, "id": "z", "decision": {"order": 2**60}}, "bad_field"),
+        ({"type": "submit", "round": 1, "id": "w", "decision": {"order": -1}}, "invalid_decision"),
+        ({"type": "dance"}, "unknown_type"),
+        ({"type": "hello", "join": "X"}, "bad_message"),
+    ]
+    for message, code in cases:
+        ws.send_json(message)
+        error = _next(ws)
+        assert error["type"] == "error" and error["code"] == code, (message, error)
+    deep: Any = {"order": 1}
+    for _ in range(40):
+        deep = [deep]
+    ws.send_json({"type": "submit", "round": 1, "id": "d", "decision": deep})
+    assert _next(ws)["code"] == "too_deep"
+    ws.send_json({"type": "ping", "id": "p"})
+    assert _next(ws)["type"] == "pong"  # still open
+
+
+@pytest.mark.parametrize("version", [[1], {"v": 1}, "1", 2])
+def test_a_bad_version_is_an_error_not_a_dead_handler(client: TestClient, version: Any) -> None:
+    with client.websocket_connect("/ws") as ws:
+        ws.send_json({"type": "hello", "v": version, "token": "x.y"})
+        error = _next(ws)
+        assert error["code"] == "unsupported_version" and error["message"]
+        ws.send_json({"type": "hello", "token": "nope.nope"})
+        assert _next(ws)["code"] == "bad_token"
+
+
+def test_a_malformed_frame_says_why_then_closes_1007(client: TestClient) -> None:
+    with client.websocket_connect("/ws") as ws:
+        ws.send_text("{not json")
+        error = _next(ws)
+        assert error["code"] == "closing" and "not valid JSON" in error["message"]
+        with pytest.raises(WebSocketDisconnect) as closed:
+            _next(ws)
+        assert closed.value.code == CloseCode.MALFORMED
