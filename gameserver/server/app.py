@@ -8,17 +8,18 @@ import os
 import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
-from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from gameserver.errors import ErrorCode, GameServerError
 from gameserver.protocol import javascript_constants
-from gameserver.server import api, sessions
+from gameserver.server import api, openapi, sessions
 from gameserver.server.config import Config
 from gameserver.server.endpoint import websocket_endpoint
 from gameserver.server.gamestore import GameStore
@@ -89,14 +90,25 @@ def create_app(config: Config | None = None) -> Starlette:
     async def protocol_js(request: Request) -> Response:
         return Response(javascript_constants(), media_type="text/javascript; charset=utf-8")
 
-    routes = [
+    # Built on first request, not at start-up: a route without a declaration fails its test
+    # and this one request, never the server's start.
+    described: list[dict[str, Any]] = []
+
+    async def openapi_json(request: Request) -> Response:
+        if not described:
+            described.append(openapi.document(http_api))
+        return ORJSONResponse(described[0])
+
+    # The HTTP API, described route by route at /api/openapi.json; pages and /ws are not in it.
+    http_api = [
         Route("/health", health),
         Route("/metrics", metrics),
         Route("/protocol.js", protocol_js),
+        Route("/api/openapi.json", openapi_json),
         *api.routes,
         *sessions.routes,
-        WebSocketRoute("/ws", websocket_endpoint),
     ]
+    routes: list[BaseRoute] = [*http_api, WebSocketRoute("/ws", websocket_endpoint)]
     if STATIC.is_dir():
         routes += [page(p.name) for p in sorted(STATIC.glob("*.html"))]
         routes.append(Mount("/static", StaticFiles(directory=STATIC), name="static"))

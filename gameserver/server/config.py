@@ -28,7 +28,7 @@ class Config:
     synchronous: str = "FULL"
     #: Admin key; empty means read ``<data>/admin.key`` or generate it on first start.
     admin_key: str = ""
-    #: Seconds without any action after which a game leaves memory (after a final save).
+    #: Seconds without any action after which a game leaves memory (every step is already saved).
     idle_timeout: float = 1800.0
     #: How often the eviction sweep runs.
     sweep_interval: float = 30.0

@@ -1,0 +1,323 @@
+"""The OpenAPI 3.1 description of the HTTP API, served at ``GET /api/openapi.json``.
+
+The paths and methods come from the app's real routes; what each one takes, needs and answers
+comes from a short declaration here (:data:`OPERATIONS`). :func:`document` refuses a route
+without a declaration and a declaration without a route, so neither can be forgotten silently
+(``tests/test_openapi.py`` holds the document a running server serves against its routes,
+docs/api.md and its answers). The schemas
+of the bodies live in :mod:`gameserver.server.apischemas`; ``docs/api.md`` says the same for
+people.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from starlette.routing import BaseRoute, Route
+
+from gameserver import __version__
+from gameserver.errors import (
+    Conflict,
+    ErrorCode,
+    InvalidSettings,
+    NotAuthorized,
+    NotFound,
+    ProtocolError,
+    StorageFailure,
+)
+from gameserver.protocol import PROTOCOL_VERSION
+from gameserver.server.apischemas import PARAMETERS, components, ref
+
+#: The status of every error code an HTTP client can get, from the exception that carries it.
+#: ``bad_message`` is missing on purpose: over HTTP it only marks a client that left before its
+#: body was complete, so nobody receives it.
+HTTP_ERRORS: dict[ErrorCode, int] = {
+    ErrorCode.BAD_JSON: ProtocolError.http_status,
+    ErrorCode.TOO_BIG: ProtocolError.http_status,
+    ErrorCode.TOO_DEEP: ProtocolError.http_status,
+    ErrorCode.BAD_FIELD: ProtocolError.http_status,
+    ErrorCode.NOT_AUTHORIZED: NotAuthorized.http_status,
+    ErrorCode.NOT_ADMIN: NotAuthorized.http_status,
+    ErrorCode.BAD_TOKEN: NotAuthorized.http_status,
+    ErrorCode.NOT_FOUND: NotFound.http_status,
+    ErrorCode.NO_SUCH_ROLE: NotFound.http_status,
+    ErrorCode.METHOD_NOT_ALLOWED: 405,
+    ErrorCode.CONFLICT: Conflict.http_status,
+    ErrorCode.INVALID_SETTINGS: InvalidSettings.http_status,
+    ErrorCode.STORAGE_FAILURE: StorageFailure.http_status,
+}
+#: Codes that no single operation declares: a wrong method on any path (405), and
+#: ``http_error`` for any other HTTP-level error Starlette raises (none is known to happen).
+ANY_ROUTE = (ErrorCode.METHOD_NOT_ALLOWED, ErrorCode.HTTP_ERROR)
+
+Auth = Literal["none", "admin", "game", "session"]
+_CREDENTIALS: dict[Auth, list[dict[str, list[str]]]] = {
+    "none": [],
+    "admin": [{"adminKey": []}],
+    "game": [{"adminKey": []}, {"facilitatorToken": []}, {"sessionToken": []}],
+    "session": [{"adminKey": []}, {"sessionToken": []}],
+}
+_AUTH_ERRORS: dict[Auth, tuple[ErrorCode, ...]] = {
+    "none": (),
+    "admin": (ErrorCode.NOT_AUTHORIZED, ErrorCode.NOT_ADMIN),
+    "game": (ErrorCode.NOT_AUTHORIZED, ErrorCode.BAD_TOKEN, ErrorCode.NOT_FOUND),
+    "session": (ErrorCode.NOT_AUTHORIZED, ErrorCode.BAD_TOKEN, ErrorCode.NOT_FOUND),
+}
+#: What any request whose JSON body is read can get (see ``http.json_body``).
+_BODY_ERRORS = (ErrorCode.BAD_JSON, ErrorCode.TOO_BIG, ErrorCode.TOO_DEEP, ErrorCode.BAD_FIELD)
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """One method on one path: what it is for, who may call it, what it reads and answers.
+
+    ``body``/``returns`` name a schema of :mod:`apischemas`; ``reads_body`` is for endpoints
+    that read a body without needing one (every action). ``errors`` are the codes beyond those
+    of the credential, the body and storage, which are added from ``auth`` and ``stored``."""
+
+    summary: str
+    auth: Auth
+    returns: str | None = None
+    status: int = 200
+    body: str | None = None
+    reads_body: bool = False
+    errors: tuple[ErrorCode, ...] = ()
+    media: str = "application/json"
+    stored: bool = True  # reads or writes storage, so it can fail with storage_failure
+    query: tuple[str, ...] = ()
+
+    def error_codes(self) -> list[ErrorCode]:
+        """Every error code this operation can answer with, declared or implied."""
+        codes = [*_AUTH_ERRORS[self.auth], *self.errors]
+        if self.body or self.reads_body:
+            codes += _BODY_ERRORS
+        if self.stored:
+            codes.append(ErrorCode.STORAGE_FAILURE)
+        return list(dict.fromkeys(codes))
+
+
+_G = "/api/games/{game_id}"
+_S = "/api/sessions/{session_id}"
+#: What each action does, for a game and for every game of a class.
+ACTION_SUMMARIES: dict[str, str] = {
+    "start": "Start the game (created -> running); the first deadline starts",
+    "pause": "Pause the game (running -> paused); the deadline's clock freezes",
+    "resume": "Resume the game (paused -> running) with the time that was left",
+    "end": "End the game now (-> ended)",
+    "close-round": "Close the open round now; seats without a decision get the default",
+    "deadline": "Set, extend or clear the open round's deadline",
+}
+
+
+def _actions() -> dict[tuple[str, str], Operation]:
+    out = {}
+    for name, summary in ACTION_SUMMARIES.items():
+        # Only the deadline action has a body to refuse; a game action can be refused for
+        # the game's status (409), a class's actions report that per game instead.
+        body, refused = (
+            ("Deadline", (ErrorCode.INVALID_SETTINGS,)) if name == "deadline" else (None, ())
+        )
+        out["POST", f"{_G}/{name}"] = Operation(
+            summary,
+            "game",
+            "Game",
+            body=body,
+            reads_body=True,
+            errors=(ErrorCode.CONFLICT, *refused),
+        )
+        out["POST", f"{_S}/{name}"] = Operation(
+            f"{summary}: every game of the class still in progress",
+            "session",
+            "SessionResults",
+            body=body,
+            reads_body=True,
+            errors=refused,
+        )
+    return out
+
+
+#: Every operation of the HTTP API, keyed by method and route path.
+OPERATIONS: dict[tuple[str, str], Operation] = {
+    ("GET", "/health"): Operation("Whether the server is up", "none", "Health", stored=False),
+    ("GET", "/metrics"): Operation(
+        "Prometheus metrics", "admin", media="text/plain; version=0.0.4", stored=False
+    ),
+    ("GET", "/protocol.js"): Operation(
+        "The WebSocket protocol's constants as an ES module, for the pages",
+        "none",
+        media="text/javascript",
+        stored=False,
+    ),
+    ("GET", "/api/openapi.json"): Operation(
+        "This document", "none", "OpenAPIDocument", stored=False
+    ),
+    ("GET", "/api/kinds"): Operation(
+        "Every game kind, its settings and its bot policies", "none", "Kinds", stored=False
+    ),
+    ("POST", "/api/games"): Operation(
+        "Create a game",
+        "admin",
+        "CreatedGame",
+        status=201,
+        body="CreateGame",
+        errors=(ErrorCode.NOT_FOUND, ErrorCode.INVALID_SETTINGS),
+    ),
+    ("GET", "/api/games"): Operation(
+        "Every game, in memory or only saved", "admin", "GameList", query=("status", "session")
+    ),
+    ("GET", _G): Operation(
+        "One game (not brought back into memory)", "game", "Game", query=("view",)
+    ),
+    ("DELETE", _G): Operation("Delete a game, its decisions and rounds", "game", status=204),
+    ("POST", f"{_G}/clone"): Operation(
+        "A new game from the end of a completed round of this one",
+        "game",
+        "CreatedGame",
+        status=201,
+        body="Clone",
+        errors=(ErrorCode.CONFLICT, ErrorCode.INVALID_SETTINGS),
+    ),
+    ("GET", f"{_G}/export.{{fmt}}"): Operation(
+        "The per-round record, as JSON or CSV (one row per round and role)", "game", "Export"
+    ),
+    ("PUT", f"{_G}/seats/{{role}}/bot"): Operation(
+        "Hand a seat to a server-side bot",
+        "game",
+        "Game",
+        body="HandToBot",
+        errors=(ErrorCode.NO_SUCH_ROLE, ErrorCode.INVALID_SETTINGS),
+    ),
+    ("DELETE", f"{_G}/seats/{{role}}/bot"): Operation(
+        "Hand a seat back to a person", "game", "Game", errors=(ErrorCode.NO_SUCH_ROLE,)
+    ),
+    ("POST", f"{_G}/seats/{{role}}/reset"): Operation(
+        "Free a seat: its token stops working and it gets a new join code",
+        "game",
+        "Game",
+        errors=(ErrorCode.NO_SUCH_ROLE,),
+    ),
+    ("GET", "/api/join/{code}"): Operation(
+        "What a join code opens (the code is the secret)",
+        "none",
+        "JoinInfo",
+        errors=(ErrorCode.NOT_FOUND,),
+    ),
+    ("POST", "/api/sessions"): Operation(
+        "Create a class: N games of one kind under one token",
+        "admin",
+        "CreatedSession",
+        status=201,
+        body="CreateSession",
+        errors=(ErrorCode.NOT_FOUND, ErrorCode.INVALID_SETTINGS),
+    ),
+    ("GET", _S): Operation("A class's games", "session", "Session"),
+    **_actions(),
+}
+
+
+def served(routes: Iterable[BaseRoute]) -> list[tuple[str, str]]:
+    """(method, path) of every HTTP operation of ``routes``; HEAD goes with GET."""
+    out = []
+    for route in routes:
+        if isinstance(route, Route):
+            out += [(m, route.path) for m in sorted(route.methods or ()) if m != "HEAD"]
+    return out
+
+
+def document(routes: Sequence[BaseRoute]) -> dict[str, Any]:
+    """The OpenAPI document of ``routes`` (the app's HTTP API); :class:`LookupError` naming
+    every route without a declaration and every declaration without a route."""
+    operations = served(routes)
+    missing = [f"{m} {p}" for m, p in operations if (m, p) not in OPERATIONS]
+    stale = [f"{m} {p}" for m, p in OPERATIONS if (m, p) not in operations]
+    if missing or stale:
+        raise LookupError(
+            f"routes without a declaration in openapi.OPERATIONS: {missing or 'none'}; "
+            f"declarations without a route: {stale or 'none'}"
+        )
+    paths: dict[str, dict[str, Any]] = {}
+    for method, path in operations:
+        paths.setdefault(path, {})[method.lower()] = _operation(
+            method, path, OPERATIONS[method, path]
+        )
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "gameserver facilitator API",
+            "version": __version__,
+            "description": (
+                "JSON over HTTP (docs/api.md). Errors are "
+                '`{"error": {"code", "message"}}`; a method a path does not have is 405 '
+                f"`method_not_allowed`. The players' WebSocket (`/ws`, protocol version "
+                f"{PROTOCOL_VERSION}) is described in docs/protocol.md."
+            ),
+        },
+        "paths": paths,
+        "components": components(),
+    }
+
+
+def _operation(method: str, path: str, op: Operation) -> dict[str, Any]:
+    words = [w.strip("{}") for w in path.replace(".", "/").replace("-", "_").split("/")]
+    out: dict[str, Any] = {
+        "summary": op.summary,
+        "operationId": "_".join([method.lower(), *(w for w in words if w and w != "api")]),
+        "security": _CREDENTIALS[op.auth],
+    }
+    names = [part[1:-1] for part in path.replace(".", "/").split("/") if part.startswith("{")]
+    parameters = [PARAMETERS[name] for name in names]
+    parameters += [{**PARAMETERS[name], "in": "query", "required": False} for name in op.query]
+    if parameters:
+        out["parameters"] = parameters
+    if op.body is not None or op.reads_body:
+        out["requestBody"] = {
+            "required": op.body is not None,
+            "content": {"application/json": {"schema": ref(op.body or "Ignored")}},
+        }
+    out["responses"] = {str(op.status): _success(op), **_errors(op.error_codes())}
+    return out
+
+
+def _success(op: Operation) -> dict[str, Any]:
+    if op.status == 204:
+        return {"description": "Done; no body."}
+    if op.media != "application/json":
+        return {"description": op.summary, "content": {op.media: {"schema": {"type": "string"}}}}
+    assert op.returns is not None, op.summary
+    content: dict[str, Any] = {"application/json": {"schema": ref(op.returns)}}
+    if op.returns == "Export":
+        content["text/csv"] = {"schema": {"type": "string"}}
+    return {"description": op.summary, "content": content}
+
+
+def _errors(codes: Sequence[ErrorCode]) -> dict[str, Any]:
+    """One response per status, its body's ``code`` limited to the codes of that status."""
+    by_status: dict[int, list[str]] = {}
+    for code in codes:
+        by_status.setdefault(HTTP_ERRORS[code], []).append(str(code))
+    out = {}
+    for status, names in sorted(by_status.items()):
+        schema = {
+            "type": "object",
+            "required": ["error"],
+            "additionalProperties": False,
+            "properties": {
+                "error": {
+                    "type": "object",
+                    "required": ["code", "message"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "code": {"type": "string", "enum": names},
+                        "message": {"type": "string"},
+                    },
+                }
+            },
+        }
+        description = "Error: " + ", ".join(f"`{n}`" for n in names)
+        out[str(status)] = {
+            "description": description,
+            "content": {"application/json": {"schema": schema}},
+        }
+    return out
