@@ -228,6 +228,8 @@ def parse_hello(data: dict[str, Any]) -> Hello:
     version = data.get("v")
     if version is None:
         version = PROTOCOL_VERSION
+    if isinstance(version, float) and version.is_integer():
+        version = int(version)  # JSON has one number type: 1.0 is 1, as a round's 3.0 is 3
     if isinstance(version, bool) or not isinstance(version, int):
         raise UnsupportedVersion(
             f"'v' must be a protocol version number, got {short(version)}; this server "

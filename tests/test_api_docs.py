@@ -76,8 +76,9 @@ REFUSED: list[tuple[str, str, str, str | None, Any, int, str, str]] = [
     ("other class's token", "GET", S + "SNOSUCH", "{stoken}", None, 401, "bad_token", "control"),
     ("game token, its class", "GET", S + "{session}", "{sgame}", None, 401, "bad_token", "control"),
     ("no such game", "GET", "/api/games/NOSUCH", "admin", None, 404, "not_found", "NOSUCH"),
-    # A game's endpoints read the game first: an unknown game is 404 whatever the credential.
-    ("no such game, any token", "GET", "/api/games/NO", "x.y", None, 404, "not_found", "NO"),
+    # The credential is checked before the game is read: a token of another game is refused.
+    ("no such game, any token", "GET", "/api/games/NO", "x.y", None, 401, "bad_token", "game"),
+    ("no such game, a class token", "GET", "/api/games/NO", "S.y", None, 404, "not_found", "NO"),
     ("no such class", "GET", "/api/sessions/SNOSUCH", "admin", None, 404, "not_found", "SNOSUCH"),
     ("no such route", "GET", "/api/nothing", None, None, 404, "not_found", "Not Found"),
     ("no such kind", *CREATE, {"kind": "chess"}, 404, "not_found", "chess"),

@@ -133,3 +133,16 @@ def test_a_malformed_frame_says_why_then_closes_1007(client: TestClient) -> None
         with pytest.raises(WebSocketDisconnect) as closed:
             _next(ws)
         assert closed.value.code == CloseCode.MALFORMED
+
+
+def test_a_hello_nested_too_deep_is_answered_and_may_be_tried_again(client: TestClient) -> None:
+    game = _game(client)
+    deep: Any = "x"
+    for _ in range(40):
+        deep = [deep]
+    with client.websocket_connect("/ws") as ws:
+        ws.send_json({"type": "hello", "join": deep})
+        assert _next(ws)["code"] == "too_deep"
+        ws.send_json({"type": "hello", "v": 2**60, "join": "X"})
+        assert _next(ws)["code"] == "bad_field"
+        assert _join(ws, game["join"][2]["code"])["role"] == "distributor"

@@ -24,6 +24,7 @@ from gameserver.server.export import export_game
 from gameserver.server.http import (
     ORJSONResponse,
     bearer,
+    claims,
     field,
     hub_of,
     is_admin,
@@ -92,8 +93,9 @@ def describe(request: Request, record: GameRecord, room: Room | None) -> dict[st
 async def _controlled(request: Request) -> Driver:
     """The game named in the path, authorised and in memory (brought back if evicted)."""
     hub = hub_of(request)
-    credential = bearer(request)
-    record, _room = await hub.read(request.path_params["game_id"])
+    game_id = request.path_params["game_id"]
+    credential = claims(request, game_id, classes=True)
+    record, _room = await hub.read(game_id)
     may_control(request, record, credential)
     return await hub.driver(record.game_id)
 
@@ -167,8 +169,9 @@ async def list_games(request: Request) -> Response:
 
 async def game_detail(request: Request) -> Response:
     hub = hub_of(request)
-    credential = bearer(request)
-    record, room = await hub.read(request.path_params["game_id"])
+    game_id = request.path_params["game_id"]
+    credential = claims(request, game_id, classes=True)
+    record, room = await hub.read(game_id)
     may_control(request, record, credential)
     out = describe(request, record, room)
     if request.query_params.get("view") == "1":
@@ -221,8 +224,9 @@ def _action(name: str) -> Callable[[Request], Awaitable[Response]]:
 
 async def delete_game(request: Request) -> Response:
     hub = hub_of(request)
-    credential = bearer(request)
-    record, _ = await hub.read(request.path_params["game_id"])
+    game_id = request.path_params["game_id"]
+    credential = claims(request, game_id, classes=True)
+    record, _ = await hub.read(game_id)
     may_control(request, record, credential)
     await hub.delete_game(record.game_id)
     return Response(status_code=204)
@@ -230,8 +234,9 @@ async def delete_game(request: Request) -> Response:
 
 async def clone_game(request: Request) -> Response:
     hub = hub_of(request)
-    credential = bearer(request)
-    record, _ = await hub.read(request.path_params["game_id"])
+    game_id = request.path_params["game_id"]
+    credential = claims(request, game_id, classes=True)
+    record, _ = await hub.read(game_id)
     may_control(request, record, credential)
     body = await json_body(request)
     round_no = field(body, "round", int)

@@ -64,16 +64,23 @@ class RateLimiter:
         return True
 
 
-async def _next_frame(websocket: WebSocket, limit: int) -> dict[str, Any]:
-    """The next frame as a JSON object; :class:`ProtocolError` for one nested too deep."""
+async def _next_frame(websocket: WebSocket, limit: int) -> str | bytes:
+    """The next frame, as it came; :class:`_Closing` for one over the size limit."""
     message = await websocket.receive()
     if message["type"] == "websocket.disconnect":
         raise WebSocketDisconnect(message.get("code", 1000))
-    frame = message.get("text")
+    frame: str | bytes | None = message.get("text")
     if frame is None:
         frame = message.get("bytes") or b""
     if len(frame) > limit:
         raise _Closing(CloseCode.TOO_BIG, f"message larger than {limit} bytes")
+    return frame
+
+
+def _parse(frame: str | bytes) -> dict[str, Any]:
+    """A frame as a JSON object: :class:`_Closing` (1007) if it is not one at all, and
+    :class:`GameServerError` if it nests too deep or holds unsafe numbers (the connection
+    stays: it is an answerable mistake)."""
     try:
         return protocol.loads_frame(frame)
     except protocol.MalformedFrame as exc:
@@ -144,6 +151,9 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         conn.close(exc.code)
     except (WebSocketDisconnect, ConnectionError):
         pass
+    except Exception:  # a bug of ours: say so in the log, and close with 1011, not 1000
+        log.exception("connection handler failed game=%s seat=%s", conn.game_id, conn.seat)
+        conn.close(CloseCode.SERVER_ERROR)
     finally:
         hub.metrics.connections -= 1
         if conn.close_code == CloseCode.TOO_SLOW:
@@ -166,13 +176,13 @@ async def _hello(websocket: WebSocket, conn: Connection, hub: Hub) -> tuple[Driv
         if remaining <= 0:
             break
         try:
-            data = await asyncio.wait_for(
+            frame = await asyncio.wait_for(
                 _next_frame(websocket, config.max_message_bytes), remaining
             )
         except TimeoutError:
             raise _Closing(CloseCode.POLICY, "no 'hello' in time") from None
         try:
-            hello = protocol.parse_hello(data)
+            hello = protocol.parse_hello(_parse(frame))
             driver, role, welcome = await _handshake(hub, hello)
         except GameServerError as exc:
             conn.send(protocol.encode(protocol.error(exc)))
@@ -192,18 +202,16 @@ async def _serve(websocket: WebSocket, conn: Connection, hub: Hub, joined: list[
     limiter = RateLimiter(config.rate_limit, config.rate_burst)
     limit = config.max_message_bytes
     while True:
-        try:
-            data = await _next_frame(websocket, limit)
-        except GameServerError as exc:  # nested too deep, or a number out of range
-            hub.metrics.errors_sent += 1
-            conn.send(protocol.encode(protocol.error(exc)))
-            continue
-        if not limiter.allow():
+        frame = await _next_frame(websocket, limit)
+        if not limiter.allow():  # every frame counts, answerable mistakes too
             raise _Closing(CloseCode.FLOOD, "too many messages")
         if conn.closed:
             return
-        ref = data.get("id") if isinstance(data.get("id"), str) else None
+        ref: str | None = None
         try:
+            data = _parse(frame)
+            given = data.get("id")
+            ref = given if isinstance(given, str) and len(given) <= protocol.MAX_ID else None
             message = protocol.parse_client_message(data)
             if isinstance(message, protocol.Submit):
                 if role is None:
@@ -215,4 +223,4 @@ async def _serve(websocket: WebSocket, conn: Connection, hub: Hub, joined: list[
                 driver.sync(conn)
         except GameServerError as exc:
             hub.metrics.errors_sent += 1
-            conn.send(protocol.encode(protocol.error(exc, ref if isinstance(ref, str) else None)))
+            conn.send(protocol.encode(protocol.error(exc, ref)))

@@ -106,13 +106,18 @@ def require_admin(request: Request) -> None:
         raise NotAuthorized("this needs the server's admin key", code=ErrorCode.NOT_ADMIN)
 
 
-def claims(request: Request, *ids: str | None) -> str:
-    """The credential, checked before any storage is read: the admin key, or a token of one
-    of ``ids`` (a game's or its class's). Anything else is refused at once."""
+def claims(request: Request, owner: str, *, classes: bool = False, what: str = "game") -> str:
+    """The credential, checked as far as it can be before anything is read from storage: the
+    admin key, or a token of ``owner`` (a game or a class), or with ``classes`` any class's
+    token (a game's class is only known once the game is read: :func:`may_control` then
+    checks it). Anything else is refused at once."""
     credential = bearer(request)
-    if is_admin(request, credential) or game_of_token(credential) in ids:
+    if is_admin(request, credential):
         return credential
-    raise NotAuthorized("this token does not control that game", code=ErrorCode.BAD_TOKEN)
+    token_owner = game_of_token(credential)
+    if token_owner == owner or (classes and token_owner.startswith(tokens.SESSION_PREFIX)):
+        return credential
+    raise NotAuthorized(f"this token does not control that {what}", code=ErrorCode.BAD_TOKEN)
 
 
 def may_control(request: Request, record: GameRecord, credential: str) -> None:

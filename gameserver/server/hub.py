@@ -302,7 +302,7 @@ class Hub:
             raise InvalidSettings(f"teams must be between 1 and {MAX_TEAMS}, got {teams}")
         get_game(kind).validate_settings(settings)  # refuse before creating anything
         check_options(options)
-        session_id = "S" + tokens.new_id()
+        session_id = tokens.SESSION_PREFIX + tokens.new_id()
         token = tokens.new_token(session_id)
         session = (session_id, tokens.hash_secret(token))
         made = []

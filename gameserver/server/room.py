@@ -290,24 +290,14 @@ class Room:
         role, round_no = event.role, event.round
         if role not in self._peers:
             raise NotFound(f"no role {role!r} in this game", code=ErrorCode.NO_SUCH_ROLE)
-        closing = self._closing is not None
-        if round_no < self.open_round or (round_no == self.open_round and closing):
-            if round_no == self.round and self.record.last_round_ids.get(role) == event.id:
-                # A resend of a decision the last round used: ack it again, count nothing.
-                ack = Ack(id=event.id, round=round_no, decision=None, duplicate=True)
-                return [ev.Send([event.peer], ack)]
-            raise Conflict(
-                f"round {round_no} is closed; decisions are now for round {self.open_round}",
-                code=ErrorCode.ROUND_CLOSED,
-            )
-        if round_no > self.open_round:
-            raise Conflict(
-                f"round {round_no} has not opened; decisions are for round {self.open_round}",
-                code=ErrorCode.WRONG_ROUND,
-            )
-        self._check_open()
         current = self.pending.get(role)
-        if current is not None and event.id in (current.id, *current.earlier_ids):
+        if (
+            round_no == self.open_round
+            and current is not None
+            and event.id in (current.id, *current.earlier_ids)
+        ):
+            # A resend of an id this seat used in the open round (even while it closes):
+            # acked again with the decision kept, and never brings an older decision back.
             superseded = None if event.id == current.id else current.id
             ack = Ack(
                 id=event.id,
@@ -317,6 +307,26 @@ class Room:
                 superseded_by=superseded,
             )
             return [ev.Send([event.peer], ack)]
+        if round_no < self.open_round:
+            if round_no == self.round and self.record.last_round_ids.get(role) == event.id:
+                # A resend of a decision the last round used: ack it again, count nothing.
+                ack = Ack(id=event.id, round=round_no, decision=None, duplicate=True)
+                return [ev.Send([event.peer], ack)]
+            raise Conflict(
+                f"round {round_no} is closed; decisions are now for round {self.open_round}",
+                code=ErrorCode.ROUND_CLOSED,
+            )
+        if round_no == self.open_round and self._closing is not None:
+            raise Conflict(
+                f"round {round_no} is closing; decisions will be for round {round_no + 1}",
+                code=ErrorCode.ROUND_CLOSED,
+            )
+        if round_no > self.open_round:
+            raise Conflict(
+                f"round {round_no} has not opened; decisions are for round {self.open_round}",
+                code=ErrorCode.WRONG_ROUND,
+            )
+        self._check_open()
         decision = self.game.validate_decision(self.record.state, role, event.decision)
         latest = self._latest.get(role, current)
         earlier: tuple[str, ...] = ()

@@ -58,7 +58,7 @@ async def create_session(request: Request) -> Response:
 
 async def _session_games(request: Request) -> list[tuple[GameRecord, Room | None]]:
     session_id = request.path_params["session_id"]
-    credential = claims(request, session_id)
+    credential = claims(request, session_id, what="class")
     check_id(session_id, "session")
     games = await hub_of(request).list_games(session_id=session_id)
     if not games:
@@ -66,7 +66,7 @@ async def _session_games(request: Request) -> list[tuple[GameRecord, Room | None
     if not is_admin(request, credential) and not tokens.matches(
         credential, games[0][0].session_hash
     ):
-        raise NotAuthorized("this token does not control that session", code=ErrorCode.BAD_TOKEN)
+        raise NotAuthorized("this token does not control that class", code=ErrorCode.BAD_TOKEN)
     return games
 
 

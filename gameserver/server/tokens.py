@@ -14,6 +14,10 @@ import hashlib
 import hmac
 import secrets
 
+#: A class's (session's) id starts with this (its token too). Some game ids do as well: the
+#: prefix says "maybe a class", and only the stored hash says yes.
+SESSION_PREFIX = "S"
+
 # Crockford-like alphabet without I, L, O, U, 0, 1: nothing a student can misread on a projector.
 _CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
 
