@@ -34,8 +34,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gameserver.client.bot import NO_THINK, Think
-from gameserver.client.run import Api, Team, play, progress, team_for
+from gameserver.client.api import Api
+from gameserver.client.teams import Team, play, progress, team_for
+from gameserver.client.timing import NO_THINK, Think
 from gameserver.games import get_game, make_policy
 from gameserver.tools.localserver import LocalServer, ServerError
 from gameserver.tools.simulate import simulate

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from gameserver.client.run import Api
+from gameserver.client.api import Api
 from gameserver.errors import GameServerError
 
 ROOT = Path(__file__).resolve().parent.parent
