@@ -425,9 +425,11 @@ function sendOutbox() {
 function onAck(ack) {
   const out = game.outbox;
   if (!out || ack.id !== out.id) return;
+  // The ack names what the round keeps: no decision for a resend the closed round used (it is
+  // the one sent), or the decision of a newer id of this seat that replaced this one.
   const decision = ack.decision || out.decision;
   if (ack.round === game.openRound) {
-    game.confirmed = { round: ack.round, decision, id: ack.id };
+    game.confirmed = { round: ack.round, decision, id: ack.superseded_by || ack.id };
   } else {
     game.notice = `Your ${roundWord(game.kind)} ${ack.round} decision was counted.`;
   }
