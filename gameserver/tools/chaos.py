@@ -38,6 +38,7 @@ from gameserver.client.api import Api
 from gameserver.client.teams import Team, play, progress, team_for
 from gameserver.client.timing import NO_THINK, Think
 from gameserver.games import get_game, make_policy
+from gameserver.replay import replay_game
 from gameserver.tools.localserver import LocalServer, ServerError
 from gameserver.tools.simulate import simulate
 
@@ -72,15 +73,14 @@ class ChaosResult:
         return not self.problems
 
 
-def replay(export: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """The per-round figures and results of the export's decisions played offline, no crash."""
+def replayed_twin(export: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The uninterrupted twin: the per-round figures and results of the export's decisions
+    played offline from its settings and seed, no crash."""
     game = get_game(export["kind"])
-    state = game.initial_state(game.validate_settings(export["settings"]), export["seed"])
-    summaries = []
-    for record in export["rounds"]:
-        state = game.step(state, record["decisions"])
-        summaries.append(game.round_summary(state))
-    return summaries, game.results(state)
+    settings = game.validate_settings(export["settings"])
+    decisions = (record["decisions"] for record in export["rounds"])
+    states = replay_game(game, settings, export["seed"], decisions)
+    return [game.round_summary(state) for state in states[1:]], game.results(states[-1])
 
 
 def check_game(export: dict[str, Any], team: Team, policy: str, weeks: int) -> list[str]:
@@ -97,7 +97,7 @@ def check_game(export: dict[str, Any], team: Team, policy: str, weeks: int) -> l
     defaulted = [r["round"] for r in rounds if r["defaulted"]]
     if defaulted:
         problems.append(f"{gid}: rounds closed with default decisions: {defaulted}")
-    summaries, results = replay(export)
+    summaries, results = replayed_twin(export)
     figures = [r["summary"] for r in rounds]
     if summaries != figures or results != export["results"]:
         first = next(
