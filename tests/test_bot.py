@@ -8,6 +8,8 @@ resend answered for a round that has just closed, a resend of an id a newer one 
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -152,3 +154,13 @@ async def test_an_ack_records_the_id_and_decision_the_round_keeps() -> None:
     assert bot.acks == {1: ("1.1", {"order": 8}), 2: ("w-9", {"order": 3})}
     assert len(bot.ack_latencies) == 2 and bot.rounds == 2
     assert bot.done and bot.reconnects == 0 and not bot.drops
+
+
+def test_the_client_package_does_not_import_the_server() -> None:
+    """A bot process needs the protocol and the games' policies, never the server itself."""
+    modules = ", ".join(f"gameserver.client.{m}" for m in ("api", "bot", "link", "teams", "timing"))
+    server = "[m for m in sys.modules if m.startswith('gameserver.server')]"
+    code = f"import sys, {modules}; print({server})"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["[]"]
