@@ -34,7 +34,7 @@ from gameserver.client.timing import NO_THINK, RoundTimer, Think
 from gameserver.errors import GameServerError, InvalidSettings
 from gameserver.game import Policy
 from gameserver.games import choose_policies, get_game
-from gameserver.protocol import game_of_code
+from gameserver.protocol import GameStatus, game_of_code
 
 _CREATE_CONCURRENCY = 16
 
@@ -296,7 +296,7 @@ def summarize(teams: Sequence[Team], seconds: float, kind: str) -> dict[str, Any
         "kind": kind,
         "headline": headline,
         "games": len(teams),
-        "finished": sum(1 for game in games if game["status"] == "finished"),
+        "finished": sum(1 for game in games if game["status"] == GameStatus.FINISHED),
         "bots": len(bots),
         "seconds": round(seconds, 3),
         "rounds": rounds_played,

@@ -38,6 +38,7 @@ from gameserver.client.api import Api
 from gameserver.client.teams import Team, play, progress, team_for
 from gameserver.client.timing import NO_THINK, Think
 from gameserver.games import get_game, make_policy
+from gameserver.protocol import GameStatus
 from gameserver.replay import replay_game
 from gameserver.tools.localserver import LocalServer, ServerError
 from gameserver.tools.simulate import simulate
@@ -89,7 +90,7 @@ def check_game(export: dict[str, Any], team: Team, policy: str, weeks: int) -> l
     problems = []
     if team.error:
         problems.append(f"{gid}: a bot failed: {team.error}")
-    if export["status"] != "finished":
+    if export["status"] != GameStatus.FINISHED:
         problems.append(f"{gid}: status {export['status']}, not finished")
     rounds = export["rounds"]
     if [r["round"] for r in rounds] != list(range(1, len(rounds) + 1)) or len(rounds) != weeks:
@@ -255,7 +256,7 @@ async def _play_and_check(
             export = await api.export(team.game_id)
             problems = check_game(export, team, chosen[team.game_id], result.weeks)
             result.problems.extend(problems)
-            result.finished += export["status"] == "finished"
+            result.finished += export["status"] == GameStatus.FINISHED
             result.equal_replay += not any("replayed twin" in p for p in problems)
             result.equal_offline += not any("played offline" in p for p in problems)
             acked = sum(len(bot.acks) for bot in team.bots)
