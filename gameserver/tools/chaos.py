@@ -45,7 +45,6 @@ from gameserver.tools.simulate import simulate
 
 KIND = "beer"
 POLICIES = ("sterman", "pass-through", "benchmark")
-ROOT = Path(__file__).resolve().parent.parent
 
 
 class ChaosError(Exception):
