@@ -1,13 +1,21 @@
-// Shared by the player page and the dashboard: the WebSocket client (protocol v1, docs/protocol.md),
-// the HTTP helper for the facilitator API (docs/api.md), a server clock and small DOM helpers.
+// Shared by the player page and the dashboard: the WebSocket client (docs/protocol.md), the HTTP
+// helper for the facilitator API (docs/api.md), a server clock and small DOM helpers. The
+// protocol's version and codes come from the server (/protocol.js, made from
+// gameserver/protocol.py), so a page and the server it talks to cannot disagree on them.
 
-export const PROTOCOL_VERSION = 1;
+import { CLOSE, ERROR, PROTOCOL_VERSION } from "/protocol.js";
 
 // Refusals of a hello that no retry can fix: the page has to do something else.
 const FINAL_HELLO_ERRORS = new Set([
-  "bad_token", "not_found", "seat_taken", "wrong_role", "no_such_role", "game_full",
-  "unsupported_version", "hello_expected", "missing_field", "bad_message",
+  ERROR.BAD_TOKEN, ERROR.NOT_FOUND, ERROR.SEAT_TAKEN, ERROR.WRONG_ROLE, ERROR.NO_SUCH_ROLE,
+  ERROR.GAME_FULL, ERROR.UNSUPPORTED_VERSION, ERROR.HELLO_EXPECTED, ERROR.MISSING_FIELD,
+  ERROR.BAD_MESSAGE,
 ]);
+// The page's own reasons for dropping a connection, reported as its close code: codes that no
+// server sends (the test of the pages checks that CLOSE has none of them).
+const SILENT = 4999; // nothing heard for 45 s
+const HELLO_REFUSED = 4998; // a hello refused for a reason a retry may fix
+const NO_CLOSE_FRAME = 1006; // RFC 6455: the connection was lost without a close frame
 
 export function wsUrl() {
   return `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
@@ -21,7 +29,8 @@ export function wsUrl() {
  * "online", "offline" (info.retryAt, info.code), "superseded" (info.error: the `superseded` error
  * that came before the close, if any: another window took the seat, or the facilitator reset it),
  * "deleted" or "refused" (info.error).
- * Close 1012 (restart) and 4000 (too slow) are ordinary reasons to come back; 4002, 4003 and 4004 are not.
+ * Closes such as CLOSE.RESTARTING and CLOSE.TOO_SLOW are ordinary reasons to come back;
+ * CLOSE.SUPERSEDED, CLOSE.SEAT_RESET and CLOSE.GAME_DELETED are not.
  */
 export class GameSocket {
   constructor({ hello, onMessage, onState = () => {} }) {
@@ -68,7 +77,7 @@ export class GameSocket {
     const ws = this.ws;
     this.ws = null;
     this.welcomed = false;
-    if (ws) ws.close(1000);
+    if (ws) ws.close(CLOSE.NORMAL);
   }
 
   send(message) {
@@ -86,7 +95,7 @@ export class GameSocket {
   _beat() {
     if (!this.ready) return;
     if (Date.now() - this.lastHeard > 45000) {
-      this._drop(4999);
+      this._drop(SILENT);
       return;
     }
     this.send({ type: "ping", id: "beat" });
@@ -98,7 +107,7 @@ export class GameSocket {
     try {
       ws = new WebSocket(wsUrl());
     } catch (err) {
-      this._retry(1006);
+      this._retry(NO_CLOSE_FRAME);
       return;
     }
     this.ws = ws;
@@ -128,11 +137,11 @@ export class GameSocket {
           this.stop();
           this.onState("refused", { error: message });
         } else {
-          this._drop(4998);
+          this._drop(HELLO_REFUSED);
         }
         return;
       }
-      if (message.type === "error" && (message.code === "superseded" || message.code === "seat_reset")) {
+      if (message.type === "error" && (message.code === ERROR.SUPERSEDED || message.code === ERROR.SEAT_RESET)) {
         this.lastError = message;
       }
       this.onMessage(message);
@@ -142,11 +151,11 @@ export class GameSocket {
       this.ws = null;
       this.welcomed = false;
       if (this.stopped) return;
-      if (event.code === 4002 || event.code === 4003) {
+      if (event.code === CLOSE.SUPERSEDED || event.code === CLOSE.SEAT_RESET) {
         const error = this.lastError;
         this.stop();
         this.onState("superseded", { error });
-      } else if (event.code === 4004) {
+      } else if (event.code === CLOSE.GAME_DELETED) {
         this.stop();
         this.onState("deleted", {});
       } else {

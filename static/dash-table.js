@@ -2,15 +2,16 @@
 // live update never takes the keyboard focus away from a button.
 
 import { KIND_TITLES, el, fmtDuration, humanize, roleName, roundWord } from "./client.js";
+import { IN_PROGRESS, STATUS } from "/protocol.js";
 
-export const IN_PROGRESS = new Set(["created", "running", "paused"]);
+/** The statuses in which each action of a row applies (the server refuses it in any other). */
 export const APPLIES = {
-  start: ["created"],
-  pause: ["running"],
-  resume: ["paused"],
-  "close-round": ["running", "paused"],
-  extend: ["running", "paused"],
-  end: ["created", "running", "paused"],
+  start: [STATUS.CREATED],
+  pause: [STATUS.RUNNING],
+  resume: [STATUS.PAUSED],
+  "close-round": [STATUS.RUNNING, STATUS.PAUSED],
+  extend: [STATUS.RUNNING, STATUS.PAUSED],
+  end: IN_PROGRESS,
 };
 
 export function titleOf(info) {
@@ -85,8 +86,8 @@ export function updateRow(row, info, d, { watched, clock }) {
   const round = row.querySelector(`[data-testid="round-${id}"]`);
   round.dataset.round = String(d.round);
   let roundText;
-  if (d.status === "created") roundText = `Not started (${d.total ?? "?"} ${word}s)`;
-  else if (IN_PROGRESS.has(d.status)) roundText = `${humanize(word)} ${d.round + 1} of ${d.total ?? "?"}`;
+  if (d.status === STATUS.CREATED) roundText = `Not started (${d.total ?? "?"} ${word}s)`;
+  else if (IN_PROGRESS.includes(d.status)) roundText = `${humanize(word)} ${d.round + 1} of ${d.total ?? "?"}`;
   else roundText = `${d.round} of ${d.total ?? "?"} played`;
   if (round.textContent !== roundText) round.textContent = roundText;
 
@@ -117,10 +118,10 @@ export function updateRow(row, info, d, { watched, clock }) {
     seatButton.setAttribute("aria-label", seat.bot
       ? `Give the ${seat.role} seat of ${titleOf(info)} back to a person`
       : `Hand the ${seat.role} seat of ${titleOf(info)} to a bot`);
-    seatButton.hidden = !IN_PROGRESS.has(d.status);
+    seatButton.hidden = !IN_PROGRESS.includes(d.status);
     const resetButton = item.querySelector('[data-part="reset"]');
     resetButton.setAttribute("aria-label", `Reset the ${seat.role} seat of ${titleOf(info)}: a new join code, whoever is on it is disconnected`);
-    resetButton.hidden = !seat.claimed || !IN_PROGRESS.has(d.status);
+    resetButton.hidden = !seat.claimed || !IN_PROGRESS.includes(d.status);
     item.dataset.claimed = String(Boolean(seat.claimed));
   }
 
@@ -130,7 +131,7 @@ export function updateRow(row, info, d, { watched, clock }) {
     if (action === "restore") node.hidden = info.active || watched;
     else node.hidden = !APPLIES[action].includes(d.status);
   }
-  row.querySelector(".bot-policy").hidden = !IN_PROGRESS.has(d.status);
+  row.querySelector(".bot-policy").hidden = !IN_PROGRESS.includes(d.status);
   updateDeadline(row, d, clock);
 }
 
@@ -138,11 +139,11 @@ export function updateRow(row, info, d, { watched, clock }) {
 export function updateDeadline(row, d, clock) {
   const cell = row.querySelector(".deadline-cell");
   let text = "–";
-  if (d.status === "running" && typeof d.deadline === "number") {
+  if (d.status === STATUS.RUNNING && typeof d.deadline === "number") {
     const left = clock.secondsUntil(d.deadline);
     text = left > 0 ? fmtDuration(left) : "closing…";
-  } else if (d.status === "paused") {
-    text = typeof d.pausedRemaining === "number" ? `paused, ${fmtDuration(d.pausedRemaining)} left` : "paused";
+  } else if (d.status === STATUS.PAUSED) {
+    text = typeof d.pausedRemaining === "number" ? `paused, ${fmtDuration(d.pausedRemaining)} left` : STATUS.PAUSED;
   }
   if (cell.textContent !== text) cell.textContent = text;
 }

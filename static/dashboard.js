@@ -11,10 +11,11 @@ import {
   settingsFields,
 } from "./dash-panels.js";
 import {
-  APPLIES, IN_PROGRESS, buildRow, titleOf as titleOfGame, updateDeadline, updateRow,
+  APPLIES, buildRow, titleOf as titleOfGame, updateDeadline, updateRow,
 } from "./dash-table.js";
 import { showHandouts } from "./dash-qr.js";
 import { renderDebrief } from "./debrief.js";
+import { ERROR, IN_PROGRESS } from "/protocol.js";
 
 const $ = (id) => document.getElementById(id);
 const CREDENTIAL = "gameserver.dash.credential";
@@ -81,7 +82,7 @@ async function identify(credential) {
     if (!(err instanceof ApiError) || err.status !== 401) throw err;
   }
   const owner = credential.split(".")[0];
-  if (!credential.includes(".") || !owner) throw new ApiError("this key or token is not accepted", "bad_token", 401);
+  if (!credential.includes(".") || !owner) throw new ApiError("this key or token is not accepted", ERROR.BAD_TOKEN, 401);
   if (owner.startsWith("S") && owner.length === 9) {
     await api("GET", `/api/sessions/${owner}`, { token: credential });
     return { mode: "session", scope: owner };
@@ -192,7 +193,7 @@ function ensureWatches() {
   for (const id of order) {
     const entry = games.get(id);
     const status = display(entry).status;
-    const want = entry.forceWatch || (entry.info.active && IN_PROGRESS.has(status) && watched < MAX_WATCHED);
+    const want = entry.forceWatch || (entry.info.active && IN_PROGRESS.includes(status) && watched < MAX_WATCHED);
     if (want) watched += 1;
     if (want && !entry.socket) startWatch(entry);
     if (!want && entry.socket) stopWatch(entry);
@@ -233,7 +234,7 @@ function onWatchMessage(entry, message) {
   entry.clock.update(message.server_time);
   if (message.view) entry.view = message.view;
   if (message.type === "sync" && entry.forceWatch && !entry.info.active) refresh();
-  if (live.status && !IN_PROGRESS.has(live.status) && !entry.forceWatch) {
+  if (live.status && !IN_PROGRESS.includes(live.status) && !entry.forceWatch) {
     // over: let the game leave memory when idle; the API has its final state
     stopWatch(entry);
     refreshOne(entry);
@@ -322,7 +323,7 @@ function shownEntries() {
     const sid = entry.info.session_id;
     if (filter.startsWith("session:") && sid !== filter.slice(8)) return false;
     if (filter === "loose" && sid) return false;
-    if (hideOver && !IN_PROGRESS.has(display(entry).status)) return false;
+    if (hideOver && !IN_PROGRESS.includes(display(entry).status)) return false;
     return true;
   });
 }
@@ -497,7 +498,7 @@ async function onBulk(action) {
 // -- join links -----------------------------------------------------------------------------
 
 function renderLinks(shown) {
-  const withSeats = shown.filter((e) => IN_PROGRESS.has(display(e).status));
+  const withSeats = shown.filter((e) => IN_PROGRESS.includes(display(e).status));
   const signature = withSeats.map((e) => `${e.id}:${e.info.join.map((l) => l.code).join("|")}`).join(",");
   if (signature === linksSignature) return;
   linksSignature = signature;
@@ -572,7 +573,7 @@ async function showDetail(gameId) {
       el("button", { type: "button", onclick: () => showDetail(gameId) }, "Refresh"),
       el("button", { type: "button", onclick: () => { section.hidden = true; } }, "Close")),
     cloneForm,
-    IN_PROGRESS.has(info.status) ? el("details", {}, el("summary", {}, "Join links"), linksTable(info, say)) : null,
+    IN_PROGRESS.includes(info.status) ? el("details", {}, el("summary", {}, "Join links"), linksTable(info, say)) : null,
     resultsTable(info),
     info.round > 0 && info.view
       ? renderDebrief(info.kind, info.view, { heading: info.view.over ? "Debrief" : "So far", level: "h3" })
@@ -712,12 +713,12 @@ function init() {
     node.addEventListener("click", () => onBulk(node.dataset.bulk));
   }
   $("copy-all-links").addEventListener("click", async () => {
-    const entries = shownEntries().filter((e) => IN_PROGRESS.has(display(e).status));
+    const entries = shownEntries().filter((e) => IN_PROGRESS.includes(display(e).status));
     const ok = await copyText(linksText(entries.map((e) => e.info)));
     say(ok ? `Copied the links of ${entries.length} games.` : "Copying is not allowed here.");
   });
   $("print-all-handouts").addEventListener("click", (event) => {
-    const entries = shownEntries().filter((e) => IN_PROGRESS.has(display(e).status));
+    const entries = shownEntries().filter((e) => IN_PROGRESS.includes(display(e).status));
     if (!entries.length) {
       say("No game in progress is shown, so there are no links to print.");
       return;

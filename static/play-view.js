@@ -3,15 +3,18 @@
 
 import { lineChart } from "./charts.js";
 import { decisionKey, el, fmt, fmtMoney, humanize, listWords, roleName, roundWord } from "./client.js";
+import { STATUS } from "/protocol.js";
+
+const STATUS_WORDS = {
+  [STATUS.CREATED]: "Waiting for the facilitator to start the game.",
+  [STATUS.RUNNING]: "The game is running.",
+  [STATUS.PAUSED]: "The facilitator paused the game.",
+  [STATUS.FINISHED]: "The game is over.",
+  [STATUS.ENDED]: "The facilitator ended the game.",
+};
 
 export function statusWords(status) {
-  return {
-    created: "Waiting for the facilitator to start the game.",
-    running: "The game is running.",
-    paused: "The facilitator paused the game.",
-    finished: "The game is over.",
-    ended: "The facilitator ended the game.",
-  }[status] || "";
+  return STATUS_WORDS[status] || "";
 }
 
 const BEER_FIGURES = [
@@ -85,7 +88,7 @@ export function historyCharts(kind, view) {
 
 export function roundLine(game) {
   const word = humanize(roundWord(game.kind));
-  if (game.status === "finished") return `Game over: ${game.round} ${roundWord(game.kind)}s played`;
+  if (game.status === STATUS.FINISHED) return `Game over: ${game.round} ${roundWord(game.kind)}s played`;
   const of = game.announced ? ` of ${game.announced}` : "";
   return `${word} ${game.openRound}${of}`;
 }
@@ -124,8 +127,8 @@ export function decisionState(game, connected) {
     if (!connected) {
       return { state: "queued", value, text: `${humanize(key)} ${value} is saved on this device and will be sent when the connection is back.` };
     }
-    if (game.status !== "running") {
-      const when = game.status === "created" ? "starts" : "resumes";
+    if (game.status !== STATUS.RUNNING) {
+      const when = game.status === STATUS.CREATED ? "starts" : "resumes";
       return { state: "queued", value, text: `${humanize(key)} ${value} will be sent when the game ${when}.` };
     }
     return { state: "sending", value, text: `Sending ${key} ${value}…` };

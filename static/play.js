@@ -11,11 +11,13 @@ import { renderDebrief } from "./debrief.js";
 import {
   decisionLabel, decisionState, figureItems, gameNote, historyCharts, roundLine, statusWords,
 } from "./play-view.js";
+import { ERROR, IN_PROGRESS, STATUS } from "/protocol.js";
 
 const $ = (id) => document.getElementById(id);
 const SEAT_PREFIX = "gameserver.seat.";
 const OUTBOX_PREFIX = "gameserver.outbox.";
 const RESEND_AFTER_MS = 5000;
+const OVER = new Set([STATUS.FINISHED, STATUS.ENDED]);
 
 const game = {
   gameId: null,
@@ -127,7 +129,7 @@ function probe(code) {
       return answer;
     }
     const game = `${answer.title ? `${answer.title}, a ` : "a "}${KIND_TITLES[answer.kind] || humanize(answer.kind)}`;
-    const over = ["finished", "ended"].includes(answer.status) ? " This game is over." : "";
+    const over = OVER.has(answer.status) ? " This game is over." : "";
     if (answer.open) {
       const free = answer.roles.filter((r) => r.free).length;
       info.textContent = free
@@ -259,8 +261,8 @@ function seatLost(message) {
 function onState(state, info) {
   connection = { state, ...info };
   if (state === "connecting") joined = false;
-  if (state === "superseded" && seat && info.error && info.error.code === "seat_reset") {
-    // close 4003 after a reset: the token is dead, coming back with it would only be refused
+  if (state === "superseded" && seat && info.error && info.error.code === ERROR.SEAT_RESET) {
+    // CLOSE.SEAT_RESET after a reset: the token is dead, coming back with it would only be refused
     connection = { state: "reset" };
     seatLost(seat.open
       ? "Your seat was reset by the facilitator; choose a free role to join again, or ask for a new code."
@@ -271,7 +273,7 @@ function onState(state, info) {
   if (state === "refused") {
     const error = info.error || {};
     if (seat && seat.token) {
-      seatLost(error.code === "bad_token"
+      seatLost(error.code === ERROR.BAD_TOKEN
         ? "Your seat could not be resumed: the facilitator reset it, or the game was deleted. Ask for a new code."
         : `Your seat could not be resumed (${error.message || error.code}). Join again with your code.`);
     } else {
@@ -344,7 +346,7 @@ function onMessage(message) {
       const before = game.status;
       applyFigures(message);
       if (before !== game.status) announce(statusWords(game.status));
-      if (game.status === "running") sendOutbox();
+      if (game.status === STATUS.RUNNING) sendOutbox();
       render(false);
       break;
     }
@@ -398,7 +400,7 @@ function reconcileOutbox() {
   if (!out) return;
   if (game.confirmed && game.confirmed.id === out.id) {
     setOutbox(null);
-  } else if (game.status === "finished" || game.status === "ended") {
+  } else if (OVER.has(game.status)) {
     setOutbox(null);
   } else if (out.round >= game.round) {
     // the open round, or the one just closed: the server acks a duplicate if it used it
@@ -412,7 +414,7 @@ function reconcileOutbox() {
 function sendOutbox() {
   const out = game.outbox;
   if (!out || !socket || !socket.ready) return;
-  if (game.status !== "running" && out.round === game.openRound) return; // wait for start/resume
+  if (game.status !== STATUS.RUNNING && out.round === game.openRound) return; // wait for start/resume
   socket.send({ type: "submit", round: out.round, id: out.id, decision: out.decision });
   clearTimeout(resendTimer);
   resendTimer = setTimeout(() => {
@@ -423,9 +425,11 @@ function sendOutbox() {
 function onAck(ack) {
   const out = game.outbox;
   if (!out || ack.id !== out.id) return;
+  // The ack names what the round keeps: no decision for a resend the closed round used (it is
+  // the one sent), or the decision of a newer id of this seat that replaced this one.
   const decision = ack.decision || out.decision;
   if (ack.round === game.openRound) {
-    game.confirmed = { round: ack.round, decision, id: ack.id };
+    game.confirmed = { round: ack.round, decision, id: ack.superseded_by || ack.id };
   } else {
     game.notice = `Your ${roundWord(game.kind)} ${ack.round} decision was counted.`;
   }
@@ -441,22 +445,22 @@ function onError(error) {
     return;
   }
   switch (error.code) {
-    case "paused":
-    case "not_started":
+    case ERROR.PAUSED:
+    case ERROR.NOT_STARTED:
       break; // stays queued; sent when the game runs
-    case "storage_failure":
+    case ERROR.STORAGE_FAILURE:
       clearTimeout(resendTimer);
       resendTimer = setTimeout(sendOutbox, 2000);
       break;
-    case "invalid_decision":
+    case ERROR.INVALID_DECISION:
       setOutbox(null);
       showDecisionError(error.message);
       break;
-    case "round_closed":
+    case ERROR.ROUND_CLOSED:
       setOutbox(null);
       game.notice = `${humanize(roundWord(game.kind))} ${out.round} closed before your decision arrived; the default was used.`;
       break;
-    case "wrong_round":
+    case ERROR.WRONG_ROUND:
       setOutbox(null);
       socket.send({ type: "sync" });
       break;
@@ -498,7 +502,7 @@ function announce(text) {
 function announceRound() {
   const v = game.view || {};
   let text = `${humanize(roundWord(game.kind))} ${game.openRound} started.`;
-  if (game.status === "finished") text = "The game is over. The debrief is below.";
+  if (game.status === STATUS.FINISHED) text = "The game is over. The debrief is below.";
   else if (game.kind === "beer") {
     text += ` Incoming order ${fmt(v.incoming_order)}, inventory ${fmt(v.inventory)}, backlog ${fmt(v.backlog)}.`;
   }
@@ -509,7 +513,7 @@ let botShown = false;
 
 /** The notice that a server-side bot plays this seat for now (the player may still be here). */
 function renderBot() {
-  const over = game.status === "finished" || game.status === "ended";
+  const over = OVER.has(game.status);
   const bot = !over && (game.bots || []).includes(game.role);
   $("bot-notice").hidden = !bot;
   if (bot !== botShown) {
@@ -525,8 +529,8 @@ function renderDecision() {
   const status = $("decision-status");
   if (!game.view) return;
   const bot = renderBot();
-  $("decide-card").hidden = game.status === "finished" || game.status === "ended";
-  $("decision-submit").disabled = bot || !["running", "paused", "created"].includes(game.status);
+  $("decide-card").hidden = OVER.has(game.status);
+  $("decision-submit").disabled = bot || !IN_PROGRESS.includes(game.status);
   $("decision-input").disabled = bot;
   const { state, value, text } = decisionState(game, Boolean(socket && socket.ready));
   status.dataset.state = state;
@@ -578,15 +582,15 @@ function tick() {
   const box = $("deadline");
   let text = "";
   let urgent = false;
-  if (game.status === "running" && typeof game.deadline === "number") {
+  if (game.status === STATUS.RUNNING && typeof game.deadline === "number") {
     const left = clock.secondsUntil(game.deadline);
     text = left > 0 ? `Closes in ${fmtDuration(left)}` : "Closing…";
     urgent = left < 15;
-  } else if (game.status === "paused") {
+  } else if (game.status === STATUS.PAUSED) {
     text = typeof game.pausedRemaining === "number"
       ? `Paused (${fmtDuration(game.pausedRemaining)} left when it resumes)`
       : "Paused";
-  } else if (game.status === "created") {
+  } else if (game.status === STATUS.CREATED) {
     text = "Not started yet";
   }
   if (box.textContent !== text) box.textContent = text;

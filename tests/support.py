@@ -15,6 +15,8 @@ import httpx
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
 
+from gameserver.games import get_game
+from gameserver.replay import replay_game
 from gameserver.tools.localserver import free_port
 
 ADMIN_KEY = "test-admin-key"
@@ -170,6 +172,14 @@ class WSClient:
 
     async def close(self) -> None:
         await self.ws.close()
+
+
+def replay_summaries(export: dict[str, Any]) -> list[dict[str, Any]]:
+    """The per-round summaries of an uninterrupted offline game with the export's decisions."""
+    game = get_game(export["kind"])
+    decisions = (record["decisions"] for record in export["rounds"])
+    states = replay_game(game, export["settings"], export["seed"], decisions)
+    return [game.round_summary(state) for state in states[1:]]
 
 
 async def join(

@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 
 from gameserver import cli
+from gameserver.client.api import Api, ApiError
 from gameserver.client.bot import Bot, RoundTimer, Think, ws_url
-from gameserver.client.run import (
-    Api,
+from gameserver.client.teams import (
     Plan,
     Team,
     create_teams,
@@ -29,6 +29,7 @@ from gameserver.client.run import (
     summarize,
     team_for,
 )
+from gameserver.errors import GameServerError
 from gameserver.games import make_policy
 from gameserver.tools.simulate import simulate
 from tests.support import ADMIN_KEY, ROOT, ServerProcess, free_port
@@ -168,6 +169,24 @@ async def test_bots_come_back_after_a_graceful_restart_with_1012(
         assert bot.done and bot.reconnects == 1 and bot.drops == {1012: 1}
     figures = summarize([team], 1.0, "beer")
     assert figures["drops"] == {"1012": 4} and figures["finished"] == 1
+
+
+async def test_the_api_client_raises_what_the_server_refused(server: ServerProcess) -> None:
+    async with Api(server.url, "not-the-admin-key") as api:
+        with pytest.raises(ApiError) as refused:
+            await api.create_game(kind="beer")
+    assert refused.value.status == 401 and refused.value.code == "not_admin"
+    assert "POST /api/games: 401" in str(refused.value)
+    async with Api(server.url, ADMIN_KEY) as api:
+        with pytest.raises(ApiError) as missing:
+            await api.game("NOSUCHGAME")
+    assert missing.value.status == 404 and missing.value.code == "not_found"
+    async with Api(f"http://127.0.0.1:{free_port()}", ADMIN_KEY) as api:
+        with pytest.raises(ApiError) as unreachable:
+            await api.health()
+    assert unreachable.value.status == 0 and unreachable.value.code == "unreachable"
+    assert isinstance(unreachable.value, GameServerError)  # one line from a command, exit 2
+    assert "cannot reach the server at http://127.0.0.1:" in str(unreachable.value)
 
 
 def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from gameserver.protocol import PROTOCOL_VERSION, CloseCode, ErrorCode, GameStatus
 from tests.support import ADMIN_KEY, ServerProcess
 from tests.test_live import create
 
@@ -131,6 +132,33 @@ def seat(dash: Page, game_id: str, role: str) -> Any:
 def no_page_errors(*pages: Page) -> None:
     for page in pages:
         assert page.errors == [], page.errors  # type: ignore[attr-defined]
+
+
+def test_the_served_protocol_module_imports_cleanly(
+    browser: Browser, contexts: list[BrowserContext], server: ServerProcess
+) -> None:
+    """The pages import /protocol.js: as the server serves it, Chromium must load it as an ES
+    module and see the values of gameserver.protocol, frozen."""
+    page = new_page(browser, contexts)
+    page.goto(server.url + "/")
+    loaded = page.evaluate(
+        """async () => {
+            const m = await import("/protocol.js");
+            const frozen = [m.CLOSE, m.ERROR, m.STATUS, m.IN_PROGRESS].every(Object.isFrozen);
+            return {names: Object.keys(m).sort(), version: m.PROTOCOL_VERSION, close: m.CLOSE,
+                    error: m.ERROR, status: m.STATUS, inProgress: m.IN_PROGRESS, frozen};
+        }"""
+    )
+    assert loaded == {
+        "names": ["CLOSE", "ERROR", "IN_PROGRESS", "PROTOCOL_VERSION", "STATUS"],
+        "version": PROTOCOL_VERSION,
+        "close": {code.name: int(code) for code in CloseCode},
+        "error": {code.name: str(code) for code in ErrorCode},
+        "status": {status.name: str(status) for status in GameStatus},
+        "inProgress": ["created", "running", "paused"],
+        "frozen": True,
+    }
+    assert page.errors == []  # type: ignore[attr-defined]
 
 
 def test_four_players_play_rounds_while_the_dashboard_follows(

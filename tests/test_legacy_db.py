@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from gameserver.games import get_game
-from tests.support import ServerProcess, WSClient, join, resume
-from tests.test_live import export_json, replay
+from tests.support import ServerProcess, WSClient, join, replay_summaries, resume
+from tests.test_live import export_json
 
 FIXTURE = Path(__file__).parent / "fixtures" / "v0.1.0"
 
@@ -127,7 +127,7 @@ async def test_a_0_1_0_database_loads_resumes_and_finishes(tmp_path: Path) -> No
             export = export_json(server, entry)
             assert export["status"] == "finished", name
             assert export["rounds"][: len(expected[name]["rounds"])] == expected[name]["rounds"]
-            assert [r["summary"] for r in export["rounds"]] == replay(export), name
+            assert [r["summary"] for r in export["rounds"]] == replay_summaries(export), name
             game = get_game(export["kind"])
             assert len(export["rounds"]) == game.total_rounds(
                 game.initial_state(export["settings"], export["seed"])

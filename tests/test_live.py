@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from gameserver.games import get_game, make_policy
-from tests.support import ADMIN_KEY, ServerProcess, WSClient, join, resume
+from tests.support import ADMIN_KEY, ServerProcess, WSClient, join, replay_summaries, resume
 
 BEER_ROLES = ["retailer", "wholesaler", "distributor", "factory"]
 _ids = itertools.count(1)
@@ -46,17 +46,6 @@ async def submit(client: WSClient, round_no: int, decision: dict[str, Any]) -> d
     msg_id = f"m{next(_ids)}"
     await client.send({"type": "submit", "round": round_no, "id": msg_id, "decision": decision})
     return await client.expect("ack", id=msg_id)
-
-
-def replay(export: dict[str, Any]) -> list[dict[str, Any]]:
-    """The per-round summaries of an uninterrupted offline game with the same decisions."""
-    game = get_game(export["kind"])
-    state = game.initial_state(export["settings"], export["seed"])
-    summaries = []
-    for record in export["rounds"]:
-        state = game.step(state, record["decisions"])
-        summaries.append(game.round_summary(state))
-    return summaries
 
 
 def export_json(server: ServerProcess, game: dict[str, Any]) -> dict[str, Any]:
@@ -94,7 +83,7 @@ async def test_full_beer_game_with_pass_through(server: ServerProcess) -> None:
     assert message["status"] == "finished"
     export = export_json(server, game)
     assert len(export["rounds"]) == 36
-    assert [r["summary"] for r in export["rounds"]] == replay(export)
+    assert [r["summary"] for r in export["rounds"]] == replay_summaries(export)
     for client in [*players.values(), watcher]:
         await client.close()
 

@@ -13,19 +13,15 @@ from gameserver.game import Game, Policy, State
 from gameserver.games import GAMES, get_game, make_policy, policies_for
 from gameserver.games.beer import ROLES
 from gameserver.games.beer_policies import anchor_and_adjust, expected_demand
+from gameserver.tools.simulate import play as play_offline
 
 BEER = get_game("beer")
 
 
 def play(game: Game, policies: Mapping[str, Policy], seed: int = 0, **raw: Any) -> State:
-    state = game.initial_state(game.validate_settings(raw), seed)
-    while not game.is_over(state):
-        decisions = {
-            role: game.validate_decision(state, role, policy(game.view(state, role)))
-            for role, policy in policies.items()
-        }
-        state = game.step(state, decisions)
-    return state
+    """The final state of a game played to its end with ``policies``, decisions validated."""
+    final, _ = play_offline(game, game.validate_settings(raw), policies, seed)
+    return final
 
 
 def everyone(game_name: str, policy: str, **params: Any) -> dict[str, Policy]:

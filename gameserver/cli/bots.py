@@ -20,9 +20,9 @@ from typing import Any, TextIO
 import orjson
 
 from gameserver.cli.args import add_policy_flags, number, pair, setting_value
-from gameserver.client.bot import NO_THINK, Think, ws_url
-from gameserver.client.run import (
-    Api,
+from gameserver.client.api import Api
+from gameserver.client.bot import ws_url
+from gameserver.client.teams import (
     Plan,
     Team,
     create_teams,
@@ -32,6 +32,7 @@ from gameserver.client.run import (
     summarize,
     teams_for_codes,
 )
+from gameserver.client.timing import NO_THINK, Think
 from gameserver.errors import InvalidSettings
 from gameserver.games import GAMES, get_game
 

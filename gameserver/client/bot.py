@@ -29,12 +29,16 @@ line or timer per message. Messages are handled in the event loop's read callbac
 recognised by their first bytes and skipped undecoded.
 
 What it records: ``ack_latencies`` (seconds from sending a submit to receiving its ack),
-``acks`` (round -> message id and decision, for every ack received), ``rounds`` (``round``
-messages received), ``reconnects`` (connections re-established after a drop), ``drops``
-(connections lost mid-game, by close code; 1006 when none came), ``errors`` (by code). A
-:class:`RoundTimer` shared by the bots of one game measures rounds: from the moment the last
-submit of a round was sent by any of them to the moment the last of them received that round's
-``round`` message.
+``acks`` (round -> the message id and decision the round keeps, from every ack received),
+``rounds`` (``round`` messages received), ``reconnects`` (connections re-established after a
+drop), ``drops`` (connections lost mid-game, by close code; 1006 when none came), ``errors``
+(by code). A :class:`RoundTimer` shared by the bots of one game measures rounds: from the moment
+the last submit of a round was sent by any of them to the moment the last of them received that
+round's ``round`` message.
+
+The protocol's version, close codes, error codes and statuses come from
+:mod:`gameserver.protocol`, the module the server speaks from; the client never imports the
+server itself.
 """
 
 from __future__ import annotations
@@ -55,34 +59,37 @@ from websockets.uri import parse_uri
 from gameserver.client.link import Link, open_link
 from gameserver.client.timing import NO_THINK, RoundTimer, Think
 from gameserver.game import Decision, Policy, View
+from gameserver.protocol import PROTOCOL_VERSION, CloseCode, ErrorCode, GameStatus
 
 __all__ = ["NO_THINK", "Bot", "BotError", "RoundTimer", "Think", "ws_url"]
 
-PROTOCOL_VERSION = 1
-OVER = frozenset({"finished", "ended"})
-
 #: Close codes after which coming back makes no sense.
-FATAL_CLOSES = {
-    1007: "the server found a frame malformed",
-    1009: "a message was over the server's size limit",
-    4002: "superseded: the seat connected elsewhere",
-    4004: "the game was deleted",
+FATAL_CLOSES: dict[int, str] = {
+    CloseCode.MALFORMED: "the server found a frame malformed",
+    CloseCode.TOO_BIG: "a message was over the server's size limit",
+    CloseCode.SUPERSEDED: "superseded: the seat connected elsewhere",
+    CloseCode.GAME_DELETED: "the game was deleted",
 }
 #: Errors after which a bot cannot take its seat.
 FATAL_ERRORS = frozenset(
     {
-        "bad_token",
-        "not_found",
-        "seat_taken",
-        "game_full",
-        "no_such_role",
-        "wrong_role",
-        "unsupported_version",
-        "superseded",
+        ErrorCode.BAD_TOKEN,
+        ErrorCode.NOT_FOUND,
+        ErrorCode.SEAT_TAKEN,
+        ErrorCode.GAME_FULL,
+        ErrorCode.NO_SUCH_ROLE,
+        ErrorCode.WRONG_ROLE,
+        ErrorCode.UNSUPPORTED_VERSION,
+        ErrorCode.SUPERSEDED,
     }
 )
+_OVER = frozenset(status for status in GameStatus if status.over)
+#: After ``paused``, ``not_started`` and ``wrong_round`` a bot decides again once the round is
+#: open: the refused decision was not saved.
+_DECIDE_AGAIN = frozenset({ErrorCode.PAUSED, ErrorCode.NOT_STARTED, ErrorCode.WRONG_ROUND})
 
 _PROGRESS = b'{"type":"progress"'
+_NO_CLOSE_FRAME = 1006  # RFC 6455's code for a connection lost without a close frame
 _SYNC_REQUEST = orjson.dumps({"type": "sync"})
 _MAX_CONNECTS = 100_000  # a bound on the reconnect loop; give_up and max_seconds come first
 _MAX_SAVE_RETRIES = 5
@@ -251,7 +258,7 @@ class Bot:
             link.abort()
         if self.done:
             return "game over"
-        code = link.close_code or 1006  # 1006: lost without a close frame
+        code = link.close_code or _NO_CLOSE_FRAME
         self.drops[code] += 1
         if code in FATAL_CLOSES:
             raise BotError(f"closed with {code}: {FATAL_CLOSES[code]}")
@@ -271,7 +278,7 @@ class Bot:
 
     def _finish(self, link: Link) -> None:
         self.done = True
-        link.close(1000)
+        link.close(CloseCode.NORMAL)
 
     # -- messages (called by the link for each one, in the event loop's read callback) ----
 
@@ -320,7 +327,7 @@ class Bot:
         self.status = message.get("status", self.status)
         self.round = message.get("round", self.round)
         self.open_round = message.get("open_round", self.open_round)
-        if self.status in OVER:
+        if self.status in _OVER:
             self._finish(link)
 
     def _on_sync(self, link: Link, message: dict[str, Any]) -> None:
@@ -337,7 +344,7 @@ class Bot:
                 self._pending = None  # saved before the drop; its ack was lost with it
                 self.confirmed += 1
                 return
-            elif self.status == "running":
+            elif self.status == GameStatus.RUNNING:
                 self._send(link, pending)  # the same id: harmless if it was saved after all
                 return
             else:
@@ -362,7 +369,12 @@ class Bot:
         if pending is None or message.get("id") != pending.id:
             return
         self.ack_latencies.append(time.perf_counter() - pending.sent)
-        self.acks[pending.round] = (pending.id, message.get("decision", pending.decision))
+        # The ack says what the round keeps: a newer id of this round may have replaced the
+        # one acknowledged (``superseded_by``, with the decision kept); a resend of what the
+        # last closed round used comes back with no decision, and that is the one sent.
+        decision = message.get("decision")
+        kept = message.get("superseded_by") or pending.id
+        self.acks[pending.round] = (kept, pending.decision if decision is None else decision)
         self._pending = None
 
     def _on_error(self, link: Link, message: dict[str, Any]) -> None:
@@ -370,27 +382,27 @@ class Bot:
         self.errors[code] += 1
         pending = self._pending
         if pending is None or message.get("id") != pending.id:
-            if code == "seat_taken" and self._open_join_retry():
+            if code == ErrorCode.SEAT_TAKEN and self._open_join_retry():
                 # Open join without a role: another player took the free seat this hello was
                 # given between the server's choice and its claim; ask again on this connection.
                 link.send(self._hello())
                 return
             if code in FATAL_ERRORS:
                 raise BotError(f"{code}: {message.get('message')}")
-            if code == "storage_failure" and not self._welcomed:
+            if code == ErrorCode.STORAGE_FAILURE and not self._welcomed:
                 raise _Reconnect("the server could not save the seat")
             return
-        if code == "storage_failure" and pending.tries < _MAX_SAVE_RETRIES:
+        if code == ErrorCode.STORAGE_FAILURE and pending.tries < _MAX_SAVE_RETRIES:
             self._after(0.05 * pending.tries, self._send, link, pending)
             return
         self._pending = None
-        if code == "round_closed":
+        if code == ErrorCode.ROUND_CLOSED:
             return  # the round message says what happened
-        if code == "game_over":
+        if code == ErrorCode.GAME_OVER:
             self._finish(link)
             return
-        if code in ("paused", "not_started", "wrong_round"):
-            self._decided = pending.round - 1  # decide again once the round is open
+        if code in _DECIDE_AGAIN:
+            self._decided = pending.round - 1
             link.send(_SYNC_REQUEST)
             return
         raise BotError(
@@ -410,7 +422,7 @@ class Bot:
         """Decide for the open round if that is due and not done yet."""
         if (
             self.done
-            or self.status != "running"
+            or self.status != GameStatus.RUNNING
             or self._pending is not None
             or self._later is not None  # thinking already
             or self._decided >= self.open_round

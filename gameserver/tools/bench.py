@@ -38,8 +38,9 @@ from typing import Any
 import orjson
 from websockets.asyncio.client import connect
 
-from gameserver.client.bot import Think
-from gameserver.client.run import Api, Plan, create_teams, play, summarize
+from gameserver.client.api import Api
+from gameserver.client.teams import Plan, create_teams, play, summarize
+from gameserver.client.timing import Think
 from gameserver.errors import GameServerError
 from gameserver.tools.localserver import LocalServer, ServerError
 

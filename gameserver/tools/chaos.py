@@ -34,15 +34,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gameserver.client.bot import NO_THINK, Think
-from gameserver.client.run import Api, Team, play, progress, team_for
+from gameserver.client.api import Api
+from gameserver.client.teams import Team, play, progress, team_for
+from gameserver.client.timing import NO_THINK, Think
 from gameserver.games import get_game, make_policy
+from gameserver.protocol import GameStatus
+from gameserver.replay import replay_game
 from gameserver.tools.localserver import LocalServer, ServerError
 from gameserver.tools.simulate import simulate
 
 KIND = "beer"
 POLICIES = ("sterman", "pass-through", "benchmark")
-ROOT = Path(__file__).resolve().parent.parent
 
 
 class ChaosError(Exception):
@@ -71,15 +73,14 @@ class ChaosResult:
         return not self.problems
 
 
-def replay(export: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """The per-round figures and results of the export's decisions played offline, no crash."""
+def replayed_twin(export: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The uninterrupted twin: the per-round figures and results of the export's decisions
+    played offline from its settings and seed, no crash."""
     game = get_game(export["kind"])
-    state = game.initial_state(game.validate_settings(export["settings"]), export["seed"])
-    summaries = []
-    for record in export["rounds"]:
-        state = game.step(state, record["decisions"])
-        summaries.append(game.round_summary(state))
-    return summaries, game.results(state)
+    settings = game.validate_settings(export["settings"])
+    decisions = (record["decisions"] for record in export["rounds"])
+    states = replay_game(game, settings, export["seed"], decisions)
+    return [game.round_summary(state) for state in states[1:]], game.results(states[-1])
 
 
 def check_game(export: dict[str, Any], team: Team, policy: str, weeks: int) -> list[str]:
@@ -88,7 +89,7 @@ def check_game(export: dict[str, Any], team: Team, policy: str, weeks: int) -> l
     problems = []
     if team.error:
         problems.append(f"{gid}: a bot failed: {team.error}")
-    if export["status"] != "finished":
+    if export["status"] != GameStatus.FINISHED:
         problems.append(f"{gid}: status {export['status']}, not finished")
     rounds = export["rounds"]
     if [r["round"] for r in rounds] != list(range(1, len(rounds) + 1)) or len(rounds) != weeks:
@@ -96,7 +97,7 @@ def check_game(export: dict[str, Any], team: Team, policy: str, weeks: int) -> l
     defaulted = [r["round"] for r in rounds if r["defaulted"]]
     if defaulted:
         problems.append(f"{gid}: rounds closed with default decisions: {defaulted}")
-    summaries, results = replay(export)
+    summaries, results = replayed_twin(export)
     figures = [r["summary"] for r in rounds]
     if summaries != figures or results != export["results"]:
         first = next(
@@ -254,7 +255,7 @@ async def _play_and_check(
             export = await api.export(team.game_id)
             problems = check_game(export, team, chosen[team.game_id], result.weeks)
             result.problems.extend(problems)
-            result.finished += export["status"] == "finished"
+            result.finished += export["status"] == GameStatus.FINISHED
             result.equal_replay += not any("replayed twin" in p for p in problems)
             result.equal_offline += not any("played offline" in p for p in problems)
             acked = sum(len(bot.acks) for bot in team.bots)

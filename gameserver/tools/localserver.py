@@ -10,10 +10,12 @@ import sys
 import time
 from pathlib import Path
 
-from gameserver.client.run import Api
+from gameserver.client.api import Api
 from gameserver.errors import GameServerError
 
-ROOT = Path(__file__).resolve().parent.parent
+#: The checkout this module is in (gameserver/tools/ -> the repository), put on the server's
+#: PYTHONPATH so that ``python -m gameserver`` runs this code even where it is not installed.
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class ServerError(Exception):

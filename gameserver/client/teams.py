@@ -1,11 +1,15 @@
-"""Many bots in one process: games created through the facilitator API, played, and measured.
+"""Teams of bots, many in one process: games created through the facilitator API, played by
+one :class:`~gameserver.client.bot.Bot` per seat, and measured.
 
 ``gameserver bots`` (:mod:`gameserver.cli.bots`) and ``scripts/chaos``
 (:mod:`gameserver.tools.chaos`) are thin layers over this::
 
+    from gameserver.client.api import Api
+    from gameserver.client.teams import Plan, create_teams, fetch_details, play, summarize
+
     async with Api("http://127.0.0.1:8000", admin_key) as api:
         plan = Plan(kind="beer", games=10, policy="sterman", seed=1)
-        teams = await create_teams(api, plan)
+        teams = await create_teams(api, api.url, plan)
         seconds = await play(teams)
         await fetch_details(api, teams)
         figures = summarize(teams, seconds, plan.kind)
@@ -18,110 +22,21 @@ a plan gets the seed ``plan.seed + i``, and so do its random policies, as in
 from __future__ import annotations
 
 import asyncio
-import http.client
 import time
-import urllib.error
-import urllib.request
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 
-import orjson
-
-from gameserver.client.bot import NO_THINK, Bot, RoundTimer, Think
+from gameserver.client.api import Api
+from gameserver.client.bot import Bot
+from gameserver.client.timing import NO_THINK, RoundTimer, Think
 from gameserver.errors import GameServerError, InvalidSettings
 from gameserver.game import Policy
 from gameserver.games import choose_policies, get_game
-from gameserver.protocol import game_of_code
+from gameserver.protocol import GameStatus, game_of_code
 
 _CREATE_CONCURRENCY = 16
-
-
-class Api:
-    """The facilitator API (docs/api.md) over the standard library's HTTP client, one call per
-    worker thread (runtime needs no HTTP package). A refusal or an unreachable server becomes a
-    :class:`GameServerError` carrying the server's code and message."""
-
-    def __init__(self, url: str, credential: str | None = None, *, timeout: float = 30.0) -> None:
-        self.url = url.rstrip("/")
-        self.credential = credential
-        self.timeout = timeout
-        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-    async def __aenter__(self) -> Api:
-        return self
-
-    async def __aexit__(
-        self,
-        kind: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        return None
-
-    async def request(
-        self,
-        method: str,
-        path: str,
-        body: Mapping[str, Any] | None = None,
-        token: str | None = None,
-    ) -> Any:
-        raw = await asyncio.to_thread(self._fetch, method, path, body, token)
-        return orjson.loads(raw) if raw else {}
-
-    async def request_text(self, method: str, path: str) -> str:
-        """A response that is not JSON (``/metrics``, CSV exports), as text."""
-        raw = await asyncio.to_thread(self._fetch, method, path, None, None)
-        return raw.decode()
-
-    def _fetch(
-        self, method: str, path: str, body: Mapping[str, Any] | None, token: str | None
-    ) -> bytes:
-        credential = token or self.credential
-        headers = {"Content-Type": "application/json"}
-        if credential:
-            headers["Authorization"] = f"Bearer {credential}"
-        content = orjson.dumps(body) if body is not None else None
-        request = urllib.request.Request(
-            self.url + path, data=content, headers=headers, method=method
-        )
-        try:
-            with self._opener.open(request, timeout=self.timeout) as response:
-                raw = response.read()
-        except urllib.error.HTTPError as exc:
-            raw = exc.read()
-            error = _loads(raw).get("error")
-            error = error if isinstance(error, dict) else {}
-            message = error.get("message") or raw[:200].decode(errors="replace") or exc.reason
-            raise GameServerError(
-                f"{method} {path}: {exc.code} {message}", code=str(error.get("code") or "http")
-            ) from None
-        except (OSError, http.client.HTTPException) as exc:
-            reason = getattr(exc, "reason", None) or exc
-            raise GameServerError(
-                f"cannot reach the server at {self.url}: {reason}", code="unreachable"
-            ) from exc
-        data: bytes = raw
-        return data
-
-    async def health(self) -> dict[str, Any]:
-        data: dict[str, Any] = await self.request("GET", "/health")
-        return data
-
-    async def create_game(self, **body: Any) -> dict[str, Any]:
-        data: dict[str, Any] = await self.request("POST", "/api/games", body)
-        return data
-
-    async def game(self, game_id: str, token: str | None = None) -> dict[str, Any]:
-        data: dict[str, Any] = await self.request("GET", f"/api/games/{game_id}", token=token)
-        return data
-
-    async def export(self, game_id: str, token: str | None = None) -> dict[str, Any]:
-        path = f"/api/games/{game_id}/export.json"
-        data: dict[str, Any] = await self.request("GET", path, token=token)
-        return data
 
 
 @dataclass(frozen=True)
@@ -269,14 +184,6 @@ async def create_teams(api: Api, url: str, plan: Plan, **bot_options: Any) -> li
     return [task.result() for task in tasks]
 
 
-def _loads(raw: bytes) -> dict[str, Any]:
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def _first(group: BaseExceptionGroup[Any]) -> BaseException:
     first = group.exceptions[0]
     return _first(first) if isinstance(first, BaseExceptionGroup) else first
@@ -389,7 +296,7 @@ def summarize(teams: Sequence[Team], seconds: float, kind: str) -> dict[str, Any
         "kind": kind,
         "headline": headline,
         "games": len(teams),
-        "finished": sum(1 for game in games if game["status"] == "finished"),
+        "finished": sum(1 for game in games if game["status"] == GameStatus.FINISHED),
         "bots": len(bots),
         "seconds": round(seconds, 3),
         "rounds": rounds_played,
