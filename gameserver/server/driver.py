@@ -17,12 +17,11 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Coroutine, Sequence
-from typing import Any
+from typing import Any, Protocol, cast
 
 from gameserver.errors import GameServerError, StorageFailure
 from gameserver.protocol import Submit, encode
 from gameserver.server import events as ev
-from gameserver.server.connection import Connection
 from gameserver.server.gamestore import GameStore
 from gameserver.server.metrics import Metrics
 from gameserver.server.room import Room
@@ -30,6 +29,18 @@ from gameserver.server.room import Room
 log = logging.getLogger(__name__)
 
 Spawn = Callable[[Coroutine[Any, Any, None], str], None]
+
+
+class Outbox(Protocol):
+    """What the driver needs of a connection (:class:`~gameserver.server.connection.Connection`
+    is one): queue encoded bytes without waiting, and close with a code."""
+
+    def send(self, data: bytes) -> None: ...
+
+    def close(self, code: int) -> None: ...
+
+    def __hash__(self) -> int: ...
+
 _SAVES = (ev.SaveDecision, ev.SaveRound, ev.SaveGame)
 
 
@@ -53,7 +64,7 @@ class Driver:
 
     # -- what connections and the API call ------------------------------------------------------
 
-    async def submit(self, conn: Connection, role: str, message: Submit) -> None:
+    async def submit(self, conn: Outbox, role: str, message: Submit) -> None:
         """Take a player's decision; the ack (or error) goes to ``conn``. Raises
         :class:`GameServerError` for a decision refused at once."""
         event = ev.Submit(conn, role, message.round, message.id, message.decision)
@@ -66,13 +77,13 @@ class Driver:
         await self._carry(self._handle(make(future)))
         return await future
 
-    def connect(self, conn: Connection, role: str | None) -> None:
+    def connect(self, conn: Outbox, role: str | None) -> None:
         self._kick(self._handle(ev.Connect(conn, role)))
 
-    def disconnect(self, conn: Connection) -> None:
+    def disconnect(self, conn: Outbox) -> None:
         self._kick(self._handle(ev.Disconnect(conn)))
 
-    def sync(self, conn: Connection) -> None:
+    def sync(self, conn: Outbox) -> None:
         self._kick(self._handle(ev.RequestSync(conn)))
 
     def revive(self, grace: float) -> None:
@@ -197,9 +208,8 @@ class Driver:
         self._kick(self._handle(ev.TimerFired()))
 
 
-def _conn(peer: ev.Peer) -> Connection:
-    assert isinstance(peer, Connection)
-    return peer
+def _conn(peer: ev.Peer) -> Outbox:
+    return cast(Outbox, peer)  # the driver only ever connects Outboxes
 
 
 def _future(ref: ev.Ref) -> asyncio.Future[object]:
