@@ -41,6 +41,7 @@ class Outbox(Protocol):
 
     def __hash__(self) -> int: ...
 
+
 _SAVES = (ev.SaveDecision, ev.SaveRound, ev.SaveGame)
 
 
