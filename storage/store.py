@@ -8,6 +8,7 @@ every record that cannot be decoded becomes a :class:`CorruptRecord` naming its 
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import time
 from collections.abc import Awaitable, Iterator
@@ -126,20 +127,34 @@ class Store:
         snapshot = await self._read(game_id, self.adapter.load_snapshot(game_id))
         return None if snapshot is None else self._game(snapshot)
 
-    async def load_games(self, *, in_progress_only: bool = False) -> LoadResult:
-        """Every game (or those in progress). A damaged record is reported in ``errors``."""
-        return await self._load_all(self.adapter.load_snapshots(in_progress_only=in_progress_only))
+    async def load_games(
+        self, *, in_progress_only: bool = False, in_thread: bool = False
+    ) -> LoadResult:
+        """Every game (or those in progress). A damaged record is reported in ``errors``.
 
-    async def load_group(self, group: str | None) -> LoadResult:
+        ``in_thread`` decodes in a worker thread: for a request served while other games play,
+        so that decoding thousands of games never holds the event loop for its whole length.
+        """
+        call = self.adapter.load_snapshots(in_progress_only=in_progress_only)
+        return await self._load_all(call, in_thread)
+
+    async def load_group(self, group: str | None, *, in_thread: bool = False) -> LoadResult:
         """The games of ``group`` (None: those of unknown group), reported as :meth:`load_games`."""
-        return await self._load_all(self.adapter.load_group(group))
+        return await self._load_all(self.adapter.load_group(group), in_thread)
 
-    async def _load_all(self, call: Awaitable[list[Snapshot]]) -> LoadResult:
-        games: list[StoredGame] = []
-        errors: list[StorageError] = []
+    async def _load_all(self, call: Awaitable[list[Snapshot]], in_thread: bool) -> LoadResult:
         # Paused across the read too: the adapter builds a record object per game as well.
         with _gc_paused():
-            for snapshot in await self._read(None, call):
+            snapshots = await self._read(None, call)
+        if in_thread:
+            return await asyncio.to_thread(self._decode_all, snapshots)
+        return self._decode_all(snapshots)
+
+    def _decode_all(self, snapshots: list[Snapshot]) -> LoadResult:
+        games: list[StoredGame] = []
+        errors: list[StorageError] = []
+        with _gc_paused():
+            for snapshot in snapshots:
                 try:
                     games.append(self._game(snapshot))
                 except StorageError as exc:

@@ -8,6 +8,7 @@ client gets a 503 or a ``storage_failure`` error and never a traceback.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, replace
@@ -160,20 +161,16 @@ class GameStore:
             raise StorageFailure(f"game {game_id}: a round record is damaged: {exc!r}") from exc
 
     async def list_games(self, *, group: str | None = None) -> list[GameRecord]:
-        """Every stored game, or those of one group (a class). Damaged ones are logged."""
+        """Every stored game, or those of one group (a class). Damaged ones are logged. The
+        records are decoded off the event loop: this serves a request while games play."""
         if group is None:
-            result = await _guard(self.store.load_games(), "listing games")
+            result = await _guard(self.store.load_games(in_thread=True), "listing games")
         else:
-            result = await _guard(self.store.load_group(group), "listing the games of ", group)
+            call = self.store.load_group(group, in_thread=True)
+            result = await _guard(call, "listing the games of ", group)
         for error in result.errors:
             log.error("listing: %s", error)
-        out = []
-        for stored in result.games:
-            try:
-                out.append(_record(stored))
-            except StorageFailure as exc:
-                log.error("listing: %s", exc)
-        return out
+        return await asyncio.to_thread(_records, result.games)
 
     async def regroup_legacy(self) -> int:
         """Give games stored before groups existed (0.1.0) their group; how many there were."""
@@ -197,6 +194,16 @@ class GameStore:
         call = self.store.load_decisions(record.game_id, open_round)
         raw = await _guard(call, "reading the decisions of game ", record.game_id)
         return LoadedGame(record, _pending(raw, set(record.roles)))
+
+
+def _records(games: list[StoredGame]) -> list[GameRecord]:
+    out = []
+    for stored in games:
+        try:
+            out.append(_record(stored))
+        except StorageFailure as exc:
+            log.error("listing: %s", exc)
+    return out
 
 
 def _pending(raw: Mapping[str, Mapping[str, Any]], roles: set[str]) -> dict[str, PendingDecision]:
