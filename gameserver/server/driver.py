@@ -68,8 +68,11 @@ class Driver:
     async def submit(self, conn: Outbox, role: str, message: Submit) -> None:
         """Take a player's decision; the ack (or error) goes to ``conn``. Raises
         :class:`GameServerError` for a decision refused at once."""
-        event = ev.Submit(conn, role, message.round, message.id, message.decision)
-        await self._carry(self._handle(event))
+        effects = self._handle(ev.Submit(conn, role, message.round, message.id, message.decision))
+        if len(effects) == 1 and isinstance(effects[0], ev.SaveDecision):
+            await self._save(effects[0])  # the common case, without a list to walk
+        else:
+            await self._carry(effects)
 
     async def command(self, make: Callable[[ev.Ref], ev.Command]) -> object:
         """Run a command (``make`` builds it around the ref it answers); its result, or the
@@ -161,7 +164,11 @@ class Driver:
         else:
             self._metrics.observe_save(time.perf_counter() - started)
             outcome = ev.Saved(save)
-        await self._carry(self._handle(outcome))
+        effects = self._handle(outcome)
+        if any(isinstance(effect, _SAVES) for effect in effects):
+            await self._carry(effects)
+        else:
+            self._apply(effects)  # an ack and a progress, most of the time: no coroutine
 
     def _apply(self, effects: Sequence[ev.Effect]) -> None:
         for effect in effects:

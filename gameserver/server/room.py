@@ -87,6 +87,8 @@ class Room:
     ) -> None:
         self.game = game
         self.record = record
+        self.round = self.open_round = 0
+        self._set_record(record)
         #: The durable decision of each seat for the open round.
         self.pending: dict[str, PendingDecision] = dict(pending or {})
         #: Whether the game was brought back from storage (a restart or a load on access).
@@ -116,14 +118,9 @@ class Room:
     def status(self) -> GameStatus:
         return self.record.status
 
-    @property
-    def record(self) -> GameRecord:
-        """The game as last saved."""
-        return self._record
-
-    @record.setter
-    def record(self, record: GameRecord) -> None:
-        self._record = record
+    def _set_record(self, record: GameRecord) -> None:
+        """Take ``record`` as the game (it was saved, or came from storage)."""
+        self.record = record
         #: Rounds completed, and the round decisions are collected for (kept, not computed:
         #: they are read several times per decision).
         self.round = self.game.current_round(record.state)
@@ -457,7 +454,7 @@ class Room:
         closing = self._closing
         self._closing = None
         self._retries = 0
-        self.record = save.game
+        self._set_record(save.game)
         self.pending, self._latest, self._kept_seq = {}, {}, {}
         log.info(
             "round closed game=%s round=%d by=%s defaulted=%s%s",
@@ -705,7 +702,7 @@ class Room:
         if change is None or change.save is not save:
             return []
         self._change = None
-        self.record = save.game
+        self._set_record(save.game)
         command = change.command
         out: list[ev.Effect] = [ev.Resolve(command.ref, change.result)]
         match command:
