@@ -171,6 +171,9 @@ async def _hello(websocket: WebSocket, conn: Connection, hub: Hub) -> tuple[Driv
             )
         except TimeoutError:
             raise _Closing(CloseCode.POLICY, "no 'hello' in time") from None
+        except GameServerError as exc:  # nested too deep, or a number out of range
+            conn.send(protocol.encode(protocol.error(exc)))
+            continue
         try:
             hello = protocol.parse_hello(data)
             driver, role, welcome = await _handshake(hub, hello)
