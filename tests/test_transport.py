@@ -176,6 +176,34 @@ async def test_a_text_frame_that_is_not_utf8_closes_1007_with_one_log_line(
     no_traceback(server, mark)
 
 
+@pytest.mark.parametrize(
+    ("bad", "code"),
+    [
+        (client_frame(1, b'{"type": "hello", "join": "\xff"}'), 1007),  # not UTF-8
+        (client_frame(3, b"{}"), 1002),  # a reserved opcode
+        (client_frame(1, b'"' + b"x" * 20_000 + b'"'), 1009),  # over the size limit
+    ],
+    ids=["not-utf8", "reserved-opcode", "too-big"],
+)
+async def test_a_bad_frame_followed_by_more_still_gets_its_close_code(
+    server: ServerProcess, mark: int, bad: bytes, code: int
+) -> None:
+    """The server half-closes and reads on until the client closes, rather than closing with
+    the client's next frames unread: that reset the connection, and the client saw 1006
+    instead of the close code that says what it did wrong."""
+    conn = await RawConnection.open(server.port)
+    await conn.send(UPGRADE)
+    await conn.read_head()
+    ping = client_frame(1, b'{"type": "ping"}')
+    await conn.send(bad + ping * 200)
+    for _ in range(20):
+        await asyncio.sleep(0.01)
+        await conn.send(ping)
+    assert await conn.read_until_closed(5) is not None
+    assert close_code_of(server_frames(conn.received)) == code
+    no_traceback(server, mark)
+
+
 async def test_a_malformed_chunked_body_gets_a_json_400_while_the_app_reads_it(
     server: ServerProcess,
     mark: int,

@@ -179,6 +179,28 @@ class GameWebSocketProtocol(WebSocketsSansIOProtocol):
             self.handshake_initiated = self.handshake_complete = self.close_sent = True
             self.transport.close()
 
+    def handle_parser_exception(self) -> None:
+        # A frame broke the protocol (websockets failed the connection: 1002, 1007, 1009) or was
+        # not UTF-8. uvicorn closes the socket here at once, and a client that has sent more
+        # frames meanwhile is then reset by the kernel, which can cost it the close frame: it
+        # sees 1006 instead of the code that says what it did wrong. As websockets' own server
+        # does: send the close frame, end our side of the stream, read and drop whatever still
+        # comes, and close once the client does (or after close_timeout).
+        if self.close_sent:
+            return  # done already: websockets keeps its parser error, and every read calls this
+        assert self.conn.close_sent is not None
+        close = self.conn.close_sent
+        self.queue.put_nowait({"type": "websocket.disconnect", "code": close.code})
+        transport = self.transport
+        transport.write(b"".join(self.conn.data_to_send()))
+        self.close_sent = True
+        if transport.can_write_eof():
+            transport.write_eof()
+        if not transport.is_reading():
+            self.read_paused = False
+            transport.resume_reading()
+        self.close_timer = self.loop.call_later(self.close_timeout, transport.close)
+
     def handle_connect(self, event: Any) -> None:
         super().handle_connect(event)
         if self.response.status_code != 101:
