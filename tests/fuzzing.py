@@ -1,10 +1,10 @@
 """Seeded generators of bad input for tests/test_fuzz.py: JSON documents with wrong values in
 every field, byte-level mutations, WebSocket messages, and requests to every API route.
 
-Everything is drawn from one ``random.Random``, so a seed replays a run exactly (as far as the
-server's answers allow). Values that Python's ``json`` cannot write (a number beyond a double,
-JSON nested thousands deep, a 5,000-digit integer) go in as placeholders, swapped for their raw
-text after encoding.
+Everything is drawn from the ``random.Random`` passed in, so a seed replays the same cases (what
+the server answers, and so what the fuzzer learns to aim at, may vary with timing). Values that
+Python's ``json`` cannot write (a number beyond a double, JSON nested thousands deep, a
+5,000-digit integer) go in as placeholders, swapped for their raw text after encoding.
 """
 
 from __future__ import annotations
