@@ -75,6 +75,9 @@ class CloseCode(IntEnum):
 
     NORMAL = 1000
     GOING_AWAY = 1001
+    # A frame that breaks RFC 6455 (unmasked, a reserved opcode, a continuation out of place,
+    # a bad close frame): closed by the WebSocket library, before the game sees it.
+    PROTOCOL_ERROR = 1002
     MALFORMED = 1007  # a frame that is not a JSON object, or not UTF-8
     POLICY = 1008  # no valid hello in time
     TOO_BIG = 1009  # a message above the size limit

@@ -270,12 +270,51 @@ Policy = Callable[[View], Decision]
 
 @dataclass(frozen=True)
 class PolicySpec:
-    """A named policy of a game, with its parameters' defaults; ``make(**params)`` builds it."""
+    """A named policy of a game, with its parameters' defaults and ranges; ``make(**params)``
+    builds it (through :func:`gameserver.games.make_policy`, which checks every value first).
+
+    ``ranges`` maps every parameter to its ``(minimum, maximum)``, both included. Every
+    parameter has one: a parameter arrives from a facilitator's request or a command line, and
+    a value no policy was written for (an ``s_prime`` of 1e300) would fail deep in a round
+    instead of being refused by name. A default of type ``int`` makes the parameter whole.
+    """
 
     name: str
     help: str
     make: Callable[..., Policy]
     params: Mapping[str, float | int] = field(default_factory=dict)
+    ranges: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # A policy declared without a range, or with a default outside it, is a programming
+        # error: refuse it when the game module is imported, not when a client trips on it.
+        if set(self.params) != set(self.ranges):
+            raise ValueError(
+                f"policy {self.name!r}: every parameter needs a range, and only parameters: "
+                f"parameters {sorted(self.params)}, ranges {sorted(self.ranges)}"
+            )
+        for name, default in self.params.items():
+            low, high = self.ranges[name]
+            if not low <= default <= high:
+                raise ValueError(
+                    f"policy {self.name!r}: default {name}={default} is outside {low}..{high}"
+                )
+
+    def range_text(self, name: str) -> str:
+        """``between 0 and 1``: the words every refusal of parameter ``name`` uses."""
+        low, high = self.ranges[name]
+        return f"between {_num(low)} and {_num(high)}"
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-safe description, for the API and the dashboard: defaults and ranges."""
+        return {
+            "name": self.name,
+            "help": self.help,
+            "params": dict(self.params),
+            "ranges": {
+                name: {"minimum": low, "maximum": high} for name, (low, high) in self.ranges.items()
+            },
+        }
 
 
 def require_roles(decisions: Mapping[str, Decision], roles: Sequence[str]) -> None:

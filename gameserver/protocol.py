@@ -11,6 +11,7 @@ the server (``/protocol.js``, made from :func:`javascript_constants`).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -63,6 +64,7 @@ __all__ = [
     "game_of_token",
     "javascript_constants",
     "loads_frame",
+    "loads_json",
     "parse_client_message",
     "parse_hello",
 ]
@@ -168,13 +170,40 @@ def loads_frame(frame: str | bytes) -> dict[str, Any]:
     nested too deep or holding a whole number a browser cannot represent raises
     :class:`ProtocolError` (answered with an ``error``; the connection stays)."""
     try:
-        data = orjson.loads(frame)
+        data = loads_json(frame)
     except orjson.JSONDecodeError as exc:
         raise MalformedFrame(f"frame is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise MalformedFrame(f"a frame must be a JSON object, got {type(data).__name__}")
     check_json(data)
     return data
+
+
+def loads_json(text: str | bytes) -> Any:
+    """Strict JSON (orjson's reading: UTF-8, no NaN, no lone surrogates), except that a number
+    beyond a double's range is infinity, as in a browser's ``JSON.parse``, instead of failing
+    the whole document: then the field holding it is refused by name (every number field
+    refuses what is not finite) rather than the body as "not JSON". Raises
+    ``orjson.JSONDecodeError``."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        if not str(exc).startswith("number is infinity"):
+            raise
+        refused = exc
+    # orjson read everything before that number; the standard library reads the rest, and
+    # encoding the result again holds it to orjson's rules (no lone surrogates, no deeper
+    # nesting than orjson allows). Anything it cannot read is orjson's error after all.
+    try:
+        data = json.loads(text, parse_constant=_refuse_constant)
+        orjson.dumps(data)
+    except (ValueError, TypeError, RecursionError):
+        raise refused from None
+    return data
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 def check_json(value: Any) -> None:

@@ -196,3 +196,113 @@ async def resume(url: str, token: str) -> tuple[WSClient, dict[str, Any]]:
     client = await WSClient.open(url, {"type": "hello", "v": 1, "token": token})
     await client.expect("welcome")
     return client, await client.expect("sync")
+
+
+# -- raw sockets: what no well-behaved client library sends -----------------------------------
+
+#: A valid WebSocket upgrade request for /ws (the key is RFC 6455's example).
+UPGRADE = (
+    b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+)
+
+
+def client_frame(opcode: int, payload: bytes, *, fin: bool = True) -> bytes:
+    """One WebSocket frame as a client sends it (masked), whatever its payload."""
+    head = bytes([(0x80 if fin else 0) | opcode])
+    size = len(payload)
+    if size < 126:
+        head += bytes([0x80 | size])
+    elif size < 2**16:
+        head += bytes([0x80 | 126]) + size.to_bytes(2, "big")
+    else:
+        head += bytes([0x80 | 127]) + size.to_bytes(8, "big")
+    mask = os.urandom(4)
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+def server_frames(data: bytes) -> list[tuple[int, bytes]]:
+    """The (opcode, payload) of each whole unmasked frame a server sent in ``data``."""
+    frames = []
+    while len(data) >= 2:
+        opcode, size, at = data[0] & 0x0F, data[1] & 0x7F, 2
+        if size == 126:
+            size, at = int.from_bytes(data[2:4], "big"), 4
+        elif size == 127:
+            size, at = int.from_bytes(data[2:10], "big"), 10
+        if len(data) < at + size:
+            break
+        frames.append((opcode, data[at : at + size]))
+        data = data[at + size :]
+    return frames
+
+
+def close_code_of(frames: list[tuple[int, bytes]]) -> int | None:
+    """The code of the close frame among ``frames``, if there is one."""
+    for opcode, payload in frames:
+        if opcode == 8:
+            return int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1005
+    return None
+
+
+class RawConnection:
+    """A TCP connection to the server that sends exactly the bytes it is given."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.opened = time.monotonic()
+        self.received = b""
+
+    @classmethod
+    async def open(cls, port: int) -> RawConnection:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        return cls(reader, writer)
+
+    async def send(self, data: bytes) -> bool:
+        """Write ``data``; False once the server has closed the connection."""
+        try:
+            self.writer.write(data)
+            await self.writer.drain()
+        except OSError:
+            return False
+        return True
+
+    async def read_until_closed(self, timeout: float) -> float | None:
+        """Read everything until the server closes; seconds from opening to the close, or
+        None if the connection is still open after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while (remaining := deadline - time.monotonic()) > 0:
+            try:
+                chunk = await asyncio.wait_for(self.reader.read(65536), remaining)
+            except TimeoutError:
+                return None
+            except OSError:
+                return time.monotonic() - self.opened  # reset: closed with data unread
+            if not chunk:
+                return time.monotonic() - self.opened
+            self.received += chunk
+        return None
+
+    async def read_head(self, timeout: float = 10.0) -> bytes:
+        """The HTTP response head (up to the blank line); what follows stays in ``received``."""
+        async with asyncio.timeout(timeout):
+            while b"\r\n\r\n" not in self.received:
+                chunk = await self.reader.read(65536)
+                if not chunk:
+                    break
+                self.received += chunk
+        head, _, self.received = self.received.partition(b"\r\n\r\n")
+        return head
+
+    def status(self) -> int | None:
+        """The status code of the first HTTP response received, if one was."""
+        line = self.received.split(b"\r\n", 1)[0].split()
+        return int(line[1]) if len(line) >= 2 and line[0].startswith(b"HTTP/") else None
+
+    def json_body(self) -> Any:
+        """The JSON body of the (single, Content-Length framed) response received."""
+        return orjson.loads(self.received.partition(b"\r\n\r\n")[2])
+
+    def close(self) -> None:
+        self.writer.close()

@@ -48,3 +48,27 @@ def test_serve_refuses_bad_flags_with_one_line(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1 and "redis" in result.stderr
+
+
+def test_request_timeout_defaults_to_ten_seconds_and_is_configurable() -> None:
+    assert Config.from_env({}).request_timeout == 10.0
+    env = {"GAMESERVER_REQUEST_TIMEOUT": "3"}
+    assert Config.from_env(env).request_timeout == 3.0
+    assert Config.from_env(env, request_timeout="4.5").request_timeout == 4.5
+
+
+def test_serve_refuses_a_request_timeout_that_is_not_positive(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "gameserver", "serve", "--request-timeout", "0"]
+    result = subprocess.run(
+        [*command, "--data", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "gameserver serve: --request-timeout must be more than 0 seconds"
+    )

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from gameserver.errors import InvalidSettings, NotFound
-from gameserver.game import Game, Policy, State
+from gameserver.game import Game, Policy, PolicySpec, State
 from gameserver.games import GAMES, get_game, make_policy, policies_for
 from gameserver.games.beer import ROLES
-from gameserver.games.beer_policies import anchor_and_adjust, expected_demand
+from gameserver.games.beer_policies import anchor_and_adjust, expected_demand, pass_through
 from gameserver.tools.simulate import play as play_offline
 
 BEER = get_game("beer")
@@ -139,11 +139,70 @@ def test_registry() -> None:
         make_policy("beer", "oracle")
     with pytest.raises(InvalidSettings, match="policy 'sterman' has no parameter 'gamma'"):
         make_policy("beer", "sterman", gamma=1)
-    with pytest.raises(InvalidSettings, match=r"'theta' must be between 0 and 1, got 1\.5"):
+    with pytest.raises(
+        InvalidSettings, match=r"'theta' must be a number between 0 and 1, got 1\.5"
+    ):
         make_policy("beer", "sterman", theta=1.5)
-    with pytest.raises(InvalidSettings, match="'theta' must be a number, got 'x'"):
+    with pytest.raises(InvalidSettings, match="'theta' must be a number between 0 and 1, got 'x'"):
         make_policy("beer", "sterman", theta="x")
-    with pytest.raises(InvalidSettings, match=r"'seed' must be a whole number, got 1\.5"):
+    with pytest.raises(InvalidSettings, match=r"'seed' must be a whole number between 0 and \d+"):
         make_policy("beer", "random", seed=1.5)
-    with pytest.raises(InvalidSettings, match="'target' must be between 0 and 1"):
+    with pytest.raises(InvalidSettings, match=r"'target' must be a number between 0\.01 and 1"):
         make_policy("fishery", "target-stock", target=0)
+
+
+def every_param() -> list[tuple[str, str, str]]:
+    return [
+        (game, policy.name, param)
+        for game in GAMES
+        for policy in policies_for(game).values()
+        for param in policy.params
+    ]
+
+
+@pytest.mark.parametrize(("game", "policy", "param"), every_param())
+def test_every_parameter_is_refused_outside_its_range_by_name(
+    game: str, policy: str, param: str
+) -> None:
+    spec = policies_for(game)[policy]
+    low, high = spec.ranges[param]
+    words = rf"policy '{policy}': parameter '{param}' must be a (whole )?number between"
+    for bad in (low - 1, high + 1, high * 10.0**300, math.inf, -math.inf, math.nan, True, "1"):
+        with pytest.raises(InvalidSettings, match=words):
+            make_policy(game, policy, **{param: bad})
+    for good in (low, high, spec.params[param]):
+        assert callable(make_policy(game, policy, **{param: good}))
+
+
+@pytest.mark.parametrize(("game", "policy", "param"), every_param())
+def test_a_policy_plays_a_whole_game_at_either_end_of_every_range(
+    game: str, policy: str, param: str
+) -> None:
+    """Whatever a range lets in, a policy makes only decisions the rules accept."""
+    low, high = policies_for(game)[policy].ranges[param]
+    for value in (low, high):
+        final = play(get_game(game), everyone(game, policy, **{param: value}))
+        assert get_game(game).is_over(final)
+
+
+def test_ranges_follow_the_games_own_limits() -> None:
+    """Orders and boats a policy may be asked for are the most the games' settings allow."""
+    beer = {s.name: s for s in BEER.settings_spec}
+    fishery = {s.name: s for s in get_game("fishery").settings_spec}
+    assert policies_for("beer")["random"].ranges["high"] == (0, beer["max_order"].maximum)
+    assert policies_for("beer")["sterman"].ranges["s_prime"][1] == beer["max_order"].maximum
+    assert policies_for("fishery")["fixed"].ranges["boats"] == (0, fishery["max_boats"].maximum)
+
+
+def test_a_policy_declared_without_a_range_is_refused_at_once() -> None:
+    with pytest.raises(ValueError, match="every parameter needs a range"):
+        PolicySpec("p", "", pass_through, {"a": 1})
+    with pytest.raises(ValueError, match=r"default a=5 is outside 0\.\.1"):
+        PolicySpec("p", "", pass_through, {"a": 5}, {"a": (0, 1)})
+
+
+def test_describe_gives_defaults_and_ranges() -> None:
+    described = policies_for("beer")["sterman"].describe()
+    assert described["params"]["theta"] == 0.36
+    assert described["ranges"]["theta"] == {"minimum": 0.0, "maximum": 1.0}
+    assert set(described["ranges"]) == set(described["params"])

@@ -123,3 +123,32 @@ def test_encode_once_and_errors() -> None:
         protocol.encode(protocol.error(Conflict("the game is paused", code=ErrorCode.PAUSED), "m1"))
     )
     assert error == {"type": "error", "code": "paused", "message": "the game is paused", "id": "m1"}
+
+
+def test_a_number_beyond_a_double_reads_as_infinity_for_the_field_to_refuse() -> None:
+    """As a browser's JSON.parse reads it: the document stays JSON, the field is refused."""
+    assert protocol.loads_json(b'{"theta": 1.8e308, "n": -1e999}') == {
+        "theta": float("inf"),
+        "n": float("-inf"),
+    }
+    assert protocol.loads_json('[1e400, "\u00e9"]') == [float("inf"), "\u00e9"]
+    frame = protocol.loads_frame('{"type": "submit", "round": 1e400, "id": "a", "decision": 1}')
+    with pytest.raises(ProtocolError, match="'round' must be a whole number") as info:
+        protocol.parse_client_message(frame)
+    assert info.value.code == "bad_field"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b'[1e400, "\\ud800"]',  # a lone surrogate after it: orjson's rule still holds
+        b"[1e400, NaN]",
+        b"[1e400, Infinity]",
+        b"[1e400, " + b"[" * 300 + b"]" * 300 + b"]",
+        b"[1e400, 1",
+        b"[1e400, 1" + b"0" * 5000 + b"]",
+    ],
+)
+def test_only_the_out_of_range_number_is_forgiven(text: bytes) -> None:
+    with pytest.raises(orjson.JSONDecodeError, match="number is infinity"):
+        protocol.loads_json(text)

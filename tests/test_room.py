@@ -377,7 +377,8 @@ def test_a_bot_seat_decides_as_soon_as_a_round_opens() -> None:
     assert h.room.pending["factory"].id == "bot-2-factory"
 
 
-def test_a_bot_whose_policy_fails_plays_the_default() -> None:
+def test_a_bot_whose_policy_fails_plays_the_default(caplog: pytest.LogCaptureFixture) -> None:
+    """A bot seat saved before parameters had ranges: refused now, in one line of log."""
     h, _ = started()
     bot = BotSeat("sterman", {"theta": 1.8e308, "s_prime": 1.8e308})
     h.command(lambda ref: ev.SetBot(ref, "factory", bot))
@@ -385,6 +386,9 @@ def test_a_bot_whose_policy_fails_plays_the_default() -> None:
     assert h.room.pending["factory"].decision == game.default_decision(
         h.room.record.state, "factory"
     )
+    refused = [r for r in caplog.records if "bot policy refused" in r.getMessage()]
+    assert refused and "'theta' must be a number between 0 and 1" in refused[0].getMessage()
+    assert not any(r.exc_info for r in caplog.records)
 
 
 def test_a_revived_game_whose_decisions_were_all_saved_closes_its_round() -> None:

@@ -121,7 +121,7 @@ def test_fishery_report() -> None:
         (["simulate", "beer", "--weeks", "many"], "setting 'weeks' must be a whole number"),
         (["simulate", "beer", "--players", "3"], "unknown setting 'players' for beer"),
         (["simulate", "beer", "--set", "colour=red"], "unknown setting 'colour' for beer"),
-        (["simulate", "beer", "--theta", "2"], "'theta' must be between 0 and 1, got 2"),
+        (["simulate", "beer", "--theta", "2"], "'theta' must be a number between 0 and 1, got 2"),
         (["simulate", "beer", "--theta", "x"], "argument --theta: not a number: 'x'"),
         (["simulate", "beer", "--param", "gamma=1"], "no chosen policy (sterman) has a parameter"),
         (["simulate", "beer", "--role-policy", "brewer=random"], "no role 'brewer' in beer"),

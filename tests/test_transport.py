@@ -1,19 +1,303 @@
-"""The WebSocket transport extends uvicorn's sans-I/O protocol: check what it relies on.
+"""The transports against slow and malformed clients: a real server process and raw sockets.
 
-``gameserver/server/transport.py`` reads and sets attributes of uvicorn's
-``WebSocketsSansIOProtocol`` that are not a public API. pyproject.toml bounds uvicorn to the
-releases the tests ran on; this test is what fails first if a release in that range (or a
-widened bound) moves them.
+Each test sends bytes no well-behaved client library would, and checks what a client sees (a
+status, a JSON error, a close code, the connection closed within a bound) and that the server
+logged no traceback and still serves everyone else.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Iterator
 
+import httpx
+import orjson
+import pytest
 import uvicorn
 from uvicorn.server import ServerState
 
 from gameserver.server.transport import RELIES_ON, GameWebSocketProtocol
+from tests.support import (
+    ADMIN_KEY,
+    UPGRADE,
+    RawConnection,
+    ServerProcess,
+    WSClient,
+    client_frame,
+    close_code_of,
+    join,
+    server_frames,
+)
+
+#: Short bounds keep the tests short; the defaults (10 s) are the same code.
+REQUEST_TIMEOUT = 2.0
+HELLO_TIMEOUT = 2.0
+#: Slack for a shared, loaded machine: closed within the bound plus this.
+SLACK = 2.0
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    proc = ServerProcess(
+        tmp_path_factory.mktemp("transport"),
+        env={
+            "GAMESERVER_REQUEST_TIMEOUT": str(REQUEST_TIMEOUT),
+            "GAMESERVER_HELLO_TIMEOUT": str(HELLO_TIMEOUT),
+        },
+    )
+    proc.start()
+    yield proc
+    proc.kill()
+    assert "Traceback" not in proc.log()
+
+
+@pytest.fixture
+def mark(server: ServerProcess) -> int:
+    """Where the server log stood when the test began: each test answers for its own lines."""
+    return len(server.log())
+
+
+def no_traceback(server: ServerProcess, mark: int) -> None:
+    log = server.log()[mark:]
+    assert "Traceback" not in log, log[log.find("Traceback") - 500 :][:3000]
+
+
+def new_game(server: ServerProcess) -> dict[str, object]:
+    with server.http() as http:
+        response = http.post("/api/games", json={"kind": "beer", "autostart": True})
+        assert response.status_code == 201
+        game: dict[str, object] = response.json()
+        return game
+
+
+# -- requests that arrive too slowly, or never ------------------------------------------------
+
+
+async def drip(conn: RawConnection, every: float = 0.5) -> float | None:
+    """Send a byte of a request header every ``every`` seconds until the server closes the
+    connection; seconds from opening to the close (None: still open past the bound)."""
+    while time.monotonic() - conn.opened < REQUEST_TIMEOUT + SLACK:
+        closed = await conn.read_until_closed(every)
+        if closed is not None:
+            return closed
+        await conn.send(b"X")
+    return None
+
+
+async def test_a_request_head_sent_a_byte_at_a_time_gets_408_within_the_bound(
+    server: ServerProcess,
+    mark: int,
+) -> None:
+    conn = await RawConnection.open(server.port)
+    await conn.send(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+    closed = await drip(conn)
+    assert closed is not None and REQUEST_TIMEOUT - 0.2 <= closed <= REQUEST_TIMEOUT + SLACK
+    assert conn.status() == 408
+    error = conn.json_body()["error"]
+    assert error == {"code": "http_error", "message": "no complete request within 2 s"}
+    no_traceback(server, mark)
+
+
+async def test_a_connection_that_sends_nothing_is_closed_silently(server: ServerProcess) -> None:
+    conn = await RawConnection.open(server.port)
+    closed = await conn.read_until_closed(REQUEST_TIMEOUT + SLACK)
+    assert closed is not None and closed >= REQUEST_TIMEOUT - 0.2
+    assert conn.received == b""
+
+
+async def test_a_body_sent_too_slowly_gets_408(server: ServerProcess, mark: int) -> None:
+    conn = await RawConnection.open(server.port)
+    head = (
+        b"POST /api/games HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Authorization: Bearer " + ADMIN_KEY.encode() + b"\r\nContent-Length: 100\r\n\r\n"
+    )
+    await conn.send(head + b'{"kind": ')
+    closed = await conn.read_until_closed(REQUEST_TIMEOUT + SLACK)
+    assert closed is not None and closed >= REQUEST_TIMEOUT - 0.2
+    assert conn.status() == 408 and conn.json_body()["error"]["code"] == "http_error"
+    no_traceback(server, mark)
+
+
+async def test_many_slow_clients_do_not_hold_the_server(server: ServerProcess) -> None:
+    """Slowloris: sockets that each send a byte now and then are all closed in time, and a
+    normal client is answered at once meanwhile."""
+    conns = [await RawConnection.open(server.port) for _ in range(50)]
+    for conn in conns:
+        await conn.send(b"GET /health HTTP/1.1\r\nX-Slow: ")
+    started = time.monotonic()
+    async with httpx.AsyncClient(base_url=server.url, timeout=5) as client:
+        response = await client.get("/health")
+    assert response.status_code == 200 and time.monotonic() - started < 1.0
+
+    closed = await asyncio.gather(*(drip(conn) for conn in conns))
+    assert all(at is not None and at <= REQUEST_TIMEOUT + SLACK for at in closed), closed
+    assert all(conn.status() == 408 for conn in conns)
+
+
+async def test_an_upgrade_and_then_silence_gets_the_hello_timeout(server: ServerProcess) -> None:
+    conn = await RawConnection.open(server.port)
+    await conn.send(UPGRADE)
+    assert (await conn.read_head()).startswith(b"HTTP/1.1 101")
+    await conn.read_until_closed(HELLO_TIMEOUT + SLACK)
+    frames = server_frames(conn.received)
+    assert close_code_of(frames) == 1008
+    assert orjson.loads(frames[0][1])["code"] == "closing"
+    assert time.monotonic() - conn.opened >= HELLO_TIMEOUT - 0.2
+
+
+async def test_normal_clients_are_unaffected(server: ServerProcess) -> None:
+    """A kept-alive HTTP connection is reused after a pause, and a joined WebSocket stays
+    open past the request timeout."""
+    game = new_game(server)
+    codes = game["join"]
+    assert isinstance(codes, list)
+    player, _, _ = await join(server.ws_url, codes[0]["code"])
+    async with httpx.AsyncClient(base_url=server.url, timeout=5) as client:
+        assert (await client.get("/health")).status_code == 200
+        await asyncio.sleep(REQUEST_TIMEOUT + 0.5)
+        assert (await client.get("/api/kinds")).status_code == 200
+    await player.send({"type": "ping", "id": "still-here"})
+    assert (await player.expect("pong"))["id"] == "still-here"
+    await player.close()
+
+
+# -- requests no library sends ------------------------------------------------------------------
+
+
+async def test_a_text_frame_that_is_not_utf8_closes_1007_with_one_log_line(
+    server: ServerProcess,
+    mark: int,
+) -> None:
+    conn = await RawConnection.open(server.port)
+    await conn.send(UPGRADE)
+    await conn.read_head()
+    await conn.send(client_frame(1, b'{"type": "hello", "join": "\xff\xfe"}'))
+    await conn.read_until_closed(5)
+    assert close_code_of(server_frames(conn.received)) == 1007
+    assert "text frame is not UTF-8" in server.log()
+    no_traceback(server, mark)
+
+
+@pytest.mark.parametrize(
+    ("bad", "code"),
+    [
+        (client_frame(1, b'{"type": "hello", "join": "\xff"}'), 1007),  # not UTF-8
+        (client_frame(3, b"{}"), 1002),  # a reserved opcode
+        (client_frame(1, b'"' + b"x" * 20_000 + b'"'), 1009),  # over the size limit
+    ],
+    ids=["not-utf8", "reserved-opcode", "too-big"],
+)
+async def test_a_bad_frame_followed_by_more_still_gets_its_close_code(
+    server: ServerProcess, mark: int, bad: bytes, code: int
+) -> None:
+    """The server half-closes and reads on until the client closes, rather than closing with
+    the client's next frames unread: that reset the connection, and the client saw 1006
+    instead of the close code that says what it did wrong."""
+    conn = await RawConnection.open(server.port)
+    await conn.send(UPGRADE)
+    await conn.read_head()
+    ping = client_frame(1, b'{"type": "ping"}')
+    await conn.send(bad + ping * 200)
+    for _ in range(20):
+        await asyncio.sleep(0.01)
+        await conn.send(ping)
+    assert await conn.read_until_closed(5) is not None
+    assert close_code_of(server_frames(conn.received)) == code
+    no_traceback(server, mark)
+
+
+async def test_a_malformed_chunked_body_gets_a_json_400_while_the_app_reads_it(
+    server: ServerProcess,
+    mark: int,
+) -> None:
+    """The app has begun the request when the body turns out malformed: the client gets one
+    answer, the 400, and the app's own answer is dropped (uvicorn logged h11's refusal)."""
+    for garbage in (b"zz\r\n", b"5\r\nabcdefgh\r\n", b"-1\r\n"):
+        conn = await RawConnection.open(server.port)
+        head = (
+            b"POST /api/games HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+            b"Authorization: Bearer " + ADMIN_KEY.encode() + b"\r\n\r\n"
+        )
+        await conn.send(head + b'5\r\n{"kin\r\n')
+        await asyncio.sleep(0.2)  # the app is reading the body now
+        await conn.send(garbage)
+        assert await conn.read_until_closed(5) is not None
+        assert conn.status() == 400
+        assert conn.json_body()["error"]["code"] == "http_error"
+        assert conn.received.count(b"HTTP/1.1 ") == 1
+    await asyncio.sleep(0.3)
+    no_traceback(server, mark)
+
+
+async def test_a_malformed_body_after_the_answer_only_closes(
+    server: ServerProcess, mark: int
+) -> None:
+    """Refused for its credentials before its body came: the client's bad chunk then ends the
+    connection, with no second answer."""
+    conn = await RawConnection.open(server.port)
+    await conn.send(b"POST /api/games HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+    await asyncio.sleep(0.3)
+    await conn.send(b"zz\r\n")
+    assert await conn.read_until_closed(5) is not None
+    assert conn.status() == 401 and conn.received.count(b"HTTP/1.1 ") == 1
+    no_traceback(server, mark)
+
+
+async def test_a_client_leaving_mid_body_leaves_no_trace(server: ServerProcess, mark: int) -> None:
+    for framing, part in (
+        (b"Content-Length: 100\r\n", b'{"kind": "be'),
+        (b"Transfer-Encoding: chunked\r\n", b'5\r\n{"kin\r\n'),
+    ):
+        conn = await RawConnection.open(server.port)
+        head = b"POST /api/games HTTP/1.1\r\nHost: x\r\n" + framing
+        await conn.send(head + b"Authorization: Bearer " + ADMIN_KEY.encode() + b"\r\n\r\n" + part)
+        await asyncio.sleep(0.2)
+        conn.close()
+    await asyncio.sleep(0.5)
+    async with httpx.AsyncClient(base_url=server.url, timeout=5) as client:
+        assert (await client.get("/health")).status_code == 200
+    no_traceback(server, mark)
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status"),
+    [
+        (UPGRADE.replace(b"GET /ws ", b"GET /ws?" + b"a" * 9000 + b" "), 414),
+        (UPGRADE.replace(b"\r\n\r\n", b"\r\n" + b"X-Many: y\r\n" * 200 + b"\r\n"), 431),
+        (UPGRADE.replace(b"\r\n\r\n", b"\r\nX-Long: " + b"a" * 9000 + b"\r\n\r\n"), 431),
+        (UPGRADE.replace(b"dGhlIHNhbXBsZSBub25jZQ==", b"abc"), 400),
+        (UPGRADE.replace(b"Version: 13", b"Version: 8"), 400),
+    ],
+    ids=["long-line", "many-headers", "long-header", "bad-key", "old-version"],
+)
+async def test_an_upgrade_websockets_refuses_is_answered_and_closed(
+    server: ServerProcess, mark: int, request_bytes: bytes, status: int
+) -> None:
+    conn = await RawConnection.open(server.port)
+    await conn.send(request_bytes)
+    assert await conn.read_until_closed(5) is not None
+    assert conn.status() == status
+    no_traceback(server, mark)
+
+
+async def test_the_server_still_plays_after_all_that(server: ServerProcess, mark: int) -> None:
+    game = new_game(server)
+    codes = game["join"]
+    assert isinstance(codes, list)
+    players: list[WSClient] = []
+    for seat in codes:
+        client, _, _ = await join(server.ws_url, seat["code"])
+        players.append(client)
+    for client in players:
+        await client.send({"type": "submit", "round": 1, "id": "r1", "decision": {"order": 4}})
+    for client in players:
+        assert (await client.expect("round"))["round"] == 1
+        await client.close()
+    no_traceback(server, mark)
+
+
+# -- what the WebSocket protocol subclass relies on in uvicorn --------------------------------
 
 
 async def _app(scope: object, receive: object, send: object) -> None:  # pragma: no cover

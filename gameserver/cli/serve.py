@@ -29,6 +29,11 @@ def add_serve(subparsers: Any) -> None:
     p.add_argument("--synchronous", choices=["FULL", "NORMAL", "OFF"], help="SQLite synchronous")
     p.add_argument("--compression", choices=["zstd", "zlib", "none"], help="record compression")
     p.add_argument("--public-url", help="base URL used in join links")
+    p.add_argument(
+        "--request-timeout",
+        type=float,
+        help="seconds an HTTP request has to arrive whole (GAMESERVER_REQUEST_TIMEOUT, default 10)",
+    )
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     p.set_defaults(run=run_serve)
 
@@ -45,10 +50,14 @@ def run_serve(args: argparse.Namespace) -> int:
             synchronous=args.synchronous,
             compression=args.compression,
             public_url=args.public_url,
+            request_timeout=args.request_timeout,
             log_level=args.log_level,
         )
     except ValueError as exc:
         print(f"gameserver serve: {exc}", file=sys.stderr)
+        return 2
+    if not config.request_timeout > 0:
+        print("gameserver serve: --request-timeout must be more than 0 seconds", file=sys.stderr)
         return 2
     return serve(config)
 
@@ -68,7 +77,7 @@ def serve(config: Config) -> int:
     import uvicorn
 
     from gameserver.server.app import create_app
-    from gameserver.server.transport import GameWebSocketProtocol
+    from gameserver.server.transport import GameWebSocketProtocol, http_protocol
 
     logging.basicConfig(
         level=config.log_level.upper(),
@@ -86,6 +95,9 @@ def serve(config: Config) -> int:
         host=config.host,
         port=config.port,
         log_level=config.log_level,
+        # h11, always (not httptools when it is installed): the request deadline and the
+        # JSON refusals are built on it.
+        http=http_protocol(config.request_timeout),
         ws=GameWebSocketProtocol,
         ws_max_size=config.max_message_bytes,
         ws_per_message_deflate=config.ws_deflate,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from gameserver.errors import InvalidSettings, NotFound
+from gameserver.errors import InvalidSettings, NotFound, short
 from gameserver.game import Game, Policy, PolicySpec
 from gameserver.games.beer import BeerGame
 from gameserver.games.fishery import FisheryGame
@@ -50,28 +50,29 @@ def make_policy(game_name: str, policy_name: str, **params: Any) -> Policy:
         raise InvalidSettings(
             f"policy {policy_name!r} has no parameter {unknown[0]!r}; its parameters: {known}"
         )
-    values = {
-        name: _param(policy_name, name, value, spec.params[name]) for name, value in params.items()
-    }
+    values = {name: _param(spec, name, value) for name, value in params.items()}
     return spec.make(**values)
 
 
-def _param(policy: str, name: str, value: Any, default: float | int) -> float | int:
-    """``value`` as the type of the parameter's default (whole numbers stay whole)."""
+def _param(spec: PolicySpec, name: str, value: Any) -> float | int:
+    """``value`` checked against the parameter's range, as the type of its default (whole
+    numbers stay whole); :class:`InvalidSettings` naming the policy, parameter and range."""
+    allowed = spec.range_text(name)
+    whole = isinstance(spec.params[name], int)
+    wanted = f"policy {spec.name!r}: parameter {name!r} must be a " + (
+        f"whole number {allowed}" if whole else f"number {allowed}"
+    )
+    # NaN compares false with everything, so it is refused here rather than slipping past
+    # the range; infinities (a JSON number beyond a double's range) fail the range below.
     if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
-        raise InvalidSettings(
-            f"policy {policy!r}: parameter {name!r} must be a number, got {value!r}"
-        )
-    if isinstance(default, int):
+        raise InvalidSettings(f"{wanted}, got {short(value)}")
+    low, high = spec.ranges[name]
+    if not low <= value <= high:
+        raise InvalidSettings(f"{wanted}, got {short(value)}")
+    if whole:
         if not float(value).is_integer():
-            raise InvalidSettings(
-                f"policy {policy!r}: parameter {name!r} must be a whole number, got {value!r}"
-            )
+            raise InvalidSettings(f"{wanted}, got {short(value)}")
         return int(value)
-    if value in (float("inf"), float("-inf")):
-        raise InvalidSettings(
-            f"policy {policy!r}: parameter {name!r} must be finite, got {value!r}"
-        )
     return float(value)
 
 

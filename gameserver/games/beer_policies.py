@@ -18,21 +18,19 @@ s_prime 28, or 20 for the factory), played with 4 forced weeks: the team costs $
 weeks. With these parameters L stays 4 and every term is a whole number, so the orders are whole
 before any rounding: the published $204 holds under round-half-up, floor, ceiling or banker's
 rounding alike (tests check this), and implies no particular rounding.
+
+Every parameter's range is declared with its policy in :data:`POLICIES` and checked by
+:func:`gameserver.games.make_policy` before a policy is built; the functions here trust theirs.
 """
 
 from __future__ import annotations
 
-from gameserver.errors import InvalidSettings
 from gameserver.game import Decision, Policy, PolicySpec, View, round_half_up
 from gameserver.games import chance
 
-
-def _check(policy: str, name: str, value: float, low: float, high: float | None = None) -> None:
-    if value < low or (high is not None and value > high):
-        allowed = f"between {low:g} and {high:g}" if high is not None else f"at least {low:g}"
-        raise InvalidSettings(
-            f"policy {policy!r}: parameter {name!r} must be {allowed}, got {value!r}"
-        )
+#: The largest order any Beer Game allows (its ``max_order`` setting's maximum; a test keeps
+#: the two equal): no stock target, expectation or order a policy is given needs more.
+MAX_CASES = 1_000_000
 
 
 def _bounded(view: View, order: float) -> Decision:
@@ -69,7 +67,6 @@ def pass_through() -> Policy:
 
 
 def _anchoring(
-    policy: str,
     theta: float,
     alpha_s: float,
     beta: float,
@@ -77,12 +74,6 @@ def _anchoring(
     s_prime_factory: float,
     initial_expectation: float,
 ) -> Policy:
-    for name, value in (("theta", theta), ("alpha_s", alpha_s), ("beta", beta)):
-        _check(policy, name, value, 0.0, 1.0)
-    _check(policy, "s_prime", s_prime, 0.0)
-    _check(policy, "s_prime_factory", s_prime_factory, 0.0)
-    _check(policy, "initial_expectation", initial_expectation, 0.0)
-
     def decide(view: View) -> Decision:
         target = s_prime_factory if view["role"] == "factory" else s_prime
         raw = anchor_and_adjust(view, theta, alpha_s, beta, target, initial_expectation)
@@ -99,7 +90,7 @@ def sterman(
     initial_expectation: float = 4.0,
 ) -> Policy:
     """Sterman's anchoring-and-adjustment heuristic; defaults: his subjects' mean estimates."""
-    return _anchoring("sterman", theta, alpha_s, beta, s_prime, s_prime, initial_expectation)
+    return _anchoring(theta, alpha_s, beta, s_prime, s_prime, initial_expectation)
 
 
 def benchmark(
@@ -112,21 +103,33 @@ def benchmark(
 ) -> Policy:
     """Sterman's benchmark: his rule with theta 0, alpha_s 1, beta 1, S' 28, and 20 for the
     factory, whose lead time is a week shorter. Play it with 4 forced weeks for his $204."""
-    return _anchoring(
-        "benchmark", theta, alpha_s, beta, s_prime, s_prime_factory, initial_expectation
-    )
+    return _anchoring(theta, alpha_s, beta, s_prime, s_prime_factory, initial_expectation)
 
 
 def random_orders(seed: int = 0, high: int = 12) -> Policy:
     """Order a whole number drawn uniformly from ``0..high``, the same for the same seed, role
     and week in any process."""
-    _check("random", "high", high, 0)
 
     def policy(view: View) -> Decision:
         return _bounded(view, chance.integer(seed, 0, high, "beer", view["role"], view["week"]))
 
     return policy
 
+
+#: Stocks, expectations and orders in cases: up to the largest ``max_order`` a game allows.
+_CASES = (0.0, float(MAX_CASES))
+#: Shares of a gap or of the last order: Sterman fitted each within 0..1.
+_SHARE = (0.0, 1.0)
+#: Seeds: what a game's seed may be (a whole number a browser's JSON keeps exactly).
+_SEED = (0, 2**53 - 1)
+
+_ANCHORING_RANGES = {
+    "theta": _SHARE,
+    "alpha_s": _SHARE,
+    "beta": _SHARE,
+    "s_prime": _CASES,
+    "initial_expectation": _CASES,
+}
 
 #: The first is the simulator's default.
 POLICIES: dict[str, PolicySpec] = {
@@ -143,6 +146,7 @@ POLICIES: dict[str, PolicySpec] = {
                 "s_prime": 17.0,
                 "initial_expectation": 4.0,
             },
+            _ANCHORING_RANGES,
         ),
         PolicySpec(
             "benchmark",
@@ -157,6 +161,7 @@ POLICIES: dict[str, PolicySpec] = {
                 "s_prime_factory": 20.0,
                 "initial_expectation": 4.0,
             },
+            {**_ANCHORING_RANGES, "s_prime_factory": _CASES},
         ),
         PolicySpec("pass-through", "Order exactly this week's incoming order.", pass_through),
         PolicySpec(
@@ -164,6 +169,7 @@ POLICIES: dict[str, PolicySpec] = {
             "A uniform whole order in 0..high, determined by seed, role and week.",
             random_orders,
             {"seed": 0, "high": 12},
+            {"seed": _SEED, "high": (0, MAX_CASES)},
         ),
     )
 }

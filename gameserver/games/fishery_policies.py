@@ -6,11 +6,13 @@ share, converted to boats at this round's catch per boat. It uses only public nu
 estimate and the rules), so it is what a thoughtful, trusting captain could do. The default
 target, 0.6 of capacity, lies above the stock that grows fastest (0.5): a little less fish is
 taken each round, but each boat catches more, and income over 15 rounds is higher.
+
+Every parameter's range is declared with its policy in :data:`POLICIES` and checked by
+:func:`gameserver.games.make_policy` before a policy is built; the functions here trust theirs.
 """
 
 from __future__ import annotations
 
-from gameserver.errors import InvalidSettings
 from gameserver.game import Decision, Policy, PolicySpec, View, round_half_up
 from gameserver.games import chance
 
@@ -21,10 +23,6 @@ def _boats(view: View, boats: float) -> Decision:
 
 def target_stock(target: float = 0.6) -> Policy:
     """Keep the stock near ``target`` times capacity, sharing the allowed catch equally."""
-    if not 0 < target <= 1:
-        raise InvalidSettings(
-            f"policy 'target-stock': parameter 'target' must be between 0 and 1, got {target!r}"
-        )
 
     def policy(view: View) -> Decision:
         rules = view["rules"]
@@ -50,8 +48,6 @@ def greedy() -> Policy:
 
 def fixed(boats: int = 8) -> Policy:
     """Send the same number of boats every round (capped at the fleet's size)."""
-    if boats < 0:
-        raise InvalidSettings(f"policy 'fixed': parameter 'boats' must be at least 0, got {boats}")
 
     def policy(view: View) -> Decision:
         return _boats(view, boats)
@@ -69,6 +65,12 @@ def random_boats(seed: int = 0) -> Policy:
     return policy
 
 
+#: The most boats any fishery allows a fleet (its ``max_boats`` setting's maximum; a test keeps
+#: the two equal).
+MAX_BOATS = 10_000
+#: Seeds: what a game's seed may be (a whole number a browser's JSON keeps exactly).
+_SEED = (0, 2**53 - 1)
+
 #: The first is the simulator's default.
 POLICIES: dict[str, PolicySpec] = {
     spec.name: spec
@@ -78,14 +80,23 @@ POLICIES: dict[str, PolicySpec] = {
             "Keep the estimated stock near target * capacity; take an equal share of the rest.",
             target_stock,
             {"target": 0.6},
+            # A share of capacity; below a hundredth the "target" is an empty sea.
+            {"target": (0.01, 1.0)},
         ),
         PolicySpec("greedy", "Send every boat, every round.", greedy),
-        PolicySpec("fixed", "Send the same number of boats every round.", fixed, {"boats": 8}),
+        PolicySpec(
+            "fixed",
+            "Send the same number of boats every round.",
+            fixed,
+            {"boats": 8},
+            {"boats": (0, MAX_BOATS)},
+        ),
         PolicySpec(
             "random",
             "A uniform number of boats, determined by seed, fleet and round.",
             random_boats,
             {"seed": 0},
+            {"seed": _SEED},
         ),
     )
 }

@@ -115,10 +115,7 @@ async def list_kinds(request: Request) -> Response:
                 "kind": name,
                 "title": game.title,
                 "settings": game.describe_settings(),
-                "policies": [
-                    {"name": p.name, "help": p.help, "params": dict(p.params)}
-                    for p in policies_for(name).values()
-                ],
+                "policies": [p.describe() for p in policies_for(name).values()],
             }
         )
     return ORJSONResponse({"kinds": kinds})

@@ -43,6 +43,12 @@ class Config:
     outbox_limit: int = 256
     #: Seconds a new connection has to send its ``hello``.
     hello_timeout: float = 10.0
+    #: Seconds an HTTP request has to arrive whole (head and body), from the connection's
+    #: opening or the request's first byte; then 408 and closed (closed alone if nothing
+    #: came). 10 s, as for the hello: a phone on a poor link sends a request head (under 1 KB)
+    #: and an API body (at most 64 KB) in far less, while a client that holds sockets open by
+    #: sending slowly (slowloris) or not at all must keep opening new ones.
+    request_timeout: float = 10.0
     #: Public base URL for join links; empty means the URL the request came in on.
     public_url: str = ""
     log_level: str = "info"

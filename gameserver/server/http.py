@@ -16,7 +16,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 
 from gameserver.errors import ErrorCode, InvalidSettings, NotAuthorized, ProtocolError, short
-from gameserver.protocol import check_json, game_of_token
+from gameserver.protocol import check_json, game_of_token, loads_json
 from gameserver.server import tokens
 from gameserver.server.hub import Hub
 from gameserver.server.records import GameRecord
@@ -54,7 +54,7 @@ async def json_body(request: Request) -> dict[str, Any]:
     if not raw.strip():
         return {}
     try:
-        data = orjson.loads(raw)
+        data = loads_json(raw)
     except orjson.JSONDecodeError as exc:
         raise ProtocolError(
             f"request body is not valid JSON: {exc}", code=ErrorCode.BAD_JSON

@@ -764,6 +764,16 @@ class Room:
                 self._policies[role] = cached
             raw = cached[1](self.game.view(state, role))
             return self.game.validate_decision(state, role, raw)
+        except GameServerError as exc:
+            # A bot seat saved before its policy's parameters had ranges may hold a value now
+            # refused, or its policy may be gone: a line each round, not a traceback.
+            log.warning(
+                "bot policy refused game=%s role=%s: %s; using the default",
+                self.game_id,
+                role,
+                exc,
+            )
+            return self.game.default_decision(state, role)
         except Exception:
             log.exception(
                 "bot policy failed game=%s role=%s; using the default", self.game_id, role
