@@ -35,7 +35,7 @@ from gameserver.client.bot import Bot
 from gameserver.errors import CloseCode, ErrorCode
 from gameserver.games import make_policy
 from gameserver.server import api, sessions
-from gameserver.tools.chaos import replay
+from gameserver.tools.chaos import replayed_twin
 from gameserver.tools.simulate import simulate
 from tests import fuzzing
 from tests.support import (
@@ -316,7 +316,7 @@ async def test_fuzz_while_a_game_is_played(server: ServerProcess) -> None:
     # The game played alongside: finished, every round decided by its bots, equal offline.
     assert export["status"] == "finished", context
     assert all(not r["defaulted"] for r in export["rounds"])
-    summaries, results = replay(export)
+    summaries, results = replayed_twin(export)
     assert summaries == [r["summary"] for r in export["rounds"]] and results == export["results"]
     offline = simulate("beer", {}, policy="sterman", seed=7)
     assert [w["roles"] for w in offline["weeks"]] == summaries

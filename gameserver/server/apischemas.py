@@ -174,7 +174,15 @@ _ROUND = closed(
         "summary": ANY_OBJECT,
     }
 )
-_POLICY = closed({"name": STR, "help": STR, "params": {"type": "object"}})
+_RANGE = closed({"minimum": NUM, "maximum": NUM})
+_POLICY = closed(
+    {
+        "name": STR,
+        "help": STR,
+        "params": {"type": "object", "additionalProperties": NUM},
+        "ranges": {"type": "object", "additionalProperties": _RANGE},
+    }
+)
 _KIND = closed(
     {"kind": STR, "title": STR, "settings": array(ANY_OBJECT), "policies": array(_POLICY)}
 )
