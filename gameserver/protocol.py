@@ -12,10 +12,11 @@ the server (``/protocol.js``, made from :func:`javascript_constants`).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypedDict
 
 import orjson
 
@@ -58,8 +59,10 @@ __all__ = [
     "SyncRequest",
     "Watch",
     "Welcome",
+    "ack",
     "encode",
     "error",
+    "error_message",
     "game_of_code",
     "game_of_token",
     "javascript_constants",
@@ -67,6 +70,9 @@ __all__ = [
     "loads_json",
     "parse_client_message",
     "parse_hello",
+    "pong",
+    "progress",
+    "welcome",
 ]
 
 PROTOCOL_VERSION = 1
@@ -175,8 +181,22 @@ def loads_frame(frame: str | bytes) -> dict[str, Any]:
         raise MalformedFrame(f"frame is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise MalformedFrame(f"a frame must be a JSON object, got {type(data).__name__}")
-    check_json(data)
+    if _may_break_bounds(frame):
+        check_json(data)
     return data
+
+
+# 16 digits in a row: the shortest text of a whole number beyond 2**53 - 1.
+_LONG_NUMBER = re.compile(rb"[0-9]{16}")
+
+
+def _may_break_bounds(frame: str | bytes) -> bool:
+    """Whether ``check_json`` must walk this frame: only if it has more brackets than the depth
+    allowed, or a run of 16 digits. Both are counted in C; nearly every frame has neither
+    (a submit has two brackets), and the Python walk was a cost on every message."""
+    raw = frame.encode() if isinstance(frame, str) else frame
+    brackets = raw.count(b"[") + raw.count(b"{")
+    return brackets > MAX_DEPTH or _LONG_NUMBER.search(raw) is not None
 
 
 def loads_json(text: str | bytes) -> Any:
@@ -350,30 +370,28 @@ def _decision(data: dict[str, Any]) -> Any:
 
 
 # -- server messages ----------------------------------------------------------------------
-# Each is a dataclass that orjson encodes field by field, in the order declared, with ``type``
-# first. Fields that do not apply are null (or false), never absent. Not frozen: a frozen
-# dataclass sets each field through object.__setattr__, which made building the messages of a
-# round the largest single cost of closing it (measured with py-spy under load).
+# Each is a TypedDict: a plain dict at run time, typed for mypy. orjson encodes a dict faster
+# than a dataclass, and building one is cheaper too: on the path of every decision and round,
+# measured (a round's message: 1.7 us to encode as a dict, 2.8 us as a dataclass). ``type``
+# comes first; fields that do not apply are null (or false), never absent.
 
 
-@dataclass(slots=True, kw_only=True)
-class Welcome:
+class Welcome(TypedDict):
     """A hello succeeded; ``token`` only when a seat was just claimed with a join code."""
 
-    type: str = "welcome"
-    v: int = PROTOCOL_VERSION
+    type: str
+    v: int
     game_id: str
     role: str | None
-    token: str | None = None
-    resumed: bool = False
+    token: str | None
+    resumed: bool
 
 
-@dataclass(slots=True, kw_only=True)
-class GameInfo:
+class GameInfo(TypedDict):
     """What every message about a game's progress says; sent alone as the ``status``
     message (the facilitator started, paused, resumed, ended or moved the deadline)."""
 
-    type: str = "status"
+    type: str
     game_id: str
     kind: str
     status: GameStatus
@@ -389,19 +407,16 @@ class GameInfo:
     server_time: float
 
 
-@dataclass(slots=True, kw_only=True)
 class Sync(GameInfo):
     """A player's full picture, on every (re)connection and on request."""
 
-    type: str = "sync"
     role: str
     view: Any
     decision: Any
     decision_id: str | None
 
 
-@dataclass(slots=True, kw_only=True)
-class SeatInfo:
+class SeatInfo(TypedDict):
     role: str
     claimed: bool
     name: str | None
@@ -410,41 +425,34 @@ class SeatInfo:
     submitted: bool
 
 
-@dataclass(slots=True, kw_only=True)
 class FacilitatorSync(GameInfo):
     """A facilitator's full picture: the facilitator view and every seat."""
 
-    type: str = "sync"
-    role: None = None
+    role: None
     view: Any
     seats: Sequence[SeatInfo]
     total_rounds: int | None
 
 
-@dataclass(slots=True, kw_only=True)
 class Round(GameInfo):
     """A round closed: a player's new view."""
 
-    type: str = "round"
     role: str
     view: Any
 
 
-@dataclass(slots=True, kw_only=True)
 class FacilitatorRound(GameInfo):
     """A round closed: the facilitator's new view."""
 
-    type: str = "round"
-    role: None = None
+    role: None
     view: Any
     total_rounds: int | None
 
 
-@dataclass(slots=True, kw_only=True)
-class Progress:
+class Progress(TypedDict):
     """Who has submitted and who is online changed."""
 
-    type: str = "progress"
+    type: str
     round: int
     open_round: int
     submitted: Sequence[str]
@@ -452,30 +460,27 @@ class Progress:
     bots: Sequence[str]
 
 
-@dataclass(slots=True, kw_only=True)
-class Ack:
+class Ack(TypedDict):
     """A decision is durable. ``duplicate``: a resend of an id already taken; then
     ``superseded_by`` names the newer id of the same round that replaced it, if one did."""
 
-    type: str = "ack"
+    type: str
     id: str
     round: int
     decision: Any
-    duplicate: bool = False
-    superseded_by: str | None = None
+    duplicate: bool
+    superseded_by: str | None
 
 
-@dataclass(slots=True, kw_only=True)
-class Error:
-    type: str = "error"
+class Error(TypedDict):
+    type: str
     code: str
     message: str
-    id: str | None = None
+    id: str | None
 
 
-@dataclass(slots=True, kw_only=True)
-class Pong:
-    type: str = "pong"
+class Pong(TypedDict):
+    type: str
     id: str | None
     time: float
 
@@ -494,14 +499,71 @@ ServerMessage = (
 )
 
 
-def encode(message: ServerMessage) -> bytes:
-    """Encode a server message once; the bytes are shared by every client that gets it."""
-    return orjson.dumps(message)
+def welcome(
+    game_id: str, role: str | None, *, token: str | None = None, resumed: bool = False
+) -> Welcome:
+    return {
+        "type": "welcome",
+        "v": PROTOCOL_VERSION,
+        "game_id": game_id,
+        "role": role,
+        "token": token,
+        "resumed": resumed,
+    }
+
+
+def ack(
+    msg_id: str,
+    round_no: int,
+    decision: Any,
+    *,
+    duplicate: bool = False,
+    superseded_by: str | None = None,
+) -> Ack:
+    return {
+        "type": "ack",
+        "id": msg_id,
+        "round": round_no,
+        "decision": decision,
+        "duplicate": duplicate,
+        "superseded_by": superseded_by,
+    }
+
+
+def progress(
+    round_no: int,
+    open_round: int,
+    submitted: Sequence[str],
+    online: Sequence[str],
+    bots: Sequence[str],
+) -> Progress:
+    return {
+        "type": "progress",
+        "round": round_no,
+        "open_round": open_round,
+        "submitted": submitted,
+        "online": online,
+        "bots": bots,
+    }
+
+
+def error_message(code: str, message: str, ref: str | None = None) -> Error:
+    """An ``error``; ``ref`` echoes the id of the client message it answers."""
+    return {"type": "error", "code": code, "message": message, "id": ref}
 
 
 def error(exc: GameServerError, ref: str | None = None) -> Error:
     """The ``error`` message for ``exc``; ``ref`` echoes the id of the message it answers."""
-    return Error(code=str(exc.code), message=exc.message, id=ref)
+    return error_message(str(exc.code), exc.message, ref)
+
+
+def pong(ref: str | None, now: float) -> Pong:
+    return {"type": "pong", "id": ref, "time": now}
+
+
+def encode(message: ServerMessage) -> bytes:
+    """Encode a server message once; the bytes are shared by every client that gets it."""
+    return orjson.dumps(message)
 
 
 def javascript_constants() -> str:

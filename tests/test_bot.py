@@ -20,17 +20,24 @@ from websockets.asyncio.server import ServerConnection, serve
 from gameserver.client.bot import Bot
 from gameserver.protocol import (
     PROTOCOL_VERSION,
-    Ack,
     CloseCode,
+    GameInfo,
     GameStatus,
     Round,
     ServerMessage,
     Sync,
-    Welcome,
+    ack,
     encode,
 )
+from gameserver.protocol import welcome as welcome_message
 
 ROLE = "retailer"
+
+
+def round_view(status: GameStatus, round_no: int, view: dict[str, Any]) -> Round:
+    return {**info(status, round_no), "type": "round", "role": ROLE, "view": view}
+
+
 TOKEN = "G.secret"
 Script = Callable[[ServerConnection], Awaitable[None]]
 
@@ -60,8 +67,9 @@ async def receive(ws: ServerConnection, kind: str) -> dict[str, Any]:
             return message
 
 
-def info(status: GameStatus, round_no: int) -> dict[str, Any]:
+def info(status: GameStatus, round_no: int) -> GameInfo:
     return {
+        "type": "status",
         "game_id": "G",
         "kind": "beer",
         "status": status,
@@ -83,10 +91,18 @@ async def welcome(ws: ServerConnection, *, resumed: bool, round_no: int = 0) -> 
     hello = await receive(ws, "hello")
     assert hello["v"] == PROTOCOL_VERSION
     token = None if resumed else TOKEN
-    await send(ws, Welcome(game_id="G", role=ROLE, token=token, resumed=resumed))
+    await send(ws, welcome_message("G", ROLE, token=token, resumed=resumed))
     view = {"week": round_no}
     running = info(GameStatus.RUNNING, round_no)
-    await send(ws, Sync(**running, role=ROLE, view=view, decision=None, decision_id=None))
+    sync: Sync = {
+        **running,
+        "type": "sync",
+        "role": ROLE,
+        "view": view,
+        "decision": None,
+        "decision_id": None,
+    }
+    await send(ws, sync)
     return hello
 
 
@@ -112,8 +128,8 @@ async def test_a_resend_the_closed_round_used_is_recorded_with_the_decision_sent
         assert hello["token"] == TOKEN
         resent = await receive(ws, "submit")
         submits.append(resent)
-        await send(ws, Ack(id=resent["id"], round=1, decision=None, duplicate=True))
-        await send(ws, Round(**info(GameStatus.FINISHED, 1), role=ROLE, view={"week": 1}))
+        await send(ws, ack(resent["id"], 1, None, duplicate=True))
+        await send(ws, round_view(GameStatus.FINISHED, 1, {"week": 1}))
         await ws.wait_closed()
 
     async with scripted(first, second) as url:
@@ -129,23 +145,17 @@ async def test_an_ack_records_the_id_and_decision_the_round_keeps() -> None:
     async def game(ws: ServerConnection) -> None:
         await welcome(ws, resumed=False)
         first = await receive(ws, "submit")
-        plain = Ack(id=first["id"], round=1, decision={"order": 8})
+        plain = ack(first["id"], 1, {"order": 8})
         assert orjson.loads(encode(plain))["duplicate"] is False  # always there, false
         await send(ws, plain)
-        await send(ws, Round(**info(GameStatus.RUNNING, 1), role=ROLE, view={"week": 1}))
+        await send(ws, round_view(GameStatus.RUNNING, 1, {"week": 1}))
         second = await receive(ws, "submit")
         # Another window of the seat sent a newer decision for round 2 under its own id.
         await send(
             ws,
-            Ack(
-                id=second["id"],
-                round=2,
-                decision={"order": 3},
-                duplicate=True,
-                superseded_by="w-9",
-            ),
+            ack(second["id"], 2, {"order": 3}, duplicate=True, superseded_by="w-9"),
         )
-        await send(ws, Round(**info(GameStatus.FINISHED, 2), role=ROLE, view={"week": 2}))
+        await send(ws, round_view(GameStatus.FINISHED, 2, {"week": 2}))
         await ws.wait_closed()
 
     async with scripted(game) as url:

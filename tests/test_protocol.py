@@ -115,7 +115,7 @@ def test_malformed_frames(frame: str | bytes) -> None:
 
 
 def test_encode_once_and_errors() -> None:
-    message = protocol.Progress(round=1, open_round=2, submitted=["retailer"], online=[], bots=[])
+    message = protocol.progress(1, 2, ["retailer"], [], [])
     data = protocol.encode(message)
     assert data.startswith(b'{"type":"progress"')  # bots skip progress frames by this prefix
     assert orjson.loads(data)["submitted"] == ["retailer"]

@@ -46,19 +46,10 @@ def describe(request: Request, record: GameRecord, room: Room | None) -> dict[st
     """A game as the API shows it; ``active`` says whether it is in memory."""
     game = get_game(record.kind)
     base = _base_url(request)
-    seats = []
-    for info, seat in zip(describe_seats(room, record.seats), record.seats, strict=True):
-        seats.append(
-            {
-                "role": info.role,
-                "claimed": info.claimed,
-                "name": info.name,
-                "bot": info.bot,
-                "online": info.online,
-                "submitted": info.submitted,
-                "join_code": seat.join_code,
-            }
-        )
+    seats = [
+        {**info, "join_code": seat.join_code}
+        for info, seat in zip(describe_seats(room, record.seats), record.seats, strict=True)
+    ]
     cloned = record.cloned_from
     return {
         "game_id": record.game_id,

@@ -162,13 +162,14 @@ class Driver:
             log.exception("save failed game=%s", self.game_id)
             outcome = ev.SaveFailed(save, StorageFailure(f"{type(exc).__name__}: {exc}"))
         else:
-            self._metrics.observe_save(time.perf_counter() - started)
+            self._metrics.saves.append(time.perf_counter() - started)
             outcome = ev.Saved(save)
         effects = self._handle(outcome)
-        if any(isinstance(effect, _SAVES) for effect in effects):
-            await self._carry(effects)
-        else:
-            self._apply(effects)  # an ack and a progress, most of the time: no coroutine
+        for effect in effects:
+            if isinstance(effect, _SAVES):
+                await self._carry(effects)
+                return
+        self._apply(effects)  # an ack and a progress, most of the time: no coroutine
 
     def _apply(self, effects: Sequence[ev.Effect]) -> None:
         for effect in effects:
@@ -177,9 +178,9 @@ class Driver:
     def _apply_one(self, effect: ev.Effect) -> None:
         if isinstance(effect, ev.Send):
             data = encode(effect.message)
-            for peer in effect.to:
-                _conn(peer).send(data)
-        elif effect is ev.PROGRESS_DUE or isinstance(effect, ev.ProgressDue):
+            for peer in cast("Sequence[Outbox]", effect.to):
+                peer.send(data)
+        elif effect is ev.PROGRESS_DUE:
             if not self._progress_due:
                 self._progress_due = True
                 asyncio.get_running_loop().call_soon(self._send_progress)

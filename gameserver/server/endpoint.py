@@ -103,7 +103,7 @@ async def _handshake(
 ) -> tuple[Driver, str | None, protocol.Welcome]:
     if isinstance(hello, protocol.Resume):
         driver, seat = await hub.driver_for_token(hello.token)
-        return driver, seat, protocol.Welcome(game_id=driver.game_id, role=seat, resumed=True)
+        return driver, seat, protocol.welcome(driver.game_id, seat, resumed=True)
     if isinstance(hello, protocol.Watch):
         driver = await hub.driver(hello.game_id)
         record = driver.room.record
@@ -114,7 +114,7 @@ async def _handshake(
         )
         if not ok:
             raise NotAuthorized("this token does not control that game", code=ErrorCode.BAD_TOKEN)
-        return driver, None, protocol.Welcome(game_id=driver.game_id, role=None)
+        return driver, None, protocol.welcome(driver.game_id, None)
     driver = await hub.driver_for_code(hello.code)
     record = driver.room.record
     role: str | None = None
@@ -133,7 +133,7 @@ async def _handshake(
         if hello.role is not None and hello.role != role:
             raise Conflict(f"this join code is for the {role} seat", code=ErrorCode.WRONG_ROLE)
     claimed, token = await _claim(driver, role, hello.name)
-    return driver, claimed, protocol.Welcome(game_id=driver.game_id, role=claimed, token=token)
+    return driver, claimed, protocol.welcome(driver.game_id, claimed, token=token)
 
 
 async def websocket_endpoint(websocket: WebSocket) -> None:
@@ -147,7 +147,7 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     try:
         await _serve(websocket, conn, hub, joined)
     except _Closing as exc:
-        conn.send(protocol.encode(protocol.Error(code=ErrorCode.CLOSING, message=exc.reason)))
+        conn.send(protocol.encode(protocol.error_message(ErrorCode.CLOSING, exc.reason)))
         conn.close(exc.code)
     except (WebSocketDisconnect, ConnectionError):
         pass
@@ -218,7 +218,7 @@ async def _serve(websocket: WebSocket, conn: Connection, hub: Hub, joined: list[
                     raise Conflict("a facilitator connection cannot submit decisions")
                 await driver.submit(conn, role, message)
             elif isinstance(message, protocol.Ping):
-                conn.send(protocol.encode(protocol.Pong(id=message.id, time=time.time())))
+                conn.send(protocol.encode(protocol.pong(message.id, time.time())))
             else:
                 driver.sync(conn)
         except GameServerError as exc:

@@ -31,17 +31,17 @@ from gameserver.errors import CloseCode, Conflict, ErrorCode, GameServerError, N
 from gameserver.game import Decision, Game, Policy
 from gameserver.games import make_policy
 from gameserver.protocol import (
-    Ack,
-    Error,
     FacilitatorRound,
     FacilitatorSync,
     GameInfo,
     GameStatus,
-    Progress,
     Round,
     SeatInfo,
     ServerMessage,
     Sync,
+    ack,
+    error_message,
+    progress,
 )
 from gameserver.server import events as ev
 from gameserver.server.records import GameRecord, PendingDecision, RoundRecord, SeatRecord
@@ -161,27 +161,30 @@ class Room:
         return bool(self._watchers) or any(self._peers.values())
 
     def all_in(self) -> bool:
-        return all(role in self.pending for role in self._peers)
+        # pending only ever holds the game's roles: counting them is enough.
+        return len(self.pending) == len(self._peers)
 
     def seat_infos(self) -> list[SeatInfo]:
         """Each seat: who holds it, whether a bot plays it, online, submitted."""
         return [
-            SeatInfo(
-                role=s.role,
-                claimed=s.claimed,
-                name=s.name,
-                bot=_bot_json(s),
-                online=bool(self._peers[s.role]) or s.bot is not None,
-                submitted=s.role in self.pending,
-            )
+            {
+                "role": s.role,
+                "claimed": s.claimed,
+                "name": s.name,
+                "bot": _bot_json(s),
+                "online": bool(self._peers[s.role]) or s.bot is not None,
+                "submitted": s.role in self.pending,
+            }
             for s in self.record.seats
         ]
 
     # -- messages -----------------------------------------------------------------------------
 
-    def _info(self, now: float) -> dict[str, Any]:
+    def _info(self, now: float) -> GameInfo:
+        """The ``status`` message; every message about the game's progress starts with it."""
         record = self.record
         return {
+            "type": "status",
             "game_id": record.game_id,
             "kind": record.kind,
             "status": record.status,
@@ -203,42 +206,43 @@ class Room:
         """The full picture a client gets on every (re)connection."""
         state = self.record.state
         if role is None:
-            return FacilitatorSync(
+            facilitator: FacilitatorSync = {
                 **self._info(now),
-                view=self.game.facilitator_view(state),
-                seats=self.seat_infos(),
-                total_rounds=self.game.total_rounds(state),
-            )
+                "type": "sync",
+                "role": None,
+                "view": self.game.facilitator_view(state),
+                "seats": self.seat_infos(),
+                "total_rounds": self.game.total_rounds(state),
+            }
+            return facilitator
         own = self.pending.get(role)
-        return Sync(
+        player: Sync = {
             **self._info(now),
-            role=role,
-            view=self.game.view(state, role),
-            decision=own.decision if own else None,
-            decision_id=own.id if own else None,
-        )
+            "type": "sync",
+            "role": role,
+            "view": self.game.view(state, role),
+            "decision": own.decision if own else None,
+            "decision_id": own.id if own else None,
+        }
+        return player
 
     def progress(self) -> list[ev.Effect]:
         """The progress message for everyone (see :class:`ProgressDue`); none while a round
         is being saved, since its ``round`` message will say the same."""
         if self._closing is not None and self._closing.save is not None:
             return []
-        message = Progress(
-            round=self.round,
-            open_round=self.open_round,
-            submitted=self.submitted(),
-            online=self.online(),
-            bots=self.bots(),
+        message = progress(
+            self.round, self.open_round, self.submitted(), self.online(), self.bots()
         )
         return [ev.Send(self.peers(), message)]
 
     def _status(self, now: float) -> ev.Send:
-        return ev.Send(self.peers(), GameInfo(**self._info(now)))
+        return ev.Send(self.peers(), self._info(now))
 
     def _to_watchers(self, code: ErrorCode, text: str) -> list[ev.Effect]:
         if not self._watchers:
             return []
-        return [ev.Send(list(self._watchers), Error(code=str(code), message=text))]
+        return [ev.Send(list(self._watchers), error_message(code, text))]
 
     # -- the one entry point ------------------------------------------------------------------
 
@@ -296,19 +300,14 @@ class Room:
             # A resend of an id this seat used in the open round (even while it closes):
             # acked again with the decision kept, and never brings an older decision back.
             superseded = None if event.id == current.id else current.id
-            ack = Ack(
-                id=event.id,
-                round=round_no,
-                decision=current.decision,
-                duplicate=True,
-                superseded_by=superseded,
+            message = ack(
+                event.id, round_no, current.decision, duplicate=True, superseded_by=superseded
             )
-            return [ev.Send([event.peer], ack)]
+            return [ev.Send([event.peer], message)]
         if round_no < self.open_round:
             if round_no == self.round and self.record.last_round_ids.get(role) == event.id:
                 # A resend of a decision the last round used: ack it again, count nothing.
-                ack = Ack(id=event.id, round=round_no, decision=None, duplicate=True)
-                return [ev.Send([event.peer], ack)]
+                return [ev.Send([event.peer], ack(event.id, round_no, None, duplicate=True))]
             raise Conflict(
                 f"round {round_no} is closed; decisions are now for round {self.open_round}",
                 code=ErrorCode.ROUND_CLOSED,
@@ -350,32 +349,34 @@ class Room:
             raise Conflict("the game is over", code=ErrorCode.GAME_OVER)
 
     def _decision_saved(self, save: ev.SaveDecision, now: float) -> list[ev.Effect]:
-        role = save.role
+        # On the path of every decision: locals, and no call that is not needed.
+        role, status = save.role, self.record.status
         self._in_flight.remove(save)
-        out: list[ev.Effect] = []
-        if save.round != self.open_round or self.status.over:
-            # The round closed without it (only a game ended meanwhile can do that: a close
-            # waits for decisions in flight).
+        if save.round != self.open_round or status.over:
+            # The game ended meanwhile (a close waits for decisions in flight, so only an end
+            # can leave a decision behind).
+            out: list[ev.Effect] = []
             if save.peer is not None:
-                code = ErrorCode.GAME_OVER if self.status.over else ErrorCode.ROUND_CLOSED
+                code = ErrorCode.GAME_OVER if status.over else ErrorCode.ROUND_CLOSED
                 text = f"round {save.round} closed before your decision was saved"
-                out.append(
-                    ev.Send([save.peer], Error(code=str(code), message=text, id=save.pending.id))
-                )
+                out.append(ev.Send([save.peer], error_message(code, text, save.pending.id)))
             return out + self._maybe_close(now)
         # The newest decision saved is kept (saves of one seat complete in the order asked,
         # but one may fail: then the one before it stands).
+        pending = save.pending
         if save.seq > self._kept_seq.get(role, 0):
-            self.pending[role] = save.pending
+            self.pending[role] = pending
             self._kept_seq[role] = save.seq
+        out = []
         if save.peer is not None:
-            ack = Ack(id=save.pending.id, round=save.round, decision=save.pending.decision)
-            out.append(ev.Send([save.peer], ack))
-        closing = self._closing is not None
-        if not closing and self.status == RUNNING and self.all_in():
+            out.append(ev.Send((save.peer,), ack(pending.id, save.round, pending.decision)))
+        if self._closing is not None:
+            out.append(ev.PROGRESS_DUE)
+            return out + self._maybe_close(now)
+        if status is RUNNING and self.all_in():
             return out + self._begin_close("all_submitted", None, now)
         out.append(ev.PROGRESS_DUE)
-        return out + self._maybe_close(now)
+        return out
 
     # -- closing a round ----------------------------------------------------------------------
 
@@ -475,13 +476,22 @@ class Room:
         out: list[ev.Effect] = []
         for role, peers in self._peers.items():
             if peers:
-                message = Round(**info, role=role, view=game.view(state, role))
+                message: Round = {
+                    **info,
+                    "type": "round",
+                    "role": role,
+                    "view": game.view(state, role),
+                }
                 out.append(ev.Send(list(peers), message))
         if self._watchers:
-            message_f = FacilitatorRound(
-                **info, view=game.facilitator_view(state), total_rounds=game.total_rounds(state)
-            )
-            out.append(ev.Send(list(self._watchers), message_f))
+            facilitator: FacilitatorRound = {
+                **info,
+                "type": "round",
+                "role": None,
+                "view": game.facilitator_view(state),
+                "total_rounds": game.total_rounds(state),
+            }
+            out.append(ev.Send(list(self._watchers), facilitator))
         return out
 
     def _timer_fired(self, now: float) -> list[ev.Effect]:
@@ -519,9 +529,7 @@ class Room:
             out: list[ev.Effect] = []
             if save.peer is not None:
                 text = f"your decision could not be saved: {error.message}"
-                message = Error(
-                    code=str(ErrorCode.STORAGE_FAILURE), message=text, id=save.pending.id
-                )
+                message = error_message(ErrorCode.STORAGE_FAILURE, text, save.pending.id)
                 out.append(ev.Send([save.peer], message))
             else:
                 log.warning(
@@ -563,7 +571,7 @@ class Room:
         else:
             for old in self._peers[role]:
                 text = "this seat connected elsewhere"
-                out.append(ev.Send([old], Error(code=str(ErrorCode.SUPERSEDED), message=text)))
+                out.append(ev.Send([old], error_message(ErrorCode.SUPERSEDED, text)))
                 out.append(ev.Close(old, CloseCode.SUPERSEDED))
             was_online = bool(self._peers[role])
             self._peers[role] = [peer]
@@ -711,7 +719,7 @@ class Room:
             case ev.ResetSeat(role=role):
                 text = "the facilitator reset this seat"
                 for peer in self._peers[role]:
-                    out.append(ev.Send([peer], Error(code=str(ErrorCode.SEAT_RESET), message=text)))
+                    out.append(ev.Send([peer], error_message(ErrorCode.SEAT_RESET, text)))
                     out.append(ev.Close(peer, CloseCode.SEAT_RESET))
                 self._peers[role] = []
                 out.append(ev.PROGRESS_DUE)
@@ -804,13 +812,13 @@ def describe_seats(room: Room | None, seats: Sequence[SeatRecord]) -> list[SeatI
     if room is not None:
         return room.seat_infos()
     return [
-        SeatInfo(
-            role=s.role,
-            claimed=s.claimed,
-            name=s.name,
-            bot=_bot_json(s),
-            online=False,
-            submitted=False,
-        )
+        {
+            "role": s.role,
+            "claimed": s.claimed,
+            "name": s.name,
+            "bot": _bot_json(s),
+            "online": False,
+            "submitted": False,
+        }
         for s in seats
     ]
