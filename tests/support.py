@@ -306,3 +306,14 @@ class RawConnection:
 
     def close(self) -> None:
         self.writer.close()
+
+
+def markdown_table(text: str, header: str) -> list[list[str]]:
+    """The rows of the table in ``text`` whose header row starts with ``header``, as cells."""
+    lines = text[text.index("\n" + header) + 1 :].splitlines()
+    rows = []
+    for line in lines[2:]:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip() for cell in line.strip("|").split("|")])
+    return rows

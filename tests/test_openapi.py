@@ -25,20 +25,10 @@ from gameserver.server import openapi
 from gameserver.server.app import STATIC, create_app
 from gameserver.server.config import Config
 from tests.support import ADMIN_KEY, ROOT, ServerProcess
+from tests.support import markdown_table as table
 
 API_DOC = (ROOT / "docs" / "api.md").read_text()
 METHOD_PATH = re.compile(r"`(GET|POST|PUT|PATCH|DELETE) (/[^`\s]*)`")
-
-
-def table(text: str, header: str) -> list[list[str]]:
-    """The rows of the table in ``text`` whose header row starts with ``header``, as cells."""
-    lines = text[text.index("\n" + header) + 1 :].splitlines()
-    rows = []
-    for line in lines[2:]:
-        if not line.startswith("|"):
-            break
-        rows.append([cell.strip() for cell in line.strip("|").split("|")])
-    return rows
 
 
 def documented() -> set[tuple[str, str]]:

@@ -11,7 +11,7 @@ import pytest
 
 from gameserver import protocol
 from gameserver.errors import CloseCode, ErrorCode
-from tests.support import ROOT, ServerProcess, WSClient, join, resume
+from tests.support import ROOT, ServerProcess, WSClient, join, markdown_table, resume
 from tests.test_live import act, create
 
 DOC = (ROOT / "docs" / "protocol.md").read_text()
@@ -52,14 +52,7 @@ def documented_fields() -> dict[tuple[str, str | None], list[str]]:
 
 
 def table(header: str) -> list[list[str]]:
-    """The rows of the table whose header row starts with ``header``, as cells."""
-    lines = DOC[DOC.index("\n" + header) + 1 :].splitlines()
-    rows = []
-    for line in lines[2:]:
-        if not line.startswith("|"):
-            break
-        rows.append([cell.strip() for cell in line.strip("|").split("|")])
-    return rows
+    return markdown_table(DOC, header)
 
 
 def fields_of(cls: type) -> list[str]:

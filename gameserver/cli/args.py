@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from gameserver.errors import InvalidSettings
 from gameserver.game import Setting
 
 
@@ -77,3 +78,24 @@ def add_policy_flags(parser: argparse.ArgumentParser) -> None:
         metavar="NAME=VALUE",
         help="a policy parameter (goes to every chosen policy that has it)",
     )
+
+
+def settings_from(specs: dict[str, Setting], pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    """``--set NAME=VALUE`` pairs as settings, each read as its setting's kind."""
+    out: dict[str, Any] = {}
+    for flag_name, text in pairs:
+        name = flag_name.replace("-", "_")
+        out[name] = setting_value(specs.get(name), text)
+    return out
+
+
+def params_from(pairs: list[tuple[str, str]]) -> dict[str, float | int]:
+    """``--param NAME=VALUE`` pairs as numbers; one that is not gets a message naming it."""
+    out: dict[str, float | int] = {}
+    for flag_name, text in pairs:
+        name = flag_name.replace("-", "_")
+        try:
+            out[name] = number(text)
+        except argparse.ArgumentTypeError:
+            raise InvalidSettings(f"parameter {name!r} must be a number, got {text!r}") from None
+    return out

@@ -19,7 +19,7 @@ from typing import Any, TextIO
 
 import orjson
 
-from gameserver.cli.args import add_policy_flags, number, pair, setting_value
+from gameserver.cli.args import add_policy_flags, pair, params_from, settings_from
 from gameserver.client.api import Api
 from gameserver.client.bot import ws_url
 from gameserver.client.teams import (
@@ -111,17 +111,8 @@ def add_bots(subparsers: Any) -> None:
 def _plan(args: argparse.Namespace) -> Plan:
     game = get_game(args.kind)
     specs = {spec.name: spec for spec in game.settings_spec}
-    settings = {}
-    for flag_name, text in args.settings:
-        name = flag_name.replace("-", "_")
-        settings[name] = setting_value(specs.get(name), text)
-    params: dict[str, float | int] = {}
-    for flag_name, text in args.param:
-        name = flag_name.replace("-", "_")
-        try:
-            params[name] = number(text)
-        except argparse.ArgumentTypeError:
-            raise InvalidSettings(f"parameter {name!r} must be a number, got {text!r}") from None
+    settings = settings_from(specs, args.settings)
+    params = params_from(args.param)
     role_think = {}
     for role, text in args.role_think:
         try:

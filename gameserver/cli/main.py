@@ -15,10 +15,18 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from gameserver.cli.args import add_policy_flags, flag, number, pair, setting_value
+from gameserver.cli.args import (
+    add_policy_flags,
+    flag,
+    number,
+    pair,
+    params_from,
+    setting_value,
+    settings_from,
+)
 from gameserver.cli.bots import add_bots
 from gameserver.cli.serve import add_serve
-from gameserver.errors import GameServerError, InvalidSettings
+from gameserver.errors import GameServerError
 from gameserver.games import GAMES, get_game
 from gameserver.tools.simulate import render_table, simulate
 
@@ -126,15 +134,8 @@ def run_simulate(args: argparse.Namespace) -> int:
             raw_settings[name] = setting_value(specs.get(name), value)
         elif dest.startswith("param:"):
             params[dest.removeprefix("param:")] = value
-    for flag_name, text in args.set:
-        name = flag_name.replace("-", "_")
-        raw_settings[name] = setting_value(specs.get(name), text)
-    for flag_name, text in args.param:
-        name = flag_name.replace("-", "_")
-        try:
-            params[name] = number(text)
-        except argparse.ArgumentTypeError:
-            raise InvalidSettings(f"parameter {name!r} must be a number, got {text!r}") from None
+    raw_settings.update(settings_from(specs, args.set))
+    params.update(params_from(args.param))
     report = simulate(
         game.name,
         raw_settings,

@@ -24,12 +24,11 @@ from gameserver.server.export import export_game
 from gameserver.server.http import (
     ORJSONResponse,
     bearer,
-    claims,
     field,
     hub_of,
     is_admin,
     json_body,
-    may_control,
+    read_controlled,
     require_admin,
 )
 from gameserver.server.hub import Options
@@ -83,12 +82,8 @@ def describe(request: Request, record: GameRecord, room: Room | None) -> dict[st
 
 async def _controlled(request: Request) -> Driver:
     """The game named in the path, authorised and in memory (brought back if evicted)."""
-    hub = hub_of(request)
-    game_id = request.path_params["game_id"]
-    credential = claims(request, game_id, classes=True)
-    record, _room = await hub.read(game_id)
-    may_control(request, record, credential)
-    return await hub.driver(record.game_id)
+    record, _room = await read_controlled(request)
+    return await hub_of(request).driver(record.game_id)
 
 
 def _live(request: Request, driver: Driver) -> ORJSONResponse:
@@ -156,11 +151,7 @@ async def list_games(request: Request) -> Response:
 
 
 async def game_detail(request: Request) -> Response:
-    hub = hub_of(request)
-    game_id = request.path_params["game_id"]
-    credential = claims(request, game_id, classes=True)
-    record, room = await hub.read(game_id)
-    may_control(request, record, credential)
+    record, room = await read_controlled(request)
     out = describe(request, record, room)
     if request.query_params.get("view") == "1":
         out["view"] = get_game(record.kind).facilitator_view(record.state)
@@ -211,21 +202,14 @@ def _action(name: str) -> Callable[[Request], Awaitable[Response]]:
 
 
 async def delete_game(request: Request) -> Response:
-    hub = hub_of(request)
-    game_id = request.path_params["game_id"]
-    credential = claims(request, game_id, classes=True)
-    record, _ = await hub.read(game_id)
-    may_control(request, record, credential)
-    await hub.delete_game(record.game_id)
+    record, _ = await read_controlled(request)
+    await hub_of(request).delete_game(record.game_id)
     return Response(status_code=204)
 
 
 async def clone_game(request: Request) -> Response:
     hub = hub_of(request)
-    game_id = request.path_params["game_id"]
-    credential = claims(request, game_id, classes=True)
-    record, _ = await hub.read(game_id)
-    may_control(request, record, credential)
+    record, _ = await read_controlled(request)
     body = await json_body(request)
     round_no = field(body, "round", int)
     if round_no is None:

@@ -11,20 +11,16 @@ from starlette.responses import Response
 
 from gameserver.errors import NotFound
 from gameserver.games import get_game
-from gameserver.server.http import ORJSONResponse, claims, hub_of, may_control
+from gameserver.server.http import ORJSONResponse, hub_of, read_controlled
 from gameserver.server.records import RoundRecord, round_to_json
 
 
 async def export_game(request: Request) -> Response:
-    hub = hub_of(request)
-    game_id = request.path_params["game_id"]
-    credential = claims(request, game_id, classes=True)
+    record, _room = await read_controlled(request)
     fmt = request.path_params["fmt"]
     if fmt not in ("json", "csv"):
         raise NotFound("export formats are .json and .csv")
-    record, _room = await hub.read(game_id)
-    may_control(request, record, credential)
-    rounds = await hub.store.load_rounds(record.game_id)
+    rounds = await hub_of(request).store.load_rounds(record.game_id)
     if fmt == "json":
         cloned = record.cloned_from
         payload = {

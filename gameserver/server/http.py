@@ -20,6 +20,7 @@ from gameserver.protocol import check_json, game_of_token, loads_json
 from gameserver.server import tokens
 from gameserver.server.hub import Hub
 from gameserver.server.records import GameRecord
+from gameserver.server.room import Room
 
 #: Largest request body the API reads.
 MAX_BODY = 64 * 1024
@@ -129,3 +130,13 @@ def may_control(request: Request, record: GameRecord, credential: str) -> None:
     if tokens.matches(credential, record.session_hash):
         return
     raise NotAuthorized("this token does not control that game", code=ErrorCode.BAD_TOKEN)
+
+
+async def read_controlled(request: Request) -> tuple[GameRecord, Room | None]:
+    """The game named in the path, once the credential is known to control it; read from
+    memory or storage, never brought back into memory."""
+    game_id = request.path_params["game_id"]
+    credential = claims(request, game_id, classes=True)
+    record, room = await hub_of(request).read(game_id)
+    may_control(request, record, credential)
+    return record, room
