@@ -7,7 +7,7 @@ game's facilitator token (or its class's) controls that game only.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from starlette.requests import Request
@@ -16,9 +16,9 @@ from starlette.routing import Route
 
 from gameserver.errors import ErrorCode, InvalidSettings, NotAuthorized, NotFound, short
 from gameserver.games import GAMES, get_game, make_policy, policies_for
-from gameserver.protocol import game_of_code
+from gameserver.protocol import SeatInfo, game_of_code
 from gameserver.server import events as ev
-from gameserver.server import tokens
+from gameserver.server import messages, tokens
 from gameserver.server.driver import Driver
 from gameserver.server.export import export_game
 from gameserver.server.http import (
@@ -32,13 +32,20 @@ from gameserver.server.http import (
     require_admin,
 )
 from gameserver.server.hub import Options
-from gameserver.server.records import BotSeat, GameRecord
-from gameserver.server.room import Room, describe_seats
+from gameserver.server.records import BotSeat, GameRecord, SeatRecord
+from gameserver.server.room import Room
 
 
 def _base_url(request: Request) -> str:
     configured = hub_of(request).config.public_url
     return configured.rstrip("/") if configured else str(request.base_url).rstrip("/")
+
+
+def describe_seats(room: Room | None, seats: Sequence[SeatRecord]) -> list[SeatInfo]:
+    """Seat infos of a game, live from its room when it is in memory (else nobody is online)."""
+    if room is not None:
+        return room.seat_infos()
+    return [{**info, "online": False} for info in messages.seat_infos(seats, {}, ())]
 
 
 def describe(request: Request, record: GameRecord, room: Room | None) -> dict[str, Any]:

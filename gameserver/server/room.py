@@ -23,28 +23,23 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
 
 from gameserver.errors import CloseCode, Conflict, ErrorCode, GameServerError, NotFound
 from gameserver.game import Decision, Game, Policy
 from gameserver.games import make_policy
 from gameserver.protocol import (
-    FacilitatorRound,
-    FacilitatorSync,
     GameInfo,
     GameStatus,
-    Round,
     SeatInfo,
     ServerMessage,
-    Sync,
     ack,
     error_message,
     progress,
 )
+from gameserver.server import changes, messages
 from gameserver.server import events as ev
-from gameserver.server.records import GameRecord, PendingDecision, RoundRecord, SeatRecord
+from gameserver.server.records import GameRecord, PendingDecision, SeatRecord
 
 log = logging.getLogger(__name__)
 
@@ -166,65 +161,17 @@ class Room:
 
     def seat_infos(self) -> list[SeatInfo]:
         """Each seat: who holds it, whether a bot plays it, online, submitted."""
-        return [
-            {
-                "role": s.role,
-                "claimed": s.claimed,
-                "name": s.name,
-                "bot": _bot_json(s),
-                "online": bool(self._peers[s.role]) or s.bot is not None,
-                "submitted": s.role in self.pending,
-            }
-            for s in self.record.seats
-        ]
+        return messages.seat_infos(self.record.seats, self._peers, self.pending)
 
     # -- messages -----------------------------------------------------------------------------
 
     def _info(self, now: float) -> GameInfo:
         """The ``status`` message; every message about the game's progress starts with it."""
-        record = self.record
-        return {
-            "type": "status",
-            "game_id": record.game_id,
-            "kind": record.kind,
-            "status": record.status,
-            "round": self.round,
-            "open_round": self.open_round,
-            # Players are told the announced length only (the Beer Game announces 50 weeks
-            # and plays 36 so nobody games the ending); facilitators also get total_rounds.
-            "announced_rounds": self.game.announced_rounds(record.state),
-            "deadline": record.deadline,
-            "paused_remaining": record.paused_remaining,
-            "submitted": self.submitted(),
-            "online": self.online(),
-            "bots": self.bots(),
-            "roles": record.roles,
-            "server_time": now,
-        }
+        return messages.game_info(self, now)
 
     def sync_message(self, role: str | None, now: float) -> ServerMessage:
         """The full picture a client gets on every (re)connection."""
-        state = self.record.state
-        if role is None:
-            facilitator: FacilitatorSync = {
-                **self._info(now),
-                "type": "sync",
-                "role": None,
-                "view": self.game.facilitator_view(state),
-                "seats": self.seat_infos(),
-                "total_rounds": self.game.total_rounds(state),
-            }
-            return facilitator
-        own = self.pending.get(role)
-        player: Sync = {
-            **self._info(now),
-            "type": "sync",
-            "role": role,
-            "view": self.game.view(state, role),
-            "decision": own.decision if own else None,
-            "decision_id": own.id if own else None,
-        }
-        return player
+        return messages.sync(self, role, now)
 
     def progress(self) -> list[ev.Effect]:
         """The progress message for everyone (see :class:`ProgressDue`); none while a round
@@ -420,36 +367,10 @@ class Room:
         return [save]
 
     def _close_now(self, reason: str, now: float) -> ev.SaveRound:
-        record, game = self.record, self.game
-        decisions: dict[str, Decision] = {}
-        defaulted: list[str] = []
-        for role in record.roles:
-            got = self.pending.get(role)
-            if got is None:
-                decisions[role] = game.default_decision(record.state, role)
-                defaulted.append(role)
-            else:
-                decisions[role] = got.decision
-        state = game.step(record.state, decisions)
-        ids = {role: p.id for role, p in self.pending.items()}
-        changes: dict[str, Any] = {"state": state, "last_round_ids": ids}
-        if game.is_over(state):
-            changes.update(status=GameStatus.FINISHED, deadline=None, paused_remaining=None)
-        elif record.status == RUNNING:
-            seconds = record.round_seconds
-            changes["deadline"] = now + seconds if seconds else None
-        else:  # closed by the facilitator while paused: the next round's clock waits too
-            changes.update(deadline=None, paused_remaining=record.round_seconds)
-        round_record = RoundRecord(
-            round=self.open_round,
-            decisions=decisions,
-            defaulted=tuple(defaulted),
-            ids=ids,
-            closed_by=reason,
-            at=now,
-            summary=game.round_summary(state),
+        round_record, record = changes.closed_round(
+            self.game, self.record, self.pending, reason, now
         )
-        return ev.SaveRound(round_record, replace(record, **changes))
+        return ev.SaveRound(round_record, record)
 
     def _round_saved(self, save: ev.SaveRound, now: float) -> list[ev.Effect]:
         closing = self._closing
@@ -472,26 +393,12 @@ class Room:
 
     def _views(self, now: float) -> list[ev.Effect]:
         """After a round: each player its own view, the facilitators theirs."""
-        info, state, game = self._info(now), self.record.state, self.game
         out: list[ev.Effect] = []
         for role, peers in self._peers.items():
             if peers:
-                message: Round = {
-                    **info,
-                    "type": "round",
-                    "role": role,
-                    "view": game.view(state, role),
-                }
-                out.append(ev.Send(list(peers), message))
+                out.append(ev.Send(list(peers), messages.round_view(self, role, now)))
         if self._watchers:
-            facilitator: FacilitatorRound = {
-                **info,
-                "type": "round",
-                "role": None,
-                "view": game.facilitator_view(state),
-                "total_rounds": game.total_rounds(state),
-            }
-            out.append(ev.Send(list(self._watchers), facilitator))
+            out.append(ev.Send(list(self._watchers), messages.facilitator_round(self, now)))
         return out
 
     def _timer_fired(self, now: float) -> list[ev.Effect]:
@@ -619,91 +526,12 @@ class Room:
                 if self.status not in (RUNNING, PAUSED):
                     raise Conflict(f"the game is {self.status}; there is no open round to close")
                 return self._begin_close("facilitator", command.ref, now)
-            record, result = self._changed(command, now)
+            record, result = changes.changed(self.record, command, now)
         except GameServerError as exc:
             return [ev.Reject(command.ref, exc)]
         save = ev.SaveGame(record)
         self._change = _Change(command, save, result)
         return [save]
-
-    def _changed(self, command: ev.Command, now: float) -> tuple[GameRecord, object]:
-        """The record a command makes (not yet saved) and its result; or raise why not."""
-        record, status = self.record, self.record.status
-        match command:
-            case ev.Start():
-                if status != CREATED:
-                    raise Conflict(f"the game is {status}; only a created game can start")
-                seconds = record.round_seconds
-                return replace(
-                    record, status=RUNNING, deadline=now + seconds if seconds else None
-                ), None
-            case ev.Pause():
-                if status != RUNNING:
-                    raise Conflict(f"the game is {status}; only a running game can pause")
-                left = max(0.0, record.deadline - now) if record.deadline is not None else None
-                return replace(record, status=PAUSED, deadline=None, paused_remaining=left), None
-            case ev.Resume():
-                if status != PAUSED:
-                    raise Conflict(f"the game is {status}; only a paused game can resume")
-                left = record.paused_remaining
-                deadline = now + left if left is not None else None
-                return replace(
-                    record, status=RUNNING, deadline=deadline, paused_remaining=None
-                ), None
-            case ev.End():
-                if status.over:
-                    raise Conflict(f"the game is already {status}")
-                return replace(
-                    record, status=GameStatus.ENDED, deadline=None, paused_remaining=None
-                ), None
-            case ev.SetDeadline(seconds=seconds, extend=extend):
-                return self._deadline(seconds, extend, now), None
-            case ev.SetBot(role=role, bot=bot):
-                return record.with_seat(replace(self._seat(role), bot=bot)), None
-            case ev.ResetSeat(role=role, join_code=code):
-                seat = replace(self._seat(role), token_hash=None, name=None, join_code=code)
-                return record.with_seat(seat), code
-            case ev.ClaimSeat():
-                role = self._free_seat(command.role)
-                seat = replace(self._seat(role), token_hash=command.token_hash, name=command.name)
-                return record.with_seat(seat), role
-        raise TypeError(f"not a command: {command!r}")
-
-    def _deadline(self, seconds: float | None, extend: bool, now: float) -> GameRecord:
-        record, status = self.record, self.record.status
-        if status not in (RUNNING, PAUSED):
-            raise Conflict(f"the game is {status}; deadlines apply to running games")
-        if extend and seconds is None:
-            raise Conflict("extend needs a number of seconds")
-        if status == PAUSED:
-            base = (record.paused_remaining or 0.0) if extend else 0.0
-            return replace(record, paused_remaining=None if seconds is None else base + seconds)
-        if seconds is None:
-            return replace(record, deadline=None)
-        start = record.deadline if extend and record.deadline is not None else now
-        return replace(record, deadline=start + seconds)
-
-    def _seat(self, role: str) -> SeatRecord:
-        try:
-            return self.record.seat(role)
-        except KeyError:
-            roles = ", ".join(self.record.roles)
-            raise NotFound(
-                f"no role {role!r}; roles are {roles}", code=ErrorCode.NO_SUCH_ROLE
-            ) from None
-
-    def _free_seat(self, role: str | None) -> str:
-        if role is None:
-            free = [s.role for s in self.record.seats if not s.claimed]
-            if not free:
-                raise Conflict("every seat of this game is taken", code=ErrorCode.GAME_FULL)
-            return free[0]
-        if self._seat(role).claimed:
-            raise Conflict(
-                f"the {role} seat is already taken; to come back, resume with your token",
-                code=ErrorCode.SEAT_TAKEN,
-            )
-        return role
 
     def _game_saved(self, save: ev.SaveGame, now: float) -> list[ev.Effect]:
         change = self._change
@@ -799,26 +627,3 @@ class Room:
         if self.status == RUNNING and self.all_in():
             out += self._begin_close("all_submitted", None, now)
         return out
-
-
-def _bot_json(seat: SeatRecord) -> dict[str, Any] | None:
-    if seat.bot is None:
-        return None
-    return {"policy": seat.bot.policy, "params": dict(seat.bot.params)}
-
-
-def describe_seats(room: Room | None, seats: Sequence[SeatRecord]) -> list[SeatInfo]:
-    """Seat infos of a game, live from its room when it is in memory."""
-    if room is not None:
-        return room.seat_infos()
-    return [
-        {
-            "role": s.role,
-            "claimed": s.claimed,
-            "name": s.name,
-            "bot": _bot_json(s),
-            "online": False,
-            "submitted": False,
-        }
-        for s in seats
-    ]

@@ -1,0 +1,136 @@
+"""The messages a room sends about its game (docs/protocol.md), built from what it knows.
+
+Functions of a :class:`RoomState` (what a :class:`~gameserver.server.room.Room` has), so that
+building a message needs no room module and no I/O. The room sends what these return.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any, Protocol
+
+from gameserver.game import Game
+from gameserver.protocol import (
+    FacilitatorRound,
+    FacilitatorSync,
+    GameInfo,
+    Round,
+    SeatInfo,
+    ServerMessage,
+    Sync,
+)
+from gameserver.server.records import GameRecord, PendingDecision, SeatRecord
+
+
+class RoomState(Protocol):
+    """What the messages are made of: the room's game, record and open round."""
+
+    game: Game
+    record: GameRecord
+    round: int
+    open_round: int
+    pending: dict[str, PendingDecision]
+
+    def submitted(self) -> list[str]: ...
+
+    def online(self) -> list[str]: ...
+
+    def bots(self) -> list[str]: ...
+
+    def seat_infos(self) -> list[SeatInfo]: ...
+
+
+def game_info(room: RoomState, now: float) -> GameInfo:
+    """The ``status`` message; every message about the game's progress starts with it."""
+    record = room.record
+    return {
+        "type": "status",
+        "game_id": record.game_id,
+        "kind": record.kind,
+        "status": record.status,
+        "round": room.round,
+        "open_round": room.open_round,
+        # Players are told the announced length only (the Beer Game announces 50 weeks and
+        # plays 36 so nobody games the ending); facilitators also get total_rounds.
+        "announced_rounds": room.game.announced_rounds(record.state),
+        "deadline": record.deadline,
+        "paused_remaining": record.paused_remaining,
+        "submitted": room.submitted(),
+        "online": room.online(),
+        "bots": room.bots(),
+        "roles": record.roles,
+        "server_time": now,
+    }
+
+
+def sync(room: RoomState, role: str | None, now: float) -> ServerMessage:
+    """The full picture a client gets on every (re)connection: a player's, or with ``role``
+    None a facilitator's."""
+    state = room.record.state
+    if role is None:
+        facilitator: FacilitatorSync = {
+            **game_info(room, now),
+            "type": "sync",
+            "role": None,
+            "view": room.game.facilitator_view(state),
+            "seats": room.seat_infos(),
+            "total_rounds": room.game.total_rounds(state),
+        }
+        return facilitator
+    own = room.pending.get(role)
+    player: Sync = {
+        **game_info(room, now),
+        "type": "sync",
+        "role": role,
+        "view": room.game.view(state, role),
+        "decision": own.decision if own else None,
+        "decision_id": own.id if own else None,
+    }
+    return player
+
+
+def round_view(room: RoomState, role: str, now: float) -> Round:
+    """A player's ``round`` message: the round just closed, seen from ``role``."""
+    return {
+        **game_info(room, now),
+        "type": "round",
+        "role": role,
+        "view": room.game.view(room.record.state, role),
+    }
+
+
+def facilitator_round(room: RoomState, now: float) -> FacilitatorRound:
+    state = room.record.state
+    return {
+        **game_info(room, now),
+        "type": "round",
+        "role": None,
+        "view": room.game.facilitator_view(state),
+        "total_rounds": room.game.total_rounds(state),
+    }
+
+
+def seat_infos(
+    seats: Sequence[SeatRecord],
+    connected: Mapping[str, Collection[object]],
+    pending: Collection[str],
+) -> list[SeatInfo]:
+    """Each seat: who holds it, whether a bot plays it, online, submitted. ``connected``
+    maps a role to its connections (none when the game is not in memory)."""
+    return [
+        {
+            "role": s.role,
+            "claimed": s.claimed,
+            "name": s.name,
+            "bot": bot_json(s),
+            "online": bool(connected.get(s.role)) or s.bot is not None,
+            "submitted": s.role in pending,
+        }
+        for s in seats
+    ]
+
+
+def bot_json(seat: SeatRecord) -> dict[str, Any] | None:
+    if seat.bot is None:
+        return None
+    return {"policy": seat.bot.policy, "params": dict(seat.bot.params)}

@@ -1,0 +1,90 @@
+"""What commands and round closes make of a game's record: pure functions, plain calls."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from gameserver.errors import Conflict, ErrorCode, GameServerError, NotFound
+from gameserver.games import get_game
+from gameserver.protocol import GameStatus
+from gameserver.server import events as ev
+from gameserver.server.changes import changed, closed_round
+from gameserver.server.records import PendingDecision
+from tests.test_room import ROLES, T0, beer_record
+
+REF = object()
+
+
+def test_start_pause_resume_keep_the_time_left() -> None:
+    record, _ = changed(beer_record(round_seconds=60), ev.Start(REF), T0)
+    assert record.status == GameStatus.RUNNING and record.deadline == T0 + 60
+    paused, _ = changed(record, ev.Pause(REF), T0 + 15)
+    assert paused.deadline is None and paused.paused_remaining == 45
+    resumed, _ = changed(paused, ev.Resume(REF), T0 + 500)
+    assert resumed.deadline == T0 + 545 and resumed.paused_remaining is None
+
+
+@pytest.mark.parametrize(
+    ("status", "command"),
+    [
+        (GameStatus.RUNNING, ev.Start(REF)),
+        (GameStatus.CREATED, ev.Pause(REF)),
+        (GameStatus.RUNNING, ev.Resume(REF)),
+        (GameStatus.ENDED, ev.End(REF)),
+        (GameStatus.FINISHED, ev.SetDeadline(REF, 10.0)),
+    ],
+)
+def test_a_command_in_the_wrong_status_is_refused_and_says_so(
+    status: GameStatus, command: ev.Command
+) -> None:
+    with pytest.raises(Conflict, match=f"the game is (already )?{status}"):
+        changed(beer_record(status=status), command, T0)
+
+
+def test_deadlines_set_extend_and_clear() -> None:
+    running = beer_record(status=GameStatus.RUNNING, deadline=T0 + 30)
+    assert changed(running, ev.SetDeadline(REF, 10.0), T0)[0].deadline == T0 + 10
+    assert changed(running, ev.SetDeadline(REF, 10.0, extend=True), T0)[0].deadline == T0 + 40
+    assert changed(running, ev.SetDeadline(REF, None), T0)[0].deadline is None
+    paused = beer_record(status=GameStatus.PAUSED, paused_remaining=20.0)
+    extended, _ = changed(paused, ev.SetDeadline(REF, 5.0, extend=True), T0)
+    assert extended.paused_remaining == 25 and extended.deadline is None
+
+
+def test_seats_are_claimed_freed_and_named_when_missing() -> None:
+    record = beer_record()
+    claimed, role = changed(record, ev.ClaimSeat(REF, None, "Ann", "h1"), T0)
+    assert role == "retailer" and claimed.seat("retailer").name == "Ann"
+    with pytest.raises(Conflict) as taken:
+        changed(claimed, ev.ClaimSeat(REF, "retailer", None, "h2"), T0)
+    assert taken.value.code == ErrorCode.SEAT_TAKEN
+    reset, code = changed(claimed, ev.ResetSeat(REF, "retailer", "G1-NEW"), T0)
+    assert code == "G1-NEW" and not reset.seat("retailer").claimed
+    with pytest.raises(NotFound) as missing:
+        changed(record, ev.SetBot(REF, "captain", None), T0)
+    assert missing.value.code == ErrorCode.NO_SUCH_ROLE and "retailer" in missing.value.message
+
+
+def test_a_closed_round_defaults_missing_seats_and_moves_the_clock() -> None:
+    game = get_game("beer")
+    record = beer_record(status=GameStatus.RUNNING, round_seconds=60)
+    pending = {"factory": PendingDecision({"order": 9}, "f", T0)}
+    round_record, after = closed_round(game, record, pending, "deadline", T0)
+    assert round_record.round == 1 and round_record.closed_by == "deadline"
+    assert round_record.decisions["factory"] == {"order": 9}
+    assert set(round_record.defaulted) == set(ROLES) - {"factory"}
+    assert after.deadline == T0 + 60 and after.last_round_ids == {"factory": "f"}
+    paused = replace(record, status=GameStatus.PAUSED)
+    _, after_pause = closed_round(game, paused, {}, "facilitator", T0)
+    assert after_pause.deadline is None and after_pause.paused_remaining == 60
+
+
+def test_the_last_round_finishes_the_game() -> None:
+    game = get_game("beer")
+    record = beer_record(weeks=1, status=GameStatus.RUNNING)
+    _, after = closed_round(game, record, {}, "all_submitted", T0)
+    assert after.status == GameStatus.FINISHED and after.deadline is None
+    with pytest.raises(GameServerError):
+        changed(after, ev.Pause(REF), T0)
