@@ -16,7 +16,7 @@ from gameserver.errors import CloseCode
 from gameserver.server.app import create_app
 from gameserver.server.config import Config
 from gameserver.server.endpoint import RateLimiter
-from tests.support import ServerProcess, WSClient
+from tests.support import ADMIN_KEY, ServerProcess, WSClient, join
 
 KEY = "endpoint-key"
 
@@ -173,3 +173,32 @@ async def test_a_hello_refused_while_reading_it_is_named_and_the_client_may_try_
     assert (await client.expect("welcome"))["role"] == game["join"][0]["role"]
     await client.close()
     assert "Traceback" not in server.log()
+
+
+async def test_bots_with_no_think_time_are_never_dropped_as_a_flood(server: ServerProcess) -> None:
+    """A fast client sends one decision a round as fast as the game goes: the first decision
+    of each round costs no token, so 200 weeks at full speed pass; a real flood still closes
+    (tests/test_live.py: test_flood_closes_with_4001, and the changed-decision flood below)."""
+    from gameserver.client.api import Api
+    from gameserver.client.teams import Plan, create_teams, play, summarize
+
+    api = Api(server.url, ADMIN_KEY)
+    plan = Plan(games=2, policy="sterman", settings={"weeks": 200, "weeks_announced": 200})
+    teams = await create_teams(api, server.url, plan)
+    seconds = await play(teams)
+    summary = summarize(teams, seconds, "beer")
+    assert summary["finished"] == 2 and summary["failed_games"] == 0
+    assert summary["drops"] == {} and summary["reconnects"] == 0, summary["drops"]
+
+
+async def test_changing_a_decision_over_and_over_is_still_a_flood(server: ServerProcess) -> None:
+    with server.http() as http:
+        game = http.post("/api/games", json={"kind": "beer", "autostart": True}).json()
+    client, _, _ = await join(server.ws_url, game["join"][0]["code"])
+    for n in range(200):
+        try:
+            frame = {"type": "submit", "round": 1, "id": f"c{n}", "decision": {"order": n % 9}}
+            await client.send(frame)
+        except Exception:
+            break
+    assert await client.closed_with() == 4001

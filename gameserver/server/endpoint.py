@@ -63,6 +63,10 @@ class RateLimiter:
         self.level -= 1.0
         return True
 
+    def refund(self) -> None:
+        """Give back the token of a message that moved the game on (see the endpoint)."""
+        self.level = min(self.burst, self.level + 1.0)
+
 
 async def _next_frame(websocket: WebSocket, limit: int) -> str | bytes:
     """The next frame, as it came; :class:`_Closing` for one over the size limit."""
@@ -200,6 +204,10 @@ async def _serve(websocket: WebSocket, conn: Connection, hub: Hub, joined: list[
     joined.append(driver)
     driver.connect(conn, role)
     limiter = RateLimiter(config.rate_limit, config.rate_burst)
+    # A seat's first decision for each round costs nothing: a fast client (a bot with no think
+    # time) sends one a round, as fast as the game goes, and is no flood. Changed decisions,
+    # resends, pings and mistakes still count, so a real flood is still cut off.
+    decided_round = 0
     limit = config.max_message_bytes
     while True:
         frame = await _next_frame(websocket, limit)
@@ -217,6 +225,9 @@ async def _serve(websocket: WebSocket, conn: Connection, hub: Hub, joined: list[
                 if role is None:
                     raise Conflict("a facilitator connection cannot submit decisions")
                 await driver.submit(conn, role, message)
+                if message.round > decided_round:
+                    decided_round = message.round
+                    limiter.refund()
             elif isinstance(message, protocol.Ping):
                 conn.send(protocol.encode(protocol.pong(message.id, time.time())))
             else:

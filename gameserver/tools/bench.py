@@ -81,24 +81,51 @@ async def _decisions_total(api: Api) -> int:
     return int(match.group(1)) if match else 0
 
 
-async def _sample(api: Api, samples: list[tuple[float, int]], stop: asyncio.Event) -> None:
+#: One sample of a run: the time, the server's decisions so far, the server's CPU seconds so
+#: far (from /proc), and this process's (the bots') CPU seconds so far.
+Sample = tuple[float, int, float, float]
+
+
+async def _sample(api: Api, pid: int, samples: list[Sample], stop: asyncio.Event) -> None:
     while not stop.is_set():
         with contextlib.suppress(GameServerError):
-            samples.append((time.perf_counter(), await _decisions_total(api)))
+            samples.append(await _sample_now(api, pid))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 0.2)
 
 
-def steady_rate(samples: Sequence[tuple[float, int]]) -> float:
-    """Decisions per second between 10% and 90% of the run's final count."""
+async def _sample_now(api: Api, pid: int) -> Sample:
+    decisions = await _decisions_total(api)
+    return (time.perf_counter(), decisions, _cpu_seconds(pid), time.process_time())
+
+
+def _window(samples: Sequence[Sample]) -> tuple[Sample, Sample] | None:
+    """The samples at 10% and 90% of the run's final decision count: the steady middle."""
     if len(samples) < 2 or samples[-1][1] == 0:
-        return 0.0
+        return None
     total = samples[-1][1]
     low = next(s for s in samples if s[1] >= 0.1 * total)
     high = next(s for s in samples if s[1] >= 0.9 * total)
-    if high[0] <= low[0]:
+    return (low, high) if high[1] > low[1] and high[0] > low[0] else None
+
+
+def steady_rate(samples: Sequence[Sample]) -> float:
+    """Decisions per second between 10% and 90% of the run's final count."""
+    window = _window(samples)
+    if window is None:
         return 0.0
+    low, high = window
     return (high[1] - low[1]) / (high[0] - low[0])
+
+
+def cpu_per_decision(samples: Sequence[Sample]) -> tuple[float, float]:
+    """Microseconds of server CPU and of the bots' CPU per decision, in the same window."""
+    window = _window(samples)
+    if window is None:
+        return 0.0, 0.0
+    low, high = window
+    decisions = high[1] - low[1]
+    return 1e6 * (high[2] - low[2]) / decisions, 1e6 * (high[3] - low[3]) / decisions
 
 
 async def run_scenario(scenario: Scenario, folder: Path, *, seed: int = 1) -> Outcome:
@@ -114,19 +141,19 @@ async def run_scenario(scenario: Scenario, folder: Path, *, seed: int = 1) -> Ou
             kind="beer",
             games=scenario.games,
             policy="sterman",
-            settings={"weeks": scenario.weeks},
+            settings={"weeks": scenario.weeks, "weeks_announced": max(50, scenario.weeks)},
             seed=seed,
             think=Think(scenario.think),
         )
         teams = await create_teams(api, server.url, plan, give_up=30.0)
         cpu_before = _cpu_seconds(pid)
-        samples: list[tuple[float, int]] = []
+        samples: list[Sample] = []
         stop = asyncio.Event()
-        sampler = asyncio.create_task(_sample(api, samples, stop))
+        sampler = asyncio.create_task(_sample(api, pid, samples, stop))
         seconds = await play(teams)
         stop.set()
         await sampler
-        samples.append((time.perf_counter(), await _decisions_total(api)))
+        samples.append(await _sample_now(api, pid))
         cpu = _cpu_seconds(pid) - cpu_before
         rss_after = _proc_status(pid, "VmRSS")
         peak = _proc_status(pid, "VmHWM")
@@ -134,6 +161,7 @@ async def run_scenario(scenario: Scenario, folder: Path, *, seed: int = 1) -> Ou
     finally:
         await server.stop()
     latency = summary["latency_ms"]
+    server_us, bots_us = cpu_per_decision(samples)
     return Outcome(
         scenario,
         {
@@ -149,6 +177,8 @@ async def run_scenario(scenario: Scenario, folder: Path, *, seed: int = 1) -> Ou
             "ack_ms": latency["decision_to_ack"],
             "round_ms": latency["round_to_last_view"],
             "server_cpu_pct": round(100 * cpu / seconds) if seconds else 0,
+            "server_us_per_decision": round(server_us, 1),
+            "bots_us_per_decision": round(bots_us, 1),
             "peak_rss_mb": round(peak / 1024, 1),
             "rss_per_game_kb": round((rss_after - rss_before) / scenario.games, 1),
             "errors": summary["errors"],
@@ -220,8 +250,8 @@ def _fmt_latency(p: dict[str, float | int]) -> str:
 def render(outcomes: Sequence[Outcome], restore: dict[str, Any] | None) -> str:
     head = (
         f"{'scenario':<34}{'games':>6}{'bots':>6}{'think':>7}{'dec/s':>8}{'rounds/s':>9}"
-        f"{'ack p50/p99 ms':>16}{'round p50/p99 ms':>18}{'CPU':>6}{'peak RSS':>10}"
-        f"{'RSS/game':>10}{'errors':>8}"
+        f"{'ack p50/p99 ms':>16}{'round p50/p99 ms':>18}{'CPU':>6}{'srv us':>8}{'bots us':>8}"
+        f"{'peak RSS':>10}{'RSS/game':>10}{'errors':>8}"
     )
     lines = [head, "-" * len(head)]
     for o in outcomes:
@@ -232,7 +262,8 @@ def render(outcomes: Sequence[Outcome], restore: dict[str, Any] | None) -> str:
             f"{o.scenario.name:<34}{f['games']:>6}{f['bots']:>6}{f['think_s']:>6g}s"
             f"{f['decisions_per_s']:>8,}{f['rounds_per_s']:>9,}"
             f"{_fmt_latency(f['ack_ms']):>16}{_fmt_latency(f['round_ms']):>18}"
-            f"{f['server_cpu_pct']:>5}%{f['peak_rss_mb']:>8} MB{f['rss_per_game_kb']:>7} KB"
+            f"{f['server_cpu_pct']:>5}%{f['server_us_per_decision']:>8.0f}"
+            f"{f['bots_us_per_decision']:>8.0f}{f['peak_rss_mb']:>8} MB{f['rss_per_game_kb']:>7} KB"
             f"{trouble:>8}"
         )
         lines.append(f"{'':<4}target: {o.scenario.target}")
@@ -256,21 +287,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--restore-games", type=int, default=1000)
     parser.add_argument("--think", type=float, default=0.1, help="think time of the paced rows")
     parser.add_argument("--weeks", type=int, default=36)
-    parser.add_argument("--only", choices=["paced", "saturated", "big", "restore"], action="append")
+    parser.add_argument(
+        "--only", choices=["one", "paced", "saturated", "big", "restore"], action="append"
+    )
     parser.add_argument("--json", metavar="FILE", help="also write every figure to FILE")
     args = parser.parse_args(argv)
     if min(args.games, args.paced_games, args.restore_games) < 1 or args.think < 0:
         print("scripts/bench: games must be 1 or more and think 0 or more", file=sys.stderr)
         return 2
-    chosen = set(args.only or ["paced", "saturated", "big", "restore"])
+    chosen = set(args.only or ["one", "paced", "saturated", "big", "restore"])
     scenarios = [
+        Scenario("one game", 1, 0.0, "round p50 < 1 ms; server and bots <= 40 us/decision", 200),
         Scenario("paced", args.games, args.think, "round p99 < 10 ms", args.weeks),
-        Scenario("saturated", args.games, 0.0, ">= 20,000 decisions/s", args.weeks),
+        Scenario(
+            "saturated", args.games, 0.0, ">= 20,000 decisions/s; RSS/game <= 100 KB", args.weeks
+        ),
         Scenario(
             "big paced", args.paced_games, args.think, "p99 < 25 ms, nothing dropped", args.weeks
         ),
     ]
-    keys = {"paced": "paced", "saturated": "saturated", "big paced": "big"}
+    keys = {"one game": "one", "paced": "paced", "saturated": "saturated", "big paced": "big"}
     outcomes: list[Outcome] = []
     restore = None
     try:
