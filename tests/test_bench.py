@@ -20,6 +20,8 @@ def test_bench_prints_its_table(tmp_path: Path) -> None:
             *args,
             "--weeks",
             "5",
+            "--one-game-weeks",
+            "5",
             "--json",
             str(out),
         ],
@@ -31,13 +33,15 @@ def test_bench_prints_its_table(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].split()[:3] == ["scenario", "games", "bots"]
-    assert [line.split()[0] for line in lines[2:8:2]] == ["paced", "saturated", "big"]
+    assert [line.split()[0] for line in lines[2:10:2]] == ["one", "paced", "saturated", "big"]
     figures = json.loads(out.read_text())
-    for name in ("paced", "saturated", "big paced"):
+    for name in ("one game", "paced", "saturated", "big paced"):
         scenario = figures["scenarios"][name]
         assert scenario["finished"] == scenario["games"]
         assert scenario["decisions"] == scenario["games"] * 4 * 5
         assert scenario["errors"] == {} and scenario["failed_games"] == 0
+        # CPU per decision of the server and of the bots, over the steady middle of the run
+        assert scenario["server_us_per_decision"] > 0 and scenario["bots_us_per_decision"] > 0
     assert figures["restore"]["games"] == 6 and figures["restore"]["restored_and_resumed_s"] > 0
     assert "restore: 6 games in progress" in result.stdout
 

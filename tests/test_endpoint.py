@@ -15,7 +15,7 @@ from starlette.websockets import WebSocketDisconnect
 from gameserver.errors import CloseCode
 from gameserver.server.app import create_app
 from gameserver.server.config import Config
-from gameserver.server.endpoint import RateLimiter
+from gameserver.server.session import RateLimiter
 from tests.support import ADMIN_KEY, ServerProcess, WSClient, join
 
 KEY = "endpoint-key"

@@ -14,10 +14,7 @@ from collections.abc import Iterator
 import httpx
 import orjson
 import pytest
-import uvicorn
-from uvicorn.server import ServerState
 
-from gameserver.server.transport import RELIES_ON, GameWebSocketProtocol
 from tests.support import (
     ADMIN_KEY,
     UPGRADE,
@@ -295,22 +292,3 @@ async def test_the_server_still_plays_after_all_that(server: ServerProcess, mark
         assert (await client.expect("round"))["round"] == 1
         await client.close()
     no_traceback(server, mark)
-
-
-# -- what the WebSocket protocol subclass relies on in uvicorn --------------------------------
-
-
-async def _app(scope: object, receive: object, send: object) -> None:  # pragma: no cover
-    pass
-
-
-async def test_uvicorn_protocol_has_what_the_transport_relies_on() -> None:
-    config = uvicorn.Config(_app, ws=GameWebSocketProtocol)
-    config.load()
-    protocol = GameWebSocketProtocol(config, ServerState(), {}, asyncio.get_running_loop())
-    missing = [name for name in RELIES_ON if not hasattr(protocol, name)]
-    assert missing == []
-    assert isinstance(protocol.queue, asyncio.Queue)
-    assert isinstance(protocol.writable, asyncio.Event)
-    for method in ("handle_connect", "send_receive_event_to_app", "receive", "data_received"):
-        assert callable(getattr(super(GameWebSocketProtocol, protocol), method))

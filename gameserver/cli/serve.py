@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gc
 import logging
 import sys
-from typing import Any
+from typing import Any, cast
 
 from gameserver.server.config import Config
 
@@ -77,7 +78,8 @@ def serve(config: Config) -> int:
     import uvicorn
 
     from gameserver.server.app import create_app
-    from gameserver.server.transport import GameWebSocketProtocol, http_protocol
+    from gameserver.server.transport import http_protocol
+    from gameserver.server.websocket import Upgrades
 
     logging.basicConfig(
         level=config.log_level.upper(),
@@ -98,9 +100,9 @@ def serve(config: Config) -> int:
         # h11, always (not httptools when it is installed): the request deadline and the
         # JSON refusals are built on it.
         http=http_protocol(config.request_timeout),
-        ws=GameWebSocketProtocol,
-        ws_max_size=config.max_message_bytes,
-        ws_per_message_deflate=config.ws_deflate,
+        # Upgrades go to our own WebSocket connections, not through ASGI (server/websocket.py);
+        # uvicorn only ever calls its ``ws`` to make a protocol, so a factory object will do.
+        ws=cast("type[asyncio.Protocol]", Upgrades(app.state.hub)),
         timeout_graceful_shutdown=10,
         access_log=False,
     )

@@ -41,6 +41,8 @@ class Config:
     rate_burst: int = 40
     #: Messages queued for one connection before it is dropped as too slow.
     outbox_limit: int = 256
+    #: Seconds a WebSocket may stay quiet before it is pinged; twice that and it is closed (1011).
+    ping_interval: float = 20.0
     #: Seconds a new connection has to send its ``hello``.
     hello_timeout: float = 10.0
     #: Seconds an HTTP request has to arrive whole (head and body), from the connection's

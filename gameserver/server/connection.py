@@ -1,4 +1,7 @@
-"""One client connection: a bounded outbox drained by the connection's own sender task.
+"""A client connection on the ASGI route: a bounded outbox drained by its own sender task.
+
+(``gameserver serve`` uses :mod:`gameserver.server.websocket` instead; see
+:mod:`gameserver.server.endpoint` for when this one serves.)
 
 Broadcasting never waits on a client. :meth:`Connection.send` only appends to the outbox; a
 separate task writes to the socket. When a client falls so far behind that its outbox is full,
@@ -10,13 +13,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Callable
 from typing import Literal
 
 from starlette.websockets import WebSocket, WebSocketState
 
 from gameserver.errors import CloseCode
-from gameserver.server.transport import FAST_SEND
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,6 @@ class Connection:
     __slots__ = (
         "_close_code",
         "_closed",
-        "_fast_send",
         "_outbox",
         "_sending",
         "_wakeup",
@@ -45,14 +45,12 @@ class Connection:
         self.limit = limit
         self.game_id: str | None = None
         self.seat: str | None = None
-        self.kind: Kind = "player"
+        self.kind: str = "player"
         self._outbox: deque[bytes] = deque()
         self._wakeup = asyncio.Event()
         self._closed = False
         self._close_code: int | None = None
         self._sending = False  # the sender task holds a message it has not finished sending
-        extensions = websocket.scope.get("extensions") or {}
-        self._fast_send: Callable[[bytes], bool] | None = extensions.get(FAST_SEND)
 
     @property
     def closed(self) -> bool:
@@ -66,10 +64,6 @@ class Connection:
     def send(self, data: bytes) -> None:
         """Queue one encoded message; never blocks. Drops the client when its outbox is full."""
         if self._closed:
-            return
-        # Nothing queued ahead of it: write it now if the socket takes it (order is kept).
-        fast = self._fast_send
-        if fast is not None and not self._outbox and not self._sending and fast(data):
             return
         if len(self._outbox) >= self.limit:
             log.info("dropping slow client game=%s seat=%s", self.game_id, self.seat)

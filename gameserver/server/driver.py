@@ -68,11 +68,23 @@ class Driver:
     async def submit(self, conn: Outbox, role: str, message: Submit) -> None:
         """Take a player's decision; the ack (or error) goes to ``conn``. Raises
         :class:`GameServerError` for a decision refused at once."""
+        saving = self.submit_now(conn, role, message)
+        if saving is not None:
+            await saving
+
+    def submit_now(
+        self, conn: Outbox, role: str, message: Submit
+    ) -> Coroutine[Any, Any, None] | None:
+        """Take a player's decision now: what needs no waiting is done (a refusal raises
+        :class:`GameServerError`, a resend is acknowledged); what does (the save, then the ack)
+        comes back as a coroutine for the caller to run."""
         effects = self._handle(ev.Submit(conn, role, message.round, message.id, message.decision))
         if len(effects) == 1 and isinstance(effects[0], ev.SaveDecision):
-            await self._save(effects[0])  # the common case, without a list to walk
-        else:
-            await self._carry(effects)
+            return self._save(effects[0])  # the common case, without a list to walk
+        if any(isinstance(effect, _SAVES) for effect in effects):
+            return self._carry(effects)
+        self._apply(effects)
+        return None
 
     async def command(self, make: Callable[[ev.Ref], ev.Command]) -> object:
         """Run a command (``make`` builds it around the ref it answers); its result, or the

@@ -1,7 +1,6 @@
-"""uvicorn's HTTP and WebSocket protocols, bounded against slow and malformed clients, with a
-cheaper WebSocket read path and a direct send.
+"""uvicorn's HTTP protocol, bounded against slow and malformed clients.
 
-HTTP (:class:`GameHttpProtocol`, uvicorn's h11 protocol):
+:class:`GameHttpProtocol` is uvicorn's h11 protocol with a request deadline:
 uvicorn bounds only the wait *between* requests (``timeout_keep_alive``, armed once a response
 is complete); a socket that opens and sends nothing, or sends a request a byte every few seconds
 (slowloris), is kept forever. Here a request must arrive whole, head and body, within
@@ -12,64 +11,25 @@ connection that sent nothing is then closed; one that sent part of a request is 
 would let it answer too and log h11's refusal of a second response as a traceback. Both answers
 have the API's JSON error body, code ``http_error``.
 
-WebSocket (:class:`GameWebSocketProtocol`, uvicorn's sans-I/O websockets protocol):
-A text frame that is not UTF-8 closes the connection with 1007 and one log line (uvicorn logs
-a traceback). An upgrade request that websockets refuses before it becomes an event (a request
-line or header beyond websockets' limits, which are below h11's) gets websockets' 4xx and is
-closed (uvicorn left it open and unanswered).
+WebSocket upgrades go to :mod:`gameserver.server.websocket`, not through here.
 
-Reading: the base class pauses the socket after each frame it hands to the app and resumes it
-on each ``receive()``: two selector registrations per message, measured at about a quarter of
-the event loop's time under load. Here the socket is paused only when frames pile up
-(``HIGH_WATER``) and resumed once the app has caught up; the per-connection rate limit in
-:mod:`gameserver.server.endpoint` bounds what a client can queue.
-
-Sending: an ASGI ``send`` is a coroutine behind Starlette's state checks and uvicorn's
-``writable`` wait, and sends are most of the server's work under load. The protocol therefore
-offers ``FAST_SEND`` in the scope's extensions: a plain function that frames and writes one text
-message at once when the socket can take it, and says False otherwise (the caller then queues
-it for the ASGI path, which waits as usual).
-
-Both classes use attributes of uvicorn's that are not its public API (the h11 connection and
-request cycle, the websockets connection, frames and queue): pyproject.toml pins the uvicorn
-versions this was tested with, and tests/test_transport.py checks each behaviour on real sockets.
+The class uses attributes of uvicorn's that are not its public API (the h11 connection and the
+request cycle): pyproject.toml pins the uvicorn versions this was tested with, and
+tests/test_transport.py checks each behaviour on real sockets.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
 import h11
 import orjson
 from uvicorn.protocols.http.h11_impl import STATUS_PHRASES, H11Protocol
-from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
-from gameserver.errors import CloseCode, ErrorCode
+from gameserver.errors import ErrorCode
 
 log = logging.getLogger(__name__)
-
-HIGH_WATER = 32
-LOW_WATER = 8
-
-#: Scope extension: ``Callable[[bytes], bool]``, see the module docstring.
-FAST_SEND = "gameserver.fast_send"
-
-#: What this subclass reads or sets of uvicorn's class, none of it public API: pyproject.toml
-#: bounds uvicorn to the releases tested, and tests/test_transport.py checks these exist.
-#: (It also reads ``scope``, which the base class sets when the handshake arrives.)
-RELIES_ON = (
-    "transport",
-    "conn",
-    "queue",
-    "writable",
-    "read_paused",
-    "handshake_complete",
-    "close_sent",
-    "disconnected",
-    "initial_response",
-)
 
 #: The client's h11 states while a request is still arriving (its head, then its body).
 _ARRIVING = (h11.IDLE, h11.SEND_BODY)
@@ -178,98 +138,3 @@ def http_protocol(request_timeout: float) -> type[GameHttpProtocol]:
 
     BoundHttpProtocol.request_timeout = request_timeout
     return BoundHttpProtocol
-
-
-class GameWebSocketProtocol(WebSocketsSansIOProtocol):
-    def data_received(self, data: bytes) -> None:
-        super().data_received(data)
-        if not self.handshake_initiated and self.conn.handshake_exc is not None:
-            # websockets refused the request before it became an event (a line or header over
-            # its limits, or no valid request at all) and wrote its answer, 414 or 431, or
-            # nothing; uvicorn sends only what follows an event, so send it now and close.
-            log.info(
-                "%s: WebSocket upgrade refused: %s", _peer(self.transport), self.conn.handshake_exc
-            )
-            self.transport.write(b"".join(self.conn.data_to_send()))
-            self.handshake_initiated = self.handshake_complete = self.close_sent = True
-            self.transport.close()
-
-    def handle_parser_exception(self) -> None:
-        # A frame broke the protocol (websockets failed the connection: 1002, 1007, 1009) or was
-        # not UTF-8. uvicorn closes the socket here at once, and a client that has sent more
-        # frames meanwhile is then reset by the kernel, which can cost it the close frame: it
-        # sees 1006 instead of the code that says what it did wrong. As websockets' own server
-        # does: send the close frame, end our side of the stream, read and drop whatever still
-        # comes, and close once the client does (or after close_timeout).
-        if self.close_sent:
-            return  # done already: websockets keeps its parser error, and every read calls this
-        assert self.conn.close_sent is not None
-        close = self.conn.close_sent
-        self.queue.put_nowait({"type": "websocket.disconnect", "code": close.code})
-        transport = self.transport
-        transport.write(b"".join(self.conn.data_to_send()))
-        self.close_sent = True
-        if transport.can_write_eof():
-            transport.write_eof()
-        if not transport.is_reading():
-            self.read_paused = False
-            transport.resume_reading()
-        self.close_timer = self.loop.call_later(self.close_timeout, transport.close)
-
-    def handle_connect(self, event: Any) -> None:
-        super().handle_connect(event)
-        if self.response.status_code != 101:
-            return  # refused (and answered) by websockets: no app, no scope
-        # The app's task has been created but not run yet: it will see this extension.
-        extensions: dict[str, Any] = self.scope["extensions"]
-        extensions[FAST_SEND] = self.send_text_now
-
-    def send_text_now(self, data: bytes) -> bool:
-        """Write ``data`` (UTF-8 JSON) as one text frame now, if nothing stands in the way."""
-        if (
-            not self.handshake_complete
-            or self.close_sent
-            or self.disconnected
-            or self.initial_response is not None
-            or not self.writable.is_set()
-            or self.transport.is_closing()
-        ):
-            return False
-        self.conn.send_text(data)
-        self.transport.write(b"".join(self.conn.data_to_send()))
-        return True
-
-    def send_receive_event_to_app(self) -> None:
-        frames = self.frames
-        data = frames[0] if len(frames) == 1 else b"".join(frames)
-        self.frames = []
-        if self.close_sent:
-            return  # past the app's close: dropped, reading goes on until the peer's close
-        if self.curr_msg_data_type == "text":
-            try:
-                text = str(data, "utf-8")
-            except UnicodeDecodeError as exc:
-                # The client's mistake, not the server's: one line, and 1007 as RFC 6455 asks.
-                log.info(
-                    "%s: text frame is not UTF-8 (%s); closed (1007)",
-                    _peer(self.transport),
-                    exc.reason,
-                )
-                self.conn.send_close(CloseCode.MALFORMED, "text frame is not valid UTF-8")
-                self.handle_parser_exception()
-                return
-            self.queue.put_nowait({"type": "websocket.receive", "text": text})
-        else:
-            self.queue.put_nowait({"type": "websocket.receive", "bytes": bytes(data)})
-        transport = self.transport
-        if self.queue.qsize() >= HIGH_WATER and transport.is_reading():
-            transport.pause_reading()
-        self.read_paused = not transport.is_reading()
-
-    async def receive(self) -> Any:
-        message = await self.queue.get()
-        transport = self.transport
-        if self.read_paused and self.queue.qsize() <= LOW_WATER and not transport.is_closing():
-            self.read_paused = False
-            transport.resume_reading()
-        return message

@@ -119,11 +119,12 @@ def steady_rate(samples: Sequence[Sample]) -> float:
 
 
 def cpu_per_decision(samples: Sequence[Sample]) -> tuple[float, float]:
-    """Microseconds of server CPU and of the bots' CPU per decision, in the same window."""
-    window = _window(samples)
-    if window is None:
-        return 0.0, 0.0
+    """Microseconds of server CPU and of the bots' CPU per decision, in the same window (or
+    over the whole run, when it is too short to have a middle)."""
+    window = _window(samples) or (samples[0], samples[-1])
     low, high = window
+    if high[1] <= low[1]:
+        return 0.0, 0.0
     decisions = high[1] - low[1]
     return 1e6 * (high[2] - low[2]) / decisions, 1e6 * (high[3] - low[3]) / decisions
 
@@ -147,7 +148,7 @@ async def run_scenario(scenario: Scenario, folder: Path, *, seed: int = 1) -> Ou
         )
         teams = await create_teams(api, server.url, plan, give_up=30.0)
         cpu_before = _cpu_seconds(pid)
-        samples: list[Sample] = []
+        samples: list[Sample] = [await _sample_now(api, pid)]
         stop = asyncio.Event()
         sampler = asyncio.create_task(_sample(api, pid, samples, stop))
         seconds = await play(teams)
@@ -288,16 +289,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--think", type=float, default=0.1, help="think time of the paced rows")
     parser.add_argument("--weeks", type=int, default=36)
     parser.add_argument(
+        "--one-game-weeks", type=int, default=200, help="weeks of the one-game row (200)"
+    )
+    parser.add_argument(
         "--only", choices=["one", "paced", "saturated", "big", "restore"], action="append"
     )
     parser.add_argument("--json", metavar="FILE", help="also write every figure to FILE")
     args = parser.parse_args(argv)
-    if min(args.games, args.paced_games, args.restore_games) < 1 or args.think < 0:
+    sizes = (args.games, args.paced_games, args.restore_games, args.weeks, args.one_game_weeks)
+    if min(sizes) < 1 or args.think < 0:
         print("scripts/bench: games must be 1 or more and think 0 or more", file=sys.stderr)
         return 2
     chosen = set(args.only or ["one", "paced", "saturated", "big", "restore"])
     scenarios = [
-        Scenario("one game", 1, 0.0, "round p50 < 1 ms; server and bots <= 40 us/decision", 200),
+        Scenario(
+            "one game",
+            1,
+            0.0,
+            "round p50 < 1 ms; server and bots <= 40 us/decision",
+            args.one_game_weeks,
+        ),
         Scenario("paced", args.games, args.think, "round p99 < 10 ms", args.weeks),
         Scenario(
             "saturated", args.games, 0.0, ">= 20,000 decisions/s; RSS/game <= 100 KB", args.weeks

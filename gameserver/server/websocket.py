@@ -1,0 +1,298 @@
+"""A client's WebSocket, on websockets' sans-I/O protocol, with no ASGI layer in between.
+
+uvicorn serves HTTP and hands every WebSocket upgrade to a :class:`WebSocketConnection` (made by
+:class:`Upgrades`, its ``ws`` protocol factory). From there the bytes go through websockets'
+``ServerProtocol`` (the handshake, framing, UTF-8, size limit, ping and close) and each complete
+message straight to the connection's :class:`~gameserver.server.session.Session`, inside the
+event loop's read callback: no queue, no task switch, no Starlette object per message.
+
+Sending never waits: :meth:`WebSocketConnection.send` frames a message into the protocol's
+buffer, and the frames of one turn of the event loop leave in one socket write (a round's view,
+an ack and a progress to the same client cost one system call, not three). A client that stops
+reading is dropped with 4000 once its unsent frames pass ``outbox_limit`` messages; it gets a
+full ``sync`` when it comes back. One timer per server pings idle connections and closes those
+that stop answering (1011); uvicorn's shutdown closes every connection with 1012.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from websockets.exceptions import PayloadTooBig, ProtocolError
+from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
+from websockets.frames import Frame, Opcode
+from websockets.http11 import Request
+from websockets.protocol import State
+from websockets.server import ServerProtocol
+
+from gameserver.errors import CloseCode
+from gameserver.server.hub import Hub
+from gameserver.server.session import Session
+
+log = logging.getLogger(__name__)
+
+#: The only path that upgrades to a WebSocket.
+PATH = "/ws"
+#: Seconds to wait for the client's side of the closing handshake before dropping the socket.
+CLOSE_TIMEOUT = 5.0
+
+_DATA = (Opcode.TEXT, Opcode.BINARY, Opcode.CONT)
+# websockets logs every connection opened and closed at INFO: thousands of lines under load.
+_protocol_log = logging.getLogger(__name__ + ".protocol")
+_protocol_log.setLevel(logging.WARNING)
+
+
+class WebSocketConnection(asyncio.Protocol):
+    """One client connection: a player on a seat, or a facilitator watching a game."""
+
+    __slots__ = (
+        "_buffered",
+        "_closer",
+        "_flush_due",
+        "_hub",
+        "_keepalive",
+        "_parts",
+        "_paused",
+        "_server_state",
+        "_session",
+        "_text",
+        "_transport",
+        "_ws",
+        "close_code",
+        "game_id",
+        "heard",
+        "kind",
+        "seat",
+    )
+
+    def __init__(self, hub: Hub, keepalive: Keepalive, server_state: Any = None) -> None:
+        config = hub.config
+        extensions = [ServerPerMessageDeflateFactory()] if config.ws_deflate else None
+        self._ws = ServerProtocol(
+            extensions=extensions, max_size=config.max_message_bytes, logger=_protocol_log
+        )
+        self._hub = hub
+        self._server_state = server_state
+        self._transport: asyncio.Transport | None = None
+        self._session: Session | None = None
+        self._parts: list[bytes] = []
+        self._text = True  # the message being assembled came in a text frame
+        self._flush_due = False
+        self._paused = False
+        self._buffered = 0  # messages written while the socket would not take more
+        self._closer: asyncio.TimerHandle | None = None
+        self._keepalive = keepalive
+        self.heard = 0.0  # loop time the client last sent anything
+        self.close_code: int | None = None
+        self.game_id: str | None = None
+        self.seat: str | None = None
+        self.kind = "player"
+
+    # -- asyncio.Protocol -----------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        self.heard = self._keepalive.loop.time()
+        if self._server_state is not None:
+            self._server_state.connections.add(self)
+
+    def data_received(self, data: bytes) -> None:
+        self.heard = self._keepalive.loop.time()
+        ws = self._ws
+        ws.receive_data(data)
+        for event in ws.events_received():
+            if isinstance(event, Frame):
+                if event.opcode in _DATA:
+                    self._frame(event)
+            elif isinstance(event, Request):
+                self._handshake(event)
+        if ws.parser_exc is not None and self.close_code is None:
+            self._refused(ws.parser_exc)
+        self._write()
+        if ws.close_expected() and self._closer is None:
+            self._closer = self._keepalive.loop.call_later(CLOSE_TIMEOUT, self._abort)
+
+    def eof_received(self) -> bool | None:
+        self._ws.receive_eof()
+        self._write()
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._keepalive.connections.discard(self)
+        if self._server_state is not None:
+            self._server_state.connections.discard(self)
+        if self._closer is not None:
+            self._closer.cancel()
+        if self._session is not None:
+            self._session.ended()
+            if self.close_code == CloseCode.TOO_SLOW:
+                self._hub.metrics.dropped_slow += 1
+        self._transport = None
+
+    def pause_writing(self) -> None:
+        self._paused = True
+
+    def resume_writing(self) -> None:
+        self._paused = False
+        self._buffered = 0
+
+    # -- what the session and the driver call ----------------------------------------------------
+
+    def send(self, data: bytes) -> None:
+        """Frame one encoded message; it leaves with the others of this loop turn."""
+        ws = self._ws
+        if ws.state is not State.OPEN or self.close_code is not None:
+            return
+        if self._paused:
+            self._buffered += 1
+            if self._buffered > self._hub.config.outbox_limit:
+                log.info("dropping slow client game=%s seat=%s", self.game_id, self.seat)
+                self._drop_slow()
+                return
+        ws.send_text(data)
+        if not self._flush_due:
+            self._flush_due = True
+            self._keepalive.loop.call_soon(self._write)
+
+    def close(self, code: int = CloseCode.NORMAL) -> None:
+        """Close with ``code`` after what was sent (the closing handshake, then the socket)."""
+        if self.close_code is not None:
+            return
+        self.close_code = int(code)
+        if self._ws.state is State.OPEN:
+            self._ws.send_close(code)
+        self._write()
+        if self._closer is None and self._transport is not None:
+            self._closer = self._keepalive.loop.call_later(CLOSE_TIMEOUT, self._abort)
+
+    def shutdown(self) -> None:
+        """uvicorn is stopping: tell the client to come back (1012)."""
+        self.close(CloseCode.RESTARTING)
+
+    def ping(self) -> None:
+        if self._ws.state is State.OPEN:
+            self._ws.send_ping(b"")
+            self._write()
+
+    # -- inside ------------------------------------------------------------------------------
+
+    def _handshake(self, request: Request) -> None:
+        ws = self._ws
+        if request.path.split("?", 1)[0] != PATH:
+            response = ws.reject(404, "Not Found\n")
+        else:
+            response = ws.accept(request)
+        ws.send_response(response)
+        if response.status_code != 101:
+            return
+        self._session = Session(self._hub, self)
+        self._keepalive.connections.add(self)
+
+    def _refused(self, exc: Exception) -> None:
+        """The client broke the WebSocket protocol: websockets has sent the close frame (1002,
+        1007, 1009); one line in the log says what it was."""
+        sent = self._ws.close_sent
+        self.close_code = sent.code if sent is not None else CloseCode.PROTOCOL_ERROR
+        what = _REFUSALS.get(type(exc), "the frame breaks the WebSocket protocol")
+        log.info("client %s: %s (%s); closed %s", self._peer(), what, exc, self.close_code)
+
+    def _peer(self) -> str:
+        peer = self._transport.get_extra_info("peername") if self._transport else None
+        return f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) and len(peer) >= 2 else "?"
+
+    def _frame(self, frame: Frame) -> None:
+        payload = bytes(frame.data)
+        if not frame.fin:
+            if not self._parts:
+                self._text = frame.opcode is Opcode.TEXT
+            self._parts.append(payload)
+            return
+        if self._parts:
+            payload = b"".join([*self._parts, payload])
+            self._parts.clear()
+        elif frame.opcode is not Opcode.CONT:
+            self._text = frame.opcode is Opcode.TEXT
+        if self._session is None or self.close_code is not None:
+            return
+        if self._text and not payload.isascii():
+            try:
+                payload.decode()
+            except UnicodeDecodeError as exc:
+                # RFC 6455 wants 1007 for this; websockets' sans-I/O layer leaves it to us.
+                self._ws.fail(CloseCode.MALFORMED, "text frame is not valid UTF-8")
+                self._refused(exc)
+                return
+        self._session.receive(payload)
+
+    def _write(self) -> None:
+        self._flush_due = False
+        transport = self._transport
+        if transport is None:
+            return
+        chunks = self._ws.data_to_send()
+        if not chunks:
+            return
+        if chunks[-1]:
+            transport.write(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+            return
+        # An empty chunk is websockets' signal to end our half of the stream (after a close).
+        data = b"".join(chunks)
+        if data:
+            transport.write(data)
+        if transport.can_write_eof():
+            transport.write_eof()
+
+    def _drop_slow(self) -> None:
+        # No more frames: a close frame behind what is buffered, and the socket is dropped if
+        # it is not read within CLOSE_TIMEOUT. It resynchronises with a sync when it comes back.
+        self.close(CloseCode.TOO_SLOW)
+
+    def _abort(self) -> None:
+        if self._transport is not None:
+            self._transport.abort()
+
+
+_REFUSALS: dict[type[Exception], str] = {
+    UnicodeDecodeError: "text frame is not UTF-8",
+    PayloadTooBig: "message too big",
+    ProtocolError: "the frame breaks the WebSocket protocol",
+}
+
+
+class Keepalive:
+    """One timer per server, not per connection: ping what has been quiet for ``interval``
+    seconds, close what has been quiet for twice that (1011)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, interval: float) -> None:
+        self.loop = loop
+        self.interval = interval
+        self.connections: set[WebSocketConnection] = set()
+        self._timer = loop.call_later(interval, self._tick)
+
+    def _tick(self) -> None:
+        now = self.loop.time()
+        for conn in list(self.connections):
+            quiet = now - conn.heard
+            if quiet > 2 * self.interval:
+                conn.close(CloseCode.SERVER_ERROR)
+            elif quiet >= self.interval:
+                conn.ping()
+        self._timer = self.loop.call_later(self.interval, self._tick)
+
+
+class Upgrades:
+    """What uvicorn calls on each WebSocket upgrade (its ``ws`` protocol class): a new
+    connection to the hub, under the server's one keepalive timer."""
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        self.keepalive: Keepalive | None = None
+
+    def __call__(self, *, server_state: Any = None, **_uvicorn: Any) -> WebSocketConnection:
+        if self.keepalive is None:  # uvicorn calls from inside the running loop
+            loop = asyncio.get_running_loop()
+            self.keepalive = Keepalive(loop, self.hub.config.ping_interval)
+        return WebSocketConnection(self.hub, self.keepalive, server_state)
