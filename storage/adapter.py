@@ -36,6 +36,7 @@ below, and run the conformance suite (:class:`storage.testing.AdapterConformance
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 #: ``schema_version`` of a record the adapter found but could not parse. Never a real version.
@@ -146,6 +147,27 @@ class StorageAdapter(ABC):
     @abstractmethod
     async def save_decision(self, decision: DecisionRecord) -> None:
         """Create or replace the decision keyed ``(game_id, round, seat)``."""
+
+    async def save_decisions(
+        self, decisions: Sequence[DecisionRecord]
+    ) -> list[BaseException | None]:
+        """Save several decisions (of any games) as :meth:`save_decision` would, one result
+        per decision in order: None once it is durable, or the exception that stopped it (one
+        failing decision does not fail the others).
+
+        Not abstract: this default saves them one after the other. An adapter that commits
+        many writes at once overrides it to save them in one commit (the server hands it every
+        decision of a turn of the event loop at once).
+        """
+        results: list[BaseException | None] = []
+        for decision in decisions:
+            try:
+                await self.save_decision(decision)
+            except Exception as exc:
+                results.append(exc)
+            else:
+                results.append(None)
+        return results
 
     @abstractmethod
     async def load_decisions(self, game_id: str, round: int) -> list[DecisionRecord]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import time
-from collections.abc import Awaitable, Iterator
+from collections.abc import Awaitable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -176,6 +176,41 @@ class Store:
             game_id, round, seat, RECORD_VERSION, time.time(), self._codec.encode(data)
         )
         await self._write(game_id, self.adapter.save_decision(record))
+
+    async def save_decisions(
+        self, decisions: Sequence[tuple[str, int, str, dict[str, Any]]]
+    ) -> list[StorageError | None]:
+        """Save ``(game_id, round, seat, data)`` decisions together: one result each, None
+        once durable or the :class:`StorageError` that stopped it (the others still go)."""
+        now = time.time()
+        results: list[StorageError | None] = [None] * len(decisions)
+        records, places = [], []
+        for place, (game_id, round, seat, data) in enumerate(decisions):
+            try:
+                _check_round(game_id, round)
+                payload = self._codec.encode(data)
+            except (ValueError, TypeError) as exc:  # this one alone is refused
+                results[place] = self._failed(game_id, exc)
+                continue
+            records.append(DecisionRecord(game_id, round, seat, RECORD_VERSION, now, payload))
+            places.append(place)
+        try:
+            outcomes = await self.adapter.save_decisions(records)
+        except Exception as exc:  # the whole call failed: every decision with it
+            outcomes = [exc] * len(records)
+        for place, record, outcome in zip(places, records, outcomes, strict=True):
+            if outcome is not None:
+                results[place] = self._failed(record.game_id, outcome)
+        return results
+
+    def _failed(self, game_id: str, exc: BaseException) -> StorageError:
+        if isinstance(exc, StorageError):
+            return exc
+        error = StorageError(
+            f"{self.adapter.name}: writing game {game_id!r} failed: {exc}", game_id
+        )
+        error.__cause__ = exc
+        return error
 
     async def load_decisions(self, game_id: str, round: int) -> dict[str, dict[str, Any]]:
         """Seat -> decision data for this round of this game (empty if none)."""

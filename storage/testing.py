@@ -222,6 +222,21 @@ class AdapterConformance:
         stored = {d.seat: d.payload for d in await adapter.load_decisions("g1", 1)}
         assert stored == {seat: seat.encode() for seat in seats}
 
+    async def test_save_decisions_saves_each_and_answers_each(
+        self, adapter: StorageAdapter
+    ) -> None:
+        batch = [
+            decision("g1", 1, "retailer", b"4"),
+            decision("g2", 1, "retailer", b"5"),
+            decision("g1", 1, "factory", b"6"),
+            decision("g1", 1, "retailer", b"7"),  # the same key again: the later one wins
+        ]
+        assert await adapter.save_decisions(batch) == [None, None, None, None]
+        g1 = {d.seat: d.payload for d in await adapter.load_decisions("g1", 1)}
+        assert g1 == {"retailer": b"7", "factory": b"6"}
+        assert [d.payload for d in await adapter.load_decisions("g2", 1)] == [b"5"]
+        assert await adapter.save_decisions([]) == []
+
     # -- rounds
 
     async def test_append_round_stores_round_and_snapshot(self, adapter: StorageAdapter) -> None:

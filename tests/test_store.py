@@ -287,3 +287,18 @@ async def test_store_as_context_manager(tmp_path: Path) -> None:
     async with open_store(f"sqlite://{tmp_path}/games.db", compression="zlib") as store:
         loaded = await store.load_game("g1")
         assert loaded is not None and loaded.data == BIG
+
+
+async def test_decisions_saved_together_answer_one_by_one(tmp_path: Path) -> None:
+    async with open_store(f"sqlite://{tmp_path}/games.db") as store:
+        results = await store.save_decisions(
+            [
+                ("g1", 1, "retailer", {"decision": {"order": 4}}),
+                ("g1", -1, "retailer", {"decision": {"order": 5}}),  # refused alone
+                ("g2", 1, "factory", {"decision": {"order": 6}}),
+            ]
+        )
+        assert results[0] is None and results[2] is None
+        assert results[1] is not None and "round must be >= 0" in str(results[1])
+        assert await store.load_decisions("g1", 1) == {"retailer": {"decision": {"order": 4}}}
+        assert await store.load_decisions("g2", 1) == {"factory": {"decision": {"order": 6}}}

@@ -5,7 +5,10 @@ with the time, and for each effect: awaits a save and feeds its outcome back to 
 answer may hold more effects, carried out in turn), sends encoded messages to connections,
 closes them, sets the game's one timer, and answers whoever waits for a command. Consecutive
 saves in one list run together (they share the store's group commit); an effect after them
-waits for all of them, so nothing is told before what it tells of is durable.
+waits for all of them, so nothing is told before what it tells of is durable. A decision's save
+goes with every other decision of the loop turn in one store call
+(:mod:`gameserver.server.decisions`), and its outcome comes back through
+:meth:`Driver.decision_saved`.
 
 Every background job (a timer firing, effects that arrived outside a request) runs as a task
 owned by the hub, which waits for it at shutdown.
@@ -22,13 +25,13 @@ from typing import Any, Protocol, cast
 from gameserver.errors import GameServerError, StorageFailure
 from gameserver.protocol import Submit, encode
 from gameserver.server import events as ev
+from gameserver.server.decisions import DecisionSaves, Spawn
 from gameserver.server.gamestore import GameStore
 from gameserver.server.metrics import Metrics
 from gameserver.server.room import Room
+from gameserver.server.turn import Turn
 
 log = logging.getLogger(__name__)
-
-Spawn = Callable[[Coroutine[Any, Any, None], str], None]
 
 
 class Outbox(Protocol):
@@ -42,20 +45,34 @@ class Outbox(Protocol):
     def __hash__(self) -> int: ...
 
 
-_SAVES = (ev.SaveDecision, ev.SaveRound, ev.SaveGame)
+#: The saves a list of effects waits for. Decisions are not among them: they are saved together
+#: at the end of the turn (:class:`DecisionSaves`), and nothing in a list depends on one (the
+#: room tells of a decision only once its own save is done).
+_WAITED = (ev.SaveRound, ev.SaveGame)
 
 
 class Driver:
     """Runs one :class:`Room`: the only code that touches its game's storage, timer and
     connections."""
 
-    def __init__(self, room: Room, store: GameStore, metrics: Metrics, spawn: Spawn) -> None:
+    def __init__(
+        self,
+        room: Room,
+        store: GameStore,
+        metrics: Metrics,
+        spawn: Spawn,
+        turn: Turn,
+        decisions: DecisionSaves,
+    ) -> None:
         self.room = room
         self._store = store
         self._metrics = metrics
         self._spawn = spawn
+        self._turn = turn
+        self._decisions = decisions
         self._timer: asyncio.TimerHandle | None = None
-        self._progress_due = False
+        #: Decisions whose saving someone awaits (:meth:`submit`), and what tells them it is done.
+        self._waiting: dict[ev.SaveDecision, asyncio.Future[asyncio.Task[None] | None]] = {}
         self._running = 0  # effect lists being carried out (saves in flight)
         self.last_active = time.monotonic()
 
@@ -66,11 +83,23 @@ class Driver:
     # -- what connections and the API call ------------------------------------------------------
 
     async def submit(self, conn: Outbox, role: str, message: Submit) -> None:
-        """Take a player's decision; the ack (or error) goes to ``conn``. Raises
-        :class:`GameServerError` for a decision refused at once."""
+        """Take a player's decision, and return once it is saved and what follows is done (an
+        ack, or a round closed). Raises :class:`GameServerError` for a decision refused at
+        once. Connections use :meth:`submit_now`, which does not wait."""
         saving = self.submit_now(conn, role, message)
         if saving is not None:
             await saving
+            return
+        for save in reversed(self.room.in_flight()):
+            if save.role == role and save.pending.id == message.id:
+                done: asyncio.Future[asyncio.Task[None] | None] = (
+                    asyncio.get_running_loop().create_future()
+                )
+                self._waiting[save] = done
+                follow_up = await done
+                if follow_up is not None:
+                    await follow_up
+                return
 
     def submit_now(
         self, conn: Outbox, role: str, message: Submit
@@ -80,11 +109,20 @@ class Driver:
         comes back as a coroutine for the caller to run."""
         effects = self._handle(ev.Submit(conn, role, message.round, message.id, message.decision))
         if len(effects) == 1 and isinstance(effects[0], ev.SaveDecision):
-            return self._save(effects[0])  # the common case, without a list to walk
-        if any(isinstance(effect, _SAVES) for effect in effects):
+            self._decisions.add(self, effects[0])  # the common case: saved with the turn's others
+            return None
+        if any(isinstance(effect, _WAITED) for effect in effects):
             return self._carry(effects)
         self._apply(effects)
         return None
+
+    def decision_saved(self, save: ev.SaveDecision, error: GameServerError | None) -> None:
+        """The outcome of a decision's save (from :class:`DecisionSaves`), to the room."""
+        outcome: ev.Event = ev.Saved(save) if error is None else ev.SaveFailed(save, error)
+        follow_up = self._kick(self._handle(outcome))
+        waiting = self._waiting.pop(save, None)
+        if waiting is not None and not waiting.done():
+            waiting.set_result(follow_up)
 
     async def command(self, make: Callable[[ev.Ref], ev.Command]) -> object:
         """Run a command (``make`` builds it around the ref it answers); its result, or the
@@ -128,12 +166,14 @@ class Driver:
         self.last_active = time.monotonic()
         return self.room.handle(event, time.time())
 
-    def _kick(self, effects: list[ev.Effect]) -> None:
-        """Carry out ``effects`` now if they need no waiting, else in a task of the hub's."""
-        if any(isinstance(effect, _SAVES) for effect in effects):
-            self._spawn(self._carry(effects), f"effects {self.game_id}")
-        else:
-            self._apply(effects)
+    def _kick(self, effects: list[ev.Effect]) -> asyncio.Task[None] | None:
+        """Carry out ``effects`` now if they need no waiting, else in a task of the hub's
+        (returned)."""
+        for effect in effects:
+            if isinstance(effect, _WAITED):
+                return self._spawn(self._carry(effects), f"effects {self.game_id}")
+        self._apply(effects)  # an ack and a progress, most of the time
+        return None
 
     async def _carry(self, effects: Sequence[ev.Effect]) -> None:
         self._running += 1
@@ -141,12 +181,12 @@ class Driver:
             index, count = 0, len(effects)
             while index < count:
                 effect = effects[index]
-                if not isinstance(effect, _SAVES):
+                if not isinstance(effect, _WAITED):
                     self._apply_one(effect)
                     index += 1
                     continue
                 end = index + 1
-                while end < count and isinstance(effects[end], _SAVES):
+                while end < count and isinstance(effects[end], _WAITED):
                     end += 1
                 if end == index + 1:
                     await self._save(effect)
@@ -156,14 +196,11 @@ class Driver:
         finally:
             self._running -= 1
 
-    async def _save(self, save: ev.Save) -> None:
+    async def _save(self, save: ev.SaveRound | ev.SaveGame) -> None:
         """One save, then its outcome to the room, then what the room makes of it."""
         started = time.perf_counter()
         try:
-            if isinstance(save, ev.SaveDecision):
-                await self._store.save_decision(self.game_id, save.round, save.role, save.pending)
-                self._metrics.decisions += 1
-            elif isinstance(save, ev.SaveRound):
+            if isinstance(save, ev.SaveRound):
                 await self._store.append_round(save.record, save.game)
                 self._metrics.rounds += 1
             else:
@@ -178,10 +215,10 @@ class Driver:
             outcome = ev.Saved(save)
         effects = self._handle(outcome)
         for effect in effects:
-            if isinstance(effect, _SAVES):
+            if isinstance(effect, _WAITED):
                 await self._carry(effects)
                 return
-        self._apply(effects)  # an ack and a progress, most of the time: no coroutine
+        self._apply(effects)
 
     def _apply(self, effects: Sequence[ev.Effect]) -> None:
         for effect in effects:
@@ -192,10 +229,10 @@ class Driver:
             data = encode(effect.message)
             for peer in cast("Sequence[Outbox]", effect.to):
                 peer.send(data)
+        elif isinstance(effect, ev.SaveDecision):
+            self._decisions.add(self, effect)  # a bot's: saved with the turn's other decisions
         elif effect is ev.PROGRESS_DUE:
-            if not self._progress_due:
-                self._progress_due = True
-                asyncio.get_running_loop().call_soon(self._send_progress)
+            self._turn.progress(id(self), self._send_progress)
         elif isinstance(effect, ev.Resolve):
             future = _future(effect.ref)
             if not future.done():
@@ -213,7 +250,6 @@ class Driver:
 
     def _send_progress(self) -> None:
         # Decisions saved in one group commit resume together: their progress goes out once.
-        self._progress_due = False
         self._apply(self.room.progress())
 
     def _set_timer(self, at: float | None) -> None:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from gameserver.errors import StorageFailure
 from gameserver.game import Game
@@ -118,6 +118,24 @@ class GameStore:
         except Exception as exc:
             raise _failure(exc, "saving a decision of game ", game_id) from exc
 
+    async def save_decisions(
+        self, decisions: Sequence[tuple[str, SaveDecisionLike]]
+    ) -> list[StorageFailure | None]:
+        """Save ``(game_id, save)`` decisions together; one outcome each, in order."""
+        items = [
+            (game_id, save.round, save.role, pending_to_json(save.pending))
+            for game_id, save in decisions
+        ]
+        try:
+            outcomes = await self.store.save_decisions(items)
+        except Exception as exc:  # every decision must hear, or its game stalls
+            failure = _failure(exc, "saving decisions", "")
+            return [failure] * len(items)
+        return [
+            None if outcome is None else _failure(outcome, "saving a decision of game ", game_id)
+            for (game_id, _save), outcome in zip(decisions, outcomes, strict=True)
+        ]
+
     async def append_round(self, record: RoundRecord, game: GameRecord) -> None:
         """A closed round and the game's record after it, atomically."""
         stored = _stored(game, get_game(game.kind))
@@ -204,6 +222,14 @@ class GameStore:
         call = self.store.load_decisions(record.game_id, open_round)
         raw = await _guard(call, "reading the decisions of game ", record.game_id)
         return LoadedGame(record, _pending(raw, set(record.roles)))
+
+
+class SaveDecisionLike(Protocol):
+    """A decision to save: its round, seat and decision (the room's SaveDecision effect)."""
+
+    round: int
+    role: str
+    pending: PendingDecision
 
 
 def _records(games: list[StoredGame]) -> list[GameRecord]:

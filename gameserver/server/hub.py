@@ -30,11 +30,13 @@ from gameserver.replay import replay_game
 from gameserver.server import events as ev
 from gameserver.server import tokens
 from gameserver.server.config import Config
+from gameserver.server.decisions import DecisionSaves
 from gameserver.server.driver import Driver
 from gameserver.server.gamestore import GameStore, LoadedGame
 from gameserver.server.metrics import Metrics
 from gameserver.server.records import CloneSource, GameRecord, SeatRecord
 from gameserver.server.room import Room
+from gameserver.server.turn import Turn
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +84,10 @@ class Hub:
         self._loading: dict[str, asyncio.Future[Driver | None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._sweeper: asyncio.Task[None] | None = None
+        #: What is sent to clients leaves at the end of each turn of the loop, together.
+        self.turn = Turn()
+        #: The decisions of each turn of the loop are saved together.
+        self.decisions = DecisionSaves(store, self.metrics, self.spawn)
         self.started_at = time.time()
 
     # -- life ---------------------------------------------------------------------------------
@@ -134,11 +140,12 @@ class Hub:
             await asyncio.wait(list(self._tasks), timeout=10)
         await self.store.close()
 
-    def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+    def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
         """Run a background job owned by the hub (awaited at shutdown, errors logged)."""
         task = asyncio.create_task(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
+        return task
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
@@ -147,7 +154,7 @@ class Hub:
 
     def _driver(self, game: LoadedGame, *, restored: bool) -> Driver:
         room = Room(get_game(game.record.kind), game.record, game.pending, restored=restored)
-        driver = Driver(room, self.store, self.metrics, self.spawn)
+        driver = Driver(room, self.store, self.metrics, self.spawn, self.turn, self.decisions)
         self.drivers[room.game_id] = driver
         driver.revive(self.config.deadline_grace)
         return driver

@@ -152,6 +152,10 @@ class Room:
         out = [peer for peers in self._peers.values() for peer in peers]
         return out + self._watchers
 
+    def in_flight(self) -> list[ev.SaveDecision]:
+        """The decision saves asked for and not done yet, oldest first."""
+        return list(self._in_flight)
+
     def has_peers(self) -> bool:
         return bool(self._watchers) or any(self._peers.values())
 

@@ -155,7 +155,7 @@ class WebSocketConnection(asyncio.Protocol):
         ws.send_text(data)
         if not self._flush_due:
             self._flush_due = True
-            self._keepalive.loop.call_soon(self._write)
+            self._hub.turn.flush(id(self), self._write)
 
     def close(self, code: int = CloseCode.NORMAL) -> None:
         """Close with ``code`` after what was sent (the closing handshake, then the socket)."""

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -193,6 +194,26 @@ class SQLiteAdapter(StorageAdapter):
         d = decision
         row = (d.game_id, d.round, d.seat, d.schema_version, d.created_at, d.payload)
         await self._submit("decision", d.game_id, row)
+
+    async def save_decisions(
+        self, decisions: Sequence[DecisionRecord]
+    ) -> list[BaseException | None]:
+        """All of them into the writer's next transaction, awaited together (no task each)."""
+        loop = self._loop
+        if self._writer is None or loop is None:
+            error = StorageError(f"sqlite: {self.path} is not open")
+            return [error] * len(decisions)
+        futures: list[asyncio.Future[Any]] = []
+        for d in decisions:
+            future: asyncio.Future[Any] = loop.create_future()
+            row = (d.game_id, d.round, d.seat, d.schema_version, d.created_at, d.payload)
+            self._pending.append(Op("decision", d.game_id, row, future))
+            futures.append(future)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            loop.call_soon(self._flush)
+        outcomes = await asyncio.gather(*futures, return_exceptions=True)
+        return [o if isinstance(o, BaseException) else None for o in outcomes]
 
     async def append_round(self, record: RoundRecord, snapshot: Snapshot) -> None:
         """Insert the round and replace the snapshot in the same transaction."""
