@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import orjson
@@ -292,3 +293,27 @@ async def test_the_server_still_plays_after_all_that(server: ServerProcess, mark
         assert (await client.expect("round"))["round"] == 1
         await client.close()
     no_traceback(server, mark)
+
+
+async def test_a_connection_that_stops_answering_pings_is_closed_1011(tmp_path: Path) -> None:
+    """The server pings a connection quiet for ``ping_interval``, and closes it with 1011 once
+    it has been quiet for twice that; one that answers (any client library does) stays."""
+    server = ServerProcess(tmp_path / "data", env={"GAMESERVER_PING_INTERVAL": "0.5"})
+    server.start()
+    try:
+        silent = await RawConnection.open(server.port)
+        await silent.send(UPGRADE)
+        await silent.read_head()
+        answering = await WSClient.open(server.ws_url)  # websockets answers pings itself
+        started = time.monotonic()
+        await silent.read_until_closed(6)
+        waited = time.monotonic() - started
+        frames = server_frames(silent.received)
+        assert close_code_of(frames) == 1011
+        assert any(opcode == 0x9 for opcode, _ in frames)  # it was pinged first
+        assert 0.9 <= waited <= 3.0, waited
+        await answering.send({"type": "ping", "id": "still"})
+        assert (await answering.expect("error"))["code"] == "hello_expected"  # still open
+        await answering.close()
+    finally:
+        server.stop()

@@ -172,6 +172,13 @@ class WebSocketConnection(asyncio.Protocol):
         """uvicorn is stopping: tell the client to come back (1012)."""
         self.close(CloseCode.RESTARTING)
 
+    def give_up(self) -> None:
+        """It stopped answering: the close frame (1011), then the socket, without waiting for a
+        closing handshake it will not answer."""
+        self.close(CloseCode.SERVER_ERROR)
+        if self._transport is not None:
+            self._transport.close()  # after what is buffered, the close frame included
+
     def ping(self) -> None:
         if self._ws.state is State.OPEN:
             self._ws.send_ping(b"")
@@ -277,7 +284,7 @@ class Keepalive:
         for conn in list(self.connections):
             quiet = now - conn.heard
             if quiet > 2 * self.interval:
-                conn.close(CloseCode.SERVER_ERROR)
+                conn.give_up()
             elif quiet >= self.interval:
                 conn.ping()
         self._timer = self.loop.call_later(self.interval, self._tick)
