@@ -271,23 +271,24 @@ _REFUSALS: dict[type[Exception], str] = {
 
 class Keepalive:
     """One timer per server, not per connection: ping what has been quiet for ``interval``
-    seconds, close what has been quiet for twice that (1011)."""
+    seconds, close what has been quiet for twice that (1011). It ticks every half interval, so
+    a ping goes out between 1 and 1.5 intervals of quiet, leaving the pong at least half."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, interval: float) -> None:
         self.loop = loop
         self.interval = interval
         self.connections: set[WebSocketConnection] = set()
-        self._timer = loop.call_later(interval, self._tick)
+        self._timer = loop.call_later(interval / 2, self._tick)
 
     def _tick(self) -> None:
         now = self.loop.time()
         for conn in list(self.connections):
             quiet = now - conn.heard
-            if quiet > 2 * self.interval:
+            if quiet >= 2 * self.interval:
                 conn.give_up()
             elif quiet >= self.interval:
                 conn.ping()
-        self._timer = self.loop.call_later(self.interval, self._tick)
+        self._timer = self.loop.call_later(self.interval / 2, self._tick)
 
 
 class Upgrades:
