@@ -19,15 +19,16 @@ Tables ``games``, ``decisions`` and ``rounds`` with the same columns as SQLite's
 :data:`SCHEMA_VERSION` on open, in one transaction, under an advisory lock so that several
 servers opening one database at once migrate it once.
 
-Adding a fence (a later step: a lease per game, with an owner and an epoch, so that a server
-that lost a game can no longer write it): a migration adds the lease table, and the adapter
-passes a :data:`~storage.adapters.postgresql_writer.Fence` to its writer. The writer already
-calls a fence first in every batch's transaction, with the ids of the batch's games; it returns
-the games whose writes must be refused (say ``SELECT game_id FROM leases WHERE game_id =
-ANY($1) AND epoch <> ...  FOR SHARE``, the row lock making a takeover wait for this commit).
-Those writes fail with a ``StorageError``, the others commit, all in the same transaction as the
-check; a batch with a fence always takes the ``BEGIN ... COMMIT`` path. What remains to write is
-the lease table, the query, and carrying each game's epoch to the fence.
+A fence, the next step: servers sharing a database will hold a lease per game (owner node,
+epoch, expiry) and check it in the same transaction as the game's writes, so that a server that
+lost a game can no longer write it. The hook is there: ``fence`` is an async function that the
+writer calls first in every batch's transaction, with the connection and the ids of the batch's
+games, and that returns the games whose writes must be refused; those writes fail alone with a
+``StorageError``, the others commit (a batch with a fence always runs in ``BEGIN ... COMMIT``).
+What remains is small: a step in :data:`MIGRATIONS` adding the lease table, the query (``SELECT
+game_id FROM leases WHERE game_id = ANY($1) AND (owner, epoch) <> ... FOR SHARE``: the row lock
+makes a takeover, an ``UPDATE`` of the lease, wait for this batch's commit), and giving the
+fence the epochs this server holds.
 """
 
 from __future__ import annotations
@@ -173,9 +174,12 @@ class PostgreSQLAdapter(StorageAdapter):
                 raise StorageError(f"postgresql: migrating failed: {exc}") from exc
             raise
         writer = Writer(
-            pool, lanes=self.writers, max_batch=self.max_batch, stats=self.stats, fence=self._fence
+            pool,
+            writers=self.writers,
+            max_batch=self.max_batch,
+            stats=self.stats,
+            fence=self._fence,
         )
-        writer.start()
         self._loop = asyncio.get_running_loop()
         self._pool, self._writer = pool, writer
 

@@ -1,16 +1,14 @@
-"""The PostgreSQL writer: lanes of batched writes, one transaction per batch.
+"""The PostgreSQL writer: batches of many games' writes, one transaction per batch.
 
-Only :class:`storage.adapters.postgresql.PostgreSQLAdapter` uses this. Each game belongs to one
-*lane* (by a hash of its id). A lane runs one batch at a time: everything queued for it when it
-comes round, in one transaction on a connection from the pool; while that batch commits, the
-next one gathers. Nothing waits on a timer, so a game writing alone pays one commit and no added
-delay, and many games writing at once share commits. A game's writes all go through its lane,
-one batch after the other, so they are applied in the order they were issued.
-
-Several lanes commit at the same time on different connections: PostgreSQL flushes the WAL of
-commits that arrive together in one fsync, so two lanes overlap one batch's round trips with the
-other's flush. Games of different lanes never touch the same rows, so lanes never wait on each
-other's locks.
+Only :class:`storage.adapters.postgresql.PostgreSQLAdapter` uses this. Writes queue up; when a
+writer is free, everything queued goes in one batch, one transaction on a connection from the
+pool, and while it commits the next batch gathers. Nothing waits on a timer, so a game writing
+alone pays one commit and no added delay, and many games writing at once share commits. Up to
+``writers`` batches run at once; a large queue is shared between the free writers, so one
+batch's round trips overlap another's WAL flush (PostgreSQL flushes commits that arrive together
+in one fsync). A game's write never starts while an earlier write of the same game is queued
+before it or running, so each game's writes are applied in the order they were issued, and two
+batches running at once never touch the same game's rows.
 
 A batch whose writes are all of one kind is one ``executemany``: asyncpg sends every row's
 Bind/Execute and a single Sync, which PostgreSQL runs as one implicit transaction, so the whole
@@ -24,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import zlib
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -110,82 +107,108 @@ class Op:
 
 Result = tuple[Any, BaseException | None]
 
-
-class _Lane:
-    __slots__ = ("pending", "task", "wake")
-
-    def __init__(self) -> None:
-        self.pending: list[Op] = []
-        self.wake = asyncio.Event()
-        self.task: asyncio.Task[None] | None = None
+#: Writes per batch below which pending writes are not split between writers (see _dispatch).
+SPLIT = 32
 
 
 class Writer:
-    """Runs submitted writes in batches over ``pool``, ``lanes`` batches at a time at most."""
+    """Runs submitted writes in batches over ``pool``, at most ``writers`` batches at a time."""
 
     def __init__(
         self,
         pool: asyncpg.Pool,
         *,
-        lanes: int,
+        writers: int,
         max_batch: int,
         stats: WriteStats,
         fence: Fence | None = None,
+        split: int = SPLIT,
     ) -> None:
         self._pool = pool
-        self._lanes = [_Lane() for _ in range(lanes)]
+        self._writers = writers
         self._max_batch = max_batch
+        self._split = split
         self._fence = fence
-        self._closing = False
         self.stats = stats
-
-    def start(self) -> None:
-        """Start one task per lane; :meth:`stop` waits for them."""
-        for n, lane in enumerate(self._lanes):
-            lane.task = asyncio.create_task(self._serve(lane), name=f"postgresql-lane-{n}")
+        self._pending: list[Op] = []
+        #: Game id -> its writes in batches that are running: its next writes wait for them.
+        self._busy: dict[str, int] = {}
+        self._running: set[asyncio.Task[None]] = set()
+        self._scheduled = False
+        self._loop = asyncio.get_running_loop()
 
     def submit(self, op: Op) -> None:
-        """Queue a write on its game's lane (called on the event loop)."""
-        # crc32, not hash(): the same game lands in the same lane in every process, which
-        # keeps lock order between processes sharing a database the same as within one.
-        lane = self._lanes[zlib.crc32(op.game_id.encode()) % len(self._lanes)]
-        lane.pending.append(op)
-        # The lane wakes after the callbacks already due in this loop iteration have run, so
-        # writes submitted together go together.
-        lane.wake.set()
+        """Queue a write; it goes in the next batch that starts (called on the event loop)."""
+        self._pending.append(op)
+        if not self._scheduled:
+            # Everything submitted during this loop iteration is looked at together.
+            self._scheduled = True
+            self._loop.call_soon(self._dispatch)
 
     async def stop(self) -> None:
-        """Commit everything queued so far, then end the lanes."""
-        self._closing = True
-        for lane in self._lanes:
-            lane.wake.set()
-        await asyncio.gather(*(lane.task for lane in self._lanes if lane.task is not None))
+        """Commit everything queued so far; returns when no batch is left running."""
+        self._dispatch()
+        while self._running:
+            # A batch that ends starts the next one from what is pending: wait for those too.
+            await asyncio.gather(*self._running)
 
-    async def _serve(self, lane: _Lane) -> None:
-        while True:
-            await lane.wake.wait()
-            lane.wake.clear()
-            while lane.pending:
-                batch = lane.pending[: self._max_batch]
-                del lane.pending[: self._max_batch]
-                await self._run(batch)
-            if self._closing:
+    def _dispatch(self) -> None:
+        """Start batches from the pending writes while fewer than ``writers`` are running."""
+        self._scheduled = False
+        while self._pending and len(self._running) < self._writers:
+            ready = sum(1 for op in self._pending if op.game_id not in self._busy)
+            if not ready:
                 return
+            # Split only what is worth splitting: below 2 * split writes one batch holds all,
+            # since a commit costs about the same for 5 writes as for 50. Above, the free
+            # writers share them, so one batch's round trips overlap another's WAL flush.
+            free = self._writers - len(self._running)
+            parts = max(1, min(free, ready // self._split))
+            share = min(self._max_batch, -(-ready // parts))
+            batch: list[Op] = []
+            held: list[Op] = []
+            stopped: set[str] = set()
+            for op in self._pending:
+                game = op.game_id
+                # A game's write never starts while an earlier one of the same game waits or
+                # runs: its writes are applied in the order they were issued.
+                if game in self._busy or game in stopped or len(batch) >= share:
+                    held.append(op)
+                    stopped.add(game)
+                else:
+                    batch.append(op)
+            self._pending = held
+            for op in batch:
+                self._busy[op.game_id] = self._busy.get(op.game_id, 0) + 1
+            task = self._loop.create_task(self._run(batch))
+            self._running.add(task)
 
     async def _run(self, ops: list[Op]) -> None:
         started = time.perf_counter()
         try:
-            async with self._pool.acquire() as conn:
-                results = await _commit(conn, ops, self._fence)
-        except Exception as exc:  # no connection to be had, or it broke: nothing was committed
-            results = [(None, exc)] * len(ops)
-        stats = self.stats
-        stats.busy_seconds += time.perf_counter() - started
-        stats.batches += 1
-        stats.writes += len(ops)
-        stats.failed += sum(1 for _, exc in results if exc is not None)
-        stats.largest_batch = max(stats.largest_batch, len(ops))
-        _resolve(ops, results)
+            try:
+                async with self._pool.acquire() as conn:
+                    results = await _commit(conn, ops, self._fence)
+            except Exception as exc:  # no connection to be had, or it broke: nothing acked
+                results = [(None, exc)] * len(ops)
+            stats = self.stats
+            stats.busy_seconds += time.perf_counter() - started
+            stats.batches += 1
+            stats.writes += len(ops)
+            stats.failed += sum(1 for _, exc in results if exc is not None)
+            stats.largest_batch = max(stats.largest_batch, len(ops))
+            _resolve(ops, results)
+        finally:
+            for op in ops:
+                left = self._busy[op.game_id] - 1
+                if left:
+                    self._busy[op.game_id] = left
+                else:
+                    del self._busy[op.game_id]
+            task = asyncio.current_task()
+            if task is not None:
+                self._running.discard(task)
+            self._dispatch()
 
 
 async def _commit(conn: asyncpg.Connection, ops: list[Op], fence: Fence | None) -> list[Result]:
