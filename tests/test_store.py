@@ -253,7 +253,7 @@ def test_open_store_refuses_bad_urls(url: str, message: str) -> None:
 def test_unknown_scheme_lists_the_schemes_of_the_table() -> None:
     with pytest.raises(ValueError, match="unknown storage URL scheme 'redis'") as caught:
         open_store("redis://localhost/0")
-    assert sorted(SCHEMES) == ["file", "memory", "sqlite"]
+    assert sorted(SCHEMES) == ["file", "memory", "postgresql", "sqlite"]
     for scheme in SCHEMES:
         assert f"{scheme}://" in str(caught.value)
 
