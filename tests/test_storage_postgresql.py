@@ -9,11 +9,7 @@ tests/test_storage_crash.py.
 from __future__ import annotations
 
 import asyncio
-import json
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Sequence
-from pathlib import Path
 
 import pytest
 
@@ -27,7 +23,6 @@ from storage.adapters.postgresql import (  # noqa: E402 - needs asyncpg, checked
     from_url,
 )
 from tests.pgcluster import free_port  # noqa: E402
-from tests.support import ADMIN_KEY, ROOT, ServerProcess  # noqa: E402
 
 
 def decision(game_id: str, round: int, seat: str, payload: bytes = b"{}") -> DecisionRecord:
@@ -442,68 +437,3 @@ async def test_a_fence_refuses_writes_in_the_batch_transaction(postgresql_url: s
         assert sorted(g for _, ids in calls for g in ids) == sorted(f"g{n}" for n in range(10))
     finally:
         await adapter.close()
-
-
-# -- without asyncpg
-
-
-def test_without_asyncpg_the_scheme_says_what_to_install(tmp_path: Path) -> None:
-    # A fresh interpreter in which asyncpg cannot be imported, as without the extra.
-    code = (
-        "import sys; sys.modules['asyncpg'] = None\n"
-        "from storage import open_store\n"
-        "open_store('memory://'); open_store(f'sqlite:///{sys.argv[1]}/games.db')\n"
-        "try:\n"
-        "    open_store('postgresql://127.0.0.1/games')\n"
-        "except ValueError as exc:\n"
-        "    print(exc)\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True
-    )
-    assert done.stdout == (
-        "postgresql:// storage needs the asyncpg package: pip install 'gameserver[postgresql]'\n"
-    )
-    # The server's command line: one line on stderr, exit code 2, no traceback.
-    serve = (
-        "import sys; sys.modules['asyncpg'] = None\n"
-        "from gameserver.cli import main\n"
-        "sys.exit(main(['serve', '--data', sys.argv[1], '--storage', 'postgresql://h/db']))\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", serve, str(tmp_path)], capture_output=True, text=True, check=False
-    )
-    assert done.returncode == 2
-    assert done.stderr.strip().splitlines() == [
-        "gameserver serve: postgresql:// storage needs the asyncpg package:"
-        " pip install 'gameserver[postgresql]'"
-    ]
-
-
-# -- the server on PostgreSQL
-
-
-def test_the_server_plays_on_postgresql_and_survives_a_kill(
-    postgresql_url: str, tmp_path: Path
-) -> None:
-    server = ServerProcess(tmp_path / "data", args=["--storage", postgresql_url])
-    try:
-        server.start()
-        out = tmp_path / "figures.json"
-        bots = [sys.executable, "-m", "gameserver", "bots", "--url", server.url]
-        bots += ["--admin-key", ADMIN_KEY, "--games", "3", "--settings", "weeks=6"]
-        bots += ["--policy", "sterman", "--seed", "5", "--json", str(out)]
-        done = subprocess.run(bots, cwd=ROOT, capture_output=True, text=True, timeout=120)
-        assert done.returncode == 0, done.stderr
-        figures = json.loads(out.read_text())
-        assert figures["finished"] == 3 and figures["errors"] == {}
-        server.kill()  # SIGKILL: whatever was acknowledged must be in PostgreSQL already
-        server.start()
-        with server.http() as http:
-            for game in figures["per_game"]:
-                stored = http.get(f"/api/games/{game['game_id']}").json()
-                assert (stored["status"], stored["round"]) == ("finished", 6), stored
-    finally:
-        server.stop()
-    rows = asyncio.run(sql(postgresql_url, "SELECT count(*) FROM rounds"))
-    assert rows[0][0] == 3 * 6
