@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from kv_example_adapter import KVAdapter
 
-from storage import StorageAdapter
+from storage import StorageAdapter, adapter_for_url
 from storage.adapters.files import FileAdapter
 from storage.adapters.memory import MemoryAdapter
 from storage.adapters.sqlite import SQLiteAdapter
@@ -34,7 +34,13 @@ class DictKV:
         return sorted((k, v) for k, v in self.data.items() if k.startswith(prefix))
 
 
-def make_factory(kind: str, tmp_path: Path) -> Callable[[], StorageAdapter]:
+def make_factory(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Callable[[], StorageAdapter]:
+    if kind == "postgresql":
+        # A new database per test on the session's throwaway cluster (tests/conftest.py).
+        url: str = request.getfixturevalue("postgresql_url")
+        return lambda: adapter_for_url(url)
     if kind == "sqlite":
         return lambda: SQLiteAdapter(tmp_path / "games.db")
     if kind == "files":
@@ -46,11 +52,11 @@ def make_factory(kind: str, tmp_path: Path) -> Callable[[], StorageAdapter]:
 
 
 class TestConformance(AdapterConformance):
-    @pytest.fixture(params=["sqlite", "memory", "files", "kv"])
+    @pytest.fixture(params=["sqlite", "memory", "files", "kv", "postgresql"])
     def adapter_factory(
         self, request: pytest.FixtureRequest, tmp_path: Path
     ) -> Callable[[], StorageAdapter]:
-        return make_factory(request.param, tmp_path)
+        return make_factory(request.param, tmp_path, request)
 
 
 def test_docs_show_the_tested_kv_adapter() -> None:

@@ -1,5 +1,8 @@
 """Crash test with real processes: SIGKILL a writer at random moments, then check the store.
 
+Over SQLite, the file adapter and PostgreSQL (a database on the session's throwaway cluster: the
+writer is killed, the database server goes on, as when a game server dies).
+
 tests/crash_writer.py saves games through the Store as fast as it can and prints one line per
 acknowledged write. After each SIGKILL the store is reopened and every acknowledged write must
 be there, readable, with nothing corrupt; a round record may never be newer than its game's
@@ -25,7 +28,7 @@ from crash_writer import group_of
 from storage import open_store
 
 WRITER = Path(__file__).with_name("crash_writer.py")
-KILLS = {"sqlite": 20, "files": 12}  # 32 in all
+KILLS = {"sqlite": 20, "files": 12, "postgresql": 12}  # 44 in all
 READY_TIMEOUT = 15.0
 
 
@@ -107,13 +110,23 @@ async def check_store(url: str, acked: Acked, context: str) -> None:
             assert got >= version, f"{context}: decision {game_id}/{n}/{seat} lost"
 
 
+def store_url(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    if kind == "postgresql":
+        # A database of its own on the session's throwaway cluster (tests/conftest.py).
+        url: str = request.getfixturevalue("postgresql_url")
+        return url
+    return f"sqlite://{tmp_path}/games.db" if kind == "sqlite" else f"file://{tmp_path}/games"
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", sorted(KILLS))
-async def test_acknowledged_writes_survive_sigkill(kind: str, tmp_path: Path) -> None:
+async def test_acknowledged_writes_survive_sigkill(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     seed = int(os.environ.get("STORAGE_CRASH_SEED") or random.randrange(2**32))
     print(f"crash test {kind}: STORAGE_CRASH_SEED={seed}")
     rng = random.Random(seed)
-    url = f"sqlite://{tmp_path}/games.db" if kind == "sqlite" else f"file://{tmp_path}/games"
+    url = store_url(kind, tmp_path, request)
     total = 0
     for run in range(KILLS[kind]):
         # At once, within the first writes, or well into the run, in turn; random within each.

@@ -253,9 +253,42 @@ def test_open_store_refuses_bad_urls(url: str, message: str) -> None:
 def test_unknown_scheme_lists_the_schemes_of_the_table() -> None:
     with pytest.raises(ValueError, match="unknown storage URL scheme 'redis'") as caught:
         open_store("redis://localhost/0")
-    assert sorted(SCHEMES) == ["file", "memory", "sqlite"]
+    assert sorted(SCHEMES) == ["file", "memory", "postgresql", "sqlite"]
     for scheme in SCHEMES:
         assert f"{scheme}://" in str(caught.value)
+
+
+def test_without_asyncpg_the_scheme_says_what_to_install(tmp_path: Path) -> None:
+    # A fresh interpreter in which asyncpg cannot be imported, as without the extra.
+    code = (
+        "import sys; sys.modules['asyncpg'] = None\n"
+        "from storage import open_store\n"
+        "open_store('memory://'); open_store(f'sqlite:///{sys.argv[1]}/games.db')\n"
+        "try:\n"
+        "    open_store('postgresql://127.0.0.1/games')\n"
+        "except ValueError as exc:\n"
+        "    print(exc)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True
+    )
+    assert done.stdout == (
+        "postgresql:// storage needs the asyncpg package: pip install 'gameserver[postgresql]'\n"
+    )
+    # The server's command line: one line on stderr, exit code 2, no traceback.
+    serve = (
+        "import sys; sys.modules['asyncpg'] = None\n"
+        "from gameserver.cli import main\n"
+        "sys.exit(main(['serve', '--data', sys.argv[1], '--storage', 'postgresql://h/db']))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", serve, str(tmp_path)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "gameserver serve: postgresql:// storage needs the asyncpg package:"
+        " pip install 'gameserver[postgresql]'"
+    ]
 
 
 def test_adapter_modules_are_imported_only_when_their_scheme_is_used() -> None:

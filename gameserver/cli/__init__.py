@@ -1,4 +1,4 @@
-"""The ``gameserver`` command line: ``serve``, ``simulate`` and ``bots`` (see :mod:`.main`)."""
+"""The ``gameserver`` command line: serve, simulate, bots, backup (see :mod:`.main`)."""
 
 from gameserver.cli.main import build_parser, main
 

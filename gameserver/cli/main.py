@@ -24,6 +24,7 @@ from gameserver.cli.args import (
     setting_value,
     settings_from,
 )
+from gameserver.cli.backup import add_backup
 from gameserver.cli.bots import add_bots
 from gameserver.cli.serve import add_serve
 from gameserver.errors import GameServerError
@@ -48,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_serve(subparsers)
     add_simulate(subparsers)
     add_bots(subparsers)
+    add_backup(subparsers)
     return parser
 
 

@@ -23,7 +23,8 @@ def add_serve(subparsers: Any) -> None:
     p.add_argument("--data", help="data folder (GAMESERVER_DATA, default ./data)")
     p.add_argument(
         "--storage",
-        help="storage URL: sqlite:///path.db, memory://, file:///dir (GAMESERVER_STORAGE)",
+        help="storage URL: sqlite:///path.db, postgresql://..., memory://, file:///dir"
+        " (GAMESERVER_STORAGE)",
     )
     p.add_argument("--admin-key", help="admin key (GAMESERVER_ADMIN_KEY; default: generated)")
     p.add_argument("--idle-timeout", type=float, help="seconds before an idle game leaves memory")

@@ -4,14 +4,18 @@
 
     sqlite.py          SQLiteAdapter: one database file, WAL, group commit (the default)
     sqlite_writer.py   its writer thread
+    postgresql.py      PostgreSQLAdapter: a PostgreSQL database through asyncpg, group commit
+    postgresql_writer.py  its writer: lanes of batches, one transaction each
     files.py           FileAdapter: one folder per game, every file written atomically
     record_file.py     its file format
     memory.py          MemoryAdapter: dicts, nothing survives a restart
 
 :data:`SCHEMES` maps each URL scheme to the module that serves it. :func:`storage.open_store`
 imports that module only when its scheme is used, so a server on ``memory://`` never loads
-``sqlite3``. Each module has a ``from_url`` function (see :class:`FromUrl`) that checks the URL
-and makes the adapter, unopened.
+``sqlite3``, and ``storage`` works without asyncpg unless ``postgresql://`` is used. Each module
+has a ``from_url`` function (see :class:`FromUrl`) that checks the URL and makes the adapter,
+unopened. A module whose driver is not installed raises ImportError naming what to install;
+:func:`from_url_for` turns that into a ValueError with the same one line.
 
 A new adapter is a change in one place: a module here with its adapter class and ``from_url``,
 plus its line in :data:`SCHEMES`. An adapter kept in a package of your own needs neither: pass
@@ -31,6 +35,7 @@ SCHEMES: dict[str, str] = {
     "sqlite": "storage.adapters.sqlite",
     "memory": "storage.adapters.memory",
     "file": "storage.adapters.files",
+    "postgresql": "storage.adapters.postgresql",
 }
 
 
@@ -41,11 +46,19 @@ class FromUrl(Protocol):
 
 
 def from_url_for(scheme: str) -> FromUrl | None:
-    """The ``from_url`` of the module serving ``scheme``, imported now; None for no such scheme."""
+    """The ``from_url`` of the module serving ``scheme``, imported now; None for no such scheme.
+
+    ValueError if the module's driver is not installed (the message says what to install).
+    """
     module = SCHEMES.get(scheme)
     if module is None:
         return None
-    from_url: FromUrl = importlib.import_module(module).from_url
+    try:
+        from_url: FromUrl = importlib.import_module(module).from_url
+    except ImportError as exc:
+        if exc.name == module:
+            raise  # the adapter module itself is missing: a broken install, not a driver
+        raise ValueError(str(exc)) from exc
     return from_url
 
 
