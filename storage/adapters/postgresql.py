@@ -34,6 +34,7 @@ fence the epochs this server holds.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -212,6 +213,23 @@ class PostgreSQLAdapter(StorageAdapter):
         d = decision
         row = (d.game_id, d.round, d.seat, d.schema_version, float(d.created_at), d.payload)
         await self._submit("decision", d.game_id, row)
+
+    async def save_decisions(
+        self, decisions: Sequence[DecisionRecord]
+    ) -> list[BaseException | None]:
+        """All of them queued for the writers at once and awaited together, so they share
+        commits (one by one, each would wait for the commit of the one before)."""
+        writer, loop = self._writer, self._loop
+        if writer is None or loop is None:
+            return [StorageError(f"postgresql: {redacted(self.dsn)} is not open")] * len(decisions)
+        futures: list[asyncio.Future[Any]] = []
+        for d in decisions:
+            future: asyncio.Future[Any] = loop.create_future()
+            row = (d.game_id, d.round, d.seat, d.schema_version, float(d.created_at), d.payload)
+            writer.submit(Op("decision", d.game_id, row, future))
+            futures.append(future)
+        outcomes = await asyncio.gather(*futures, return_exceptions=True)
+        return [o if isinstance(o, BaseException) else None for o in outcomes]
 
     async def append_round(self, record: RoundRecord, snapshot: Snapshot) -> None:
         """Insert the round and replace the snapshot in one statement (so atomically)."""
