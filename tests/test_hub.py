@@ -224,3 +224,16 @@ async def test_a_0_1_0_database_gets_its_classes_at_start(tmp_path: Path) -> Non
     await again.start()
     assert await again.store.regroup_legacy() == 0
     await again.stop()
+
+
+async def test_a_command_whose_caller_goes_away_still_completes(hub: Hub) -> None:
+    """A client that disconnects while its hello's seat claim is being saved cancels the task
+    that waits: the save must go on, or the room would hold every later command for ever."""
+    made = await hub.create_game("beer", {}, Options())
+    driver = made.driver
+    claim = asyncio.create_task(driver.command(lambda ref: ev.ClaimSeat(ref, None, "x", "h")))
+    await asyncio.sleep(0)  # the claim's save is under way
+    claim.cancel()
+    ended = await asyncio.wait_for(driver.command(ev.End), timeout=5)
+    assert ended is None and driver.room.status == GameStatus.ENDED
+    assert driver.room.record.seat("retailer").claimed  # the claim was saved after all

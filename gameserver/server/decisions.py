@@ -65,11 +65,11 @@ class DecisionSaves:
         elapsed = time.perf_counter() - started
         saved = 0
         for (driver, save), outcome in zip(batch, outcomes, strict=True):
-            if outcome is None:
-                saved += 1
-                driver.decision_saved(save, None)
-            else:
+            saved += outcome is None
+            try:
                 driver.decision_saved(save, outcome)
+            except Exception:  # one game's fault must not keep the others from hearing
+                log.exception("game %s could not take a decision's outcome", driver.game_id)
         self._metrics.decisions += saved
         if saved:
             self._metrics.saves.append(elapsed)

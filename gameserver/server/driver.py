@@ -88,7 +88,7 @@ class Driver:
         once. Connections use :meth:`submit_now`, which does not wait."""
         saving = self.submit_now(conn, role, message)
         if saving is not None:
-            await saving
+            await asyncio.shield(self._spawn(saving, f"decision {self.game_id}"))
             return
         for save in reversed(self.room.in_flight()):
             if save.role == role and save.pending.id == message.id:
@@ -128,7 +128,10 @@ class Driver:
         """Run a command (``make`` builds it around the ref it answers); its result, or the
         :class:`GameServerError` that refused it."""
         future: asyncio.Future[object] = asyncio.get_running_loop().create_future()
-        await self._carry(self._handle(make(future)))
+        # The saves run in a task of the hub's, not in the caller: a caller that goes away (a
+        # client that disconnects during its hello's seat claim) must not cancel a save halfway,
+        # or the room would wait for its outcome for ever and queue every later command.
+        self._kick(self._handle(make(future)))
         return await future
 
     def connect(self, conn: Outbox, role: str | None) -> None:
