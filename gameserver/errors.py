@@ -49,6 +49,7 @@ class ErrorCode(StrEnum):
     NOT_FOUND = "not_found"
     CONFLICT = "conflict"
     STORAGE_FAILURE = "storage_failure"
+    ROUND_NOT_PLAYED = "round_not_played"
     # deciding
     INVALID_DECISION = "invalid_decision"
     NOT_STARTED = "not_started"

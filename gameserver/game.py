@@ -165,6 +165,12 @@ class Game(ABC):
     #: The per-role figure of :meth:`results` and :meth:`round_summary` that scores a player
     #: (``cost`` in the Beer Game, ``income`` in the fishery); reports and tables lead with it.
     headline: ClassVar[str] = ""
+    #: Whether :meth:`step` may take long enough to hold up other games (a big model): the
+    #: server then plays each round in a worker thread, and a round not played within
+    #: ``step_timeout`` seconds pauses the game with an error to its facilitators. A game may
+    #: set these per instance (a model game, from its model's size).
+    slow_step: bool = False
+    step_timeout: float = 10.0
 
     # -- settings -------------------------------------------------------------------------
 

@@ -24,12 +24,19 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 class ServerProcess:
-    """``python -m gameserver serve`` on 127.0.0.1, a free port and a data folder."""
+    """``python -m gameserver serve`` on 127.0.0.1, a free port and a data folder (``module``
+    runs another entry point: one that registers test games first)."""
 
     def __init__(
-        self, data: Path, *, env: dict[str, str] | None = None, args: list[str] | None = None
+        self,
+        data: Path,
+        *,
+        env: dict[str, str] | None = None,
+        args: list[str] | None = None,
+        module: str = "gameserver",
     ):
         self.data = data
+        self.module = module
         self.port = free_port()
         self.extra_env = env or {}
         self.args = args or []
@@ -57,7 +64,7 @@ class ServerProcess:
             }
         )
         env.update(self.extra_env)
-        cmd = [sys.executable, "-m", "gameserver", "serve", "--port", str(self.port)]
+        cmd = [sys.executable, "-m", self.module, "serve", "--port", str(self.port)]
         cmd += ["--data", str(self.data), *self.args]
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
         started = time.monotonic()

@@ -22,6 +22,8 @@ from gameserver.games import get_game
 from gameserver.protocol import (
     GameStatus,
 )
+from gameserver.games.beer import BeerGame as BeerGameForRoom
+from gameserver.server import changes
 from gameserver.server import events as ev
 from gameserver.server.records import BotSeat, GameRecord, PendingDecision, SeatRecord
 from gameserver.server.room import Room
@@ -71,6 +73,8 @@ class Harness:
         self.progress_due = False
 
     def handle(self, event: ev.Event) -> list[ev.Effect]:
+        if isinstance(event, ev.TimerFired):
+            self.timer = None  # a timer fires once
         out = self.room.handle(event, self.now)
         self.effects += out
         for effect in out:
@@ -287,6 +291,109 @@ def test_a_failed_round_save_is_reported_and_retried_never_left_open() -> None:
     h.complete()
     assert h.room.round == 1
     assert of(watcher, "round")[-1]["round"] == 1
+
+
+class _Slow(BeerGameForRoom):
+    """The Beer Game declared slow: its rounds are played by the driver, off the loop."""
+
+    slow_step = True
+    step_timeout = 5.0
+
+
+class _Broken(BeerGameForRoom):
+    """The Beer Game whose rules fail at the first week."""
+
+    def step(self, state: Any, decisions: Any) -> Any:
+        raise ArithmeticError("stock went negative")
+
+
+def started_with(game: Any, **kw: Any) -> tuple[Harness, dict[str, Peer], Peer]:
+    h = Harness(Room(game, beer_record(**kw)))
+    peers = {role: Peer(role) for role in ROLES}
+    for role, peer in peers.items():
+        h.handle(ev.Connect(peer, role))
+    watcher = Peer("facilitator")
+    h.handle(ev.Connect(watcher, None))
+    assert h.command(ev.Start) == ("ok", None)
+    return h, peers, watcher
+
+
+def play(h: Harness) -> ev.PlayRound:
+    """The one round the room asked to be played off the loop."""
+    (asked,) = [e for e in h.effects if isinstance(e, ev.PlayRound)]
+    h.effects.remove(asked)
+    return asked
+
+
+def test_a_slow_game_has_its_round_played_off_the_loop_then_saved() -> None:
+    h, peers, _ = started_with(_Slow(), round_seconds=60)
+    for n, role in enumerate(ROLES):
+        submit(h, peers[role], role, 4 + n, f"m{n}")
+    h.complete_all()
+    asked = play(h)
+    assert (asked.reason, asked.at, asked.timeout) == ("all_submitted", T0, 5.0)
+    assert asked.pending["wholesaler"].decision == {"order": 5} and h.saves == []
+    # While it is played: decisions for the round are refused, commands wait.
+    with pytest.raises(GameServerError) as caught:
+        submit(h, peers["retailer"], "retailer", 9, "late")
+    assert caught.value.code == ErrorCode.ROUND_CLOSED
+    pause = object()
+    h.handle(ev.Pause(pause))
+    assert id(pause) not in h.results and h.room.busy
+    record, after = changes.closed_round(h.room.game, asked.game, asked.pending, "all_submitted", T0)
+    h.now = T0 + 7  # it took 7 s: the next round still gets its full minute
+    h.handle(ev.Played(asked, record, after))
+    (saving,) = h.saves
+    assert isinstance(saving, ev.SaveRound) and saving.game.deadline == T0 + 67
+    assert all(of(p, "round") == [] for p in peers.values())  # save, then tell
+    h.complete()
+    assert of(peers["retailer"], "round")[0]["round"] == 1
+    h.complete()  # the pause that waited
+    assert h.results[id(pause)] == ("ok", None) and h.room.status == GameStatus.PAUSED
+
+
+def test_a_slow_round_that_times_out_pauses_its_game_and_resume_tries_again() -> None:
+    h, peers, watcher = started_with(_Slow(), round_seconds=60)
+    submit(h, peers["factory"], "factory", 11, "f")
+    h.complete()
+    h.now = T0 + 60
+    h.handle(ev.TimerFired())
+    asked = play(h)
+    h.now = T0 + 65
+    h.handle(ev.PlayFailed(asked, "it took longer than 5 s", timed_out=True))
+    (error,) = of(watcher, "error")
+    assert error["code"] == ErrorCode.ROUND_NOT_PLAYED
+    assert error["message"] == (
+        "round 1 could not be played: it took longer than 5 s; "
+        "the game is paused, resume it to try again"
+    )
+    h.complete()  # the pause is saved before anyone is told
+    assert h.room.status == GameStatus.PAUSED and h.room.round == 0 and h.timer is None
+    assert of(peers["retailer"], "status")[-1]["status"] == GameStatus.PAUSED
+    assert h.room.pending["factory"].decision == {"order": 11}
+    h.handle(ev.Played(asked, *changes.closed_round(h.room.game, asked.game, {}, "x", T0)))
+    assert h.saves == []  # a round given up on and finished late changes nothing
+    h.now = T0 + 100
+    assert h.command(ev.Resume) == ("ok", None)
+    h.now = T0 + 100  # the paused round had no time left: the deadline closes it again
+    h.handle(ev.TimerFired())
+    assert play(h).pending["factory"].decision == {"order": 11}
+
+
+def test_rules_that_fail_pause_the_game_rather_than_retry_for_ever() -> None:
+    h, peers, watcher = started_with(_Broken(), round_seconds=60)
+    h.now = T0 + 60
+    h.handle(ev.TimerFired())
+    (error,) = of(watcher, "error")
+    assert error["code"] == ErrorCode.ROUND_NOT_PLAYED
+    assert "could not be played: ArithmeticError: stock went negative" in error["message"]
+    h.complete()
+    assert h.room.status == GameStatus.PAUSED and h.timer is None and h.saves == []
+    # A facilitator's close while paused: refused with the reason, and the game stays paused.
+    status, refused = h.command(ev.CloseRound)
+    assert status == "error" and refused.code == ErrorCode.ROUND_NOT_PLAYED
+    assert "stock went negative" in refused.message and "paused" not in refused.message
+    assert h.room.status == GameStatus.PAUSED and h.room.round == 0
 
 
 def test_a_second_close_while_closing_closes_nothing_more() -> None:

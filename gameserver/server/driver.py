@@ -10,6 +10,11 @@ goes with every other decision of the loop turn in one store call
 (:mod:`gameserver.server.decisions`), and its outcome comes back through
 :meth:`Driver.decision_saved`.
 
+A game whose step is slow has its rounds played in a worker thread (a
+:class:`~gameserver.server.events.PlayRound`), so the event loop and every other game go on
+meanwhile; a round that takes longer than the game's timeout is given up (its thread cannot be
+stopped: it runs to its end as a daemon thread, and what it returns is dropped).
+
 Every background job (a timer firing, effects that arrived outside a request) runs as a task
 owned by the hub, which waits for it at shutdown.
 """
@@ -17,13 +22,16 @@ owned by the hub, which waits for it at shutdown.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import threading
 import time
 from collections.abc import Callable, Coroutine, Sequence
-from typing import Any, Protocol, cast
+from typing import Any, Protocol, TypeVar, cast
 
 from gameserver.errors import GameServerError, StorageFailure
 from gameserver.protocol import Submit, encode
+from gameserver.server import changes
 from gameserver.server import events as ev
 from gameserver.server.decisions import DecisionSaves, Spawn
 from gameserver.server.gamestore import GameStore
@@ -32,6 +40,8 @@ from gameserver.server.room import Room
 from gameserver.server.turn import Turn
 
 log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 
 
 class Outbox(Protocol):
@@ -45,10 +55,10 @@ class Outbox(Protocol):
     def __hash__(self) -> int: ...
 
 
-#: The saves a list of effects waits for. Decisions are not among them: they are saved together
-#: at the end of the turn (:class:`DecisionSaves`), and nothing in a list depends on one (the
-#: room tells of a decision only once its own save is done).
-_WAITED = (ev.SaveRound, ev.SaveGame)
+#: The effects a list waits for: saves, and rounds played in a worker thread. Decisions are not
+#: among them: they are saved together at the end of the turn (:class:`DecisionSaves`), and
+#: nothing in a list depends on one (the room tells of a decision only once its save is done).
+_WAITED = (ev.SaveRound, ev.SaveGame, ev.PlayRound)
 
 
 class Driver:
@@ -192,15 +202,50 @@ class Driver:
                 while end < count and isinstance(effects[end], _WAITED):
                     end += 1
                 if end == index + 1:
-                    await self._save(effect)
+                    await self._wait_for(effect)
                 else:
-                    await asyncio.gather(*(self._save(s) for s in effects[index:end]))  # type: ignore[arg-type]
+                    await asyncio.gather(*(self._wait_for(s) for s in effects[index:end]))  # type: ignore[arg-type]
                 index = end
         finally:
             self._running -= 1
 
-    async def _save(self, save: ev.SaveRound | ev.SaveGame) -> None:
-        """One save, then its outcome to the room, then what the room makes of it."""
+    async def _wait_for(self, effect: ev.SaveRound | ev.SaveGame | ev.PlayRound) -> None:
+        """One save or round, then its outcome to the room, then what the room makes of it."""
+        if isinstance(effect, ev.PlayRound):
+            outcome = await self._play(effect)
+        else:
+            outcome = await self._save(effect)
+        effects = self._handle(outcome)
+        for then in effects:
+            if isinstance(then, _WAITED):
+                await self._carry(effects)
+                return
+        self._apply(effects)
+
+    async def _play(self, play: ev.PlayRound) -> ev.Event:
+        game, pending = self.room.game, play.pending
+        try:
+            record, after = await asyncio.wait_for(
+                _in_thread(
+                    f"round {self.game_id}",
+                    changes.closed_round,
+                    game,
+                    play.game,
+                    pending,
+                    play.reason,
+                    play.at,
+                ),
+                play.timeout,
+            )
+        except TimeoutError:
+            return ev.PlayFailed(play, f"it took longer than {play.timeout:g} s", timed_out=True)
+        except Exception as exc:  # a fault in the game's rules must not wedge the game
+            log.error("round of game %s could not be played", self.game_id, exc_info=exc)
+            return ev.PlayFailed(play, f"{type(exc).__name__}: {exc}")
+        return ev.Played(play, record, after)
+
+    async def _save(self, save: ev.SaveRound | ev.SaveGame) -> ev.Event:
+        """One save; its outcome for the room."""
         started = time.perf_counter()
         try:
             if isinstance(save, ev.SaveRound):
@@ -216,12 +261,7 @@ class Driver:
         else:
             self._metrics.saves.append(time.perf_counter() - started)
             outcome = ev.Saved(save)
-        effects = self._handle(outcome)
-        for effect in effects:
-            if isinstance(effect, _WAITED):
-                await self._carry(effects)
-                return
-        self._apply(effects)
+        return outcome
 
     def _apply(self, effects: Sequence[ev.Effect]) -> None:
         for effect in effects:
@@ -266,6 +306,36 @@ class Driver:
     def _timer_fired(self) -> None:
         self._timer = None
         self._kick(self._handle(ev.TimerFired()))
+
+
+async def _in_thread(name: str, function: Callable[..., _T], *args: Any) -> _T:
+    """``function(*args)`` in a new daemon thread. Not an executor's: a thread whose caller
+    gave up on it (a timeout) cannot be stopped, and an executor's threads are joined when the
+    loop and the interpreter close, so one endless step would keep the server from exiting."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[_T] = loop.create_future()
+
+    def settle(result: Any, error: BaseException | None) -> None:
+        if not future.done():
+            if error is None:
+                future.set_result(result)
+            else:
+                future.set_exception(error)
+
+    def run() -> None:
+        result: Any = None
+        error: BaseException | None = None
+        try:
+            result = function(*args)
+        except Exception as exc:  # handed to the awaiting coroutine, which decides
+            error = exc
+        except BaseException as exc:  # a SystemExit in a game's code must not pass for a stop
+            error = RuntimeError(f"{type(exc).__name__} raised")
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=run, name=name, daemon=True).start()
+    return await future
 
 
 def _conn(peer: ev.Peer) -> Outbox:

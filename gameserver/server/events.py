@@ -153,8 +153,37 @@ class Revive:
     grace: float
 
 
+@dataclass(slots=True)
+class Played:
+    """A round asked for by :class:`PlayRound` was played: its record and the game's next."""
+
+    play: PlayRound
+    record: RoundRecord
+    game: GameRecord
+
+
+@dataclass(slots=True)
+class PlayFailed:
+    """A round asked for by :class:`PlayRound` could not be played: the game's rules raised
+    ``error`` (a message), or it took longer than the timeout (``timed_out``)."""
+
+    play: PlayRound
+    error: str
+    timed_out: bool = False
+
+
 Event = (
-    Connect | Disconnect | Submit | RequestSync | Command | Saved | SaveFailed | TimerFired | Revive
+    Connect
+    | Disconnect
+    | Submit
+    | RequestSync
+    | Command
+    | Saved
+    | SaveFailed
+    | TimerFired
+    | Revive
+    | Played
+    | PlayFailed
 )
 
 # -- effects --------------------------------------------------------------------------------
@@ -189,6 +218,19 @@ class SaveGame:
 
 
 Save = SaveDecision | SaveRound | SaveGame
+
+
+@dataclass(slots=True, eq=False)
+class PlayRound:
+    """Play the open round off the event loop (a game whose step is slow): the driver runs
+    :func:`~gameserver.server.changes.closed_round` on these in a worker thread, for at most
+    ``timeout`` seconds, and answers :class:`Played` or :class:`PlayFailed`."""
+
+    game: GameRecord
+    pending: dict[str, PendingDecision]
+    reason: str
+    at: float
+    timeout: float
 
 
 @dataclass(slots=True)
@@ -237,7 +279,16 @@ class Reject:
 
 
 Effect = (
-    SaveDecision | SaveRound | SaveGame | Send | Close | SetTimer | ProgressDue | Resolve | Reject
+    SaveDecision
+    | SaveRound
+    | SaveGame
+    | PlayRound
+    | Send
+    | Close
+    | SetTimer
+    | ProgressDue
+    | Resolve
+    | Reject
 )
 
 PROGRESS_DUE = ProgressDue()

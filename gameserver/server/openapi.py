@@ -45,6 +45,7 @@ HTTP_ERRORS: dict[ErrorCode, int] = {
     ErrorCode.NO_SUCH_ROLE: NotFound.http_status,
     ErrorCode.METHOD_NOT_ALLOWED: 405,
     ErrorCode.CONFLICT: Conflict.http_status,
+    ErrorCode.ROUND_NOT_PLAYED: Conflict.http_status,
     ErrorCode.INVALID_SETTINGS: InvalidSettings.http_status,
     ErrorCode.STORAGE_FAILURE: StorageFailure.http_status,
 }
@@ -119,13 +120,15 @@ def _actions() -> dict[tuple[str, str], Operation]:
         body, refused = (
             ("Deadline", (ErrorCode.INVALID_SETTINGS,)) if name == "deadline" else (None, ())
         )
+        # A close plays the round: the game's rules may fail or take too long.
+        played = (ErrorCode.ROUND_NOT_PLAYED,) if name == "close-round" else ()
         out["POST", f"{_G}/{name}"] = Operation(
             summary,
             "game",
             "Game",
             body=body,
             reads_body=True,
-            errors=(ErrorCode.CONFLICT, *refused),
+            errors=(ErrorCode.CONFLICT, *played, *refused),
         )
         out["POST", f"{_S}/{name}"] = Operation(
             f"{summary}: every game of the class still in progress",

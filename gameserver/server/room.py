@@ -16,7 +16,11 @@ Closing a round: when every seat has decided, the deadline passes, or the facili
 A close waits for decisions still being saved (a player who got an ack is always counted), then
 plays the round with defaults for the missing seats and saves it. A round whose save fails
 stays open; an automatic close is retried with backoff and reported to the facilitators, so a
-round never silently stays open past its deadline.
+round never silently stays open past its deadline. A game whose step is slow
+(:attr:`Game.slow_step`) has its round played off the event loop: the room asks for it with a
+:class:`~gameserver.server.events.PlayRound` and saves what comes back. A round that cannot be
+played (the game's rules raise, or take longer than :attr:`Game.step_timeout`) stays open and
+pauses its game, with an error to the facilitators; resuming tries again.
 """
 
 from __future__ import annotations
@@ -57,6 +61,7 @@ class _Closing:
 
     reason: str
     ref: ev.Ref | None
+    play: ev.PlayRound | None = None  # being played in a worker thread
     save: ev.SaveRound | None = None
 
 
@@ -212,6 +217,10 @@ class Room:
                 return self._game_saved(changed, now)
             case ev.SaveFailed():
                 return self._save_failed(event, now)
+            case ev.Played():
+                return self._played(event, now)
+            case ev.PlayFailed():
+                return self._play_failed(event, now)
             case ev.Connect():
                 return self._connect(event, now)
             case ev.Disconnect():
@@ -342,7 +351,13 @@ class Room:
         """Close the round asked for once nothing is being saved: no decision of it (a player
         who got an ack is counted) and no command's change (one record save at a time)."""
         closing = self._closing
-        if closing is None or closing.save is not None or self._in_flight or self._change:
+        if (
+            closing is None
+            or closing.save is not None
+            or closing.play is not None
+            or self._in_flight
+            or self._change
+        ):
             return []
         status = self.status
         if (
@@ -357,24 +372,76 @@ class Room:
             if closing.ref is not None:
                 out.append(ev.Reject(closing.ref, Conflict(f"the game is {status}")))
             return out + self._timer() + self._next_command(now)
+        game = self.game
+        if game.slow_step:
+            play = ev.PlayRound(
+                self.record, dict(self.pending), closing.reason, now, game.step_timeout
+            )
+            closing.play = play
+            return [play]
         try:
-            save = self._close_now(closing.reason, now)
+            round_record, record = changes.closed_round(
+                game, self.record, self.pending, closing.reason, now
+            )
         except Exception as exc:  # a fault in the game's rules must not wedge the game
             log.exception("round %d of game %s could not be played", self.open_round, self.game_id)
-            self._closing = None
-            error = Conflict(f"round {self.open_round} could not be played: {exc}")
-            out = self._to_watchers(ErrorCode.CONFLICT, error.message)
-            if closing.ref is not None:
-                out.append(ev.Reject(closing.ref, error))
-            return out + self._next_command(now)
-        closing.save = save
-        return [save]
+            return self._not_played(f"{type(exc).__name__}: {exc}", now)
+        closing.save = ev.SaveRound(round_record, record)
+        return [closing.save]
 
-    def _close_now(self, reason: str, now: float) -> ev.SaveRound:
-        round_record, record = changes.closed_round(
-            self.game, self.record, self.pending, reason, now
-        )
-        return ev.SaveRound(round_record, record)
+    def _played(self, event: ev.Played, now: float) -> list[ev.Effect]:
+        closing = self._closing
+        if closing is None or closing.play is not event.play:
+            return []
+        closing.play = None
+        record = event.game
+        if record.deadline is not None:  # the next round's clock starts now, not before the step
+            record = replace(record, deadline=record.deadline + max(0.0, now - event.play.at))
+        closing.save = ev.SaveRound(event.record, record)
+        return [closing.save]
+
+    def _play_failed(self, event: ev.PlayFailed, now: float) -> list[ev.Effect]:
+        closing = self._closing
+        if closing is None or closing.play is not event.play:
+            return []
+        closing.play = None
+        if event.timed_out:
+            log.error(
+                "round %d of game %s took longer than %g s to play",
+                self.open_round,
+                self.game_id,
+                event.play.timeout,
+            )
+        else:
+            log.error(
+                "round %d of game %s could not be played: %s",
+                self.open_round,
+                self.game_id,
+                event.error,
+            )
+        return self._not_played(event.error, now)
+
+    def _not_played(self, why: str, now: float) -> list[ev.Effect]:
+        """The open round could not be played (``why``): it stays open, its game pauses (if it
+        runs) so no deadline closes it again and again, and the facilitators are told."""
+        closing = self._closing
+        assert closing is not None
+        self._closing = None
+        paused = self.status == RUNNING
+        text = f"round {self.open_round} could not be played: {why}"
+        if paused:
+            text += "; the game is paused, resume it to try again"
+        error = Conflict(text, code=ErrorCode.ROUND_NOT_PLAYED)
+        out = self._to_watchers(ErrorCode.ROUND_NOT_PLAYED, text)
+        if closing.ref is not None:
+            out.append(ev.Reject(closing.ref, error))
+        if paused:
+            pause = ev.Pause(None)
+            record, _ = changes.changed(self.record, pause, now)
+            save = ev.SaveGame(record)
+            self._change = _Change(pause, save)
+            out.append(save)
+        return out + self._next_command(now)
 
     def _round_saved(self, save: ev.SaveRound, now: float) -> list[ev.Effect]:
         closing = self._closing
@@ -469,7 +536,9 @@ class Room:
             return out + self._timer() + self._next_command(now)
         change = self._change
         self._change = None
-        out = [ev.Reject(change.command.ref, error)] if change is not None else []
+        out = []
+        if change is not None and change.command.ref is not None:
+            out.append(ev.Reject(change.command.ref, error))
         return out + self._maybe_close(now) + self._next_command(now)
 
     # -- connections --------------------------------------------------------------------------
@@ -544,7 +613,9 @@ class Room:
         self._change = None
         self._set_record(save.game)
         command = change.command
-        out: list[ev.Effect] = [ev.Resolve(command.ref, change.result)]
+        out: list[ev.Effect] = []
+        if command.ref is not None:  # None: the room's own change (a pause after a failed round)
+            out.append(ev.Resolve(command.ref, change.result))
         match command:
             case ev.ClaimSeat():
                 log.info("seat claimed game=%s role=%s", self.game_id, change.result)
