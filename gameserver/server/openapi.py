@@ -26,6 +26,7 @@ from gameserver.errors import (
     NotFound,
     ProtocolError,
     StorageFailure,
+    Unavailable,
 )
 from gameserver.protocol import PROTOCOL_VERSION
 from gameserver.server.apischemas import PARAMETERS, components, ref
@@ -48,6 +49,7 @@ HTTP_ERRORS: dict[ErrorCode, int] = {
     ErrorCode.ROUND_NOT_PLAYED: Conflict.http_status,
     ErrorCode.INVALID_SETTINGS: InvalidSettings.http_status,
     ErrorCode.STORAGE_FAILURE: StorageFailure.http_status,
+    ErrorCode.UNAVAILABLE: Unavailable.http_status,
 }
 #: Codes that no single operation declares: a wrong method on any path (405), and
 #: ``http_error`` for any other HTTP-level error Starlette raises (none is known to happen).
@@ -88,6 +90,9 @@ class Operation:
     media: str = "application/json"
     stored: bool = True  # reads or writes storage, so it can fail with storage_failure
     query: tuple[str, ...] = ()
+    #: Runs the game, so with servers sharing a database it may have to be handed over first
+    #: (and fail with ``unavailable``).
+    runs: bool = False
 
     def error_codes(self) -> list[ErrorCode]:
         """Every error code this operation can answer with, declared or implied."""
@@ -96,6 +101,8 @@ class Operation:
             codes += _BODY_ERRORS
         if self.stored:
             codes.append(ErrorCode.STORAGE_FAILURE)
+        if self.runs:
+            codes.append(ErrorCode.UNAVAILABLE)
         return list(dict.fromkeys(codes))
 
 
@@ -129,6 +136,7 @@ def _actions() -> dict[tuple[str, str], Operation]:
             body=body,
             reads_body=True,
             errors=(ErrorCode.CONFLICT, *played, *refused),
+            runs=True,
         )
         out["POST", f"{_S}/{name}"] = Operation(
             f"{summary}: every game of the class still in progress",
@@ -173,7 +181,9 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("GET", _G): Operation(
         "One game (not brought back into memory)", "game", "Game", query=("view",)
     ),
-    ("DELETE", _G): Operation("Delete a game, its decisions and rounds", "game", status=204),
+    ("DELETE", _G): Operation(
+        "Delete a game, its decisions and rounds", "game", status=204, runs=True
+    ),
     ("POST", f"{_G}/clone"): Operation(
         "A new game from the end of a completed round of this one",
         "game",
@@ -191,15 +201,21 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "Game",
         body="HandToBot",
         errors=(ErrorCode.NO_SUCH_ROLE, ErrorCode.INVALID_SETTINGS),
+        runs=True,
     ),
     ("DELETE", f"{_G}/seats/{{role}}/bot"): Operation(
-        "Hand a seat back to a person", "game", "Game", errors=(ErrorCode.NO_SUCH_ROLE,)
+        "Hand a seat back to a person",
+        "game",
+        "Game",
+        errors=(ErrorCode.NO_SUCH_ROLE,),
+        runs=True,
     ),
     ("POST", f"{_G}/seats/{{role}}/reset"): Operation(
         "Free a seat: its token stops working and it gets a new join code",
         "game",
         "Game",
         errors=(ErrorCode.NO_SUCH_ROLE,),
+        runs=True,
     ),
     ("GET", "/api/join/{code}"): Operation(
         "What a join code opens (the code is the secret)",

@@ -19,16 +19,13 @@ Tables ``games``, ``decisions`` and ``rounds`` with the same columns as SQLite's
 :data:`SCHEMA_VERSION` on open, in one transaction, under an advisory lock so that several
 servers opening one database at once migrate it once.
 
-A fence, the next step: servers sharing a database will hold a lease per game (owner node,
-epoch, expiry) and check it in the same transaction as the game's writes, so that a server that
-lost a game can no longer write it. The hook is there: ``fence`` is an async function that the
-writer calls first in every batch's transaction, with the connection and the ids of the batch's
-games, and that returns the games whose writes must be refused; those writes fail alone with a
-``StorageError``, the others commit (a batch with a fence always runs in ``BEGIN ... COMMIT``).
-What remains is small: a step in :data:`MIGRATIONS` adding the lease table, the query (``SELECT
-game_id FROM leases WHERE game_id = ANY($1) AND (owner, epoch) <> ... FOR SHARE``: the row lock
-makes a takeover, an ``UPDATE`` of the lease, wait for this batch's commit), and giving the
-fence the epochs this server holds.
+Servers sharing a database hold a lease per game (:meth:`PostgreSQLAdapter.leases`,
+:mod:`storage.adapters.postgresql_leases`) and check it in the same transaction as the game's
+writes, so that a server that lost a game can no longer write it: the fence is an async function
+that the writer calls first in every batch's transaction, with the connection and the ids of
+the batch's games, and that returns the games whose writes must be refused; those writes fail
+alone with a :class:`~storage.errors.Fenced` error, the others commit (a batch with a fence
+always runs in ``BEGIN ... COMMIT``).
 """
 
 from __future__ import annotations
@@ -49,9 +46,10 @@ except ImportError as exc:  # the extra is not installed; open_store turns this 
 from storage.adapter import DecisionRecord, RoundRecord, Snapshot, StorageAdapter
 from storage.adapters.postgresql_writer import Fence, Op, Writer, WriteStats
 from storage.errors import StorageError
+from storage.leases import Leases
 
 #: ``schema_version`` value this code writes; older databases are migrated on open.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: MIGRATIONS[n] takes a database from version n to n + 1. Never edit a released step: add one.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -73,6 +71,15 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX games_in_progress ON games (game_id) WHERE in_progress",
         # load_group: WHERE grp = $1, and WHERE grp IS NULL (a btree finds NULLs too).
         "CREATE INDEX games_grp ON games (grp)",
+    ),
+    (
+        # One owner per game among the servers sharing the database (storage/leases.py).
+        """CREATE TABLE leases (
+            game_id text PRIMARY KEY, owner text NOT NULL, epoch bigint NOT NULL,
+            expires_at timestamptz NOT NULL, released boolean NOT NULL)""",
+        "CREATE INDEX leases_owner ON leases (owner)",
+        """CREATE TABLE nodes (
+            owner text PRIMARY KEY, name text NOT NULL, seen_at timestamptz NOT NULL)""",
     ),
 )
 
@@ -183,6 +190,26 @@ class PostgreSQLAdapter(StorageAdapter):
         )
         self._loop = asyncio.get_running_loop()
         self._pool, self._writer = pool, writer
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        """The connection pool (for :mod:`storage.adapters.postgresql_leases`)."""
+        if self._pool is None:
+            raise StorageError(f"postgresql: {redacted(self.dsn)} is not open")
+        return self._pool
+
+    def set_fence(self, fence: Fence | None) -> None:
+        """Check ``fence`` in every write transaction from now on."""
+        self._fence = fence
+        if self._writer is not None:
+            self._writer.fence = fence
+
+    def leases(self, name: str, seconds: float) -> Leases:
+        """Leases for a server called ``name`` sharing this database with others; open them
+        after the adapter."""
+        from storage.adapters.postgresql_leases import PostgreSQLLeases
+
+        return PostgreSQLLeases(self, name, seconds)
 
     async def close(self) -> None:
         """Commit everything already submitted, stop the writer, close the pool."""
