@@ -49,6 +49,8 @@ class Leases(ABC):
     on_handover: Callable[[str], None] | None = None
     #: Called when another server left (its games' leases lapsed at once): look for orphans.
     on_node_left: Callable[[], None] | None = None
+    #: Writes the fence refused (this server wrote a game it no longer held).
+    refused: int = 0
 
     @abstractmethod
     async def open(self) -> None:

@@ -279,9 +279,12 @@ class Hub:
         game = get_game(kind)
         valid = game.validate_settings(settings)
         check_options(options)
-        game_id = tokens.new_id()
+        # A class's games share its id's first characters (``SK3J9QX2A`` has ``K3J9QX2A7XQ2``,
+        # ...): a proxy routing by them (ownership.route_key) sends a whole class to one server.
+        prefix = session[0].removeprefix(tokens.SESSION_PREFIX) if session else ""
+        game_id = prefix + tokens.new_id(4 if prefix else 8)
         while game_id in self.drivers:
-            game_id = tokens.new_id()
+            game_id = prefix + tokens.new_id(4 if prefix else 8)
         seed = secrets.randbits(31) if options.seed is None else options.seed
         facilitator_token = tokens.new_token(game_id)
         record = GameRecord(

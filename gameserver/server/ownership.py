@@ -100,6 +100,35 @@ class Ownership:
     def seconds(self) -> float:
         return self.leases.seconds
 
+    def prometheus(self) -> str:
+        """This server's leases in the Prometheus text format: which games it owns."""
+        name = self.name.replace("\\", "\\\\").replace('"', '\\"')
+        lines = [
+            "# HELP gameserver_node_info This server's name among those sharing its database.",
+            "# TYPE gameserver_node_info gauge",
+            f'gameserver_node_info{{node="{name}"}} 1',
+            "# HELP gameserver_games_owned Games whose lease this server holds.",
+            "# TYPE gameserver_games_owned gauge",
+            f"gameserver_games_owned {len(self.leases.held)}",
+            "# HELP gameserver_game_owned A game whose lease this server holds, with its epoch.",
+            "# TYPE gameserver_game_owned gauge",
+        ]
+        lines += [
+            f'gameserver_game_owned{{game="{game_id}"}} {epoch}'
+            for game_id, epoch in sorted(self.leases.held.items())
+        ]
+        for what, count in (
+            ("games_taken_over", self.taken_over),
+            ("games_handed_over", self.handed_over),
+            ("games_lost", self.lost),
+            ("writes_fenced", self.leases.refused),
+        ):
+            lines += [
+                f"# TYPE gameserver_{what}_total counter",
+                f"gameserver_{what}_total {count}",
+            ]
+        return "\n".join(lines) + "\n"
+
     def holds(self, game_id: str) -> bool:
         return game_id in self.leases.held
 
@@ -126,13 +155,17 @@ class Ownership:
         hands it over (or its lease lapses); :class:`Unavailable` if neither happens in time."""
         if self.holds(game_id):
             return
-        if await self._acquire([game_id]):
-            return
-        owner = await _guard(self.leases.owner_of(game_id), "reading the lease of ", game_id)
-        wait = self.seconds + HOLD_SECONDS + 1.0
-        log.info("game=%s is held by %s: asking for it", game_id, owner or "a server that left")
-        freed = await _guard(self.leases.ask_handover(game_id, wait), "asking for ", game_id)
-        if freed and await self._acquire([game_id]):
+        deadline = time.monotonic() + self.seconds + HOLD_SECONDS + 1.0
+        owner = None
+        while not await self._acquire([game_id]):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            # Freed, then taken by another server first (a takeover): ask that one in turn.
+            owner = await _guard(self.leases.owner_of(game_id), "reading the lease of ", game_id)
+            log.info("game=%s is held by %s: asking for it", game_id, owner or "a server gone")
+            await _guard(self.leases.ask_handover(game_id, left), "asking for ", game_id)
+        else:
             return
         raise Unavailable(
             f"game {game_id} is being moved between servers (held by {owner or 'another server'});"

@@ -213,7 +213,11 @@ class PostgreSQLLeases(Leases):
         held = self.held
         me = self.owner
         ours = {g for g, owner, epoch in rows if owner == me and held.get(g) == epoch}
-        return [game_id for game_id in game_ids if game_id not in ours]
+        refused = [game_id for game_id in game_ids if game_id not in ours]
+        if refused:
+            self.refused += len(refused)
+            log.warning("fence: refused the writes of games %s (not ours)", ", ".join(refused))
+        return refused
 
     # -- queries
 
