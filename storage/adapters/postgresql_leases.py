@@ -22,15 +22,13 @@ import logging
 import secrets
 import time
 from collections.abc import Collection, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import asyncpg
 
+from storage.adapters.postgresql_writer import Fence
 from storage.errors import StorageError
 from storage.leases import Leases, Node
-
-if TYPE_CHECKING:
-    from storage.adapters.postgresql import PostgreSQLAdapter
 
 log = logging.getLogger(__name__)
 
@@ -90,10 +88,21 @@ _FENCE = """
     ORDER BY game_id FOR SHARE"""
 
 
+class Database(Protocol):
+    """What the leases need of :class:`~storage.adapters.postgresql.PostgreSQLAdapter`."""
+
+    dsn: str
+
+    @property
+    def pool(self) -> asyncpg.Pool: ...
+
+    def set_fence(self, fence: Fence | None) -> None: ...
+
+
 class PostgreSQLLeases(Leases):
     """Leases of the games in ``adapter``'s database, for a server called ``name``."""
 
-    def __init__(self, adapter: PostgreSQLAdapter, name: str, seconds: float) -> None:
+    def __init__(self, adapter: Database, name: str, seconds: float) -> None:
         if not 0.5 <= seconds <= 3600:
             raise ValueError(f"a lease must last from 0.5 to 3600 seconds, not {seconds!r}")
         self._adapter = adapter
