@@ -92,6 +92,11 @@ def replayed_twin(export: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[st
     return [game.round_summary(state) for state in states[1:]], game.results(states[-1])
 
 
+def settings_for(weeks: int) -> dict[str, int]:
+    """The Beer Game's settings for ``weeks`` (announced: 50, or all of them if more)."""
+    return {"weeks": weeks, "weeks_announced": max(50, weeks)}
+
+
 def check_game(export: dict[str, Any], team: Team, policy: str, weeks: int) -> list[str]:
     """Everything wrong with one played game (nothing, if it survived the chaos)."""
     gid = team.game_id
@@ -113,7 +118,7 @@ def check_game(export: dict[str, Any], team: Team, policy: str, weeks: int) -> l
             (n for n, (a, b) in enumerate(zip(summaries, figures, strict=False), 1) if a != b), None
         )
         problems.append(f"{gid}: differs from its replayed twin (first at round {first})")
-    twin = simulate(KIND, {"weeks": weeks}, policy=policy, seed=export["seed"])
+    twin = simulate(KIND, settings_for(weeks), policy=policy, seed=export["seed"])
     offline = [week["roles"] for week in twin["weeks"]]
     if offline != figures or twin["results"] != export["results"]:
         first = next(
@@ -283,7 +288,7 @@ async def _play_and_check(
     deadline: float,
     out: Callable[[str], None],
 ) -> None:
-    settings = {"weeks": result.weeks}
+    settings = settings_for(result.weeks)
     roles = get_game(KIND).roles(get_game(KIND).validate_settings(settings))
     teams: list[Team] = []
     chosen: dict[str, str] = {}
