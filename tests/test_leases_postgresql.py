@@ -7,6 +7,7 @@ would have them. The fence is checked the way a server meets it: a write through
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
@@ -186,3 +187,27 @@ async def test_leases_need_an_open_adapter(postgresql_url: str) -> None:
     leases = from_url(postgresql_url).leases("a", SECONDS)
     with pytest.raises(StorageError, match="is not open"):
         await leases.acquire(["g1"])
+
+
+async def test_a_server_frozen_in_a_write_transaction_does_not_block_a_takeover(
+    pair: tuple[Server, Server],
+) -> None:
+    a, b = pair
+    await a.leases.acquire(["g1"])
+    await a.adapter.save_snapshot(snap("g1"))
+    # a freezes halfway through a batch: its transaction holds g1's lease row FOR SHARE.
+    conn = await a.adapter.pool.acquire()
+    try:
+        transaction = conn.transaction()
+        await transaction.start()
+        assert await a.leases.fence(conn, ["g1"]) == []
+        await asyncio.sleep(SECONDS + 0.2)  # and its lease lapses
+        started = asyncio.get_running_loop().time()
+        assert await asyncio.wait_for(b.leases.acquire(["g1"]), 10) == {"g1": 2}
+        waited = asyncio.get_running_loop().time() - started
+        assert waited < 5  # PostgreSQL ended the idle transaction (2 s), not a wait for ever
+        with pytest.raises((asyncpg.PostgresError, asyncpg.InterfaceError)):
+            await transaction.commit()  # a wakes up: its transaction is gone
+    finally:
+        with contextlib.suppress(asyncpg.InterfaceError):  # the pool may have it back already
+            await a.adapter.pool.release(conn)

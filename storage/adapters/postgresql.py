@@ -83,6 +83,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
 )
 
+#: Milliseconds a connection may sit in an open transaction, idle, before PostgreSQL ends it.
+IDLE_IN_TRANSACTION_MS = 2000
+
 #: Key of the advisory lock held while migrating: servers opening one database at once wait.
 MIGRATION_LOCK = 0x67616D65_73657276  # "gameserv"
 
@@ -335,7 +338,12 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     # remote_write, remote_apply) are the administrator's choice and kept.
     await conn.execute(
         "SELECT set_config('synchronous_commit', 'on', false)"
-        " WHERE current_setting('synchronous_commit') = 'off'"
+        " WHERE current_setting('synchronous_commit') = 'off';"
+        # The adapter's transactions send their statements back to back: one left open for
+        # seconds belongs to a process that froze or hangs. PostgreSQL ends it, so that the
+        # lease rows it locked FOR SHARE (the fence) do not keep another server from taking
+        # its games over.
+        f"SET idle_in_transaction_session_timeout = {IDLE_IN_TRANSACTION_MS}"
     )
 
 
