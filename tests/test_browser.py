@@ -419,7 +419,7 @@ def test_open_join_lets_players_pick_a_free_role(
     first = new_page(browser, contexts)
     first.goto(game["open_join"]["url"])
     expect(first.locator("#role-picker")).to_be_visible()
-    expect(first.locator("#seat-info")).to_contain_text("Team Open, a Beer Game")
+    expect(first.locator("#seat-info")).to_contain_text("Team Open (The Beer Distribution Game)")
     first.get_by_label("Factory").check()
     first.fill("#join-name", "Fay")
     first.click("#join-button")

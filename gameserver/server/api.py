@@ -107,6 +107,8 @@ async def list_kinds(request: Request) -> Response:
             {
                 "kind": name,
                 "title": game.title,
+                "headline": game.headline,
+                "display": game.display.describe(),
                 "settings": game.describe_settings(),
                 "policies": [p.describe() for p in policies_for(name).values()],
             }

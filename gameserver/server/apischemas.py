@@ -184,7 +184,17 @@ _POLICY = closed(
     }
 )
 _KIND = closed(
-    {"kind": STR, "title": STR, "settings": array(ANY_OBJECT), "policies": array(_POLICY)}
+    {
+        "kind": STR,
+        "title": STR,
+        "headline": {**STR, "description": "The per-role figure that scores a player."},
+        "display": {
+            **ANY_OBJECT,
+            "description": "What the pages show of this kind (gameserver/display.py).",
+        },
+        "settings": array(ANY_OBJECT),
+        "policies": array(_POLICY),
+    }
 )
 _RESULT = closed(
     {"game_id": STR, "ok": BOOL, "error": STR, "code": STR}, optional=("error", "code")
