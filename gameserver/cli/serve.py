@@ -36,6 +36,11 @@ def add_serve(subparsers: Any) -> None:
         type=float,
         help="seconds an HTTP request has to arrive whole (GAMESERVER_REQUEST_TIMEOUT, default 10)",
     )
+    p.add_argument(
+        "--models",
+        help="a folder of model games read at start, besides <data>/models (GAMESERVER_MODELS;"
+        " docs/models.md); compiling a model runs code made from it: only trusted models",
+    )
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     p.set_defaults(run=run_serve)
 
@@ -54,6 +59,7 @@ def run_serve(args: argparse.Namespace) -> int:
             public_url=args.public_url,
             request_timeout=args.request_timeout,
             log_level=args.log_level,
+            models=args.models,
         )
     except ValueError as exc:
         print(f"gameserver serve: {exc}", file=sys.stderr)
