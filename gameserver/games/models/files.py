@@ -39,7 +39,7 @@ _RANDOM = re.compile(
     r"NEGBINOMIAL|PARETO|LOGISTIC)\s*\(",
     re.I,
 )
-_EXTERNAL = re.compile(r"\bGET[ _](XLS|DIRECT|DATA|123|VDF)\w*\s*\(", re.I)
+_EXTERNAL = re.compile(r"\bGET[ _](XLS|DIRECT|DATA|123|VDF)[\w ]*\(", re.I)
 
 
 def inside(folder: Path, name: str) -> Path:
