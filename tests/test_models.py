@@ -139,7 +139,7 @@ def test_a_view_shows_nothing_of_another_role() -> None:
     settings = game.validate_settings({"players": 3, "rounds": 4})
     one = game.initial_state(settings, 1)
     two = game.initial_state(settings, 1)
-    for n in range(3):
+    for _ in range(3):
         one = game.step(
             one, {"fleet-1": {"boats": 5}, "fleet-2": {"boats": 1}, "fleet-3": {"boats": 2}}
         )
@@ -160,7 +160,7 @@ def test_a_view_shows_nothing_of_another_role() -> None:
 def test_counted_roles_and_two_decisions() -> None:
     commons = get_game("commons")
     assert commons.roles(commons.validate_settings({"players": 2})) == ["fleet-1", "fleet-2"]
-    with pytest.raises(InvalidSettings, match="'players'.*between 2 and 6"):
+    with pytest.raises(InvalidSettings, match=r"'players'.*between 2 and 6"):
         commons.validate_settings({"players": 7})
     market = get_game("market")
     state = market.initial_state(market.validate_settings({}), 0)

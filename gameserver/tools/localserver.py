@@ -32,10 +32,20 @@ def free_port() -> int:
 class LocalServer:
     """``python -m gameserver serve`` on 127.0.0.1, owned by this process."""
 
-    def __init__(self, data: Path, admin_key: str, port: int | None = None) -> None:
+    def __init__(
+        self,
+        data: Path,
+        admin_key: str,
+        port: int | None = None,
+        *,
+        args: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.data = data
         self.admin_key = admin_key
         self.port = port or free_port()
+        self.args = args  # more ``serve`` flags: ``--models DIR``
+        self.env = env or {}
         self.log_path = data / "server.log"
         self.proc: asyncio.subprocess.Process | None = None
 
@@ -49,8 +59,10 @@ class LocalServer:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
         env.pop("GAMESERVER_ADMIN_KEY", None)
+        env.update(self.env)
         cmd = [sys.executable, "-m", "gameserver", "serve", "--host", "127.0.0.1"]
         cmd += ["--port", str(self.port), "--data", str(self.data), f"--admin-key={self.admin_key}"]
+        cmd += self.args
         started = time.monotonic()
         log = os.open(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:

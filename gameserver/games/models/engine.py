@@ -188,6 +188,10 @@ class CompiledModel:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 model = _pysd().load(str(self.module), initialize=False)
+                # Initialising once ties the module's TIME to this model's clock (PySD's
+                # _init_outer_references): without it TIME reads 0 for ever. Every call then
+                # sets the whole state, so what initialising leaves behind is never used.
+                model.initialize()
         try:
             yield model
         finally:
