@@ -25,8 +25,8 @@ from gameserver.server import openapi
 from gameserver.server.app import STATIC, create_app
 from gameserver.server.config import Config
 from tests.support import ADMIN_KEY, ROOT, ServerProcess
-from tests.test_model_files import TOML, XMILE
 from tests.support import markdown_table as table
+from tests.test_model_files import TOML, XMILE
 
 API_DOC = (ROOT / "docs" / "api.md").read_text()
 METHOD_PATH = re.compile(r"`(GET|POST|PUT|PATCH|DELETE) (/[^`\s]*)`")
