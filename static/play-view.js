@@ -41,7 +41,7 @@ export function figureItems(display, view) {
 export function historyCharts(display, view) {
   const word = humanize(display.round_word || "round");
   return (display.charts || []).map((chart) => lineChart({
-    title: chart.unit ? `${chart.title} (${chart.unit})` : chart.title,
+    title: labelWithUnit({ label: chart.title, unit: chart.unit }, view),
     xLabel: word,
     start: chart.start ?? 1,
     series: (chart.series || []).map((s) => ({ name: s.label, values: at(view, s.key) || [] })),
