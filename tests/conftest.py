@@ -67,17 +67,20 @@ def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("model-cache")
 
 
-@pytest.fixture(scope="session")
-def model_games(model_cache: Path) -> dict[str, Any]:
-    """The example model games, loaded and registered (as a server's --models would)."""
-    from gameserver.games import add_game
+@pytest.fixture(scope="module")
+def model_games(model_cache: Path) -> Iterator[dict[str, Any]]:
+    """The example model games, registered in this process for a test module (as a server's
+    --models would), and forgotten after it: other modules see the built-in games only."""
+    from gameserver.games import add_game, remove_game
     from gameserver.games.models import load_folder
 
     games, errors = load_folder(EXAMPLES, model_cache)
     assert errors == {}, errors
     for game in games:
         add_game(game)
-    return {game.name: game for game in games}
+    yield {game.name: game for game in games}
+    for game in games:
+        remove_game(game.name)
 
 
 @pytest.fixture(scope="module")
