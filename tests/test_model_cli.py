@@ -77,3 +77,25 @@ def test_simulate_plays_a_model_game_by_its_description_or_its_folder() -> None:
     assert "profit per quarter" in market.stdout
     unknown = gameserver("simulate", "market")
     assert unknown.returncode == 2 and "no game 'market'" in unknown.stderr
+
+
+def test_bench_step_prints_a_model_round_beside_the_built_in_beer_game() -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "bench-step"),
+            "--games",
+            "3",
+            "--model-games",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = {tuple(line.split()[:3]) for line in done.stdout.splitlines()}
+    assert ("beer", "(36", "weeks)") in rows
+    steps = [line.split() for line in done.stdout.splitlines() if " step " in line]
+    assert [row[0] for row in steps] == ["beer", "fishery", "fishery", "beer-model"]
+    assert steps[-1][2:4] == ["step", "72"]  # two games of 36 weeks, each round timed
