@@ -14,6 +14,7 @@ import {
 import {
   APPLIES, buildRow, titleOf as titleOfGame, updateDeadline, updateRow,
 } from "./dash-table.js";
+import { setUpModels, showModels } from "./dash-models.js";
 import { showHandouts } from "./dash-qr.js";
 import { renderDebrief } from "./debrief.js";
 import { ERROR, IN_PROGRESS } from "/protocol.js";
@@ -107,6 +108,15 @@ async function signIn(credential, remember) {
     game: `Game ${who.scope}`,
   }[who.mode];
   $("create-section").hidden = who.mode !== "admin";
+  $("models-section").hidden = who.mode !== "admin";
+  if (who.mode === "admin") {
+    showModels(auth.credential);
+    setUpModels(() => auth.credential, async (kind) => {
+      await loadKinds();
+      $("kind").value = kind;
+      buildSettings();
+    });
+  }
   if (who.mode === "session") setFilterDefault(`session:${who.scope}`);
   await refresh();
   clearInterval(pollTimer);

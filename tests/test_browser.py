@@ -749,3 +749,33 @@ def test_a_model_game_with_two_decisions_asks_for_both(
     expect(status).to_contain_text("price 24.5, advertising 3,000 for quarter 1")
     expect(page.get_by_test_id("fig-share")).to_have_text("0%")
     no_page_errors(page)
+
+
+def test_the_admin_adds_a_model_game_from_the_dashboard(
+    browser: Browser, contexts: list[BrowserContext], fresh_server: ServerProcess, tmp_path: Path
+) -> None:
+    from tests.test_model_files import TOML, XMILE
+
+    server = fresh_server
+    server.start()
+    (tmp_path / "tank.toml").write_text(TOML)
+    (tmp_path / "tank.xmile").write_text(XMILE.format(fill="Player_A_Spill"))
+    dash = dashboard(browser, contexts, server)
+    dash.locator("#models-details summary").click()
+    expect(dash.locator("#models-list")).to_contain_text("No model games yet.")
+    dash.set_input_files("#model-description", str(tmp_path / "tank.toml"))
+    dash.set_input_files("#model-file", str(tmp_path / "tank.xmile"))
+    dash.click("#model-add")
+    expect(dash.locator("#model-status")).to_contain_text(
+        "tank.xmile: an equation uses 'player_a_spill', which the model does not define"
+    )
+    (tmp_path / "tank.xmile").write_text(XMILE.format(fill="Player_A_Pour"))
+    dash.set_input_files("#model-description", str(tmp_path / "tank.toml"))
+    dash.set_input_files("#model-file", str(tmp_path / "tank.xmile"))
+    dash.click("#model-add")
+    expect(dash.locator("#model-status")).to_contain_text("Added A tank (tank)", timeout=30_000)
+    expect(dash.get_by_test_id("model-tank")).to_be_visible()
+    dash.locator("#create-details summary").click()
+    expect(dash.locator("#kind")).to_have_value("tank")
+    expect(dash.locator("#set-rounds")).to_have_value("5")  # its settings form, from /api/kinds
+    no_page_errors(dash)

@@ -87,6 +87,11 @@ def translate(source: Path, cache: Path) -> Path:
         shutil.rmtree(scratch, ignore_errors=True)
         if isinstance(exc, InvalidModel | ModelsUnavailable):
             raise
+        if isinstance(exc, KeyError):  # PySD's word for a name no variable has
+            raise InvalidModel(
+                f"{source.name}: an equation uses {exc.args[0]!r}, which the model does not "
+                "define (PySD's name for it: lowercase, _ for spaces)"
+            ) from exc
         raise InvalidModel(f"{source.name}: PySD cannot translate it: {exc}") from exc
     return module
 
