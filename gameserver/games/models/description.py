@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 import re
 import tomllib
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from gameserver.errors import InvalidModel
+from gameserver.games.models.reader import Reader
 
 NAME = re.compile(r"[a-z][a-z0-9-]{0,39}")
 KEY = re.compile(r"[a-z][a-z0-9_]{0,39}")
@@ -158,85 +158,6 @@ class Description:
     policies: tuple[PolicyRef, ...]
 
 
-class _Reader:
-    """Typed access to one table of the description, naming the field in every refusal."""
-
-    def __init__(self, source: str, where: str, data: Any) -> None:
-        if not isinstance(data, Mapping):
-            raise InvalidModel(f"{source}: {where or 'the description'} must be a table")
-        self.source, self.where, self.data = source, where, data
-        self.used: set[str] = set()
-
-    def _path(self, key: str) -> str:
-        return f"{self.where}.{key}" if self.where else key
-
-    def fail(self, key: str, problem: str) -> InvalidModel:
-        return InvalidModel(f"{self.source}: {self._path(key)}: {problem}")
-
-    def get(
-        self, key: str, kinds: type | tuple[type, ...], default: Any = ..., what: str = ""
-    ) -> Any:
-        self.used.add(key)
-        if key not in self.data:
-            if default is ...:
-                raise self.fail(key, "is required")
-            return default
-        value = self.data[key]
-        if isinstance(value, bool) and bool not in (
-            kinds if isinstance(kinds, tuple) else (kinds,)
-        ):
-            raise self.fail(key, f"must be {what or _words(kinds)}, got {value!r}")
-        if not isinstance(value, kinds):
-            raise self.fail(key, f"must be {what or _words(kinds)}, got {value!r}")
-        return value
-
-    def text(self, key: str, default: Any = ...) -> str:
-        return str(self.get(key, str, default))
-
-    def number(self, key: str, default: Any = ...) -> float:
-        return float(self.get(key, (int, float), default, "a number"))
-
-    def whole(self, key: str, default: Any = ..., low: int = 0, high: int = 10**6) -> int:
-        value = int(self.get(key, int, default, "a whole number"))
-        if not low <= value <= high:
-            raise self.fail(key, f"must be between {low} and {high}, got {value}")
-        return value
-
-    def optional_whole(self, key: str, low: int, high: int) -> int | None:
-        return None if key not in self.data else self.whole(key, low=low, high=high)
-
-    def choice(self, key: str, choices: tuple[str, ...], default: str) -> str:
-        value = self.text(key, default)
-        if value not in choices:
-            raise self.fail(key, f"must be one of {', '.join(choices)}, got {value!r}")
-        return value
-
-    def tables(self, key: str) -> list[_Reader]:
-        items = self.get(key, list, [], "a list of tables")
-        return [
-            _Reader(self.source, f"{self._path(key)}[{i}]", item) for i, item in enumerate(items)
-        ]
-
-    def table(self, key: str) -> _Reader | None:
-        if key not in self.data:
-            self.used.add(key)
-            return None
-        return _Reader(self.source, self._path(key), self.get(key, dict, what="a table"))
-
-    def done(self) -> None:
-        """Refuse fields nobody reads: a typo must not be silently ignored."""
-        unknown = sorted(set(self.data) - self.used)
-        if unknown:
-            raise self.fail(unknown[0], "is not a field here (docs/models.md lists them)")
-
-
-def _words(kinds: type | tuple[type, ...]) -> str:
-    names = {str: "a string", int: "a whole number", float: "a number", bool: "true or false",
-             list: "a list", dict: "a table"}  # fmt: skip
-    kinds = kinds if isinstance(kinds, tuple) else (kinds,)
-    return " or ".join(dict.fromkeys(names.get(k, k.__name__) for k in kinds))
-
-
 def parse(text: str, source: str) -> Description:
     """Read a description (TOML, or JSON when ``source`` ends in ``.json``)."""
     try:
@@ -245,7 +166,7 @@ def parse(text: str, source: str) -> Description:
         raise InvalidModel(f"{source}: line {exc.lineno}: {exc.msg}") from None
     except tomllib.TOMLDecodeError as exc:
         raise InvalidModel(f"{source}: {exc}") from None
-    top = _Reader(source, "", data)
+    top = Reader(source, "", data)
     name = top.text("name")
     if not NAME.fullmatch(name):
         raise top.fail("name", f"must be lowercase letters, digits and dashes, got {name!r}")
@@ -256,7 +177,7 @@ def parse(text: str, source: str) -> Description:
             f"must be a file name beside the description ending in {', '.join(MODEL_SUFFIXES)}, "
             f"got {model!r}",
         )
-    time = top.table("time") or _Reader(source, "time", {})
+    time = top.table("time") or Reader(source, "time", {})
     round_length = time.number("round", 1.0)
     if not round_length > 0:
         raise time.fail("round", f"must be more than 0, got {round_length}")
@@ -319,7 +240,7 @@ def parse(text: str, source: str) -> Description:
     return description
 
 
-def _roles(top: _Reader) -> tuple[tuple[Role, ...], Players | None]:
+def _roles(top: Reader) -> tuple[tuple[Role, ...], Players | None]:
     listed = top.tables("roles")
     counted = top.table("players")
     if bool(listed) == (counted is not None):
@@ -355,14 +276,14 @@ def _roles(top: _Reader) -> tuple[tuple[Role, ...], Players | None]:
     return tuple(roles), None
 
 
-def _key(r: _Reader, field: str = "key") -> str:
+def _key(r: Reader, field: str = "key") -> str:
     key = r.text(field)
     if not KEY.fullmatch(key):
         raise r.fail(field, f"must be lowercase letters, digits and _, got {key!r}")
     return key
 
 
-def _setting(r: _Reader) -> SettingSpec:
+def _setting(r: Reader) -> SettingSpec:
     kind = r.choice("kind", ("int", "float"), "float")
     low, high = r.number("minimum"), r.number("maximum")
     default = r.number("default")
@@ -382,7 +303,7 @@ def _setting(r: _Reader) -> SettingSpec:
     return spec
 
 
-def _decision(r: _Reader) -> Decision:
+def _decision(r: Reader) -> Decision:
     missing = r.get("missing", (str, int, float), "default", "'default', 'last' or a number")
     if isinstance(missing, str) and missing not in ("default", "last"):
         raise r.fail("missing", f"must be 'default', 'last' or a number, got {missing!r}")
@@ -407,7 +328,7 @@ def _decision(r: _Reader) -> Decision:
     return decision
 
 
-def _figure(r: _Reader) -> FigureSpec:
+def _figure(r: Reader) -> FigureSpec:
     figure = FigureSpec(
         key=_key(r),
         label=r.text("label", ""),
@@ -425,7 +346,7 @@ def _figure(r: _Reader) -> FigureSpec:
     return figure
 
 
-def _chart(r: _Reader) -> ChartSpec:
+def _chart(r: Reader) -> ChartSpec:
     series = []
     for s in r.tables("series"):
         series.append(SeriesSpec(s.text("figure"), s.text("label")))
@@ -443,26 +364,26 @@ def _chart(r: _Reader) -> ChartSpec:
     return chart
 
 
-def _note(r: _Reader) -> NoteSpec:
+def _note(r: Reader) -> NoteSpec:
     note = NoteSpec(r.text("text"), r.text("when", ""))
     r.done()
     return note
 
 
-def _policy(r: _Reader) -> PolicyRef:
+def _policy(r: Reader) -> PolicyRef:
     policy = PolicyRef(_name(r), r.text("use"), r.text("help", ""))
     r.done()
     return policy
 
 
-def _name(r: _Reader) -> str:
+def _name(r: Reader) -> str:
     name = r.text("name")
     if not NAME.fullmatch(name):
         raise r.fail("name", f"must be lowercase letters, digits and dashes, got {name!r}")
     return name
 
 
-def _with_debrief(description: Description, debrief: _Reader) -> Description:
+def _with_debrief(description: Description, debrief: Reader) -> Description:
     from dataclasses import replace
 
     out = replace(
@@ -474,7 +395,7 @@ def _with_debrief(description: Description, debrief: _Reader) -> Description:
     return out
 
 
-def _check_references(d: Description, top: _Reader) -> None:
+def _check_references(d: Description, top: Reader) -> None:
     """Names that point inside the description must exist: a chart's figure, a decision's
     maximum setting, a figure's setting or decision."""
     figures = {f.key for f in d.figures}
