@@ -4,6 +4,9 @@ The tree::
 
     GameServerError                  base; ``code`` (an :class:`ErrorCode`), ``http_status``
     ├── InvalidSettings              a game setting, option or policy parameter is refused
+    │   ├── InvalidModel             a model file or game description is refused (names the
+    │   │                            file, and the variable, line or field)
+    │   └── ModelsUnavailable        a model game was asked for without the models extra
     ├── InvalidDecision              a decision the game refuses (``order must be ...``)
     ├── ProtocolError                a message or request body that parses but makes no sense
     │   └── UnsupportedVersion       the client speaks a protocol version we do not
@@ -125,6 +128,16 @@ class InvalidSettings(GameServerError, ValueError):
 
     code = ErrorCode.INVALID_SETTINGS
     http_status = 422
+
+
+class InvalidModel(InvalidSettings):
+    """A model file or a model game's description is refused; the message names the file and
+    the variable, line or field that is wrong."""
+
+
+class ModelsUnavailable(InvalidSettings):
+    """A model game needs the ``models`` extra (PySD), which is not installed; the message
+    says how to add it."""
 
 
 class InvalidDecision(GameServerError, ValueError):

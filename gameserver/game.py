@@ -12,8 +12,16 @@ that always holds at least::
 state and decisions give the same new state in any process, so a game can be replayed from its
 decisions and a game resumed after a crash ends exactly as an uninterrupted one.
 
-A new game subclasses :class:`Game`, declares its settings with :class:`Setting`, and is
-registered in :mod:`gameserver.games` under its ``name``.
+A new game subclasses :class:`Game`, declares its settings with :class:`Setting` and what
+the pages show with a :class:`~gameserver.display.Display`, and is registered in
+:mod:`gameserver.games` under its ``name`` (or at run time, as model games are).
+
+Two attributes tell the server how to call a game whose step is slow (a system-dynamics model
+stepping an engine): with ``slow_step`` the server calls ``step``, ``is_over`` and
+``round_summary`` of a closing round in a worker thread, off the event loop, so that one heavy
+game never delays the others; a step that takes longer than ``step_timeout`` seconds pauses that
+game and tells its facilitator, and nothing else stops. ``step`` must therefore be safe to call
+from a worker thread: no state shared between games that a call changes.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
+from gameserver.display import Display
 from gameserver.errors import InvalidDecision, InvalidSettings
 
 State = dict[str, Any]
@@ -153,23 +162,27 @@ class Game(ABC):
     """Base class of every game. Subclasses set the class attributes and implement the rules."""
 
     #: Short identifier used in URLs, the API and the CLI (``beer``, ``fishery``).
-    name: ClassVar[str]
+    name: str
     #: Human title.
-    title: ClassVar[str]
+    title: str
     #: Version of this game's state layout; stored in every state as ``state["schema"]``.
     STATE_SCHEMA: ClassVar[int] = 1
     #: The settings this game accepts, with their defaults.
-    settings_spec: ClassVar[tuple[Setting, ...]] = ()
+    settings_spec: tuple[Setting, ...] = ()
     #: What one round is called in this game's tables and reports (``week`` in the Beer Game).
-    round_label: ClassVar[str] = "round"
+    round_label: str = "round"
     #: The per-role figure of :meth:`results` and :meth:`round_summary` that scores a player
     #: (``cost`` in the Beer Game, ``income`` in the fishery); reports and tables lead with it.
-    headline: ClassVar[str] = ""
-    #: Whether :meth:`step` may take long enough to hold up other games (a big model): the
-    #: server then plays each round in a worker thread, and a round not played within
-    #: ``step_timeout`` seconds pauses the game with an error to its facilitators. A game may
-    #: set these per instance (a model game, from its model's size).
+    headline: str = ""
+    #: What the pages show of this game (figures, decisions, charts, debrief, briefings).
+    display: Display = Display()
+    #: True when ``step`` may be slow (a big model): the server then plays each round
+    #: (``step``, ``is_over``, ``round_summary``) in a worker thread, off the event loop. A
+    #: game may set these per instance (a model game does, from its description).
     slow_step: bool = False
+    #: Seconds a round may take to play; past them the round stays open and the game pauses
+    #: with a ``round_not_played`` error to its facilitators (a result that comes later is
+    #: not used).
     step_timeout: float = 10.0
 
     # -- settings -------------------------------------------------------------------------

@@ -292,29 +292,75 @@ export function listWords(items) {
   return `${items.slice(0, -1).join(", ")} and ${items[items.length - 1]}`;
 }
 
-/** The game's decision: the view's `max_<key>` names it (`max_order` -> `order`). */
-export function decisionKey(view) {
-  for (const key of Object.keys(view || {})) {
-    const match = /^max_(\w+)$/.exec(key);
-    if (match && typeof view[key] === "number") return { key: match[1], max: view[key] };
+/** The value at a dotted path of an object (`history.order`), or undefined. */
+export function at(object, path) {
+  let value = object;
+  for (const part of String(path).split(".")) {
+    if (value === null || typeof value !== "object") return undefined;
+    value = value[part];
   }
-  return { key: "value", max: Number.MAX_SAFE_INTEGER };
+  return value;
+}
+
+const PICKS = {
+  min: (list) => Math.min(...list),
+  max: (list) => Math.max(...list),
+  first: (list) => list[0],
+  last: (list) => list[list.length - 1],
+};
+
+/** A declared text with `{path}` (or `{path|min}`, max, first, last of a list) filled in. */
+export function fill(text, view) {
+  return String(text || "").replace(/\{([\w.-]+)(?:\|(\w+))?\}/g, (whole, path, pick) => {
+    let value = at(view, path);
+    if (pick) {
+      const list = Array.isArray(value) ? value.filter((v) => typeof v === "number") : [];
+      value = list.length && PICKS[pick] ? PICKS[pick](list) : undefined;
+    }
+    return value === undefined ? "–" : fmt(value);
+  });
+}
+
+/** A number as a figure's format says: "money", "percent" or plain. */
+export function fmtAs(format, value) {
+  if (format === "money") return fmtMoney(value);
+  if (format === "percent") return typeof value === "number" ? `${fmt(value * 100)}%` : "–";
+  return fmt(value);
+}
+
+/** The range a decision input allows in this view: its declared bounds, or the view's. */
+export function decisionRange(input, view) {
+  const fromView = (path, fallback) => {
+    const value = path ? at(view, path) : undefined;
+    return typeof value === "number" ? value : fallback;
+  };
+  return {
+    min: fromView(input.minimum_from, input.minimum ?? 0),
+    max: fromView(input.maximum_from, input.maximum ?? Number.MAX_SAFE_INTEGER),
+  };
 }
 
 /**
- * The same check as the server's whole_number_decision: a whole number in 0..max.
+ * The same check as the server's: a number within the input's range, whole when it says so.
  * Returns {value} or {error} worded like the server's message.
  */
-export function checkWholeNumber(text, key, max) {
+export function checkDecision(text, input, view) {
+  const { min, max } = decisionRange(input, view);
   const raw = String(text).trim();
-  const allowed = `${key} must be a whole number between 0 and ${max}`;
+  const kind = input.whole ? "a whole number" : "a number";
+  const allowed = `${input.key} must be ${kind} between ${min} and ${max}`;
   if (raw === "") return { error: `${allowed}; enter one` };
   if (!/^[+-]?(\d+(\.\d*)?|\.\d+)$/.test(raw)) return { error: `${allowed}, got '${raw}'` };
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < 0 || value > max) {
+  if ((input.whole && !Number.isInteger(value)) || value < min || value > max) {
     return { error: `${allowed}, got ${raw}` };
   }
   return { value };
+}
+
+/** A decision as words: "order 8", or "price 12, advertising 3". */
+export function decisionWords(decision) {
+  return Object.entries(decision || {}).map(([key, value]) => `${key} ${fmt(value)}`).join(", ");
 }
 
 export function newId(prefix = "c") {
@@ -343,13 +389,52 @@ export async function copyText(text) {
   }
 }
 
-export const KIND_TITLES = { beer: "Beer Game", fishery: "Fishery" };
-export const ROUND_WORDS = { beer: "week" };
+// -- game kinds: every page draws a game from what GET /api/kinds declares of it -----------
 
-export function roundWord(kind) {
-  return ROUND_WORDS[kind] || "round";
+const kinds = new Map();
+let kindsLoading = null;
+
+/** Ask the server for every game kind (again, when `fresh`); resolves to the list. */
+export function fetchKinds(fresh = false) {
+  if (!kindsLoading || fresh) {
+    kindsLoading = api("GET", "/api/kinds").then((answer) => {
+      kinds.clear();
+      for (const kind of answer.kinds) kinds.set(kind.kind, kind);
+      return answer.kinds;
+    }).catch((err) => {
+      kindsLoading = null; // ask again next time
+      throw err;
+    });
+  }
+  return kindsLoading;
 }
 
-export function roleName(role) {
-  return humanize(role);
+/** A kind as /api/kinds described it, once loaded; asks again for a kind added since. */
+export async function ensureKind(kind) {
+  if (!kinds.has(kind)) await fetchKinds(kinds.size > 0);
+  return kinds.get(kind) || null;
+}
+
+export function kindOf(kind) {
+  return kinds.get(kind) || null;
+}
+
+export function displayOf(kind) {
+  const known = kinds.get(kind);
+  return (known && known.display) || { round_word: "round", figures: [], decisions: [], notes: [], charts: [] };
+}
+
+export function kindTitle(kind) {
+  const known = kinds.get(kind);
+  return known ? known.title : humanize(kind || "game");
+}
+
+export function roundWord(kind) {
+  return displayOf(kind).round_word || "round";
+}
+
+/** A role's name as its game declares it, or its id capitalised. */
+export function roleName(role, kind = null) {
+  const labels = kind ? displayOf(kind).role_labels || {} : {};
+  return labels[role] || humanize(role);
 }

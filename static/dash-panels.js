@@ -2,7 +2,7 @@
 // table, the cross-team comparison, the settings form built from /api/kinds, and CSV/JSON export.
 
 import { barChart } from "./charts.js";
-import { KIND_TITLES, copyText, el, fmt, fmtMoney, humanize, roleName, roundWord } from "./client.js";
+import { copyText, el, fmt, fmtAs, humanize, kindTitle, roleName, roundWord } from "./client.js";
 import { joinLinks, qrButton } from "./dash-qr.js";
 import { roleSummary } from "./debrief.js";
 
@@ -88,20 +88,20 @@ export function compareView(infos) {
   const parts = [];
   for (const [kind, group] of byKind) {
     const summaries = group.map((info) => ({ info, ...roleSummary(kind, info.view) }));
-    const { layout } = summaries[0];
-    const scoreLabel = layout.score ? layout.score.label : "Score";
-    const format = (v) => (layout.score && layout.score.money ? fmtMoney(v) : fmt(v));
+    const { display } = summaries[0];
+    const scoreLabel = display.score ? display.score.label : "Score";
+    const format = (v) => fmtAs(display.score ? display.score.format : "number", v);
     const teamScore = (s) => Object.values(s.roles)
       .reduce((total, r) => total + (typeof r.score === "number" ? r.score : 0), 0);
     const roles = [...new Set(summaries.flatMap((s) => Object.keys(s.roles)))];
-    const decision = (layout.decision || "decision").replace(/_/g, " ");
-    parts.push(el("h3", {}, KIND_TITLES[kind] || humanize(kind)));
+    const decision = ((display.decisions || [])[0] || { key: "decision" }).key.replace(/_/g, " ");
+    parts.push(el("h3", {}, kindTitle(kind)));
     parts.push(barChart({
       title: `Team ${scoreLabel.toLowerCase()}`,
       bars: summaries.map((s) => ({ label: s.info.title || s.info.game_id, value: teamScore(s) })),
       format,
     }));
-    const head = ["Team", `${humanize(roundWord(kind))}s`, `Team ${scoreLabel.toLowerCase()}`, ...roles.map(roleName)];
+    const head = ["Team", `${humanize(roundWord(kind))}s`, `Team ${scoreLabel.toLowerCase()}`, ...roles.map((r) => roleName(r, kind))];
     parts.push(el("div", { class: "table-wrap" }, el("table", { class: "data", "data-testid": `compare-${kind}` },
       el("caption", {}, `${scoreLabel} and ${decision} swings per role (highest − lowest, standard deviation)`),
       el("thead", {}, el("tr", {}, head.map((h) => el("th", { scope: "col" }, h)))),

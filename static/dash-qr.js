@@ -2,7 +2,7 @@
 // short code and the URL beside it (a modal <dialog>: Escape or Close shuts it), and "Print
 // handouts" shows one card per seat, laid out for A4 or Letter paper (style.css, @media print).
 
-import { KIND_TITLES, el, roleName } from "./client.js";
+import { el, kindTitle, roleName } from "./client.js";
 import { qrSvg } from "./qr.js";
 
 const $ = (id) => document.getElementById(id);
@@ -117,7 +117,7 @@ export function qrButton(info, index) {
 let handoutOpener = null;
 
 function card(info, link) {
-  const kind = KIND_TITLES[info.kind] || info.kind;
+  const kind = kindTitle(info.kind);
   return el("article", { class: "handout-card", "data-testid": "handout-card", "data-code": link.code, "aria-label": `${link.label}, ${gameTitle(info)}` },
     el("p", { class: "handout-game" }, `${gameTitle(info)} · ${kind}`),
     el("h3", { class: "handout-role" }, link.open ? "Any free role" : `You play: ${link.label}`),

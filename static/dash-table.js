@@ -1,7 +1,7 @@
 // The dashboard's table of games: one row per game, built once and then updated in place, so a
 // live update never takes the keyboard focus away from a button.
 
-import { KIND_TITLES, el, fmtDuration, humanize, roleName, roundWord } from "./client.js";
+import { el, fmtDuration, humanize, kindTitle, roleName, roundWord } from "./client.js";
 import { IN_PROGRESS, STATUS } from "/protocol.js";
 
 /** The statuses in which each action of a row applies (the server refuses it in any other). */
@@ -47,7 +47,7 @@ export function buildRow(info, { policies, onAction, onSeat, onReset }) {
     el("td", { "data-label": "Game" },
       el("strong", { class: "title" }, title),
       el("span", { class: "badges" }),
-      el("div", { class: "muted" }, el("span", { class: "code" }, id), ` · ${KIND_TITLES[info.kind] || humanize(info.kind)}`),
+      el("div", { class: "muted" }, el("span", { class: "code" }, id), ` · ${kindTitle(info.kind)}`),
       info.session_id ? el("div", { class: "muted" }, `class ${info.session_id}`) : null),
     el("td", { "data-label": "Status" }, el("span", { class: "status", "data-testid": `status-${id}` })),
     el("td", { "data-label": "Round" }, el("span", { "data-testid": `round-${id}` })),

@@ -4,7 +4,8 @@
 // a round, compare teams, export CSV.
 
 import {
-  ApiError, GameSocket, KIND_TITLES, ServerClock, api, copyText, el, humanize, roleName, roundWord,
+  ApiError, GameSocket, ServerClock, api, copyText, el, fetchKinds, humanize, kindTitle, roleName,
+  roundWord,
 } from "./client.js";
 import {
   compareView, copyButton, downloadExport, linksTable, linksText, readSettings, resultsTable,
@@ -13,6 +14,7 @@ import {
 import {
   APPLIES, buildRow, titleOf as titleOfGame, updateDeadline, updateRow,
 } from "./dash-table.js";
+import { setUpModels, showModels } from "./dash-models.js";
 import { showHandouts } from "./dash-qr.js";
 import { renderDebrief } from "./debrief.js";
 import { ERROR, IN_PROGRESS } from "/protocol.js";
@@ -31,7 +33,7 @@ const auth = { credential: null, mode: null, scope: null, remember: false };
 let tokens = { games: {}, sessions: {} }; // facilitator tokens this browser was given
 let kinds = [];
 const games = new Map(); // game id -> entry
-let order = [];
+let listed = []; // game ids, in the list's order
 let pollTimer = null;
 let renderQueued = false;
 let pollFailed = false;
@@ -106,6 +108,15 @@ async function signIn(credential, remember) {
     game: `Game ${who.scope}`,
   }[who.mode];
   $("create-section").hidden = who.mode !== "admin";
+  $("models-section").hidden = who.mode !== "admin";
+  if (who.mode === "admin") {
+    showModels(auth.credential);
+    setUpModels(() => auth.credential, async (kind) => {
+      await loadKinds();
+      $("kind").value = kind;
+      buildSettings();
+    });
+  }
   if (who.mode === "session") setFilterDefault(`session:${who.scope}`);
   await refresh();
   clearInterval(pollTimer);
@@ -116,7 +127,7 @@ function signOut() {
   clearInterval(pollTimer);
   for (const entry of games.values()) stopWatch(entry);
   games.clear();
-  order = [];
+  listed = [];
   $("games-body").replaceChildren();
   sessionStorage.removeItem(CREDENTIAL);
   localStorage.removeItem(CREDENTIAL);
@@ -180,7 +191,7 @@ async function refresh() {
       games.delete(gameId);
     }
   }
-  order = list.map((g) => g.game_id);
+  listed = list.map((g) => g.game_id);
   updateFilterOptions();
   ensureWatches();
   render();
@@ -190,7 +201,7 @@ async function refresh() {
 
 function ensureWatches() {
   let watched = 0;
-  for (const id of order) {
+  for (const id of listed) {
     const entry = games.get(id);
     const status = display(entry).status;
     const want = entry.forceWatch || (entry.info.active && IN_PROGRESS.includes(status) && watched < MAX_WATCHED);
@@ -299,12 +310,12 @@ function updateFilterOptions() {
   const current = select.value || filterDefault;
   const sessions = new Map();
   let loose = 0;
-  for (const id of order) {
+  for (const id of listed) {
     const sid = games.get(id).info.session_id;
     if (sid) sessions.set(sid, (sessions.get(sid) || 0) + 1);
     else loose += 1;
   }
-  const options = [["all", `All games (${order.length})`]];
+  const options = [["all", `All games (${listed.length})`]];
   for (const [sid, count] of sessions) options.push([`session:${sid}`, `Class ${sid} (${count} teams)`]);
   if (loose && sessions.size) options.push(["loose", `Single games (${loose})`]);
   const signature = JSON.stringify(options);
@@ -319,7 +330,7 @@ function updateFilterOptions() {
 function shownEntries() {
   const filter = $("filter").value || "all";
   const hideOver = $("hide-over").checked;
-  return order.map((id) => games.get(id)).filter((entry) => {
+  return listed.map((id) => games.get(id)).filter((entry) => {
     const sid = entry.info.session_id;
     if (filter.startsWith("session:") && sid !== filter.slice(8)) return false;
     if (filter === "loose" && sid) return false;
@@ -367,7 +378,7 @@ function render() {
   }
   // keep the rows in the list's order without moving the ones already in place
   let cursor = body.firstElementChild;
-  for (const id of order) {
+  for (const id of listed) {
     const row = games.get(id).row;
     if (row === cursor) cursor = cursor.nextElementSibling;
     else body.insertBefore(row, cursor);
@@ -563,7 +574,7 @@ async function showDetail(gameId) {
   const token = tokens.games[gameId];
   const where = info.active ? (info.restored ? "in memory, restored after a restart" : "in memory") : "stored only (not in memory)";
   bodyNode.replaceChildren(el("div", {},
-    el("p", {}, `${KIND_TITLES[info.kind] || info.kind} · ${info.status} · ${info.round} of ${info.total_rounds} ${word}s played · ${where}`
+    el("p", {}, `${kindTitle(info.kind)} · ${info.status} · ${info.round} of ${info.total_rounds} ${word}s played · ${where}`
       + (info.cloned_from ? ` · cloned from ${info.cloned_from.game_id} at ${word} ${info.cloned_from.round}` : "")),
     token ? el("p", {}, "Facilitator token of this game: ", el("span", { class: "token" }, token), " ",
       copyButton(token, `Copy the facilitator token of ${info.game_id}`, say)) : null,
@@ -600,7 +611,7 @@ async function compare() {
 
 async function loadKinds() {
   try {
-    kinds = (await api("GET", "/api/kinds")).kinds;
+    kinds = await fetchKinds(true);
   } catch (err) {
     $("create-error").textContent = `Could not load the game kinds: ${err.message}`;
     return;

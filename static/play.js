@@ -4,12 +4,14 @@
 // id) once the connection is back. The protocol makes such resends harmless.
 
 import {
-  ApiError, GameSocket, KIND_TITLES, ServerClock, api, checkWholeNumber, decisionKey, el, fmt,
-  fmtDuration, humanize, newId, roleName, roundWord,
+  ApiError, GameSocket, ServerClock, api, at, checkDecision, decisionRange, displayOf, el,
+  ensureKind, fetchKinds, fmt, fmtAs, fmtDuration, humanize, kindOf, kindTitle, newId, roleName,
+  roundWord,
 } from "./client.js";
 import { renderDebrief } from "./debrief.js";
 import {
-  decisionLabel, decisionState, figureItems, gameNote, historyCharts, roundLine, statusWords,
+  briefing, decisionState, figureItems, gameNote, historyCharts, labelWithUnit, roundLine,
+  statusWords,
 } from "./play-view.js";
 import { ERROR, IN_PROGRESS, STATUS } from "/protocol.js";
 
@@ -118,7 +120,7 @@ function probe(code) {
       .finally(() => probes.delete(code)); // seats get taken: ask afresh next time
     probes.set(code, asking);
   }
-  return probes.get(code).then((answer) => {
+  return probes.get(code).then(async (answer) => {
     const typed = $("join-code").value.trim().toUpperCase();
     if (typed !== code) return answer; // the player typed another code meanwhile
     $("join-code").dataset.probed = code;
@@ -128,18 +130,19 @@ function probe(code) {
       $("join-code").dataset.kind = "unknown";
       return answer;
     }
-    const game = `${answer.title ? `${answer.title}, a ` : "a "}${KIND_TITLES[answer.kind] || humanize(answer.kind)}`;
+    await ensureKind(answer.kind).catch(() => null); // its title; the kind's name will do
+    const game = answer.title ? `${answer.title} (${kindTitle(answer.kind)})` : kindTitle(answer.kind);
     const over = OVER.has(answer.status) ? " This game is over." : "";
     if (answer.open) {
       const free = answer.roles.filter((r) => r.free).length;
       info.textContent = free
         ? `This code opens ${game}: choose a free role.${over}`
         : `Every seat of ${game} is taken.${over} If one is yours, continue on the device you joined with, or ask your facilitator.`;
-      showRolePicker(answer.roles);
+      showRolePicker(answer.roles, answer.kind);
       $("join-code").dataset.kind = "open";
     } else {
       const taken = answer.roles.some((r) => r.role === answer.role && !r.free);
-      info.textContent = `This code is for the ${roleName(answer.role)} seat of ${game}.${over}`
+      info.textContent = `This code is for the ${roleName(answer.role, answer.kind)} seat of ${game}.${over}`
         + (taken ? " That seat is already taken; if it is yours, continue on the device you joined with, or ask your facilitator for a new code." : "");
       $("join-code").dataset.kind = "seat";
     }
@@ -149,7 +152,7 @@ function probe(code) {
 }
 
 /** The open join's role picker: free roles can be chosen, taken ones are shown disabled. */
-function showRolePicker(roles) {
+function showRolePicker(roles, kind) {
   const box = $("role-options");
   box.replaceChildren();
   const option = (value, text, { checked = false, disabled = false } = {}) => {
@@ -161,7 +164,7 @@ function showRolePicker(roles) {
   const anyFree = roles.some((r) => r.free);
   box.append(
     option("", "Any free role", { checked: anyFree, disabled: !anyFree }),
-    ...roles.map((r) => option(r.role, r.free ? roleName(r.role) : `${roleName(r.role)} (taken)`, { disabled: !r.free })),
+    ...roles.map((r) => option(r.role, r.free ? roleName(r.role, kind) : `${roleName(r.role, kind)} (taken)`, { disabled: !r.free })),
   );
   $("role-picker").hidden = false;
   $("join-button").disabled = !anyFree;
@@ -471,26 +474,70 @@ function onError(error) {
   render(false);
 }
 
-function showDecisionError(message) {
+function showDecisionError(message, field = $("decision-input")) {
   $("decision-error").textContent = message;
-  $("decision-input").setAttribute("aria-invalid", message ? "true" : "false");
+  for (const input of document.querySelectorAll("#decide-form input")) {
+    input.setAttribute("aria-invalid", message && input === field ? "true" : "false");
+  }
 }
 
 function onDecide(event) {
   event.preventDefault();
-  const { key, max } = decisionKey(game.view);
-  const input = $("decision-input");
-  const check = checkWholeNumber(input.value, key, max);
-  if (check.error) {
-    showDecisionError(check.error);
-    input.focus();
-    return;
+  const display = displayOf(game.kind);
+  const decision = {};
+  for (const [index, input] of (display.decisions || []).entries()) {
+    const field = decisionField(index);
+    const check = checkDecision(field.value, input, game.view);
+    if (check.error) {
+      showDecisionError(check.error, field);
+      field.focus();
+      return;
+    }
+    decision[input.key] = check.value;
   }
   showDecisionError("");
   game.notice = "";
-  setOutbox({ round: game.openRound, id: newId("d"), decision: { [key]: check.value } });
+  setOutbox({ round: game.openRound, id: newId("d"), decision });
   sendOutbox();
   render(false);
+}
+
+/** The input of the game's decision number `index`: the first keeps the page's own ids. */
+function decisionField(index) {
+  return $(index === 0 ? "decision-input" : `decision-input-${index}`);
+}
+
+/** The decision box's inputs, one per declared decision (built once per kind). */
+function buildDecisionFields(display, view) {
+  const inputs = display.decisions || [];
+  const box = $("decision-fields");
+  if (box.dataset.kind !== game.kind) {
+    box.dataset.kind = game.kind || "";
+    box.replaceChildren(...inputs.slice(1).map((input, n) => {
+      const index = n + 1;
+      return el("div", { class: "decision-extra" },
+        el("label", { for: `decision-input-${index}`, id: `decision-label-${index}` }, input.label),
+        el("input", {
+          id: `decision-input-${index}`, "data-decision": input.key, autocomplete: "off",
+          inputmode: input.whole ? "numeric" : "decimal", "aria-describedby": "decision-error",
+          oninput: () => showDecisionError(""),
+        }),
+        el("p", { class: "help", id: `decision-help-${index}` }));
+    }));
+  }
+  inputs.forEach((input, index) => {
+    const { min, max } = decisionRange(input, view);
+    const kind = input.whole ? "A whole number" : "A number";
+    const help = `${kind} from ${fmt(min)} to ${fmt(max)}.${input.help ? ` ${input.help}` : ""}`;
+    $(index === 0 ? "decision-label" : `decision-label-${index}`).textContent = labelWithUnit(input, view);
+    $(index === 0 ? "decision-help" : `decision-help-${index}`).textContent = help;
+    const field = decisionField(index);
+    field.dataset.decision = input.key;
+    field.inputMode = input.whole ? "numeric" : "decimal";
+    if (game.confirmed && game.confirmed.round === game.openRound && !field.value) {
+      field.value = String(game.confirmed.decision[input.key] ?? "");
+    }
+  });
 }
 
 // -- rendering ----------------------------------------------------------------------------
@@ -499,12 +546,16 @@ function announce(text) {
   $("announce").textContent = text;
 }
 
+/** Said to a screen reader when a round opens: the round and the game's first figures. */
 function announceRound() {
-  const v = game.view || {};
+  const view = game.view || {};
+  const display = displayOf(game.kind);
   let text = `${humanize(roundWord(game.kind))} ${game.openRound} started.`;
   if (game.status === STATUS.FINISHED) text = "The game is over. The debrief is below.";
-  else if (game.kind === "beer") {
-    text += ` Incoming order ${fmt(v.incoming_order)}, inventory ${fmt(v.inventory)}, backlog ${fmt(v.backlog)}.`;
+  else {
+    const figures = (display.figures || []).slice(0, 3)
+      .map((f) => `${f.label.toLowerCase()} ${fmtAs(f.format, at(view, f.key))}`);
+    if (figures.length) text += ` ${humanize(figures.join(", "))}.`;
   }
   announce(text);
 }
@@ -531,8 +582,8 @@ function renderDecision() {
   const bot = renderBot();
   $("decide-card").hidden = OVER.has(game.status);
   $("decision-submit").disabled = bot || !IN_PROGRESS.includes(game.status);
-  $("decision-input").disabled = bot;
-  const { state, value, text } = decisionState(game, Boolean(socket && socket.ready));
+  for (const input of document.querySelectorAll("#decide-form input")) input.disabled = bot;
+  const { state, value, text } = decisionState(game, Boolean(socket && socket.ready), displayOf(game.kind));
   status.dataset.state = state;
   status.dataset.value = value;
   status.dataset.round = String(game.openRound);
@@ -544,26 +595,27 @@ function renderDecision() {
 function render(full) {
   const view = game.view;
   if (!view) return;
-  const kindTitle = KIND_TITLES[game.kind] || humanize(game.kind || "game");
-  $("game-title").textContent = kindTitle;
-  $("seat-line").textContent = `${roleName(game.role || "")}${seat && seat.name ? ` · ${seat.name}` : ""} · game ${game.gameId}`;
-  $("round-line").textContent = roundLine(game);
+  if (game.kind && !kindOf(game.kind)) {
+    // drawn from the kind's declarations: ask for them first (a model added since the page opened)
+    ensureKind(game.kind).then(() => render(true)).catch(() => null);
+    return;
+  }
+  const display = displayOf(game.kind);
+  const title = kindTitle(game.kind);
+  $("game-title").textContent = title;
+  $("seat-line").textContent = `${roleName(game.role || "", game.kind)}${seat && seat.name ? ` · ${seat.name}` : ""} · game ${game.gameId}`;
+  $("round-line").textContent = roundLine(game, display);
   $("round-line").dataset.round = String(game.round);
-  $("game-note").textContent = gameNote(game, view);
-  document.title = `${roleName(game.role || "")}: ${roundLine(game)} · ${kindTitle}`;
+  $("briefing").textContent = briefing(display, game.role, game.kind);
+  $("game-note").textContent = gameNote(game, view, display);
+  document.title = `${roleName(game.role || "", game.kind)}: ${roundLine(game, display)} · ${title}`;
   if (full) {
-    const { key, max } = decisionKey(view);
-    $("decision-label").textContent = decisionLabel(game.kind, view);
-    $("decision-help").textContent = `A whole number from 0 to ${fmt(max)}.`;
-    if (game.confirmed && game.confirmed.round === game.openRound && !$("decision-input").value) {
-      $("decision-input").value = String(game.confirmed.decision[key]);
-    }
-    if (view.forced && !$("decision-input").value) $("decision-input").value = String(view.forced_order);
-    $("figures").replaceChildren(...figureItems(game.kind, view));
+    buildDecisionFields(display, view);
+    $("figures").replaceChildren(...figureItems(display, view));
     const key2 = JSON.stringify([game.round, game.status]);
     if (key2 !== lastRendered) {
       lastRendered = key2;
-      $("charts").replaceChildren(...historyCharts(game.kind, view));
+      $("charts").replaceChildren(...historyCharts(display, view));
       const debrief = $("debrief");
       if (view.debrief) {
         debrief.replaceChildren(renderDebrief(game.kind, view.debrief, {
@@ -610,13 +662,14 @@ function init() {
     if (/^[0-9A-Z]+-[0-9A-Z]+$/.test(code)) probe(code);
   });
   $("decide-form").addEventListener("submit", onDecide);
-  $("decision-input").addEventListener("input", () => showDecisionError(""));
   $("retry-now").addEventListener("click", () => socket && socket.retryNow());
   $("take-back").addEventListener("click", () => {
     $("superseded").hidden = true;
     socket.start();
   });
+  $("decision-input").addEventListener("input", () => showDecisionError(""));
   setInterval(tick, 250);
+  fetchKinds().catch(() => null); // drawn from once a game is joined; asked again if it failed
   const code = (new URLSearchParams(location.search).get("code") || "").trim().toUpperCase();
   const saved = code ? load(SEAT_PREFIX + gameIdOf(code)) : null;
   if (saved && saved.token) resumeSeat(saved);

@@ -3,6 +3,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -53,3 +54,45 @@ def postgresql_url(postgresql_cluster: Cluster) -> str:
     """The URL of a new, empty database of the test's own on the session's cluster."""
     pytest.importorskip("asyncpg", reason="the postgresql extra is not installed")
     return postgresql_cluster.create_database(f"test_{next(_databases)}")
+
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "models"
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One folder of translated models for the whole session: PySD translates each example
+    model once (a second or two each), every server and test after reuses it."""
+    pytest.importorskip("pysd", reason="the models extra is not installed")
+    return tmp_path_factory.mktemp("model-cache")
+
+
+@pytest.fixture(scope="module")
+def model_games(model_cache: Path) -> Iterator[dict[str, Any]]:
+    """The example model games, registered in this process for a test module (as a server's
+    --models would), and forgotten after it: other modules see the built-in games only."""
+    from gameserver.games import add_game, remove_game
+    from gameserver.games.models import load_folder
+
+    games, errors = load_folder(EXAMPLES, model_cache)
+    assert errors == {}, errors
+    for game in games:
+        add_game(game)
+    yield {game.name: game for game in games}
+    for game in games:
+        remove_game(game.name)
+
+
+@pytest.fixture(scope="module")
+def model_server(
+    tmp_path_factory: pytest.TempPathFactory, model_cache: Path
+) -> Iterator[ServerProcess]:
+    """A real server that plays the example model games (``--models examples/models``)."""
+    proc = ServerProcess(
+        tmp_path_factory.mktemp("model-server"),
+        args=["--models", str(EXAMPLES)],
+        env={"GAMESERVER_MODEL_CACHE": str(model_cache)},
+    )
+    proc.start(timeout=90)
+    yield proc
+    proc.stop()

@@ -419,7 +419,7 @@ def test_open_join_lets_players_pick_a_free_role(
     first = new_page(browser, contexts)
     first.goto(game["open_join"]["url"])
     expect(first.locator("#role-picker")).to_be_visible()
-    expect(first.locator("#seat-info")).to_contain_text("Team Open, a Beer Game")
+    expect(first.locator("#seat-info")).to_contain_text("Team Open (The Beer Distribution Game)")
     first.get_by_label("Factory").check()
     first.fill("#join-name", "Fay")
     first.click("#join-button")
@@ -673,4 +673,109 @@ def test_join_links_as_qr_codes_and_printed_handouts(
     dash.keyboard.press("Escape")
     expect(dash.locator("#app")).to_be_visible()
     expect(dash.get_by_test_id(f"handouts-{gid}")).to_be_focused()
+    no_page_errors(dash)
+
+
+def test_four_players_play_a_model_game_drawn_from_its_declarations(
+    browser: Browser,
+    contexts: list[BrowserContext],
+    model_server: ServerProcess,
+    model_games: Any,
+) -> None:
+    """The Beer Game as a stock-and-flow model: the pages know it only from GET /api/kinds."""
+    server = model_server
+    with server.http() as http:
+        kinds = {k["kind"]: k for k in http.get("/api/kinds").json()["kinds"]}
+    display = kinds["beer-model"]["display"]
+    game = create(
+        server, kind="beer-model", settings={"rounds": 3}, autostart=True, title="Team Model"
+    )
+    players = join_all(browser, contexts, game)
+    first = players[0]
+    expect(first.locator("#game-title")).to_have_text("The Beer Game (a stock-and-flow model)")
+    expect(first.locator("#decision-label")).to_have_text("Your order (cases)")
+    labels = first.locator("#figures dt")
+    expect(labels).to_have_count(len(display["figures"]))
+    expect(labels.first).to_have_text("Incoming order (cases)")
+    expect(first.get_by_test_id("briefing")).to_contain_text(
+        "You ship to your customers and order from the wholesaler."
+    )
+    expect(players[3].get_by_test_id("briefing")).to_contain_text("order from the brewery")
+    expect(first.get_by_test_id("fig-inventory")).to_have_text("12")
+    decide(first, "10001")
+    expect(first.get_by_test_id("decision-error")).to_contain_text(
+        "order must be a whole number between 0 and 10000"
+    )
+    for week in (1, 2, 3):
+        expect_week(first, week)
+        for page, value in zip(players, ["5", "6", "7", "8"], strict=True):
+            decide(page, value)
+    results = game_state(server, game["game_id"])["results"]
+    team_cost = f"${results['team']['cost']:,.2f}"
+    for page in players:
+        debrief = page.get_by_test_id("debrief")
+        expect(debrief).to_be_visible()
+        expect(page.locator("#round-line")).to_have_text("Game over: 3 weeks played")
+        expect(debrief.locator("figure.chart")).to_have_count(4)  # three declared, the score
+        expect(debrief.get_by_test_id("team-cost")).to_have_text(team_cost)
+        expect(debrief).to_contain_text("Customers ordered between 4 and 4 cases a week")
+    orders = first.get_by_test_id("debrief").locator("figure.chart").first
+    expect(orders.locator("figcaption")).to_have_text("Orders placed")
+    expect(orders.locator("polyline")).to_have_count(5)  # four roles and the customer demand
+    no_page_errors(*players)
+
+
+def test_a_model_game_with_two_decisions_asks_for_both(
+    browser: Browser,
+    contexts: list[BrowserContext],
+    model_server: ServerProcess,
+    model_games: Any,
+) -> None:
+    game = create(model_server, kind="market", autostart=True)
+    page = join(browser, contexts, game["join"][1]["url"], "Bea")
+    expect(page.locator("#round-line")).to_have_text("Quarter 1 of 8")
+    expect(page.locator("#decision-label")).to_have_text("Monthly price ($)")
+    expect(page.locator("#decision-label-1")).to_have_text("Advertising per month ($)")
+    page.fill("#decision-input", "24.5")
+    page.fill("#decision-input-1", "-1")
+    page.click("#decision-submit")
+    expect(page.get_by_test_id("decision-error")).to_contain_text(
+        "advertising must be a whole number between 0 and 50000, got -1"
+    )
+    page.fill("#decision-input-1", "3000")
+    page.click("#decision-submit")
+    status = page.get_by_test_id("decision-status")
+    expect(status).to_have_attribute("data-state", "submitted")
+    expect(status).to_contain_text("price 24.5, advertising 3,000 for quarter 1")
+    expect(page.get_by_test_id("fig-share")).to_have_text("0%")
+    no_page_errors(page)
+
+
+def test_the_admin_adds_a_model_game_from_the_dashboard(
+    browser: Browser, contexts: list[BrowserContext], fresh_server: ServerProcess, tmp_path: Path
+) -> None:
+    from tests.test_model_files import TOML, XMILE
+
+    server = fresh_server
+    server.start()
+    (tmp_path / "tank.toml").write_text(TOML)
+    (tmp_path / "tank.xmile").write_text(XMILE.format(fill="Player_A_Spill"))
+    dash = dashboard(browser, contexts, server)
+    dash.locator("#models-details summary").click()
+    expect(dash.locator("#models-list")).to_contain_text("No model games yet.")
+    dash.set_input_files("#model-description", str(tmp_path / "tank.toml"))
+    dash.set_input_files("#model-file", str(tmp_path / "tank.xmile"))
+    dash.click("#model-add")
+    expect(dash.locator("#model-status")).to_contain_text(
+        "tank.xmile: an equation uses 'player_a_spill', which the model does not define"
+    )
+    (tmp_path / "tank.xmile").write_text(XMILE.format(fill="Player_A_Pour"))
+    dash.set_input_files("#model-description", str(tmp_path / "tank.toml"))
+    dash.set_input_files("#model-file", str(tmp_path / "tank.xmile"))
+    dash.click("#model-add")
+    expect(dash.locator("#model-status")).to_contain_text("Added A tank (tank)", timeout=30_000)
+    expect(dash.get_by_test_id("model-tank")).to_be_visible()
+    dash.locator("#create-details summary").click()
+    expect(dash.locator("#kind")).to_have_value("tank")
+    expect(dash.locator("#set-rounds")).to_have_value("5")  # its settings form, from /api/kinds
     no_page_errors(dash)

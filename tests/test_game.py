@@ -169,3 +169,15 @@ def test_whole_number_decision_messages(raw: Any, got: str) -> None:
 def test_whole_number_decision_accepts_whole_floats() -> None:
     assert whole_number_decision({"add": 3.0}, "add", 0, 5) == {"add": 3}
     assert type(whole_number_decision({"add": 3.0}, "add", 0, 5)["add"]) is int
+
+
+def test_a_game_runs_on_the_event_loop_and_declares_nothing_unless_it_says() -> None:
+    """The server reads ``slow_step`` and ``step_timeout`` of every game; the pages read
+    ``display``. A game that says nothing is quick, has ten seconds, and declares a round."""
+    from gameserver.games import get_game
+
+    for name in ("beer", "fishery"):
+        game = get_game(name)
+        assert game.slow_step is False and game.step_timeout == 10.0
+        assert game.display.describe()["figures"], name
+    assert Game.display.describe()["round_word"] == "round"

@@ -26,6 +26,7 @@ from gameserver.server.app import STATIC, create_app
 from gameserver.server.config import Config
 from tests.support import ADMIN_KEY, ROOT, ServerProcess
 from tests.support import markdown_table as table
+from tests.test_model_files import TOML, XMILE
 
 API_DOC = (ROOT / "docs" / "api.md").read_text()
 METHOD_PATH = re.compile(r"`(GET|POST|PUT|PATCH|DELETE) (/[^`\s]*)`")
@@ -232,4 +233,14 @@ def test_real_answers_fit_the_declared_schemas(
     ]:
         response = call("POST", f"{s}/{action}", stoken, session_id=sid, json=json_body)
         assert [r["ok"] for r in response.json()["results"]] == [ok, ok], response.text
+    tank = {
+        "description": {"name": "tank.toml", "text": TOML},
+        "model": {"name": "tank.xmile", "text": XMILE.format(fill="Player_A_Pour")},
+    }
+    assert call("POST", "/api/models", None, json=tank).status_code == 401
+    assert call("POST", "/api/models", json=tank).status_code == 201
+    assert call("POST", "/api/models", json=tank).status_code == 409
+    broken = {**tank, "model": {"name": "tank.xmile", "text": "<xmile>"}}
+    assert call("POST", "/api/models", json=broken).status_code == 422
+    assert call("GET", "/api/models").json()["models"][0]["kind"] == "tank"
     assert {(m, t) for m, t, status in call.answered if status < 300} == operations(document)

@@ -243,3 +243,84 @@ def test_the_check_leaves_other_words_and_numbers_alone() -> None:
     )
     assert problems("example.js", snippet) == []
     assert PROTOCOL_VERSION == 1 and 4999 not in CLOSE_CODES and 4998 not in CLOSE_CODES
+
+
+# -- no page knows a game: every game is drawn from its declarations (GET /api/kinds) ---------
+
+#: Words that are one game's knowledge: its name, roles, decisions, figures or round word. A page
+#: that holds one in its code (a name or a string, comments aside) draws that game by hand.
+GAME_WORDS = {
+    "beer",
+    "fishery",
+    "retailer",
+    "wholesaler",
+    "distributor",
+    "factory",
+    "brewery",
+    "customers",
+    "fleet",
+    "boats",
+    "fish",
+    "order",
+    "orders",
+    "cases",
+    "demand",
+    "inventory",
+    "backlog",
+    "bullwhip",
+    "week",
+    "weeks",
+    "season",
+    "quarter",
+    "forced",
+    "stock",
+}
+HTML_PAGES = sorted(STATIC.glob("*.html"))
+
+
+def game_knowledge(name: str, source: str) -> list[str]:
+    """Every game word in the code of page ``name`` (its names, strings and templates)."""
+    found = []
+    for token in lex(source):
+        if token.kind not in ("name", "string", "template"):
+            continue
+        for word in re.findall(r"[A-Za-z]+", token.text):
+            if word.lower() in GAME_WORDS:
+                found.append(f"static/{name}:{token.line}: {word!r} in {token.text[:40]!r}")
+    return found
+
+
+def html_knowledge(name: str, source: str) -> list[str]:
+    text = re.sub(r"<!--.*?-->", "", source, flags=re.S)
+    return [
+        f"static/{name}: {word!r}"
+        for word in re.findall(r"[A-Za-z]+", text)
+        if word.lower() in GAME_WORDS
+    ]
+
+
+def test_no_page_names_a_game() -> None:
+    found = [p for page in PAGES for p in game_knowledge(page.name, page.read_text())]
+    found += [p for page in HTML_PAGES for p in html_knowledge(page.name, page.read_text())]
+    assert found == []
+
+
+@pytest.mark.parametrize(
+    "snippet",
+    [
+        'if (kind === "beer") drawBeer();',
+        "const LABEL = `Your order to the ${supplier}`;",
+        "const fleets = view.fleet_count;",
+        'const word = { x: "week" };',
+    ],
+)
+def test_the_game_check_finds_game_knowledge(snippet: str) -> None:
+    assert game_knowledge("example.js", snippet)
+
+
+def test_the_game_check_leaves_comments_and_declared_paths_alone() -> None:
+    snippet = (
+        "// the Beer Game's orders are drawn from its declarations\n"
+        "const value = at(view, figure.key); const word = display.round_word;\n"
+    )
+    assert game_knowledge("example.js", snippet) == []

@@ -14,12 +14,15 @@ import contextlib
 import os
 import resource
 import sys
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, TextIO
 
 import orjson
 
 from gameserver.cli.args import add_policy_flags, pair, params_from, settings_from
+from gameserver.cli.model import add_model_folder
 from gameserver.client.api import Api
 from gameserver.client.bot import ws_url
 from gameserver.client.teams import (
@@ -65,7 +68,17 @@ def add_bots(subparsers: Any) -> None:
         default=os.environ.get("GAMESERVER_ADMIN_KEY"),
         help="admin key (default: GAMESERVER_ADMIN_KEY)",
     )
-    p.add_argument("--kind", default="beer", help=f"game kind: {', '.join(sorted(GAMES))}")
+    p.add_argument(
+        "--kind",
+        default="beer",
+        help=f"game kind: {', '.join(sorted(GAMES))}, or a model game of --models",
+    )
+    p.add_argument(
+        "--models",
+        type=Path,
+        metavar="DIR",
+        help="the folder of model games the server plays: the bots' policies run here",
+    )
     p.add_argument("--games", type=int, default=1, help="games to create and play (default 1)")
     p.add_argument(
         "--join",
@@ -139,7 +152,10 @@ def run_bots(args: argparse.Namespace) -> int:
         url = ws_url(args.url)
     except ValueError as exc:
         raise InvalidSettings(f"bad --url: {exc}") from None
-    plan = _plan(args)
+    with tempfile.TemporaryDirectory(prefix="gameserver-models-") as cache:
+        if args.models is not None:
+            add_model_folder(args.models, Path(cache))
+        plan = _plan(args)
     if not args.join and not args.admin_key:
         raise InvalidSettings("creating games needs --admin-key or GAMESERVER_ADMIN_KEY")
     if args.timeout <= 0 or args.give_up <= 0:

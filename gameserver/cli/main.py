@@ -12,7 +12,9 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
 from gameserver.cli.args import (
@@ -26,6 +28,7 @@ from gameserver.cli.args import (
 )
 from gameserver.cli.backup import add_backup
 from gameserver.cli.bots import add_bots
+from gameserver.cli.model import add_model, add_model_file, add_model_folder
 from gameserver.cli.serve import add_serve
 from gameserver.errors import GameServerError
 from gameserver.games import GAMES, get_game
@@ -50,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_simulate(subparsers)
     add_bots(subparsers)
     add_backup(subparsers)
+    add_model(subparsers)
     return parser
 
 
@@ -84,7 +88,14 @@ def add_simulate(subparsers: Subparsers) -> None:
         "role's and the team's figures per round and in total. Every game setting and policy "
         "parameter has a flag; --set and --param take any NAME=VALUE.",
     )
-    parser.add_argument("game", help=f"one of: {', '.join(sorted(GAMES))}")
+    parser.add_argument(
+        "game",
+        help=f"one of: {', '.join(sorted(GAMES))}; a model game of --models; or the path of a "
+        "model game's description (.toml, .json)",
+    )
+    parser.add_argument(
+        "--models", type=Path, metavar="DIR", help="add the model games of this folder"
+    )
     add_policy_flags(parser)
     parser.add_argument(
         "--seed", type=int, default=0, help="the game's seed, and random policies' (default 0)"
@@ -124,7 +135,17 @@ def add_simulate(subparsers: Subparsers) -> None:
 
 
 def run_simulate(args: argparse.Namespace) -> int:
-    game = get_game(args.game)
+    with tempfile.TemporaryDirectory(prefix="gameserver-models-") as cache:
+        name = args.game
+        if args.models is not None:
+            add_model_folder(args.models, Path(cache))
+        if name.endswith((".toml", ".json")):
+            name = add_model_file(Path(name), Path(cache))
+        return _simulate(args, name)
+
+
+def _simulate(args: argparse.Namespace, name: str) -> int:
+    game = get_game(name)
     specs = {spec.name: spec for spec in game.settings_spec}
     raw_settings: dict[str, Any] = {}
     params: dict[str, float | int] = {}

@@ -47,6 +47,11 @@ def add_serve(subparsers: Any) -> None:
         help="seconds a game's lease lasts when servers share a PostgreSQL database; 0 for one"
         " server (GAMESERVER_LEASE_SECONDS, default 5)",
     )
+    p.add_argument(
+        "--models",
+        help="a folder of model games read at start, besides <data>/models (GAMESERVER_MODELS;"
+        " docs/models.md); compiling a model runs code made from it: only trusted models",
+    )
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     p.set_defaults(run=run_serve)
 
@@ -67,6 +72,7 @@ def run_serve(args: argparse.Namespace) -> int:
             node_name=args.node_name,
             lease_seconds=args.lease_seconds,
             log_level=args.log_level,
+            models=args.models,
         )
     except ValueError as exc:
         print(f"gameserver serve: {exc}", file=sys.stderr)

@@ -1,7 +1,9 @@
 """The games this server runs, by name, and their policies (bots).
 
 To add a game, subclass :class:`gameserver.game.Game` in a module here and add an instance to
-``GAMES``; nothing else in the server changes (see docs/games.md).
+``GAMES``; nothing else in the server changes (see docs/games.md). Model games
+(:mod:`gameserver.games.models`) are added at run time with :func:`add_game`; :func:`get_game`
+finds built-in and added games alike, and is the one way the server finds a game.
 """
 
 from __future__ import annotations
@@ -14,16 +16,58 @@ from gameserver.game import Game, Policy, PolicySpec
 from gameserver.games.beer import BeerGame
 from gameserver.games.fishery import FisheryGame
 
-#: Every game, keyed by its ``name``.
+#: The built-in games, keyed by their ``name``.
 GAMES: dict[str, Game] = {game.name: game for game in (BeerGame(), FisheryGame())}
+
+#: Games added at run time (model games), by name; changed by the event loop's thread only.
+_added: dict[str, Game] = {}
+#: Games that were meant to be added and could not be (a broken or missing model): the reason,
+#: so that a stored game of that kind is refused with it rather than as an unknown game.
+_unavailable: dict[str, str] = {}
+
+
+def all_games() -> dict[str, Game]:
+    """Every game there is now: the built-in ones, then those added at run time."""
+    return {**GAMES, **_added}
 
 
 def get_game(name: str) -> Game:
-    """The game called ``name``, or :class:`NotFound` naming the games there are."""
-    try:
-        return GAMES[name]
-    except KeyError:
-        raise NotFound(f"no game {name!r}; known games: {', '.join(sorted(GAMES))}") from None
+    """The game called ``name``, or :class:`NotFound` naming the games there are (or why a
+    model game of that name is not available)."""
+    game = GAMES.get(name) or _added.get(name)
+    if game is not None:
+        return game
+    if name in _unavailable:
+        raise NotFound(f"model game {name!r} is not available: {_unavailable[name]}")
+    raise NotFound(
+        f"no game {name!r}; known games: {', '.join(sorted(all_games()))} "
+        "(a model game's model must be in the server's models folders: docs/models.md)"
+    )
+
+
+def add_game(game: Game) -> None:
+    """Make ``game`` playable by its name (a model game; replaces one of the same name)."""
+    if game.name in GAMES:
+        raise InvalidSettings(f"{game.name!r} is a built-in game's name; choose another")
+    _added[game.name] = game
+    _unavailable.pop(game.name, None)
+
+
+def mark_unavailable(name: str, reason: str) -> None:
+    """Remember why the model game ``name`` could not be added (unless it is)."""
+    if name not in _added and name not in GAMES:
+        _unavailable[name] = reason
+
+
+def remove_game(name: str) -> None:
+    """Forget an added game (tests, and a model folder read again)."""
+    _added.pop(name, None)
+    _unavailable.pop(name, None)
+
+
+def unavailable() -> dict[str, str]:
+    """Model games that could not be added, with the reason."""
+    return dict(_unavailable)
 
 
 def policies_for(game_name: str) -> dict[str, PolicySpec]:

@@ -53,8 +53,19 @@ The factory's ``inbound`` is its production delay and its ``mail`` its productio
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any
 
+from gameserver.display import (
+    Chart,
+    Column,
+    Debrief,
+    DecisionInput,
+    Display,
+    Figure,
+    Note,
+    Score,
+    Series,
+)
 from gameserver.errors import InvalidDecision, InvalidSettings
 from gameserver.game import (
     Decision,
@@ -133,6 +144,76 @@ SETTINGS = (
 )
 
 
+#: What the pages show: the board game's figures, one order a week, the bullwhip debrief.
+DISPLAY = Display(
+    round_word="week",
+    figures=(
+        Figure("incoming_order", "Incoming order", "cases"),
+        Figure("received", "Received", "cases"),
+        Figure("shipped", "Shipped", "cases"),
+        Figure("inventory", "Inventory", "cases"),
+        Figure("backlog", "Backlog", "cases"),
+        Figure("supply_line", "On order, not yet received", "cases"),
+        Figure("last_order", "Your last order", "cases"),
+        Figure("cost", "Cost this week", format="money"),
+        Figure("total_cost", "Total cost so far", format="money"),
+    ),
+    decisions=(
+        DecisionInput("order", "Your order (cases)", "cases", maximum_from="max_order", default=4),
+    ),
+    notes=(Note("This week every order is {forced_order}, whatever you enter.", "forced"),),
+    charts=(
+        Chart(
+            "Orders",
+            (
+                Series("history.order", "Your orders"),
+                Series("history.incoming_order", "Incoming orders"),
+            ),
+            unit="cases",
+        ),
+        Chart(
+            "Inventory and backlog",
+            (Series("history.inventory", "Inventory"), Series("history.backlog", "Backlog")),
+            unit="cases",
+        ),
+        Chart("Cost per week", (Series("history.cost", "Cost"),)),
+    ),
+    debrief=Debrief(
+        roles_at="roles",
+        score="total_cost",
+        team_score="team_cost",
+        charts=(
+            Chart("Orders placed", (Series("demand", "Customer demand"),), "history.order"),
+            Chart("Inventory (cases in stock)", per_role="history.inventory"),
+            Chart("Backlog (cases owed)", per_role="history.backlog"),
+        ),
+        columns=(
+            Column("total_cost", "Total cost", "money"),
+            Column("history.order", "Orders: lowest to highest", stat="range"),
+            Column("history.order", "Order std", stat="std"),
+        ),
+        lead=(
+            Note(
+                "Customers ordered between {demand|min} and {demand|max} cases a week. Compare "
+                "how far each role's orders swung, in the table: the swing grows up the chain. "
+                "That is the bullwhip effect."
+            ),
+        ),
+        decisions="history.order",
+    ),
+    score=Score("Cost", "money", "lower"),
+    briefing="Keep enough beer in stock to fill your orders at the lowest cost: $0.50 a week "
+    "per case in stock, $1.00 per case on backlog. Orders take two weeks to reach your supplier "
+    "and goods two weeks to reach you.",
+    role_briefings={
+        "retailer": "You ship to your customers and order from the wholesaler.",
+        "wholesaler": "You ship to the retailer and order from the distributor.",
+        "distributor": "You ship to the wholesaler and order from the factory.",
+        "factory": "You ship to the distributor and order from the brewery.",
+    },
+)
+
+
 def demand_in_week(settings: Mapping[str, Any], week: int) -> int:
     """Customer demand in ``week`` (1-based) under these settings."""
     listed = settings["demand_list"]
@@ -150,8 +231,9 @@ class BeerGame(Game):
     title = "The Beer Distribution Game"
     STATE_SCHEMA = 1
     settings_spec = SETTINGS
-    round_label: ClassVar[str] = "week"
-    headline: ClassVar[str] = "cost"
+    round_label = "week"
+    headline = "cost"
+    display = DISPLAY
 
     def validate_settings(self, raw: Mapping[str, Any] | None = None) -> dict[str, Any]:
         settings = super().validate_settings(raw)

@@ -41,8 +41,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any
 
+from gameserver.display import (
+    Chart,
+    Column,
+    Debrief,
+    DecisionInput,
+    Display,
+    Figure,
+    Note,
+    Score,
+    Series,
+)
 from gameserver.errors import InvalidDecision, InvalidSettings
 from gameserver.game import (
     Decision,
@@ -97,6 +108,61 @@ PUBLIC_RULES = (
 )
 
 
+#: What the pages show: the public estimate, a fleet's own boats, catch and income.
+DISPLAY = Display(
+    round_word="round",
+    figures=(
+        Figure("stock_estimate", "Published fish stock estimate", "fish"),
+        Figure("last_boats", "Boats you sent last round", "boats"),
+        Figure("total_catch", "Your total catch", "fish"),
+        Figure("total_income", "Your total income"),
+    ),
+    decisions=(DecisionInput("boats", "Boats to send out", "boats", maximum_from="max_boats"),),
+    charts=(
+        Chart("Your boats and catch", (Series("boats", "Boats"), Series("catch", "Catch"))),
+        Chart("Your income per round", (Series("income", "Income"),)),
+        Chart(
+            "Published stock estimate",
+            (Series("stock_estimates", "Estimate"),),
+            unit="fish",
+            start=0,
+        ),
+    ),
+    debrief=Debrief(
+        roles_at="fleets",
+        score="total_income",
+        team_score="team_income",
+        charts=(
+            Chart("Boats sent", per_role="boats"),
+            Chart("Catch", per_role="catch", unit="fish"),
+            Chart("Income per round", per_role="income"),
+            Chart(
+                "Fish in the sea",
+                (Series("stocks", "True stock"), Series("stock_estimates", "Published estimate")),
+                unit="fish",
+                start=0,
+            ),
+        ),
+        columns=(
+            Column("total_income", "Income"),
+            Column("total_catch", "Catch"),
+            Column("boats", "Boats: lowest to highest", stat="range"),
+            Column("boats", "Boats std", stat="std"),
+        ),
+        lead=(
+            Note("The fish stock went from {stocks|first} to {stock} (lowest {stocks|min})."),
+            Note("It collapsed: too few fish were left to grow again.", "collapsed"),
+        ),
+        decisions="boats",
+    ),
+    score=Score("Income", "number", "higher"),
+    briefing="Your fleet shares one fish stock with the others. Each boat costs 25 a round; its "
+    "catch sells at 10 a fish, and a boat catches more in a full sea than in an empty one. The "
+    "fish left after the catch grow again, unless too few are left.",
+    role_briefings={"*": "You command {role}; the others' boats stay hidden until the end."},
+)
+
+
 def _estimate(settings: Mapping[str, Any], seed: int, stock: int, played: int) -> int:
     error = settings["estimate_error"] * (2 * chance.uniform(seed, "estimate", played) - 1)
     return max(0, round_half_up(stock * (1 + error)))
@@ -114,8 +180,9 @@ class FisheryGame(Game):
     title = "The Fishery (a commons game)"
     STATE_SCHEMA = 1
     settings_spec = SETTINGS
-    round_label: ClassVar[str] = "round"
-    headline: ClassVar[str] = "income"
+    round_label = "round"
+    headline = "income"
+    display = DISPLAY
 
     def validate_settings(self, raw: Mapping[str, Any] | None = None) -> dict[str, Any]:
         settings = super().validate_settings(raw)

@@ -15,7 +15,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gameserver.errors import ErrorCode, InvalidSettings, NotAuthorized, NotFound, short
-from gameserver.games import GAMES, get_game, make_policy, policies_for
+from gameserver.games import all_games, get_game, make_policy, policies_for
 from gameserver.protocol import SeatInfo, game_of_code
 from gameserver.server import events as ev
 from gameserver.server import messages, tokens
@@ -102,11 +102,13 @@ def _live(request: Request, driver: Driver) -> ORJSONResponse:
 
 async def list_kinds(request: Request) -> Response:
     kinds = []
-    for name, game in GAMES.items():
+    for name, game in all_games().items():
         kinds.append(
             {
                 "kind": name,
                 "title": game.title,
+                "headline": game.headline,
+                "display": game.display.describe(),
                 "settings": game.describe_settings(),
                 "policies": [p.describe() for p in policies_for(name).values()],
             }
@@ -118,9 +120,9 @@ def create_options(data: dict[str, Any]) -> tuple[str, dict[str, Any], Options]:
     """The kind, settings and options of a create request, each checked and named if wrong."""
     kind = data.get("kind")
     if kind is None:
-        raise InvalidSettings(f"'kind' is required: one of {', '.join(GAMES)}")
+        raise InvalidSettings(f"'kind' is required: one of {', '.join(all_games())}")
     if not isinstance(kind, str):
-        raise InvalidSettings(f"'kind' must be one of {', '.join(GAMES)}, got {short(kind)}")
+        raise InvalidSettings(f"'kind' must be one of {', '.join(all_games())}, got {short(kind)}")
     get_game(kind)
     settings = data.get("settings")
     if settings is None:

@@ -112,9 +112,18 @@ def _settings(kind: str) -> dict[str, Any]:
 
 
 def _create_game() -> dict[str, Any]:
-    settings = {"anyOf": [*(ref(f"{kind}_settings") for kind in GAMES), {"type": "null"}]}
+    # Model games are added at run time (docs/models.md): their kinds and settings are in
+    # GET /api/kinds, not in this document, which describes the built-in kinds in full.
+    model_settings = {**ANY_OBJECT, "description": "A model game's settings (GET /api/kinds)."}
+    settings = {
+        "anyOf": [*(ref(f"{kind}_settings") for kind in GAMES), model_settings, {"type": "null"}]
+    }
     props = {
-        "kind": {"type": "string", "enum": list(GAMES), "description": "The game kind."},
+        "kind": {
+            "type": "string",
+            "description": f"The game kind: {', '.join(GAMES)}, or a model game's "
+            "(GET /api/kinds lists every kind).",
+        },
         "settings": {**settings, "description": "The kind's settings: a JSON object or null."},
         "title": nullable({"type": "string", "maxLength": MAX_TITLE}),
         "seed": nullable({"type": "integer", "minimum": 0, "maximum": MAX_SAFE_INTEGER}),
@@ -184,7 +193,31 @@ _POLICY = closed(
     }
 )
 _KIND = closed(
-    {"kind": STR, "title": STR, "settings": array(ANY_OBJECT), "policies": array(_POLICY)}
+    {
+        "kind": STR,
+        "title": STR,
+        "headline": {**STR, "description": "The per-role figure that scores a player."},
+        "display": {
+            **ANY_OBJECT,
+            "description": "What the pages show of this kind (gameserver/display.py).",
+        },
+        "settings": array(ANY_OBJECT),
+        "policies": array(_POLICY),
+    }
+)
+_FILE = closed({"name": STR, "text": STR})
+_MODEL = closed(
+    {
+        "kind": STR,
+        "title": STR,
+        "model": STR,
+        "folder": STR,
+        "round_word": STR,
+        "rounds": {"type": "integer"},
+        "steps_per_round": {"type": "integer"},
+        "dt": NUM,
+        "variables": {"type": "integer"},
+    }
 )
 _RESULT = closed(
     {"game_id": STR, "ok": BOOL, "error": STR, "code": STR}, optional=("error", "code")
@@ -258,6 +291,16 @@ def components() -> dict[str, Any]:
             }
         ),
         "Kinds": closed({"kinds": array(_KIND)}),
+        "ModelGame": _MODEL,
+        "Models": closed(
+            {"models": array(_MODEL), "errors": array(closed({"where": STR, "error": STR}))}
+        ),
+        "AddModel": closed(
+            {
+                "description": {**_FILE, "description": "The description: a .toml or .json"},
+                "model": {**_FILE, "description": "The model: .xmile, .stmx, .itmx or .mdl"},
+            }
+        ),
         "Health": closed(
             {
                 "status": {"const": "ok"},

@@ -19,7 +19,7 @@ from starlette.staticfiles import StaticFiles
 
 from gameserver.errors import ErrorCode, GameServerError
 from gameserver.protocol import javascript_constants
-from gameserver.server import api, openapi, sessions
+from gameserver.server import api, models, openapi, sessions
 from gameserver.server.config import Config
 from gameserver.server.endpoint import websocket_endpoint
 from gameserver.server.gamestore import GameStore
@@ -53,6 +53,9 @@ def create_app(config: Config | None = None) -> Starlette:
     admin_key, generated = resolve_admin_key(config)
     if generated:
         print(f"admin key (saved in {config.data / 'admin.key'}): {admin_key}", flush=True)
+    # Model games first: a stored game of one is restored only if its kind is known by then.
+    shelf = models.ModelShelf(config)
+    shelf.load_all()
     compression = None if config.compression.lower() in ("", "none", "off") else config.compression
     store = open_store(
         config.storage_url(), compression=compression, synchronous=config.synchronous.upper()
@@ -115,6 +118,7 @@ def create_app(config: Config | None = None) -> Starlette:
         Route("/api/openapi.json", openapi_json),
         *api.routes,
         *sessions.routes,
+        *models.routes,
     ]
     routes: list[BaseRoute] = [*http_api, WebSocketRoute("/ws", websocket_endpoint)]
     if STATIC.is_dir():
@@ -140,4 +144,5 @@ def create_app(config: Config | None = None) -> Starlette:
     )
     app.state.hub = hub
     app.state.config = config
+    app.state.models = shelf
     return app

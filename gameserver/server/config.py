@@ -57,6 +57,22 @@ class Config:
     log_level: str = "info"
     #: Per-message deflate costs more than it saves on these small messages; off by default.
     ws_deflate: bool = False
+    #: A folder of model games (descriptions and model files, docs/models.md) read at start,
+    #: besides ``<data>/models``, where the models added through the API are kept.
+    models: Path | None = None
+    #: Where translated models are kept (by content); empty means ``<data>/model-cache``.
+    model_cache: Path | None = None
+
+    def model_cache_folder(self) -> Path:
+        return self.model_cache or self.data / "model-cache"
+
+    def model_folders(self) -> list[Path]:
+        """Where model games are read from at start: ``<data>/models``, then ``models``."""
+        folders = [self.data / "models"]
+        if self.models is not None:
+            folders.append(self.models)
+        return folders
+
     #: This server's name among servers sharing a database (logs, /health, the lease table);
     #: empty means ``<host name>:<port>``.
     node_name: str = ""
@@ -102,7 +118,7 @@ def _convert(name: str, current: Any, raw: Any) -> Any:
             return int(raw)
         if isinstance(current, float):
             return float(raw)
-        if isinstance(current, Path):
+        if isinstance(current, Path) or name in ("models", "model_cache"):
             return Path(raw)
     except ValueError:
         raise ValueError(

@@ -36,17 +36,18 @@ def hub_of(request: Request) -> Hub:
     return hub
 
 
-async def json_body(request: Request) -> dict[str, Any]:
+async def json_body(request: Request, limit: int = MAX_BODY) -> dict[str, Any]:
     """The request's JSON object body (``{}`` when empty), refused with a named 4xx when too
-    big, not JSON, not an object, nested too deep, or holding numbers a browser cannot hold."""
+    big (``limit`` bytes), not JSON, not an object, nested too deep, or holding numbers a
+    browser cannot hold."""
     chunks: list[bytes] = []
     size = 0
     try:
         async for chunk in request.stream():
             size += len(chunk)
-            if size > MAX_BODY:
+            if size > limit:
                 raise ProtocolError(
-                    f"request body larger than {MAX_BODY} bytes", code=ErrorCode.TOO_BIG
+                    f"request body larger than {limit} bytes", code=ErrorCode.TOO_BIG
                 )
             chunks.append(chunk)
     except ClientDisconnect:

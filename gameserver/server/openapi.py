@@ -232,6 +232,21 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         errors=(ErrorCode.NOT_FOUND, ErrorCode.INVALID_SETTINGS),
     ),
     ("GET", _S): Operation("A class's games", "session", "Session"),
+    ("GET", "/api/models"): Operation(
+        "The model games this server plays, and those that could not be loaded",
+        "admin",
+        "Models",
+        stored=False,
+    ),
+    ("POST", "/api/models"): Operation(
+        "Add a model game: a description and a model file (compiled: admin only)",
+        "admin",
+        "ModelGame",
+        status=201,
+        body="AddModel",
+        errors=(ErrorCode.INVALID_SETTINGS, ErrorCode.CONFLICT),
+        stored=False,
+    ),
     **_actions(),
 }
 

@@ -4,15 +4,17 @@
 
 It starts ``python -m gameserver serve`` on a temporary data folder and a free port of
 127.0.0.1 (or, with ``--nodes N --storage postgresql://...``, N nodes sharing that database behind
-HAProxy, from ``deploy/haproxy.cfg``, with the bots and the API going through its one
-address), creates G Beer Games (fixed seeds; game ``n`` plays the deterministic policy
-``POLICIES[n % 3]`` in every seat), and has one bot per seat play them over the WebSocket
-protocol. Meanwhile it kills the server with SIGKILL K times, each when the games together have
-played a random share of their rounds (drawn from the seeded rng, plus a few milliseconds so
-that some kills fall between a submit and its ack), and starts it again on the same data after
-a random pause; with several nodes, each kill takes a node drawn from the rng, and the time
-from the kill to the first round closed of a game that node held is measured (the failover).
-The bots reconnect by themselves. At the end it checks that every game:
+HAProxy, from ``deploy/haproxy.cfg``, with the bots and the API going through its one address),
+creates G games of one kind (the Beer Game unless ``--kind`` says another, a model
+game's with ``--models DIR``; fixed seeds; game ``n`` plays the deterministic policy
+``n % P`` of the kind's P policies in every seat, ``random`` left out), and has one bot per
+seat play them over the WebSocket protocol. Meanwhile it kills the server with SIGKILL K times,
+each when the games together have played a random share of their rounds (drawn from the
+seeded rng, plus a few milliseconds so that some kills fall between a submit and its ack), and
+starts it again on the same data after a random pause; with several nodes, each kill takes a
+node (drawn from the rng among those holding games in play), and the time from the kill to the
+first round closed of a game that node held is measured (the failover). The bots reconnect by
+themselves. At the end it checks that every game:
 
 - finished, with every round closed by the bots' own decisions (none defaulted);
 - equals its uninterrupted twin round by round: the export's decisions replayed offline give
@@ -41,7 +43,9 @@ from typing import Any
 from gameserver.client.api import Api
 from gameserver.client.teams import Team, play, progress, team_for
 from gameserver.client.timing import NO_THINK, Think
-from gameserver.games import get_game, make_policy
+from gameserver.errors import GameServerError
+from gameserver.games import add_game, get_game, make_policy
+from gameserver.games.models import load_folder
 from gameserver.protocol import GameStatus
 from gameserver.replay import replay_game
 from gameserver.tools.localserver import ServerError
@@ -51,6 +55,29 @@ from gameserver.tools.simulate import simulate
 
 KIND = "beer"
 POLICIES = ("sterman", "pass-through", "benchmark")
+
+
+def policies_of(kind: str) -> tuple[str, ...]:
+    """The policies games of ``kind`` are played with: the Beer Game's three, or every
+    policy of another kind but ``random`` (its seed would differ offline)."""
+    if kind == KIND:
+        return POLICIES
+    return tuple(name for name in get_game(kind).policies() if name != "random")
+
+
+def length_setting(kind: str) -> str:
+    """The setting that says how many rounds a game of ``kind`` plays."""
+    names = {spec.name for spec in get_game(kind).settings_spec}
+    return "weeks" if "weeks" in names else "rounds"
+
+
+def settings_for(kind: str, rounds: int) -> dict[str, int]:
+    """The settings of a game of ``kind`` that plays ``rounds`` (the Beer Game announces 50
+    weeks, or all of them if it plays more)."""
+    settings = {length_setting(kind): rounds}
+    if "weeks_announced" in {spec.name for spec in get_game(kind).settings_spec}:
+        settings["weeks_announced"] = max(50, rounds)
+    return settings
 
 
 class ChaosError(Exception):
@@ -92,12 +119,9 @@ def replayed_twin(export: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[st
     return [game.round_summary(state) for state in states[1:]], game.results(states[-1])
 
 
-def settings_for(weeks: int) -> dict[str, int]:
-    """The Beer Game's settings for ``weeks`` (announced: 50, or all of them if more)."""
-    return {"weeks": weeks, "weeks_announced": max(50, weeks)}
-
-
-def check_game(export: dict[str, Any], team: Team, policy: str, weeks: int) -> list[str]:
+def check_game(
+    export: dict[str, Any], team: Team, policy: str, weeks: int, kind: str = KIND
+) -> list[str]:
     """Everything wrong with one played game (nothing, if it survived the chaos)."""
     gid = team.game_id
     problems = []
@@ -118,8 +142,8 @@ def check_game(export: dict[str, Any], team: Team, policy: str, weeks: int) -> l
             (n for n, (a, b) in enumerate(zip(summaries, figures, strict=False), 1) if a != b), None
         )
         problems.append(f"{gid}: differs from its replayed twin (first at round {first})")
-    twin = simulate(KIND, settings_for(weeks), policy=policy, seed=export["seed"])
-    offline = [week["roles"] for week in twin["weeks"]]
+    twin = simulate(kind, settings_for(kind, weeks), policy=policy, seed=export["seed"])
+    offline = [row["roles"] for row in twin[twin["round_label"] + "s"]]
     if offline != figures or twin["results"] != export["results"]:
         first = next(
             (n for n, (a, b) in enumerate(zip(offline, figures, strict=False), 1) if a != b), None
@@ -179,7 +203,7 @@ async def _kill_at_moments(
             watchers.append(asyncio.create_task(_failover(its, killed_at, n, failovers, out)))
         down = rng.uniform(0.0, 0.4)
         await asyncio.sleep(down)
-        back = await node.start()
+        back = await node.start(within=120.0)
         which = f"node {victim + 1} (holding {len(held)} games) " if len(servers.nodes) > 1 else ""
         out(
             f"kill {n}/{len(moments)}: SIGKILL of {which}at {at}/{total} rounds, "
@@ -234,11 +258,17 @@ async def run_chaos(
     data: Path | None = None,
     time_limit: float = 600.0,
     out: Callable[[str], None] = print,
+    kind: str = KIND,
+    models: Path | None = None,
+    model_cache: Path | None = None,
     nodes: int = 1,
     storage: str | None = None,
     lease_seconds: float = 2.0,
 ) -> ChaosResult:
-    """Play ``games`` Beer Games with bots through ``kills`` SIGKILLs; check every game."""
+    """Play ``games`` games of ``kind`` with bots through ``kills`` SIGKILLs; check every game.
+
+    A model game's kind needs ``models``, the folder the server reads it from (and this
+    process has it registered too: its bots' policies run here)."""
     if seed is None:
         seed = secrets.randbelow(1 << 31)
     if games < 1 or kills < 0 or not 1 <= weeks <= 500 or not 1 <= nodes <= 16:
@@ -250,25 +280,31 @@ async def run_chaos(
     rng = random.Random(seed)
     result = ChaosResult(seed=seed, games=games, kills=kills, weeks=weeks, nodes=nodes)
     again = f"--seed {seed} --games {games} --kills {kills} --weeks {weeks}"
+    if kind != KIND:
+        again += f" --kind {kind} --models {models}"
     if nodes > 1:
         again += f" --nodes {nodes} --storage URL"
     where = f" on {nodes} nodes behind HAProxy" if nodes > 1 else ""
     out(
-        f"chaos: seed {seed}; {games} games x {weeks} weeks{where}, {kills} kills, "
+        f"chaos: seed {seed}; {games} {kind} games x {weeks} rounds{where}, {kills} kills, "
         f"think {think} s (again: scripts/chaos {again})"
     )
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="gameserver-chaos-") as scratch:
+        args = ("--models", str(models)) if models is not None else ()
+        env = {"GAMESERVER_MODEL_CACHE": str(model_cache)} if model_cache is not None else {}
         servers = Servers(
             data or Path(scratch),
             secrets.token_hex(24),
             count=nodes,
             storage=storage,
             lease_seconds=lease_seconds,
+            args=args,
+            env=env,
         )
         try:
-            await servers.start()
-            await _play_and_check(servers, result, rng, think, started + time_limit, out)
+            await servers.start(within=120.0)
+            await _play_and_check(servers, result, rng, think, started + time_limit, out, kind)
         except (ChaosError, ServerError) as exc:
             result.problems.append(str(exc))
         finally:
@@ -287,26 +323,27 @@ async def _play_and_check(
     think: Think,
     deadline: float,
     out: Callable[[str], None],
+    kind: str = KIND,
 ) -> None:
-    settings = settings_for(result.weeks)
-    roles = get_game(KIND).roles(get_game(KIND).validate_settings(settings))
+    settings = settings_for(kind, result.weeks)
+    roles = get_game(kind).roles(get_game(kind).validate_settings(settings))
     teams: list[Team] = []
     chosen: dict[str, str] = {}
+    policies = policies_of(kind)
     async with Api(server.url, server.admin_key) as api:
         for n in range(result.games):
-            policy = POLICIES[n % len(POLICIES)]
+            policy = policies[n % len(policies)]
             created = await api.create_game(
-                kind=KIND,
+                kind=kind,
                 settings=settings,
                 seed=result.seed + n,
                 autostart=True,
                 title=f"chaos {n + 1} {policy}",
             )
-            policies = {role: make_policy(KIND, policy) for role in roles}
             team = team_for(
                 server.url,
                 created,
-                policies,
+                {role: make_policy(kind, policy) for role in roles},
                 think,
                 seed=result.seed + n,
                 give_up=60.0,
@@ -333,7 +370,7 @@ async def _play_and_check(
     async with Api(server.url, server.admin_key) as api:
         for team in teams:
             export = await api.export(team.game_id)
-            problems = check_game(export, team, chosen[team.game_id], result.weeks)
+            problems = check_game(export, team, chosen[team.game_id], result.weeks, kind)
             result.problems.extend(problems)
             result.finished += export["status"] == GameStatus.FINISHED
             result.equal_replay += not any("replayed twin" in p for p in problems)
@@ -368,17 +405,30 @@ def _report(result: ChaosResult, out: Callable[[str], None]) -> None:
     out(f"{verdict}: seed {result.seed}, {result.seconds:.1f} s")
 
 
+def _add_models(folder: Path, cache: Path) -> None:
+    """The model games of ``folder``, here too: the bots' policies run in this process."""
+    games, errors = load_folder(folder, cache)
+    for path, error in errors.items():
+        raise ChaosError(f"{path}: {error}")
+    for game in games:
+        add_game(game)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``scripts/chaos``: 0 when every game survived, 1 on any mismatch, 2 on bad input."""
     parser = argparse.ArgumentParser(
         prog="scripts/chaos",
-        description="Bots play Beer Games while the server is killed with SIGKILL and "
-        "restarted; then every game must have finished, equal its uninterrupted twin round "
-        "by round, and have lost no acknowledged decision.",
+        description="Bots play games (Beer Games unless --kind says another) while the server "
+        "is killed with SIGKILL and restarted; then every game must have finished, equal its "
+        "uninterrupted twin round by round, and have lost no acknowledged decision.",
+    )
+    parser.add_argument("--kind", default=KIND, help="the game kind (default beer)")
+    parser.add_argument(
+        "--models", type=Path, help="a folder of model games, for a model game's --kind"
     )
     parser.add_argument("--games", type=int, default=8, help="games (default 8)")
     parser.add_argument("--kills", type=int, default=3, help="SIGKILLs (default 3)")
-    parser.add_argument("--weeks", type=int, default=36, help="weeks per game (default 36)")
+    parser.add_argument("--weeks", type=int, default=36, help="rounds per game (default 36)")
     parser.add_argument("--seed", type=int, help="the rng seed (default: random, printed)")
     parser.add_argument(
         "--think", default="0", help="bot think time: seconds or a range 0.01-0.05 (default 0)"
@@ -401,21 +451,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         parser.error(str(exc))
     try:
-        result = asyncio.run(
-            run_chaos(
-                games=args.games,
-                kills=args.kills,
-                weeks=args.weeks,
-                seed=args.seed,
-                think=think,
-                data=args.data,
-                time_limit=args.timeout,
-                nodes=args.nodes,
-                storage=args.storage,
-                lease_seconds=args.lease_seconds,
+        with tempfile.TemporaryDirectory(prefix="gameserver-chaos-models-") as cache:
+            if args.models is not None:
+                _add_models(args.models, Path(cache))
+            get_game(args.kind)  # an unknown kind: one line, exit code 2
+            result = asyncio.run(
+                run_chaos(
+                    games=args.games,
+                    kills=args.kills,
+                    weeks=args.weeks,
+                    seed=args.seed,
+                    think=think,
+                    data=args.data,
+                    time_limit=args.timeout,
+                    kind=args.kind,
+                    models=args.models,
+                    model_cache=Path(cache) if args.models is not None else None,
+                    nodes=args.nodes,
+                    storage=args.storage,
+                    lease_seconds=args.lease_seconds,
+                )
             )
-        )
-    except (ChaosError, ServerError, ProxyUnavailable) as exc:
+    except (ChaosError, ServerError, GameServerError, ProxyUnavailable) as exc:
         print(f"scripts/chaos: {exc}", file=sys.stderr)
         return 2
     return 0 if result.ok else 1

@@ -38,12 +38,15 @@ class LocalServer:
         data: Path,
         admin_key: str,
         port: int | None = None,
+        *,
         args: Sequence[str] = (),
+        env: dict[str, str] | None = None,
     ) -> None:
         self.data = data
-        self.args = list(args)
         self.admin_key = admin_key
         self.port = port or free_port()
+        self.args = list(args)  # more ``serve`` flags: ``--models DIR``, ``--storage URL``
+        self.env = env or {}
         self.log_path = data / "server.log"
         self.proc: asyncio.subprocess.Process | None = None
 
@@ -57,6 +60,7 @@ class LocalServer:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
         env.pop("GAMESERVER_ADMIN_KEY", None)
+        env.update(self.env)
         cmd = [sys.executable, "-m", "gameserver", "serve", "--host", "127.0.0.1"]
         cmd += ["--port", str(self.port), "--data", str(self.data), f"--admin-key={self.admin_key}"]
         cmd += self.args

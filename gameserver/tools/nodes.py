@@ -10,6 +10,7 @@ nodes through it; :meth:`owned` asks a node which games it holds.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -31,6 +32,8 @@ class Servers:
         count: int = 1,
         storage: str | None = None,
         lease_seconds: float = 2.0,
+        args: Sequence[str] = (),
+        env: dict[str, str] | None = None,
     ) -> None:
         if count < 1:
             raise ServerError("there must be at least one server")
@@ -41,25 +44,26 @@ class Servers:
         self.admin_key = admin_key
         self.nodes: list[LocalServer] = []
         for n in range(count):
-            args = []
+            flags: list[str] = []
             if count > 1:
                 # PostgreSQL shows which node a connection (a write) is from: pg_stat_activity.
                 assert storage is not None
                 joiner = "&" if urlsplit(storage).query else "?"
-                args += ["--storage", f"{storage}{joiner}application_name=gameserver-n{n + 1}"]
-                args += ["--node-name", f"n{n + 1}", "--lease-seconds", f"{lease_seconds:g}"]
+                flags += ["--storage", f"{storage}{joiner}application_name=gameserver-n{n + 1}"]
+                flags += ["--node-name", f"n{n + 1}", "--lease-seconds", f"{lease_seconds:g}"]
             elif storage:
-                args += ["--storage", storage]
-            self.nodes.append(LocalServer(folder / f"n{n + 1}", admin_key, args=args))
+                flags += ["--storage", storage]
+            flags += args
+            self.nodes.append(LocalServer(folder / f"n{n + 1}", admin_key, args=flags, env=env))
         self.proxy = Proxy(folder / "haproxy", [n.port for n in self.nodes]) if count > 1 else None
 
     @property
     def url(self) -> str:
         return self.proxy.url if self.proxy is not None else self.nodes[0].url
 
-    async def start(self) -> None:
+    async def start(self, within: float = 30.0) -> None:
         for node in self.nodes:
-            await node.start()
+            await node.start(within=within)
         if self.proxy is not None:
             await self.proxy.start()
 
