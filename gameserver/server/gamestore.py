@@ -233,7 +233,11 @@ class GameStore:
         # replay the rounds after it; the rules are deterministic.
         later = await self.load_rounds(record.game_id, after=game.current_round(record.state))
         if later:
-            states = list(replay(game, record.state, (r.decisions for r in later)))
+            decisions = [r.decisions for r in later]
+            if game.slow_step:  # a model's engine: off the loop, which serves other games
+                states = await asyncio.to_thread(_replayed, game, record.state, decisions)
+            else:
+                states = _replayed(game, record.state, decisions)
             changes: dict[str, Any] = {"state": states[-1], "last_round_ids": later[-1].ids}
             if game.is_over(states[-1]):
                 changes["status"] = GameStatus.FINISHED
@@ -242,6 +246,10 @@ class GameStore:
         call = self.store.load_decisions(record.game_id, open_round)
         raw = await _guard(call, "reading the decisions of game ", record.game_id)
         return LoadedGame(record, _pending(raw, set(record.roles)))
+
+
+def _replayed(game: Game, state: Any, decisions: list[Any]) -> list[Any]:
+    return list(replay(game, state, decisions))
 
 
 class SaveDecisionLike(Protocol):

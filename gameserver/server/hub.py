@@ -24,11 +24,12 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from gameserver.errors import CloseCode, Conflict, InvalidSettings, NotAuthorized, NotFound
+from gameserver.game import Game, State
 from gameserver.games import get_game
 from gameserver.protocol import ErrorCode, GameStatus, game_of_code, game_of_token
 from gameserver.replay import replay_game
@@ -45,6 +46,7 @@ from gameserver.server.room import Room
 from gameserver.server.turn import Turn
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MAX_TEAMS = 1000
 MAX_TITLE = 200
@@ -268,14 +270,16 @@ class Hub:
 
     # -- creating -------------------------------------------------------------------------------
 
-    def _new_record(
+    async def _new_record(
         self,
         kind: str,
         settings: Mapping[str, Any],
         options: Options,
         session: tuple[str, str] | None,
+        state: State | None = None,
     ) -> tuple[GameRecord, str]:
-        """A new game's record and its facilitator token (shown once, stored hashed)."""
+        """A new game's record (from its initial state, or from ``state``) and its facilitator
+        token (shown once, stored hashed)."""
         game = get_game(kind)
         valid = game.validate_settings(settings)
         check_options(options)
@@ -287,13 +291,15 @@ class Hub:
             game_id = prefix + tokens.new_id(4 if prefix else 8)
         seed = secrets.randbits(31) if options.seed is None else options.seed
         facilitator_token = tokens.new_token(game_id)
+        if state is None:
+            state = await off_loop(game, game.initial_state, valid, seed)
         record = GameRecord(
             game_id=game_id,
             kind=kind,
             title=options.title,
             settings=valid,
             seed=seed,
-            state=game.initial_state(valid, seed),
+            state=state,
             status=GameStatus.CREATED,
             seats=tuple(
                 SeatRecord(role, tokens.new_join_code(game_id)) for role in game.roles(valid)
@@ -328,7 +334,7 @@ class Hub:
         *,
         session: tuple[str, str] | None = None,
     ) -> NewGame:
-        record, token = self._new_record(kind, settings, options, session)
+        record, token = await self._new_record(kind, settings, options, session)
         return NewGame(await self._add(record, options.autostart), token)
 
     async def create_session(
@@ -363,7 +369,9 @@ class Hub:
         rounds = [r for r in await self.store.load_rounds(game_id) if r.round <= round_no]
         if len(rounds) != round_no:
             raise Conflict(f"game {game_id}: its round records end before round {round_no}")
-        state = replay_game(game, source.settings, source.seed, (r.decisions for r in rounds))[-1]
+        decisions = [r.decisions for r in rounds]
+        states = await off_loop(game, replay_game, game, source.settings, source.seed, decisions)
+        state = states[-1]
         title = (source.title or source.game_id) + f" (from round {round_no})"
         options = Options(
             title=title[:MAX_TITLE],
@@ -373,8 +381,10 @@ class Hub:
         )
         # A clone of a class's game stays in that class, so the class token controls it too.
         session = (source.session_id, source.session_hash or "") if source.session_id else None
-        record, token = self._new_record(source.kind, source.settings, options, session)
-        record = replace(record, state=state, cloned_from=CloneSource(game_id, round_no))
+        record, token = await self._new_record(
+            source.kind, source.settings, options, session, state
+        )
+        record = replace(record, cloned_from=CloneSource(game_id, round_no))
         driver = await self._add(record, autostart=False)
         # The clone's history starts with the source's rounds, so exports and debriefs are whole.
         await self.store.copy_rounds(game_id, record, round_no)
@@ -468,6 +478,14 @@ class Hub:
                 await self.evict_idle()
             except Exception:
                 log.exception("eviction sweep failed")
+
+
+async def off_loop(game: Game, function: Callable[..., T], *args: Any) -> T:
+    """``function(*args)``: in a worker thread for a game whose rules are slow (a model game's
+    engine takes milliseconds to set up a state), on the loop for the others."""
+    if game.slow_step:
+        return await asyncio.to_thread(function, *args)
+    return function(*args)
 
 
 def check_options(options: Options) -> None:
