@@ -165,6 +165,10 @@ def check_game(
     return problems
 
 
+#: How long a kill waits for a node to hold a game in play (see :func:`_victim`).
+VICTIM_WAIT = 15.0
+
+
 async def _kill_at_moments(
     servers: Servers,
     teams: Sequence[Team],
@@ -191,7 +195,7 @@ async def _kill_at_moments(
             if time.monotonic() > deadline:
                 raise ChaosError(f"stuck at {progress(teams)}/{total} rounds before kill {n}")
             await asyncio.sleep(0.002)
-        victim, held = await _victim(servers, rng, teams)
+        victim, held = await _victim(servers, rng, teams, total // max(1, len(teams)))
         await asyncio.sleep(rng.choice((0.0, 0.0005, 0.002, 0.005)))
         at = progress(teams)
         node = servers.nodes[victim]
@@ -215,16 +219,28 @@ async def _kill_at_moments(
 
 
 async def _victim(
-    servers: Servers, rng: random.Random, teams: Sequence[Team]
+    servers: Servers, rng: random.Random, teams: Sequence[Team], weeks: int
 ) -> tuple[int, set[str]]:
     """The node to kill, and the games in play it holds: with several nodes, one that holds
-    some (a node may hold only finished games, until they leave its memory)."""
+    some with a few rounds to go. A node may hold only finished games (until they leave its
+    memory), a game in its last round may end before the kill lands, and the games of a node
+    killed a moment ago belong to no one until their leases lapse: so this waits (up to
+    VICTIM_WAIT seconds) for a node to hold a game in play."""
     if len(servers.nodes) == 1:
         return 0, set()
-    playing = {t.game_id for t in teams if not all(bot.done for bot in t.bots)}
-    held = [await servers.owned(n) & playing for n in range(len(servers.nodes))]
-    holding = [n for n, games in enumerate(held) if games] or list(range(len(held)))
-    victim = rng.choice(holding)
+    until = time.monotonic() + VICTIM_WAIT
+    while True:
+        playing = {
+            t.game_id
+            for t in teams
+            if not t.error and min(bot.rounds for bot in t.bots) <= weeks - 3
+        } or {t.game_id for t in teams if not all(bot.done for bot in t.bots)}
+        held = [await servers.owned(n) & playing for n in range(len(servers.nodes))]
+        holding = [n for n, games in enumerate(held) if games]
+        if holding or not playing or time.monotonic() > until:
+            break
+        await asyncio.sleep(0.05)
+    victim = rng.choice(holding or list(range(len(held))))
     return victim, held[victim]
 
 

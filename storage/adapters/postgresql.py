@@ -44,7 +44,7 @@ except ImportError as exc:  # the extra is not installed; open_store turns this 
     ) from exc
 
 from storage.adapter import DecisionRecord, RoundRecord, Snapshot, StorageAdapter
-from storage.adapters.postgresql_writer import Fence, Op, Writer, WriteStats
+from storage.adapters.postgresql_writer import FAILURES, Fence, Op, Writer, WriteStats
 from storage.errors import StorageError
 from storage.leases import Leases
 
@@ -172,7 +172,7 @@ class PostgreSQLAdapter(StorageAdapter):
                 init=_init_connection,
                 reset=_keep_session,
             )
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+        except FAILURES as exc:
             raise StorageError(
                 f"postgresql: cannot connect to {redacted(self.dsn)}: {exc}"
             ) from exc
@@ -280,7 +280,7 @@ class PostgreSQLAdapter(StorageAdapter):
             raise StorageError(f"postgresql: {redacted(self.dsn)} is not open", game_id)
         try:
             rows: list[Any] = await pool.fetch(sql, *args)
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+        except FAILURES as exc:
             subject = "games" if game_id is None else f"game {game_id!r}"
             raise StorageError(f"postgresql: reading {subject} failed: {exc}", game_id) from exc
         return rows

@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 import asyncpg
 
-from storage.adapters.postgresql_writer import Fence
+from storage.adapters.postgresql_writer import FAILURES, Fence
 from storage.errors import StorageError
 from storage.leases import Leases, Node
 
@@ -138,7 +138,7 @@ class PostgreSQLLeases(Leases):
             listener = await asyncpg.connect(self._adapter.dsn)
             for channel in (HANDOVER, RELEASED, NODE_LEFT):
                 await listener.add_listener(channel, self._heard)
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+        except FAILURES as exc:
             raise StorageError(f"postgresql: cannot listen for other servers: {exc}") from exc
         self._listener = listener
 
@@ -234,7 +234,7 @@ class PostgreSQLLeases(Leases):
         pool = self._adapter.pool
         try:
             rows: list[Any] = await pool.fetch(sql, *args)
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+        except FAILURES as exc:
             raise StorageError(f"postgresql: leases: {exc}") from exc
         return rows
 

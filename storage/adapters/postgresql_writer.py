@@ -30,6 +30,16 @@ import asyncpg
 
 from storage.errors import Fenced, StorageError
 
+#: What asyncpg raises when the server or the link fails a request (InternalClientError: a
+#: connection PostgreSQL ended, for example an idle transaction past its timeout, in mid-request).
+FAILURES = (
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    OSError,
+    TimeoutError,
+)
+
 UPSERT_SNAPSHOT = """
     INSERT INTO games (game_id, kind, status, in_progress, round, schema_version, created_at,
                        updated_at, payload, grp)
