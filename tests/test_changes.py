@@ -67,6 +67,36 @@ def test_seats_are_claimed_freed_and_named_when_missing() -> None:
     assert missing.value.code == ErrorCode.NO_SUCH_ROLE and "retailer" in missing.value.message
 
 
+def test_a_retried_join_gets_its_seat_back_under_a_new_token() -> None:
+    record = beer_record()
+    claimed, role = changed(record, ev.ClaimSeat(REF, None, "Ann", "t1", "j1"), T0)
+    assert role == "retailer" and claimed.seat("retailer").join_hash == "j1"
+    # The welcome was lost: the same join again (open join, any seat; or the seat's own code).
+    again, role = changed(claimed, ev.ClaimSeat(REF, None, None, "t2", "j1"), T0)
+    assert role == "retailer" and again.seat("retailer").token_hash == "t2"
+    assert again.seat("retailer").name == "Ann" and not again.seat("wholesaler").claimed
+    same, role = changed(again, ev.ClaimSeat(REF, "retailer", "Ann B", "t3", "j1"), T0)
+    assert role == "retailer" and same.seat("retailer").name == "Ann B"
+    # An open join's retry may name another role: the seat it holds all the same.
+    moved, role = changed(same, ev.ClaimSeat(REF, "factory", None, "t3", "j1", True), T0)
+    assert role == "retailer" and not moved.seat("factory").claimed
+    # A seat's code names its seat: a join id holding another seat claims this one anew.
+    other, role = changed(moved, ev.ClaimSeat(REF, "wholesaler", None, "t4", "j1"), T0)
+    assert role == "wholesaler" and other.seat("retailer").token_hash == "t3"
+    # Another join id, or none, finds the seat taken.
+    for other in ("j2", None):
+        with pytest.raises(Conflict) as taken:
+            changed(same, ev.ClaimSeat(REF, "retailer", None, "t4", other), T0)
+        assert taken.value.code == ErrorCode.SEAT_TAKEN
+    second, role = changed(same, ev.ClaimSeat(REF, None, None, "t5", "j2"), T0)
+    assert role == "wholesaler"
+    # A reset seat forgets the join id: its player needs the new code.
+    reset, _ = changed(second, ev.ResetSeat(REF, "retailer", "G1-NEW"), T0)
+    assert reset.seat("retailer").join_hash is None
+    _, role = changed(reset, ev.ClaimSeat(REF, None, None, "t6", "j1"), T0)
+    assert role == "retailer"  # the first free seat, as for anyone
+
+
 def test_a_closed_round_defaults_missing_seats_and_moves_the_clock() -> None:
     game = get_game("beer")
     record = beer_record(status=GameStatus.RUNNING, round_seconds=60)

@@ -114,12 +114,19 @@ class ResetSeat:
 @dataclass(slots=True)
 class ClaimSeat:
     """Give a seat to a new player: ``role``, or the first free one with None. The ref gets
-    the role taken; ``token_hash`` is the hash of the token the player will be given."""
+    the role taken; ``token_hash`` is the hash of the token the player will be given.
+
+    ``join_hash`` is the hash of the player's join id, if they sent one: a seat already
+    claimed with the same join id is given back (with the new token) instead of refused, so a
+    join retried after its ``welcome`` was lost gets its seat. The seat asked for, or with
+    ``open_join`` (a game's open code, where a retry may name another role) any seat."""
 
     ref: Ref
     role: str | None
     name: str | None
     token_hash: str
+    join_hash: str | None = None
+    open_join: bool = False
 
 
 Command = Start | Pause | Resume | End | CloseRound | SetDeadline | SetBot | ResetSeat | ClaimSeat
