@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TypedDict
@@ -423,12 +423,14 @@ class GameInfo(TypedDict):
 
 
 class Sync(GameInfo):
-    """A player's full picture, on every (re)connection and on request."""
+    """A player's full picture, on every (re)connection and on request. ``defaulted``: the
+    decision the last closed round used for this seat because it had none, or None."""
 
     role: str
     view: Any
     decision: Any
     decision_id: str | None
+    defaulted: Any
 
 
 class SeatInfo(TypedDict):
@@ -441,27 +443,33 @@ class SeatInfo(TypedDict):
 
 
 class FacilitatorSync(GameInfo):
-    """A facilitator's full picture: the facilitator view and every seat."""
+    """A facilitator's full picture: the facilitator view and every seat. ``defaulted``: the
+    decision the last closed round used for each seat that had none, by role."""
 
     role: None
     view: Any
     seats: Sequence[SeatInfo]
     total_rounds: int | None
+    defaulted: Mapping[str, Any]
 
 
 class Round(GameInfo):
-    """A round closed: a player's new view."""
+    """A round closed: a player's new view, and the decision the round used for this seat
+    because it had none (``defaulted``, else None)."""
 
     role: str
     view: Any
+    defaulted: Any
 
 
 class FacilitatorRound(GameInfo):
-    """A round closed: the facilitator's new view."""
+    """A round closed: the facilitator's new view, and the decision it used for each seat
+    that had none, by role."""
 
     role: None
     view: Any
     total_rounds: int | None
+    defaulted: Mapping[str, Any]
 
 
 class Progress(TypedDict):

@@ -106,6 +106,8 @@ def test_a_closed_round_defaults_missing_seats_and_moves_the_clock() -> None:
     assert round_record.decisions["factory"] == {"order": 9}
     assert set(round_record.defaulted) == set(ROLES) - {"factory"}
     assert after.deadline == T0 + 60 and after.last_round_ids == {"factory": "f"}
+    assert set(after.last_defaulted) == set(round_record.defaulted)
+    assert after.last_defaulted["retailer"] == round_record.decisions["retailer"]
     paused = replace(record, status=GameStatus.PAUSED)
     _, after_pause = closed_round(game, paused, {}, "facilitator", T0)
     assert after_pause.deadline is None and after_pause.paused_remaining == 60

@@ -255,6 +255,34 @@ def test_a_deadline_closes_the_round_with_defaults_for_the_missing_seats() -> No
     assert h.room.round == 1 and h.timer == T0 + 120
 
 
+def test_players_are_told_the_decision_used_when_they_had_none() -> None:
+    h, peers = started(round_seconds=60)
+    watcher = Peer("facilitator")
+    h.handle(ev.Connect(watcher, None))
+    submit(h, peers["factory"], "factory", 11, "f")
+    h.complete()
+    h.now = T0 + 60
+    h.handle(ev.TimerFired())
+    (closing,) = h.saves
+    used = closing.record.decisions["retailer"]
+    h.complete()
+    assert of(peers["retailer"], "round")[-1]["defaulted"] == used
+    assert of(peers["factory"], "round")[-1]["defaulted"] is None
+    told = of(watcher, "round")[-1]["defaulted"]
+    assert set(told) == {"retailer", "wholesaler", "distributor"} and told["retailer"] == used
+    # A page that reconnects during the next round learns it from its sync.
+    late = Peer("retailer again")
+    h.handle(ev.Connect(late, "retailer"))
+    assert of(late, "sync")[-1]["defaulted"] == used
+    peers["retailer"] = late
+    for n, role in enumerate(ROLES):
+        submit(h, peers[role], role, n, f"w2-{role}", round_no=2)
+    h.complete_all()
+    h.complete_all()
+    assert h.room.round == 2 and of(late, "round")[-1]["defaulted"] is None
+    assert h.room.record.last_defaulted == {}
+
+
 def test_a_close_waits_for_a_decision_still_being_saved_and_counts_it() -> None:
     h, peers = started(round_seconds=60)
     submit(h, peers["retailer"], "retailer", 12, "late")

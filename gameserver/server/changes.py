@@ -94,7 +94,11 @@ def closed_round(
             decisions[role] = got.decision
     state = game.step(record.state, decisions)
     ids = {role: p.id for role, p in pending.items()}
-    changes: dict[str, Any] = {"state": state, "last_round_ids": ids}
+    changes: dict[str, Any] = {
+        "state": state,
+        "last_round_ids": ids,
+        "last_defaulted": {role: decisions[role] for role in defaulted},
+    }
     if game.is_over(state):
         changes.update(status=GameStatus.FINISHED, deadline=None, paused_remaining=None)
     elif record.status == RUNNING:
