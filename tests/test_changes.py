@@ -10,7 +10,7 @@ from gameserver.errors import Conflict, ErrorCode, GameServerError, NotFound
 from gameserver.games import get_game
 from gameserver.protocol import GameStatus
 from gameserver.server import events as ev
-from gameserver.server.changes import changed, closed_round
+from gameserver.server.changes import changed, closed_round, revived
 from gameserver.server.records import PendingDecision
 from tests.test_room import ROLES, T0, beer_record
 
@@ -95,6 +95,19 @@ def test_a_retried_join_gets_its_seat_back_under_a_new_token() -> None:
     assert reset.seat("retailer").join_hash is None
     _, role = changed(reset, ev.ClaimSeat(REF, None, None, "t6", "j1"), T0)
     assert role == "retailer"  # the first free seat, as for anyone
+
+
+def test_a_revived_round_gets_back_the_time_left_when_the_server_went_down() -> None:
+    running = beer_record(status=GameStatus.RUNNING, deadline=T0 + 45)
+    # down from T0 to T0 + 600: 45 s left then, 45 s from the restart
+    assert revived(running, 30.0, T0, T0 + 600).deadline == T0 + 645
+    # at least the grace: time to reconnect
+    assert revived(running, 30.0, T0 + 40, T0 + 600).deadline == T0 + 630
+    # no mark (a first start, a load on access): only the grace
+    assert revived(running, 30.0, None, T0).deadline == T0 + 45
+    assert revived(running, 30.0, None, T0 + 600).deadline == T0 + 630
+    paused = beer_record(status=GameStatus.PAUSED, paused_remaining=20.0)
+    assert revived(paused, 30.0, T0, T0 + 600) is paused
 
 
 def test_a_closed_round_defaults_missing_seats_and_moves_the_clock() -> None:

@@ -118,6 +118,23 @@ def closed_round(
     return round_record, replace(record, **changes)
 
 
+def revived(record: GameRecord, grace: float, down_since: float | None, now: float) -> GameRecord:
+    """The record of a game coming into memory at ``now`` (see :class:`events.Revive`).
+
+    A running round's deadline moves on by the time the server was down (from ``down_since``,
+    the server's last sign of life before this start), so players get back the time the round
+    had left then; and it is at least ``grace`` seconds away, so that players have time to
+    reconnect (a deadline that passed before the server went down closes ``grace`` after the
+    start). Anything else is left as it is."""
+    deadline = record.deadline
+    if record.status != RUNNING or deadline is None:
+        return record
+    if down_since is not None and down_since < now:
+        deadline += now - down_since
+    deadline = max(deadline, now + grace)
+    return record if deadline == record.deadline else replace(record, deadline=deadline)
+
+
 def seat_of(record: GameRecord, role: str) -> SeatRecord:
     """The seat of ``role``, or :class:`NotFound` naming the roles there are."""
     try:

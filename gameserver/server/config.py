@@ -33,8 +33,12 @@ class Config:
     idle_timeout: float = 1800.0
     #: How often the eviction sweep runs.
     sweep_interval: float = 30.0
-    #: Seconds added to a round deadline that passed while the server was down.
+    #: Seconds a restored round's deadline is at least away from the restart (time for the
+    #: players to reconnect); it has first been moved on by the downtime.
     deadline_grace: float = 30.0
+    #: Seconds between the server's alive marks (``<data>/alive``): after a crash, a round gets
+    #: back the time it had left at the last mark.
+    alive_interval: float = 2.0
     #: Largest accepted WebSocket message, in bytes.
     max_message_bytes: int = 16 * 1024
     #: Sustained messages per second per connection, and the burst allowed above it.

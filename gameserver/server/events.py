@@ -154,10 +154,15 @@ class TimerFired:
 
 @dataclass(slots=True)
 class Revive:
-    """The game came (back) into memory: a restart or a load on access. A deadline that
-    passed meanwhile gets ``grace`` seconds rather than firing at once."""
+    """The game came (back) into memory: a restart or a load on access.
+
+    ``down_since``: at a restart, the last time the server was known to be alive before it
+    (None when unknown, or for a load on access). A running round's deadline is moved on by
+    the time since then, so the server's downtime does not eat the round's time. A deadline
+    that still has passed gets ``grace`` seconds rather than firing at once."""
 
     grace: float
+    down_since: float | None = None
 
 
 @dataclass(slots=True)
