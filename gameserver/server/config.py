@@ -48,6 +48,9 @@ class Config:
     outbox_limit: int = 256
     #: Seconds a WebSocket may stay quiet before it is pinged; twice that and it is closed (1011).
     ping_interval: float = 20.0
+    #: Seconds a connection that sends the protocol's ``ping`` (a page's heartbeat) may stay
+    #: quiet: pinged after half of it, closed (1011) after all of it.
+    heartbeat_timeout: float = 5.0
     #: Seconds a new connection has to send its ``hello``.
     hello_timeout: float = 10.0
     #: Seconds an HTTP request has to arrive whole (head and body), from the connection's

@@ -92,6 +92,8 @@ class Session:
         # decisions, resends, pings and mistakes still count, so a real flood is cut off.
         self._decided_round = 0
         self._hellos = 0
+        #: The client sends ``ping``: a page's heartbeat, held to a short silence limit.
+        self.heartbeats = False
         self._joining: asyncio.Task[None] | None = None
         self._waiting: deque[str | bytes] = deque()  # frames that came while joining
         self._ended = False
@@ -203,6 +205,7 @@ class Session:
                 if saving is not None:
                     self.hub.spawn(saving, "decision")
             elif isinstance(message, protocol.Ping):
+                self.heartbeats = True
                 peer.send(protocol.encode(protocol.pong(message.id, time.time())))
             else:
                 driver.sync(peer)
