@@ -1,11 +1,12 @@
 // The player page: join (a seat's link, a typed code, or an open code plus a free role), then play.
 // The seat token is kept in localStorage per game, so a reload or a laptop that slept resumes the
 // seat; a decision not yet acknowledged is kept there too and sent (again, with the same message
-// id) once the connection is back. The protocol makes such resends harmless.
+// id) once the connection is back. The protocol makes such resends harmless, as it makes a join
+// retried with the same join id (client.js keeps one per join code) get its seat back.
 
 import {
   ApiError, GameSocket, KIND_TITLES, ServerClock, api, checkWholeNumber, decisionKey, el, fmt,
-  fmtDuration, humanize, newId, roleName, roundWord,
+  fmtDuration, humanize, joinIdFor, newId, roleName, roundWord,
 } from "./client.js";
 import { renderDebrief } from "./debrief.js";
 import {
@@ -37,6 +38,7 @@ const game = {
   confirmed: null, // {round, decision, id}: the server has it, durably
   outbox: null, // {round, id, decision}: made here, not acknowledged yet
   notice: "",
+  defaulted: null, // what the last closed round used for this seat, which had no decision
 };
 const clock = new ServerClock();
 let seat = null; // {gameId, code, token, role, name}
@@ -130,17 +132,21 @@ function probe(code) {
     }
     const game = `${answer.title ? `${answer.title}, a ` : "a "}${KIND_TITLES[answer.kind] || humanize(answer.kind)}`;
     const over = OVER.has(answer.status) ? " This game is over." : "";
+    // A join started on this device (its join id is kept) gets its seat back by joining again.
+    const tried = Boolean(joinIdFor(code, { create: false }));
+    const back = " If you joined it from this device, Join gets it back.";
     if (answer.open) {
       const free = answer.roles.filter((r) => r.free).length;
       info.textContent = free
         ? `This code opens ${game}: choose a free role.${over}`
-        : `Every seat of ${game} is taken.${over} If one is yours, continue on the device you joined with, or ask your facilitator.`;
-      showRolePicker(answer.roles);
+        : `Every seat of ${game} is taken.${over}`
+          + (tried ? back : " If one is yours, continue on the device you joined with, or ask your facilitator.");
+      showRolePicker(answer.roles, tried);
       $("join-code").dataset.kind = "open";
     } else {
       const taken = answer.roles.some((r) => r.role === answer.role && !r.free);
       info.textContent = `This code is for the ${roleName(answer.role)} seat of ${game}.${over}`
-        + (taken ? " That seat is already taken; if it is yours, continue on the device you joined with, or ask your facilitator for a new code." : "");
+        + (taken ? ` That seat is already taken.${tried ? back : " If it is yours, continue on the device you joined with, or ask your facilitator for a new code."}` : "");
       $("join-code").dataset.kind = "seat";
     }
     info.hidden = false;
@@ -148,8 +154,11 @@ function probe(code) {
   });
 }
 
-/** The open join's role picker: free roles can be chosen, taken ones are shown disabled. */
-function showRolePicker(roles) {
+/**
+ * The open join's role picker: free roles can be chosen, taken ones are shown disabled. `tried`:
+ * this device sent a join with this code before, which gets its seat back even when none is free.
+ */
+function showRolePicker(roles, tried = false) {
   const box = $("role-options");
   box.replaceChildren();
   const option = (value, text, { checked = false, disabled = false } = {}) => {
@@ -164,7 +173,7 @@ function showRolePicker(roles) {
     ...roles.map((r) => option(r.role, r.free ? roleName(r.role) : `${roleName(r.role)} (taken)`, { disabled: !r.free })),
   );
   $("role-picker").hidden = false;
-  $("join-button").disabled = !anyFree;
+  $("join-button").disabled = !anyFree && !tried;
 }
 
 async function onJoinSubmit(event) {
@@ -259,7 +268,10 @@ function seatLost(message) {
 }
 
 function onState(state, info) {
-  connection = { state, ...info };
+  // Coming back after a lost connection is still being offline, as far as the player can tell.
+  connection = state === "connecting" && info.reconnecting
+    ? { state: "offline", reconnecting: true }
+    : { state, ...info };
   if (state === "connecting") joined = false;
   if (state === "superseded" && seat && info.error && info.error.code === ERROR.SEAT_RESET) {
     // CLOSE.SEAT_RESET after a reset: the token is dead, coming back with it would only be refused
@@ -326,6 +338,7 @@ function onMessage(message) {
       break;
     case "sync":
       applyFigures(message);
+      game.defaulted = message.defaulted ?? null;
       game.view = message.view;
       game.confirmed = message.decision
         ? { round: message.open_round, decision: message.decision, id: message.decision_id }
@@ -335,6 +348,7 @@ function onMessage(message) {
       break;
     case "round":
       applyFigures(message);
+      game.defaulted = message.defaulted ?? null;
       game.view = message.view;
       game.confirmed = null;
       game.notice = "";
@@ -506,7 +520,32 @@ function announceRound() {
   else if (game.kind === "beer") {
     text += ` Incoming order ${fmt(v.incoming_order)}, inventory ${fmt(v.inventory)}, backlog ${fmt(v.backlog)}.`;
   }
-  announce(text);
+  const defaulted = defaultedWords();
+  announce(defaulted ? `${defaulted} ${text}` : text);
+}
+
+/**
+ * What the last closed round used for this seat because it had no decision, in words ("Week 4
+ * closed without your order; 8 was used."), or "" when the seat decided. Any game: the words
+ * come from the decision's own keys.
+ */
+function defaultedWords() {
+  const used = game.defaulted;
+  if (!used || typeof used !== "object" || !game.round) return "";
+  const entries = Object.entries(used);
+  const what = entries.length === 1 ? humanize(entries[0][0]).toLowerCase() : "decision";
+  const value = entries.length === 1
+    ? fmt(entries[0][1])
+    : entries.map(([key, v]) => `${humanize(key).toLowerCase()} ${fmt(v)}`).join(", ");
+  return `${humanize(roundWord(game.kind))} ${game.round} closed without your ${what}; ${value} was used.`;
+}
+
+function renderDefaulted() {
+  const text = defaultedWords();
+  const box = $("defaulted-notice");
+  box.hidden = !text;
+  box.dataset.round = text ? String(game.round) : "";
+  if ($("defaulted-text").textContent !== text) $("defaulted-text").textContent = text;
 }
 
 let botShown = false;
@@ -574,6 +613,7 @@ function render(full) {
       }
     }
   }
+  renderDefaulted();
   renderDecision();
   tick();
 }

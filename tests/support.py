@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -313,6 +314,98 @@ class RawConnection:
 
     def close(self) -> None:
         self.writer.close()
+
+
+class Link:
+    """A TCP proxy on 127.0.0.1 in front of a server, in a thread of its own: a network link
+    that can fail the way Wi-Fi does. :meth:`cut` makes every connection open at that moment
+    silent both ways, for good, without closing anything (neither end hears a thing, not even
+    a close: only a heartbeat or a keepalive can tell), and refuses new connections;
+    :meth:`mend` lets new connections through again."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = free_port()
+        self.cut_at: float | None = None
+        self._open: list[dict[str, bool]] = []
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="link", daemon=True)
+        self._thread.start()
+        self._ready.wait(10)
+
+    def url(self, url: str) -> str:
+        """``url`` of the server, through this link."""
+        return url.replace(f":{self.target_port}", f":{self.port}", 1)
+
+    def cut(self) -> None:
+        self.cut_at = time.monotonic()
+        for state in list(self._open):
+            state["dead"] = True
+
+    def mend(self) -> None:
+        self.cut_at = None
+
+    def close(self) -> None:
+        """Drop every connection and stop the thread."""
+        asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop.close()
+
+    async def _shutdown(self) -> None:
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def __enter__(self) -> Link:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        server = self._loop.run_until_complete(
+            asyncio.start_server(self._connection, "127.0.0.1", self.port)
+        )
+        self._ready.set()
+        try:
+            self._loop.run_forever()
+        finally:
+            server.close()
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.cut_at is not None:  # no network: the connection fails at once
+            writer.close()
+            return
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        state = {"dead": False}
+        self._open.append(state)
+        try:
+            await asyncio.gather(
+                self._pump(reader, up_writer, state), self._pump(up_reader, writer, state)
+            )
+        finally:
+            self._open.remove(state)
+            writer.close()
+            up_writer.close()
+
+    @staticmethod
+    async def _pump(
+        source: asyncio.StreamReader, sink: asyncio.StreamWriter, state: dict[str, bool]
+    ) -> None:
+        try:
+            while data := await source.read(65536):
+                if not state["dead"]:
+                    sink.write(data)
+                    await sink.drain()
+        except OSError:
+            return
+        if state["dead"]:
+            await asyncio.Event().wait()  # a dead link carries no close either: for ever
+        sink.close()
 
 
 def markdown_table(text: str, header: str) -> list[list[str]]:
