@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -316,6 +317,14 @@ class RawConnection:
         self.writer.close()
 
 
+@dataclass(eq=False)
+class _Pipe:
+    """One connection through a :class:`Link`: its two sockets, and whether it was cut."""
+
+    writers: tuple[asyncio.StreamWriter, asyncio.StreamWriter]
+    dead: bool = False
+
+
 class Link:
     """A TCP proxy on 127.0.0.1 in front of a server, in a thread of its own: a network link
     that can fail the way Wi-Fi does. :meth:`cut` makes every connection open at that moment
@@ -327,8 +336,10 @@ class Link:
         self.target_port = target_port
         self.port = free_port()
         self.cut_at: float | None = None
-        self._open: list[dict[str, bool]] = []
+        self._pipes: set[_Pipe] = set()
+        self._handlers: set[asyncio.Task[None]] = set()
         self._loop = asyncio.new_event_loop()
+        self._closing: asyncio.Event | None = None
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, name="link", daemon=True)
         self._thread.start()
@@ -340,8 +351,8 @@ class Link:
 
     def cut(self) -> None:
         self.cut_at = time.monotonic()
-        for state in list(self._open):
-            state["dead"] = True
+        for pipe in list(self._pipes):
+            pipe.dead = True
 
     def mend(self) -> None:
         self.cut_at = None
@@ -353,12 +364,6 @@ class Link:
         self._thread.join(10)
         self._loop.close()
 
-    async def _shutdown(self) -> None:
-        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
     def __enter__(self) -> Link:
         return self
 
@@ -367,6 +372,7 @@ class Link:
 
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
+        self._closing = asyncio.Event()
         server = self._loop.run_until_complete(
             asyncio.start_server(self._connection, "127.0.0.1", self.port)
         )
@@ -376,35 +382,52 @@ class Link:
         finally:
             server.close()
 
+    async def _shutdown(self) -> None:
+        assert self._closing is not None
+        self._closing.set()  # dead pipes stop waiting
+        for pipe in list(self._pipes):
+            for writer in pipe.writers:
+                writer.close()  # live ones read their end
+        await asyncio.gather(*self._handlers, return_exceptions=True)
+
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self.cut_at is not None:  # no network: the connection fails at once
             writer.close()
             return
-        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
-        state = {"dead": False}
-        self._open.append(state)
+        task = asyncio.current_task()
+        assert task is not None
+        self._handlers.add(task)
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:
+            writer.close()
+            self._handlers.discard(task)
+            return
+        pipe = _Pipe((writer, up_writer))
+        self._pipes.add(pipe)
         try:
             await asyncio.gather(
-                self._pump(reader, up_writer, state), self._pump(up_reader, writer, state)
+                self._pump(reader, up_writer, pipe), self._pump(up_reader, writer, pipe)
             )
         finally:
-            self._open.remove(state)
+            self._pipes.discard(pipe)
+            self._handlers.discard(task)
             writer.close()
             up_writer.close()
 
-    @staticmethod
     async def _pump(
-        source: asyncio.StreamReader, sink: asyncio.StreamWriter, state: dict[str, bool]
+        self, source: asyncio.StreamReader, sink: asyncio.StreamWriter, pipe: _Pipe
     ) -> None:
         try:
             while data := await source.read(65536):
-                if not state["dead"]:
+                if not pipe.dead:
                     sink.write(data)
                     await sink.drain()
         except OSError:
             return
-        if state["dead"]:
-            await asyncio.Event().wait()  # a dead link carries no close either: for ever
+        if pipe.dead:  # a dead link carries no close either: until the link itself closes
+            assert self._closing is not None
+            await self._closing.wait()
         sink.close()
 
 
