@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TypedDict
@@ -34,6 +34,7 @@ __all__ = [
     "CLOSES_WITH",
     "MAX_DEPTH",
     "MAX_ID",
+    "MIN_JOIN_ID",
     "PROTOCOL_VERSION",
     "SUPPORTED_VERSIONS",
     "Ack",
@@ -79,6 +80,8 @@ PROTOCOL_VERSION = 1
 SUPPORTED_VERSIONS = frozenset({1})
 #: Client message ids and player names: 1 to this many characters.
 MAX_ID = 64
+#: A join id (``hello``'s ``join_id``) is a secret of the client's: at least this many characters.
+MIN_JOIN_ID = 16
 #: JSON nested deeper than this is refused at the edge (no message needs more than a few).
 MAX_DEPTH = 32
 #: Whole numbers beyond this (2**53 - 1) do not survive a browser's JSON: refused at the edge.
@@ -124,11 +127,15 @@ def game_of_token(token: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Join:
-    """Take a seat with a join code (a seat's code, or a game's open code plus a role)."""
+    """Take a seat with a join code (a seat's code, or a game's open code plus a role).
+
+    ``join_id`` is the client's own id for this join: the same join sent again with it (its
+    ``welcome`` was lost) gets the seat it claimed back, with a new token."""
 
     code: str
     role: str | None
     name: str | None
+    join_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,10 +306,18 @@ def parse_hello(data: dict[str, Any]) -> Hello:
         return Resume(token=_text(data, "token", 200, required=True) or "")
     if data.get("join") is not None:
         code = (_text(data, "join", 200, required=True) or "").strip().upper()
+        join_id = _text(data, "join_id", MAX_ID, required=False)
+        if join_id is not None and len(join_id) < MIN_JOIN_ID:
+            raise ProtocolError(
+                f"'join_id' must be a string of {MIN_JOIN_ID} to {MAX_ID} characters (a random "
+                f"id the client keeps for this join), got {short(join_id)}",
+                code=ErrorCode.BAD_FIELD,
+            )
         return Join(
             code=code,
             role=_text(data, "role", 200, required=False),
             name=_text(data, "name", MAX_ID, required=False),
+            join_id=join_id,
         )
     raise ProtocolError(
         "'hello' needs one of 'join' (a join code), 'token' (to resume a seat) or 'watch' "
@@ -408,12 +423,14 @@ class GameInfo(TypedDict):
 
 
 class Sync(GameInfo):
-    """A player's full picture, on every (re)connection and on request."""
+    """A player's full picture, on every (re)connection and on request. ``defaulted``: the
+    decision the last closed round used for this seat because it had none, or None."""
 
     role: str
     view: Any
     decision: Any
     decision_id: str | None
+    defaulted: Any
 
 
 class SeatInfo(TypedDict):
@@ -426,27 +443,33 @@ class SeatInfo(TypedDict):
 
 
 class FacilitatorSync(GameInfo):
-    """A facilitator's full picture: the facilitator view and every seat."""
+    """A facilitator's full picture: the facilitator view and every seat. ``defaulted``: the
+    decision the last closed round used for each seat that had none, by role."""
 
     role: None
     view: Any
     seats: Sequence[SeatInfo]
     total_rounds: int | None
+    defaulted: Mapping[str, Any]
 
 
 class Round(GameInfo):
-    """A round closed: a player's new view."""
+    """A round closed: a player's new view, and the decision the round used for this seat
+    because it had none (``defaulted``, else None)."""
 
     role: str
     view: Any
+    defaulted: Any
 
 
 class FacilitatorRound(GameInfo):
-    """A round closed: the facilitator's new view."""
+    """A round closed: the facilitator's new view, and the decision it used for each seat
+    that had none, by role."""
 
     role: None
     view: Any
     total_rounds: int | None
+    defaulted: Mapping[str, Any]
 
 
 class Progress(TypedDict):

@@ -13,9 +13,25 @@ const FINAL_HELLO_ERRORS = new Set([
 ]);
 // The page's own reasons for dropping a connection, reported as its close code: codes that no
 // server sends (the test of the pages checks that CLOSE has none of them).
-const SILENT = 4999; // nothing heard for 45 s
+const SILENT = 4999; // a ping had no answer in time (the heartbeat below)
 const HELLO_REFUSED = 4998; // a hello refused for a reason a retry may fix
+const NETWORK_LOST = 4997; // the browser says it lost the network
+const NO_WELCOME = 4996; // opened (or opening) for too long without a welcome
 const NO_CLOSE_FRAME = 1006; // RFC 6455: the connection was lost without a close frame
+
+// The heartbeat (docs/protocol.md, "Heartbeat"): a ping every 2 s; a ping without an answer
+// (its pong, or any message) for 3 s means the connection is lost, even if the socket looks
+// open. The server holds a page that pings to a short silence limit in turn.
+const BEAT_MS = 1 * 1000;
+const PING_EVERY_MS = 2 * 1000;
+const PONG_LATE_MS = 3 * 1000;
+const WELCOME_WITHIN_MS = 10 * 1000;
+
+/** A random id of 128 bits, as 32 hexadecimal digits (for a join id, say). */
+export function randomId(prefix = "") {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return prefix + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
 
 // `?game=` names the game the hello is for: a proxy in front of several servers routes by it
 // (docs/deploy.md); one server alone ignores it.
@@ -27,14 +43,47 @@ export function wsUrl(hello = {}) {
   return `${scheme}://${location.host}/ws${query}`;
 }
 
+const JOIN_ID_PREFIX = "gameserver.join.";
+const joinIds = new Map(); // the same ids, for a browser that keeps no localStorage
+
+/**
+ * The join id this browser sends with a join code (`join_id`, docs/protocol.md): made once per
+ * code and kept in localStorage, so that a join retried after its welcome was lost (a dropped
+ * connection, a server crash, a reload) gets its seat back instead of `seat_taken`. With
+ * `create: false`, null when this browser never joined with the code.
+ */
+export function joinIdFor(code, { create = true } = {}) {
+  const key = JOIN_ID_PREFIX + code;
+  let id = joinIds.get(key) || null;
+  if (!id) {
+    try {
+      id = localStorage.getItem(key);
+    } catch {
+      id = null;
+    }
+  }
+  if (!id && create) {
+    id = randomId("j-");
+    try {
+      localStorage.setItem(key, id);
+    } catch {
+      // private browsing without storage: the id lasts as long as the page
+    }
+  }
+  if (id) joinIds.set(key, id);
+  return id;
+}
+
 /**
  * One WebSocket that says hello, and reconnects with backoff until stopped.
  *
  * `hello()` is called on every connection, so it can switch from a join code to the seat token.
- * `onMessage(msg)` gets every server message; `onState(state, info)` gets "connecting",
- * "online", "offline" (info.retryAt, info.code), "superseded" (info.error: the `superseded` error
+ * `onMessage(msg)` gets every server message; `onState(state, info)` gets "connecting"
+ * (info.reconnecting: true after a connection was lost or refused), "online", "offline"
+ * (info.retryAt, info.code), "superseded" (info.error: the `superseded` error
  * that came before the close, if any: another window took the seat, or the facilitator reset it),
- * "deleted" or "refused" (info.error).
+ * "deleted" or "refused" (info.error). A connection that stops answering the heartbeat goes
+ * "offline" within seconds (see PONG_LATE_MS).
  * Closes such as CLOSE.RESTARTING and CLOSE.TOO_SLOW are ordinary reasons to come back;
  * CLOSE.SUPERSEDED, CLOSE.SEAT_RESET and CLOSE.GAME_DELETED are not.
  */
@@ -49,11 +98,17 @@ export class GameSocket {
     this.attempt = 0;
     this.retryTimer = null;
     this.lastHeard = 0;
+    this.openedAt = 0;
+    this.pingSentAt = 0;
+    this.awaitingPong = false; // a ping went out and nothing came back since
     this.heartbeat = null;
     this._wake = () => this.retryNow();
+    this._lost = () => {
+      if (this.ws) this._drop(NETWORK_LOST);
+    };
     this._visible = () => {
       if (document.visibilityState !== "visible") return;
-      if (this.ready) this.send({ type: "ping", id: "wake" });
+      if (this.ready) this._ping();
       else this.retryNow();
     };
   }
@@ -67,10 +122,11 @@ export class GameSocket {
     this.stopped = false;
     this.attempt = 0;
     window.addEventListener("online", this._wake);
+    window.addEventListener("offline", this._lost);
     document.addEventListener("visibilitychange", this._visible);
-    // A laptop lid closed for an hour leaves a socket that looks open and is dead: ping it, and
-    // drop it when nothing at all came back for a while.
-    this.heartbeat = setInterval(() => this._beat(), 10000);
+    // Wi-Fi gone or a laptop lid closed leaves a socket that looks open and is dead: ping it,
+    // and drop it when a ping gets no answer in time.
+    this.heartbeat = setInterval(() => this._beat(), BEAT_MS);
     this._open();
   }
 
@@ -79,6 +135,7 @@ export class GameSocket {
     clearTimeout(this.retryTimer);
     clearInterval(this.heartbeat);
     window.removeEventListener("online", this._wake);
+    window.removeEventListener("offline", this._lost);
     document.removeEventListener("visibilitychange", this._visible);
     const ws = this.ws;
     this.ws = null;
@@ -99,12 +156,26 @@ export class GameSocket {
   }
 
   _beat() {
-    if (!this.ready) return;
-    if (Date.now() - this.lastHeard > 45000) {
-      this._drop(SILENT);
+    const now = Date.now();
+    if (this.ws && !this.welcomed) {
+      // a connection attempt or a hello that hangs (a dead network, a frozen server)
+      if (now - this.openedAt > WELCOME_WITHIN_MS) this._drop(NO_WELCOME);
       return;
     }
-    this.send({ type: "ping", id: "beat" });
+    if (!this.ready) return;
+    if (this.awaitingPong) {
+      if (now - this.pingSentAt > PONG_LATE_MS) this._drop(SILENT);
+      return;
+    }
+    // A background tab's timers may run once a minute: then it pings once a minute, and the
+    // server's own WebSocket pings (answered by the browser) keep the connection known alive.
+    if (now - this.pingSentAt >= PING_EVERY_MS - BEAT_MS / 2) this._ping();
+  }
+
+  _ping() {
+    if (this.awaitingPong || !this.send({ type: "ping", id: "beat" })) return;
+    this.awaitingPong = true;
+    this.pingSentAt = Date.now();
   }
 
   _open() {
@@ -119,14 +190,20 @@ export class GameSocket {
     this.ws = ws;
     this.welcomed = false;
     this.lastError = null;
-    this.onState("connecting", {});
+    this.openedAt = Date.now();
+    this.awaitingPong = false;
+    this.pingSentAt = 0;
+    this.onState("connecting", { reconnecting: this.attempt > 0 });
     ws.onopen = () => {
       this.lastHeard = Date.now();
-      ws.send(JSON.stringify({ type: "hello", v: PROTOCOL_VERSION, ...this.hello() }));
+      const hello = { type: "hello", v: PROTOCOL_VERSION, ...this.hello() };
+      if (hello.join && !hello.token && !hello.watch) hello.join_id = joinIdFor(hello.join);
+      ws.send(JSON.stringify(hello));
     };
     ws.onmessage = (event) => {
       if (this.ws !== ws) return;
       this.lastHeard = Date.now();
+      this.awaitingPong = false; // whatever came, the connection is alive
       let message;
       try {
         message = JSON.parse(event.data);

@@ -1,12 +1,13 @@
 // The player page: join (a seat's link, a typed code, or an open code plus a free role), then play.
 // The seat token is kept in localStorage per game, so a reload or a laptop that slept resumes the
 // seat; a decision not yet acknowledged is kept there too and sent (again, with the same message
-// id) once the connection is back. The protocol makes such resends harmless.
+// id) once the connection is back. The protocol makes such resends harmless, as it makes a join
+// retried with the same join id (client.js keeps one per join code) get its seat back.
 
 import {
   ApiError, GameSocket, ServerClock, api, at, checkDecision, decisionRange, displayOf, el,
-  ensureKind, fetchKinds, fmt, fmtAs, fmtDuration, humanize, kindOf, kindTitle, newId, roleName,
-  roundWord,
+  ensureKind, fetchKinds, fmt, fmtAs, fmtDuration, humanize, joinIdFor, kindOf, kindTitle, newId,
+  roleName, roundWord,
 } from "./client.js";
 import { renderDebrief } from "./debrief.js";
 import {
@@ -39,6 +40,7 @@ const game = {
   confirmed: null, // {round, decision, id}: the server has it, durably
   outbox: null, // {round, id, decision}: made here, not acknowledged yet
   notice: "",
+  defaulted: null, // what the last closed round used for this seat, which had no decision
 };
 const clock = new ServerClock();
 let seat = null; // {gameId, code, token, role, name}
@@ -133,17 +135,21 @@ function probe(code) {
     await ensureKind(answer.kind).catch(() => null); // its title; the kind's name will do
     const game = answer.title ? `${answer.title} (${kindTitle(answer.kind)})` : kindTitle(answer.kind);
     const over = OVER.has(answer.status) ? " This game is over." : "";
+    // A join started on this device (its join id is kept) gets its seat back by joining again.
+    const tried = Boolean(joinIdFor(code, { create: false }));
+    const back = " If you joined it from this device, Join gets it back.";
     if (answer.open) {
       const free = answer.roles.filter((r) => r.free).length;
       info.textContent = free
         ? `This code opens ${game}: choose a free role.${over}`
-        : `Every seat of ${game} is taken.${over} If one is yours, continue on the device you joined with, or ask your facilitator.`;
-      showRolePicker(answer.roles, answer.kind);
+        : `Every seat of ${game} is taken.${over}`
+          + (tried ? back : " If one is yours, continue on the device you joined with, or ask your facilitator.");
+      showRolePicker(answer.roles, answer.kind, tried);
       $("join-code").dataset.kind = "open";
     } else {
       const taken = answer.roles.some((r) => r.role === answer.role && !r.free);
       info.textContent = `This code is for the ${roleName(answer.role, answer.kind)} seat of ${game}.${over}`
-        + (taken ? " That seat is already taken; if it is yours, continue on the device you joined with, or ask your facilitator for a new code." : "");
+        + (taken ? ` That seat is already taken.${tried ? back : " If it is yours, continue on the device you joined with, or ask your facilitator for a new code."}` : "");
       $("join-code").dataset.kind = "seat";
     }
     info.hidden = false;
@@ -151,8 +157,11 @@ function probe(code) {
   });
 }
 
-/** The open join's role picker: free roles can be chosen, taken ones are shown disabled. */
-function showRolePicker(roles, kind) {
+/**
+ * The open join's role picker: free roles can be chosen, taken ones are shown disabled. `tried`:
+ * this device sent a join with this code before, which gets its seat back even when none is free.
+ */
+function showRolePicker(roles, kind, tried = false) {
   const box = $("role-options");
   box.replaceChildren();
   const option = (value, text, { checked = false, disabled = false } = {}) => {
@@ -167,7 +176,7 @@ function showRolePicker(roles, kind) {
     ...roles.map((r) => option(r.role, r.free ? roleName(r.role, kind) : `${roleName(r.role, kind)} (taken)`, { disabled: !r.free })),
   );
   $("role-picker").hidden = false;
-  $("join-button").disabled = !anyFree;
+  $("join-button").disabled = !anyFree && !tried;
 }
 
 async function onJoinSubmit(event) {
@@ -262,7 +271,10 @@ function seatLost(message) {
 }
 
 function onState(state, info) {
-  connection = { state, ...info };
+  // Coming back after a lost connection is still being offline, as far as the player can tell.
+  connection = state === "connecting" && info.reconnecting
+    ? { state: "offline", reconnecting: true }
+    : { state, ...info };
   if (state === "connecting") joined = false;
   if (state === "superseded" && seat && info.error && info.error.code === ERROR.SEAT_RESET) {
     // CLOSE.SEAT_RESET after a reset: the token is dead, coming back with it would only be refused
@@ -329,6 +341,7 @@ function onMessage(message) {
       break;
     case "sync":
       applyFigures(message);
+      game.defaulted = message.defaulted ?? null;
       game.view = message.view;
       game.confirmed = message.decision
         ? { round: message.open_round, decision: message.decision, id: message.decision_id }
@@ -338,6 +351,7 @@ function onMessage(message) {
       break;
     case "round":
       applyFigures(message);
+      game.defaulted = message.defaulted ?? null;
       game.view = message.view;
       game.confirmed = null;
       game.notice = "";
@@ -557,7 +571,32 @@ function announceRound() {
       .map((f) => `${f.label.toLowerCase()} ${fmtAs(f.format, at(view, f.key))}`);
     if (figures.length) text += ` ${humanize(figures.join(", "))}.`;
   }
-  announce(text);
+  const defaulted = defaultedWords();
+  announce(defaulted ? `${defaulted} ${text}` : text);
+}
+
+/**
+ * What the last closed round used for this seat because it had no decision, in words ("Week 4
+ * closed without your order; 8 was used."), or "" when the seat decided. Any game: the words
+ * come from the decision's own keys.
+ */
+function defaultedWords() {
+  const used = game.defaulted;
+  if (!used || typeof used !== "object" || !game.round) return "";
+  const entries = Object.entries(used);
+  const what = entries.length === 1 ? humanize(entries[0][0]).toLowerCase() : "decision";
+  const value = entries.length === 1
+    ? fmt(entries[0][1])
+    : entries.map(([key, v]) => `${humanize(key).toLowerCase()} ${fmt(v)}`).join(", ");
+  return `${humanize(roundWord(game.kind))} ${game.round} closed without your ${what}; ${value} was used.`;
+}
+
+function renderDefaulted() {
+  const text = defaultedWords();
+  const box = $("defaulted-notice");
+  box.hidden = !text;
+  box.dataset.round = text ? String(game.round) : "";
+  if ($("defaulted-text").textContent !== text) $("defaulted-text").textContent = text;
 }
 
 let botShown = false;
@@ -626,6 +665,7 @@ function render(full) {
       }
     }
   }
+  renderDefaulted();
   renderDecision();
   tick();
 }

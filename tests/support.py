@@ -7,7 +7,9 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -313,6 +315,120 @@ class RawConnection:
 
     def close(self) -> None:
         self.writer.close()
+
+
+@dataclass(eq=False)
+class _Pipe:
+    """One connection through a :class:`Link`: its two sockets, and whether it was cut."""
+
+    writers: tuple[asyncio.StreamWriter, asyncio.StreamWriter]
+    dead: bool = False
+
+
+class Link:
+    """A TCP proxy on 127.0.0.1 in front of a server, in a thread of its own: a network link
+    that can fail the way Wi-Fi does. :meth:`cut` makes every connection open at that moment
+    silent both ways, for good, without closing anything (neither end hears a thing, not even
+    a close: only a heartbeat or a keepalive can tell), and refuses new connections;
+    :meth:`mend` lets new connections through again."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = free_port()
+        self.cut_at: float | None = None
+        self._pipes: set[_Pipe] = set()
+        self._handlers: set[asyncio.Task[None]] = set()
+        self._loop = asyncio.new_event_loop()
+        self._closing: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="link", daemon=True)
+        self._thread.start()
+        self._ready.wait(10)
+
+    def url(self, url: str) -> str:
+        """``url`` of the server, through this link."""
+        return url.replace(f":{self.target_port}", f":{self.port}", 1)
+
+    def cut(self) -> None:
+        self.cut_at = time.monotonic()
+        for pipe in list(self._pipes):
+            pipe.dead = True
+
+    def mend(self) -> None:
+        self.cut_at = None
+
+    def close(self) -> None:
+        """Drop every connection and stop the thread."""
+        asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop.close()
+
+    def __enter__(self) -> Link:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._closing = asyncio.Event()
+        server = self._loop.run_until_complete(
+            asyncio.start_server(self._connection, "127.0.0.1", self.port)
+        )
+        self._ready.set()
+        try:
+            self._loop.run_forever()
+        finally:
+            server.close()
+
+    async def _shutdown(self) -> None:
+        assert self._closing is not None
+        self._closing.set()  # dead pipes stop waiting
+        for pipe in list(self._pipes):
+            for writer in pipe.writers:
+                writer.close()  # live ones read their end
+        await asyncio.gather(*self._handlers, return_exceptions=True)
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.cut_at is not None:  # no network: the connection fails at once
+            writer.close()
+            return
+        task = asyncio.current_task()
+        assert task is not None
+        self._handlers.add(task)
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:
+            writer.close()
+            self._handlers.discard(task)
+            return
+        pipe = _Pipe((writer, up_writer))
+        self._pipes.add(pipe)
+        try:
+            await asyncio.gather(
+                self._pump(reader, up_writer, pipe), self._pump(up_reader, writer, pipe)
+            )
+        finally:
+            self._pipes.discard(pipe)
+            self._handlers.discard(task)
+            writer.close()
+            up_writer.close()
+
+    async def _pump(
+        self, source: asyncio.StreamReader, sink: asyncio.StreamWriter, pipe: _Pipe
+    ) -> None:
+        try:
+            while data := await source.read(65536):
+                if not pipe.dead:
+                    sink.write(data)
+                    await sink.drain()
+        except OSError:
+            return
+        if pipe.dead:  # a dead link carries no close either: until the link itself closes
+            assert self._closing is not None
+            await self._closing.wait()
+        sink.close()
 
 
 def markdown_table(text: str, header: str) -> list[list[str]]:

@@ -36,13 +36,21 @@ def _stored_0_1_0() -> list[dict[str, object]]:
     return [codec.decode(payload) for payload in payloads]
 
 
-def test_every_game_0_1_0_stored_reads_and_writes_back_unchanged() -> None:
+def test_every_game_0_1_0_stored_reads_and_writes_back_with_only_the_new_fields() -> None:
     stored = _stored_0_1_0()
     assert len(stored) == 8
     for data in stored:
+        assert data["v"] == 1
         record = game_from_json(data)
         assert isinstance(record.status, GameStatus)
-        assert game_to_json(record) == data  # layout 1 is still what this code writes
+        written = game_to_json(record)
+        assert written["v"] == LAYOUT_VERSION == 2
+        # Layout 2 adds a join id's hash to each seat (none for a seat claimed before) and
+        # the defaults of the last round (unknown before: none); the rest is 0.1.0's.
+        assert [seat.pop("join_hash") for seat in written["seats"]] == [None] * len(data["seats"])
+        assert written.pop("last_defaulted") == {}
+        assert {**written, "v": 1} == data
+        assert game_from_json(game_to_json(record)) == record
     statuses = {game_from_json(d).status for d in stored}
     assert statuses == set(GameStatus)
 

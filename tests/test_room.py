@@ -255,6 +255,34 @@ def test_a_deadline_closes_the_round_with_defaults_for_the_missing_seats() -> No
     assert h.room.round == 1 and h.timer == T0 + 120
 
 
+def test_players_are_told_the_decision_used_when_they_had_none() -> None:
+    h, peers = started(round_seconds=60)
+    watcher = Peer("facilitator")
+    h.handle(ev.Connect(watcher, None))
+    submit(h, peers["factory"], "factory", 11, "f")
+    h.complete()
+    h.now = T0 + 60
+    h.handle(ev.TimerFired())
+    (closing,) = h.saves
+    used = closing.record.decisions["retailer"]
+    h.complete()
+    assert of(peers["retailer"], "round")[-1]["defaulted"] == used
+    assert of(peers["factory"], "round")[-1]["defaulted"] is None
+    told = of(watcher, "round")[-1]["defaulted"]
+    assert set(told) == {"retailer", "wholesaler", "distributor"} and told["retailer"] == used
+    # A page that reconnects during the next round learns it from its sync.
+    late = Peer("retailer again")
+    h.handle(ev.Connect(late, "retailer"))
+    assert of(late, "sync")[-1]["defaulted"] == used
+    peers["retailer"] = late
+    for n, role in enumerate(ROLES):
+        submit(h, peers[role], role, n, f"w2-{role}", round_no=2)
+    h.complete_all()
+    h.complete_all()
+    assert h.room.round == 2 and of(late, "round")[-1]["defaulted"] is None
+    assert h.room.record.last_defaulted == {}
+
+
 def test_a_close_waits_for_a_decision_still_being_saved_and_counts_it() -> None:
     h, peers = started(round_seconds=60)
     submit(h, peers["retailer"], "retailer", 12, "late")
@@ -511,11 +539,52 @@ def test_a_revived_game_whose_decisions_were_all_saved_closes_its_round() -> Non
     assert isinstance(closing, ev.SaveRound) and closing.record.round == 1
 
 
-def test_a_deadline_that_passed_while_down_gets_grace() -> None:
+def test_a_deadline_that_passed_while_down_gets_grace_once_saved() -> None:
     record = beer_record(status=GameStatus.RUNNING, deadline=T0 - 500)
     h = Harness(Room(get_game("beer"), record, restored=True))
     h.handle(ev.Revive(30.0))
+    (moving,) = h.saves
+    assert isinstance(moving, ev.SaveGame) and moving.game.deadline == T0 + 30
+    assert h.timer is None, "the old deadline must not fire while the new one is saved"
+    early = Peer("early")
+    h.handle(ev.Connect(early, "retailer"))
+    h.complete()
     assert h.room.record.deadline == T0 + 30 and h.timer == T0 + 30
+    assert of(early, "status")[-1]["deadline"] == T0 + 30  # its sync had the old one
+
+
+def test_a_restart_gives_a_round_back_the_time_it_had_left() -> None:
+    # Last alive 100 s ago with 40 s left: 40 s again from now.
+    record = beer_record(status=GameStatus.RUNNING, deadline=T0 - 60)
+    h = Harness(Room(get_game("beer"), record, restored=True))
+    h.handle(ev.Revive(5.0, down_since=T0 - 100))
+    h.complete()
+    assert h.room.record.deadline == T0 + 40 and h.timer == T0 + 40
+    # A round that had 2 s left gets the grace, to reconnect in.
+    short = beer_record(status=GameStatus.RUNNING, deadline=T0 - 98)
+    h = Harness(Room(get_game("beer"), short, restored=True))
+    h.handle(ev.Revive(5.0, down_since=T0 - 100))
+    h.complete()
+    assert h.room.record.deadline == T0 + 5
+
+
+def test_a_revived_deadline_that_cannot_be_saved_is_kept_in_memory() -> None:
+    record = beer_record(status=GameStatus.RUNNING, deadline=T0 - 60)
+    h = Harness(Room(get_game("beer"), record, restored=True))
+    h.handle(ev.Revive(5.0, down_since=T0 - 100))
+    h.complete(fail=True)
+    assert h.room.record.deadline == T0 + 40 and h.timer == T0 + 40
+
+
+def test_a_revived_game_without_a_running_deadline_saves_nothing() -> None:
+    for record in (
+        beer_record(status=GameStatus.PAUSED, paused_remaining=20.0),
+        beer_record(status=GameStatus.RUNNING),
+        beer_record(status=GameStatus.RUNNING, deadline=T0 + 500),
+    ):
+        h = Harness(Room(get_game("beer"), record, restored=True))
+        h.handle(ev.Revive(30.0))
+        assert h.saves == [] and h.room.record == record
 
 
 # -- properties ---------------------------------------------------------------------------------

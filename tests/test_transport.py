@@ -295,6 +295,46 @@ async def test_the_server_still_plays_after_all_that(server: ServerProcess, mark
     no_traceback(server, mark)
 
 
+async def test_a_client_that_heartbeats_is_offline_within_the_heartbeat_timeout(
+    server: ServerProcess,
+) -> None:
+    """docs/protocol.md, "Heartbeat": a connection that has sent ``ping`` and then goes silent
+    (no close: a dead network) is pinged after 2.5 s and closed with 1011 after 5 s, the tick
+    being 1.25 s; the game's facilitators see its seat go offline then. One that answers the
+    pings (any browser or client library does) stays online as long as it likes."""
+    game = new_game(server)
+    codes = game["join"]
+    assert isinstance(codes, list)
+    watcher = await WSClient.open(
+        server.ws_url,
+        {"type": "hello", "watch": game["game_id"], "token": game["facilitator_token"]},
+    )
+    await watcher.expect("sync")
+    answering, _, _ = await join(server.ws_url, codes[1]["code"])
+    await answering.send({"type": "ping", "id": "p"})
+    await answering.expect("pong")
+    silent = await RawConnection.open(server.port)
+    await silent.send(UPGRADE)
+    await silent.read_head()
+    hello = {"type": "hello", "v": 1, "join": codes[0]["code"]}
+    await silent.send(client_frame(0x1, orjson.dumps(hello)))
+    await watcher.expect("progress", online=["retailer", "wholesaler"])
+    await silent.send(client_frame(0x1, b'{"type": "ping", "id": "beat"}'))
+    last_sent = time.monotonic()  # from here on it says nothing, and answers nothing
+    await watcher.expect("progress", timeout=15, online=["wholesaler"])
+    offline_after = time.monotonic() - last_sent
+    assert 5.0 - 0.2 <= offline_after <= 5.0 + 1.25 + 0.5, offline_after
+    await silent.read_until_closed(5)
+    frames = server_frames(silent.received)
+    assert close_code_of(frames) == 1011
+    assert any(opcode == 0x9 for opcode, _ in frames)  # pinged first
+    # The answering client said nothing at the protocol level for as long: still online.
+    await answering.send({"type": "sync"})
+    assert (await answering.expect("sync"))["online"] == ["wholesaler"]
+    for client in (answering, watcher):
+        await client.close()
+
+
 async def test_a_connection_that_stops_answering_pings_is_closed_1011(tmp_path: Path) -> None:
     """The server pings a connection quiet for ``ping_interval``, and closes it with 1011 once
     it has been quiet for twice that; one that answers (any client library does) stays."""

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
 import secrets
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ from starlette.staticfiles import StaticFiles
 from gameserver.errors import ErrorCode, GameServerError
 from gameserver.protocol import javascript_constants
 from gameserver.server import api, models, openapi, sessions
+from gameserver.server.alive import AliveMark
 from gameserver.server.config import Config
 from gameserver.server.endpoint import websocket_endpoint
 from gameserver.server.gamestore import GameStore
@@ -61,15 +64,25 @@ def create_app(config: Config | None = None) -> Starlette:
         config.storage_url(), compression=compression, synchronous=config.synchronous.upper()
     )
     hub = Hub(config, GameStore(store), admin_key)
+    alive = AliveMark(config.data / "alive", config.alive_interval)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await hub.start()
+        # The last mark before this start says how long the server was down; a new one goes
+        # down first, so a crash while restoring does not count that downtime twice.
+        down_since = alive.read()
+        alive.write(time.time())
+        await hub.start(down_since=down_since)
+        marking = asyncio.create_task(alive.run(), name="alive mark")
         log.info("ready: %d games restored, storage %s", len(hub.drivers), store.adapter.name)
         try:
             yield
         finally:
+            marking.cancel()
+            await asyncio.gather(marking, return_exceptions=True)
             await hub.stop()
+            alive.write(time.time())  # the downtime of a graceful restart counts from here
+            alive.close()
             log.info("stopped")
 
     async def health(request: Request) -> Response:

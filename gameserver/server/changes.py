@@ -7,6 +7,7 @@ them and saves what they return before anyone is told (:mod:`gameserver.server.r
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -52,11 +53,23 @@ def changed(record: GameRecord, command: ev.Command, now: float) -> tuple[GameRe
         case ev.SetBot(role=role, bot=bot):
             return record.with_seat(replace(seat_of(record, role), bot=bot)), None
         case ev.ResetSeat(role=role, join_code=code):
-            seat = replace(seat_of(record, role), token_hash=None, name=None, join_code=code)
+            seat = replace(
+                seat_of(record, role), token_hash=None, name=None, join_code=code, join_hash=None
+            )
             return record.with_seat(seat), code
         case ev.ClaimSeat():
+            held = _held_seat(record, command)
+            if held is not None:  # a retried join: the seat again, under the new token
+                name = command.name if command.name is not None else held.name
+                seat = replace(held, token_hash=command.token_hash, name=name)
+                return record.with_seat(seat), held.role
             role = _free_seat(record, command.role)
-            seat = replace(seat_of(record, role), token_hash=command.token_hash, name=command.name)
+            seat = replace(
+                seat_of(record, role),
+                token_hash=command.token_hash,
+                name=command.name,
+                join_hash=command.join_hash,
+            )
             return record.with_seat(seat), role
     raise TypeError(f"not a command that changes the record: {command!r}")
 
@@ -81,7 +94,11 @@ def closed_round(
             decisions[role] = got.decision
     state = game.step(record.state, decisions)
     ids = {role: p.id for role, p in pending.items()}
-    changes: dict[str, Any] = {"state": state, "last_round_ids": ids}
+    changes: dict[str, Any] = {
+        "state": state,
+        "last_round_ids": ids,
+        "last_defaulted": {role: decisions[role] for role in defaulted},
+    }
     if game.is_over(state):
         changes.update(status=GameStatus.FINISHED, deadline=None, paused_remaining=None)
     elif record.status == RUNNING:
@@ -99,6 +116,23 @@ def closed_round(
         summary=game.round_summary(state),
     )
     return round_record, replace(record, **changes)
+
+
+def revived(record: GameRecord, grace: float, down_since: float | None, now: float) -> GameRecord:
+    """The record of a game coming into memory at ``now`` (see :class:`events.Revive`).
+
+    A running round's deadline moves on by the time the server was down (from ``down_since``,
+    the server's last sign of life before this start), so players get back the time the round
+    had left then; and it is at least ``grace`` seconds away, so that players have time to
+    reconnect (a deadline that passed before the server went down closes ``grace`` after the
+    start). Anything else is left as it is."""
+    deadline = record.deadline
+    if record.status != RUNNING or deadline is None:
+        return record
+    if down_since is not None and down_since < now:
+        deadline += now - down_since
+    deadline = max(deadline, now + grace)
+    return record if deadline == record.deadline else replace(record, deadline=deadline)
 
 
 def seat_of(record: GameRecord, role: str) -> SeatRecord:
@@ -125,6 +159,25 @@ def _deadline(record: GameRecord, seconds: float | None, extend: bool, now: floa
         return replace(record, deadline=None)
     start = record.deadline if extend and record.deadline is not None else now
     return replace(record, deadline=start + seconds)
+
+
+def _held_seat(record: GameRecord, claim: ev.ClaimSeat) -> SeatRecord | None:
+    """The seat this claim's join id already holds: the seat of a seat's code, or for an open
+    join any seat of the game (a page reloaded during its join offers only the free roles, so
+    its retry may name another). None if it holds none."""
+    if claim.join_hash is None:
+        return None
+    seats = record.seats
+    if claim.role is not None and not claim.open_join:
+        seats = (seat_of(record, claim.role),)
+    for seat in seats:
+        if (
+            seat.claimed
+            and seat.join_hash is not None
+            and hmac.compare_digest(seat.join_hash, claim.join_hash)
+        ):
+            return seat
+    return None
 
 
 def _free_seat(record: GameRecord, role: str | None) -> str:

@@ -33,8 +33,12 @@ class Config:
     idle_timeout: float = 1800.0
     #: How often the eviction sweep runs.
     sweep_interval: float = 30.0
-    #: Seconds added to a round deadline that passed while the server was down.
+    #: Seconds a restored round's deadline is at least away from the restart (time for the
+    #: players to reconnect); it has first been moved on by the downtime.
     deadline_grace: float = 30.0
+    #: Seconds between the server's alive marks (``<data>/alive``): after a crash, a round gets
+    #: back the time it had left at the last mark.
+    alive_interval: float = 2.0
     #: Largest accepted WebSocket message, in bytes.
     max_message_bytes: int = 16 * 1024
     #: Sustained messages per second per connection, and the burst allowed above it.
@@ -44,6 +48,9 @@ class Config:
     outbox_limit: int = 256
     #: Seconds a WebSocket may stay quiet before it is pinged; twice that and it is closed (1011).
     ping_interval: float = 20.0
+    #: Seconds a connection that sends the protocol's ``ping`` (a page's heartbeat) may stay
+    #: quiet: pinged after half of it, closed (1011) after all of it.
+    heartbeat_timeout: float = 5.0
     #: Seconds a new connection has to send its ``hello``.
     hello_timeout: float = 10.0
     #: Seconds an HTTP request has to arrive whole (head and body), from the connection's

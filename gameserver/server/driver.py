@@ -153,9 +153,9 @@ class Driver:
     def sync(self, conn: Outbox) -> None:
         self._kick(self._handle(ev.RequestSync(conn)))
 
-    def revive(self, grace: float) -> None:
+    def revive(self, grace: float, down_since: float | None = None) -> None:
         """After a restore or a load on access (see :class:`events.Revive`)."""
-        self._kick(self._handle(ev.Revive(grace)))
+        self._kick(self._handle(ev.Revive(grace, down_since)))
 
     def idle_for(self, now: float) -> float | None:
         """Seconds this game has been idle (nothing connected, in flight or due), or None."""

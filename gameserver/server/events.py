@@ -114,12 +114,19 @@ class ResetSeat:
 @dataclass(slots=True)
 class ClaimSeat:
     """Give a seat to a new player: ``role``, or the first free one with None. The ref gets
-    the role taken; ``token_hash`` is the hash of the token the player will be given."""
+    the role taken; ``token_hash`` is the hash of the token the player will be given.
+
+    ``join_hash`` is the hash of the player's join id, if they sent one: a seat already
+    claimed with the same join id is given back (with the new token) instead of refused, so a
+    join retried after its ``welcome`` was lost gets its seat. The seat asked for, or with
+    ``open_join`` (a game's open code, where a retry may name another role) any seat."""
 
     ref: Ref
     role: str | None
     name: str | None
     token_hash: str
+    join_hash: str | None = None
+    open_join: bool = False
 
 
 Command = Start | Pause | Resume | End | CloseRound | SetDeadline | SetBot | ResetSeat | ClaimSeat
@@ -147,10 +154,15 @@ class TimerFired:
 
 @dataclass(slots=True)
 class Revive:
-    """The game came (back) into memory: a restart or a load on access. A deadline that
-    passed meanwhile gets ``grace`` seconds rather than firing at once."""
+    """The game came (back) into memory: a restart or a load on access.
+
+    ``down_since``: at a restart, the last time the server was known to be alive before it
+    (None when unknown, or for a load on access). A running round's deadline is moved on by
+    the time since then, so the server's downtime does not eat the round's time. A deadline
+    that still has passed gets ``grace`` seconds rather than firing at once."""
 
     grace: float
+    down_since: float | None = None
 
 
 @dataclass(slots=True)

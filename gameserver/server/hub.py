@@ -103,8 +103,9 @@ class Hub:
 
     # -- life ---------------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        """Open the store and restore every game that was in progress."""
+    async def start(self, down_since: float | None = None) -> None:
+        """Open the store and restore every game that was in progress. ``down_since``: the
+        last time the server was known to run before this start (see :class:`events.Revive`)."""
         await self.store.open()
         leases = self.store.leases(self.config.node(), self.config.lease_seconds)
         if leases is not None:
@@ -123,7 +124,7 @@ class Hub:
                 self.restore_errors.append(error)
                 log.error("restore failed: %s", error)
             for game in loaded:
-                driver = self._driver(game, restored=True)
+                driver = self._driver(game, restored=True, down_since=down_since)
                 log.info(
                     "restored game=%s round=%d status=%s",
                     driver.game_id,
@@ -171,11 +172,13 @@ class Hub:
         if not task.cancelled() and task.exception() is not None:
             log.error("task %s failed", task.get_name(), exc_info=task.exception())
 
-    def _driver(self, game: LoadedGame, *, restored: bool) -> Driver:
+    def _driver(
+        self, game: LoadedGame, *, restored: bool, down_since: float | None = None
+    ) -> Driver:
         room = Room(get_game(game.record.kind), game.record, game.pending, restored=restored)
         driver = Driver(room, self.store, self.metrics, self.spawn, self.turn, self.decisions)
         self.drivers[room.game_id] = driver
-        driver.revive(self.config.deadline_grace)
+        driver.revive(self.config.deadline_grace, down_since)
         return driver
 
     # -- finding games --------------------------------------------------------------------------

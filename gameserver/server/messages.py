@@ -75,6 +75,7 @@ def sync(room: RoomState, role: str | None, now: float) -> ServerMessage:
             "view": room.game.facilitator_view(state),
             "seats": room.seat_infos(),
             "total_rounds": room.game.total_rounds(state),
+            "defaulted": room.record.last_defaulted,
         }
         return facilitator
     own = room.pending.get(role)
@@ -85,6 +86,7 @@ def sync(room: RoomState, role: str | None, now: float) -> ServerMessage:
         "view": room.game.view(state, role),
         "decision": own.decision if own else None,
         "decision_id": own.id if own else None,
+        "defaulted": room.record.last_defaulted.get(role),
     }
     return player
 
@@ -96,6 +98,8 @@ def round_view(room: RoomState, role: str, now: float) -> Round:
         "type": "round",
         "role": role,
         "view": room.game.view(room.record.state, role),
+        # The seat had no decision when the round closed: what the game used instead.
+        "defaulted": room.record.last_defaulted.get(role),
     }
 
 
@@ -107,6 +111,7 @@ def facilitator_round(room: RoomState, now: float) -> FacilitatorRound:
         "role": None,
         "view": room.game.facilitator_view(state),
         "total_rounds": room.game.total_rounds(state),
+        "defaulted": room.record.last_defaulted,
     }
 
 

@@ -6,7 +6,8 @@ mutating one, so a record handed to a save is exactly what is saved. JSON exists
 
 Stored layout: a game's JSON carries ``"v"``, the layout version. :data:`LAYOUT_VERSION` is what
 this code writes; :data:`MIGRATIONS` turns every older layout into the next, so databases
-written by any earlier release load. Version 1 is the layout of gameserver 0.1.0.
+written by any earlier release load. Version 1 is the layout of gameserver 0.1.0; version 2
+adds each seat's ``join_hash`` and the game's ``last_defaulted``.
 """
 
 from __future__ import annotations
@@ -19,10 +20,17 @@ from gameserver.game import Decision, State
 from gameserver.protocol import GameStatus
 
 #: The stored layout this code writes (``"v"`` in a game's JSON).
-LAYOUT_VERSION = 1
+LAYOUT_VERSION = 2
+
+
+def _layout_1_to_2(data: dict[str, Any]) -> dict[str, Any]:
+    """Seats claimed before layout 2 have no join id: their joins cannot be retried."""
+    seats = [{**seat, "join_hash": None} for seat in data["seats"]]
+    return {**data, "v": 2, "seats": seats, "last_defaulted": {}}
+
 
 #: MIGRATIONS[n] takes a game's JSON from layout n to n + 1. Never edit a released one: add one.
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _layout_1_to_2}
 
 
 class LayoutError(ValueError):
@@ -46,6 +54,9 @@ class SeatRecord:
     token_hash: str | None = None  # set once a player has claimed the seat
     name: str | None = None
     bot: BotSeat | None = None
+    #: The hash of the join id the player claimed the seat with (``hello``'s ``join_id``): a
+    #: retry of that join gets the seat back. None when claimed without one (or not claimed).
+    join_hash: str | None = None
 
     @property
     def claimed(self) -> bool:
@@ -85,6 +96,8 @@ class GameRecord:
     cloned_from: CloneSource | None = None
     #: The message id of each seat's decision in the last closed round (resends are acked).
     last_round_ids: Mapping[str, str] = field(default_factory=dict)
+    #: The decision the last closed round used for each seat that had none (the game's default).
+    last_defaulted: Mapping[str, Decision] = field(default_factory=dict)
 
     @property
     def roles(self) -> list[str]:
@@ -158,6 +171,7 @@ def game_to_json(record: GameRecord) -> dict[str, Any]:
             else None
         ),
         "last_round_ids": record.last_round_ids,
+        "last_defaulted": record.last_defaulted,
     }
 
 
@@ -195,6 +209,7 @@ def game_from_json(data: Mapping[str, Any]) -> GameRecord:
             paused_remaining=current.get("paused_remaining"),
             cloned_from=CloneSource(cloned["game_id"], cloned["round"]) if cloned else None,
             last_round_ids=current.get("last_round_ids") or {},
+            last_defaulted=current.get("last_defaulted") or {},
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise LayoutError(f"stored game is missing or has a bad field: {exc!r}") from exc
@@ -207,6 +222,7 @@ def _seat_to_json(seat: SeatRecord) -> dict[str, Any]:
         "token_hash": seat.token_hash,
         "name": seat.name,
         "bot": {"policy": seat.bot.policy, "params": seat.bot.params} if seat.bot else None,
+        "join_hash": seat.join_hash,
     }
 
 
@@ -218,6 +234,7 @@ def _seat_from_json(data: Mapping[str, Any]) -> SeatRecord:
         token_hash=data.get("token_hash"),
         name=data.get("name"),
         bot=BotSeat(bot["policy"], bot.get("params") or {}) if bot else None,
+        join_hash=data.get("join_hash"),
     )
 
 

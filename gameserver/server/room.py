@@ -67,9 +67,10 @@ class _Closing:
 
 @dataclass(frozen=True, slots=True)
 class _Change:
-    """A command whose new record is being saved, and what it answers."""
+    """A command whose new record is being saved, and what it answers (a revive's answers
+    nobody: it moves a restored round's deadline, :meth:`Room._revive`)."""
 
-    command: ev.Command
+    command: ev.Command | ev.Revive
     save: ev.SaveGame
     result: object = None
 
@@ -230,7 +231,7 @@ class Room:
             case ev.TimerFired():
                 return self._timer_fired(now)
             case ev.Revive():
-                return self._revive(event.grace, now)
+                return self._revive(event, now)
             case (
                 ev.Start()
                 | ev.Pause()
@@ -491,7 +492,12 @@ class Room:
         wanted: float | None = None
         if self._retry_at is not None:  # a round that failed to save: the retry comes first
             wanted = self._retry_at
-        elif record.status == RUNNING and record.deadline is not None and self._closing is None:
+        elif (
+            record.status == RUNNING
+            and record.deadline is not None
+            and self._closing is None
+            and not self._reviving
+        ):
             wanted = record.deadline
         if wanted == self._timer_at:
             return []
@@ -537,8 +543,15 @@ class Room:
         change = self._change
         self._change = None
         out = []
-        if change is not None and change.command.ref is not None:
-            out.append(ev.Reject(change.command.ref, error))
+        command = change.command if change is not None else None
+        if isinstance(command, ev.Revive) and change is not None:
+            # The store fails at start-up: the round keeps the moved deadline in memory (the
+            # players' time matters more), to be saved with the game's next change.
+            log.warning("game %s: its moved deadline could not be saved: %s", self.game_id, error)
+            self._set_record(change.save.game)
+            out += self._timer()
+        elif isinstance(command, ev.Command) and command.ref is not None:
+            out.append(ev.Reject(command.ref, error))
         return out + self._maybe_close(now) + self._next_command(now)
 
     # -- connections --------------------------------------------------------------------------
@@ -614,9 +627,19 @@ class Room:
         self._set_record(save.game)
         command = change.command
         out: list[ev.Effect] = []
-        if command.ref is not None:  # None: the room's own change (a pause after a failed round)
+        # No ref: the room's own change (a pause after a failed round, a revive's deadline).
+        if not isinstance(command, ev.Revive) and command.ref is not None:
             out.append(ev.Resolve(command.ref, change.result))
         match command:
+            case ev.Revive():
+                out.append(self._status(now))  # a sync sent meanwhile had the old deadline
+                deadline = self.record.deadline
+                log.info(
+                    "game=%s round %d resumes with %.1f s left",
+                    self.game_id,
+                    self.open_round,
+                    (deadline or now) - now,
+                )
             case ev.ClaimSeat():
                 log.info("seat claimed game=%s role=%s", self.game_id, change.result)
             case ev.ResetSeat(role=role):
@@ -691,14 +714,26 @@ class Room:
             )
             return self.game.default_decision(state, role)
 
-    def _revive(self, grace: float, now: float) -> list[ev.Effect]:
-        """Carry on after coming into memory: a deadline that passed while the server was
-        down gets ``grace``; bot seats decide; and a round whose decisions were all saved
-        before a crash, but which did not close, closes now."""
-        record = self.record
-        if record.status == RUNNING and record.deadline is not None:
-            self.record = replace(record, deadline=max(record.deadline, now + grace))
-        out = self._timer() + self._bots_decide(now)
+    @property
+    def _reviving(self) -> bool:
+        """A revive's moved deadline is being saved: the old one must not fire meanwhile."""
+        return self._change is not None and isinstance(self._change.command, ev.Revive)
+
+    def _revive(self, event: ev.Revive, now: float) -> list[ev.Effect]:
+        """Carry on after coming into memory: a running round's deadline moves on by the
+        server's downtime and is at least ``event.grace`` away (:func:`changes.revived`), saved
+        before the timer is armed or anyone is told, so that a second crash does not take the
+        time back; bot seats decide; and a round whose decisions were all saved before a
+        crash, but which did not close, closes now (after that save)."""
+        out: list[ev.Effect] = []
+        record = changes.revived(self.record, event.grace, event.down_since, now)
+        if record is not self.record and self._change is None:
+            save = ev.SaveGame(record)
+            self._change = _Change(event, save)
+            out.append(save)
+        elif record is not self.record:  # never at a revive, which comes first: in memory only
+            self._set_record(record)
+        out += self._timer() + self._bots_decide(now)
         if self.status == RUNNING and self.all_in():
             out += self._begin_close("all_submitted", None, now)
         return out

@@ -92,6 +92,8 @@ class Session:
         # decisions, resends, pings and mistakes still count, so a real flood is cut off.
         self._decided_round = 0
         self._hellos = 0
+        #: The client sends ``ping``: a page's heartbeat, held to a short silence limit.
+        self.heartbeats = False
         self._joining: asyncio.Task[None] | None = None
         self._waiting: deque[str | bytes] = deque()  # frames that came while joining
         self._ended = False
@@ -203,6 +205,7 @@ class Session:
                 if saving is not None:
                     self.hub.spawn(saving, "decision")
             elif isinstance(message, protocol.Ping):
+                self.heartbeats = True
                 peer.send(protocol.encode(protocol.pong(message.id, time.time())))
             else:
                 driver.sync(peer)
@@ -247,12 +250,19 @@ def _parse(frame: str | bytes) -> dict[str, Any]:
         raise _Malformed(str(exc)) from exc
 
 
-async def _claim(driver: Driver, role: str | None, name: str | None) -> tuple[str, str]:
+async def _claim(
+    driver: Driver, role: str | None, hello: protocol.Join, open_join: bool
+) -> tuple[str, str]:
     """Give a seat to a new player; the role taken and the seat token (saved before it is
-    shown). The room picks the seat, so players joining at once get different seats."""
+    shown). The room picks the seat, so players joining at once get different seats; a join
+    id that already holds the seat gets it back. The join id is a secret of the client's, kept
+    hashed like the token."""
     token = tokens.new_token(driver.game_id)
+    join_hash = tokens.hash_secret(hello.join_id) if hello.join_id is not None else None
     claimed = await driver.command(
-        lambda ref: ev.ClaimSeat(ref, role, name, tokens.hash_secret(token))
+        lambda ref: ev.ClaimSeat(
+            ref, role, hello.name, tokens.hash_secret(token), join_hash, open_join
+        )
     )
     assert isinstance(claimed, str)
     return claimed, token
@@ -278,7 +288,8 @@ async def _handshake(
     driver = await hub.driver_for_code(hello.code)
     record = driver.room.record
     role: str | None = None
-    if hello.code == record.open_code:
+    open_join = hello.code == record.open_code
+    if open_join:
         role = hello.role
         if role is not None and role not in record.roles:
             raise NotFound(
@@ -292,5 +303,5 @@ async def _handshake(
         role = match[0]
         if hello.role is not None and hello.role != role:
             raise Conflict(f"this join code is for the {role} seat", code=ErrorCode.WRONG_ROLE)
-    claimed, token = await _claim(driver, role, hello.name)
+    claimed, token = await _claim(driver, role, hello, open_join)
     return driver, claimed, protocol.welcome(driver.game_id, claimed, token=token)

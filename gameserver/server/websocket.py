@@ -11,7 +11,8 @@ buffer, and the frames of one turn of the event loop leave in one socket write (
 an ack and a progress to the same client cost one system call, not three). A client that stops
 reading is dropped with 4000 once its unsent frames pass ``outbox_limit`` messages; it gets a
 full ``sync`` when it comes back. One timer per server pings idle connections and closes those
-that stop answering (1011); uvicorn's shutdown closes every connection with 1012.
+that stop answering (1011), sooner for a page that heartbeats (:class:`Keepalive`); uvicorn's
+shutdown closes every connection with 1012.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ class WebSocketConnection(asyncio.Protocol):
         "game_id",
         "heard",
         "kind",
+        "pinged",
         "seat",
     )
 
@@ -85,6 +87,7 @@ class WebSocketConnection(asyncio.Protocol):
         self._closer: asyncio.TimerHandle | None = None
         self._keepalive = keepalive
         self.heard = 0.0  # loop time the client last sent anything
+        self.pinged = False  # a ping went out since the client was last heard
         self.close_code: int | None = None
         self.game_id: str | None = None
         self.seat: str | None = None
@@ -101,6 +104,7 @@ class WebSocketConnection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.heard = self._keepalive.loop.time()
+        self.pinged = False
         ws = self._ws
         ws.receive_data(data)
         for event in ws.events_received():
@@ -180,9 +184,16 @@ class WebSocketConnection(asyncio.Protocol):
             self._transport.close()  # after what is buffered, the close frame included
 
     def ping(self) -> None:
+        self.pinged = True
         if self._ws.state is State.OPEN:
             self._ws.send_ping(b"")
             self._write()
+
+    @property
+    def heartbeats(self) -> bool:
+        """The client sends the protocol's ``ping`` (a page's heartbeat): it is held to the
+        shorter silence limit, so its seat shows offline soon after it goes silent."""
+        return self._session is not None and self._session.heartbeats
 
     # -- inside ------------------------------------------------------------------------------
 
@@ -270,25 +281,34 @@ _REFUSALS: dict[type[Exception], str] = {
 
 
 class Keepalive:
-    """One timer per server, not per connection: ping what has been quiet for ``interval``
-    seconds, close what has been quiet for twice that (1011). It ticks every half interval, so
-    a ping goes out between 1 and 1.5 intervals of quiet, leaving the pong at least half."""
+    """One timer per server, not per connection. A connection may stay quiet for twice
+    ``interval`` seconds, or ``heartbeat`` seconds once it has sent the protocol's ``ping`` (a
+    page that heartbeats every few seconds): it is pinged (a WebSocket ping, which browsers
+    answer by themselves, even in a background tab whose timers are slowed) after half of its
+    limit, and closed with 1011 at its limit. The timer ticks every half ``interval`` or
+    quarter ``heartbeat``, whichever is shorter, so each step comes at most one tick late."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, interval: float) -> None:
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, interval: float, heartbeat: float | None = None
+    ) -> None:
         self.loop = loop
         self.interval = interval
+        self.heartbeat = 2 * interval if heartbeat is None else heartbeat
+        self.tick = min(interval / 2, self.heartbeat / 4)
         self.connections: set[WebSocketConnection] = set()
-        self._timer = loop.call_later(interval / 2, self._tick)
+        self._timer = loop.call_later(self.tick, self._tick)
 
     def _tick(self) -> None:
         now = self.loop.time()
+        quiet_limit, beat_limit = 2 * self.interval, self.heartbeat
         for conn in list(self.connections):
             quiet = now - conn.heard
-            if quiet >= 2 * self.interval:
+            limit = beat_limit if conn.heartbeats else quiet_limit
+            if quiet >= limit:
                 conn.give_up()
-            elif quiet >= self.interval:
+            elif quiet >= limit / 2 and not conn.pinged:
                 conn.ping()
-        self._timer = self.loop.call_later(self.interval / 2, self._tick)
+        self._timer = self.loop.call_later(self.tick, self._tick)
 
 
 class Upgrades:
@@ -302,5 +322,6 @@ class Upgrades:
     def __call__(self, *, server_state: Any = None, **_uvicorn: Any) -> WebSocketConnection:
         if self.keepalive is None:  # uvicorn calls from inside the running loop
             loop = asyncio.get_running_loop()
-            self.keepalive = Keepalive(loop, self.hub.config.ping_interval)
+            config = self.hub.config
+            self.keepalive = Keepalive(loop, config.ping_interval, config.heartbeat_timeout)
         return WebSocketConnection(self.hub, self.keepalive, server_state)
