@@ -166,6 +166,29 @@ async def test_an_ack_records_the_id_and_decision_the_round_keeps() -> None:
     assert bot.done and bot.reconnects == 0 and not bot.drops
 
 
+async def test_a_join_whose_welcome_was_lost_is_sent_again_with_the_same_join_id() -> None:
+    hellos: list[dict[str, Any]] = []
+
+    async def lost(ws: ServerConnection) -> None:
+        hellos.append(await receive(ws, "hello"))  # the seat is claimed; the server dies
+        await ws.close(CloseCode.RESTARTING)
+
+    async def again(ws: ServerConnection) -> None:
+        hellos.append(await welcome(ws, resumed=False))
+        await send(ws, round_view(GameStatus.FINISHED, 1, {"week": 1}))
+        await ws.wait_closed()
+
+    async with scripted(lost, again) as url:
+        bot = Bot(url, order_eight, join="G-CODE", backoff=(0.01, 0.05))
+        await play(bot)
+    assert [(h.get("join"), h.get("token")) for h in hellos] == [("G-CODE", None)] * 2
+    join_ids = {h["join_id"] for h in hellos}
+    assert join_ids == {bot.join_id} and len(bot.join_id) >= 16  # the server finds the claim
+    assert bot.token == TOKEN and bot.done
+    other = Bot("http://127.0.0.1:1", order_eight, join="G-CODE")
+    assert other.join_id != bot.join_id  # every bot its own
+
+
 def test_the_client_package_does_not_import_the_server() -> None:
     """A bot process needs the protocol and the games' policies, never the server itself."""
     modules = ", ".join(f"gameserver.client.{m}" for m in ("api", "bot", "link", "teams", "timing"))

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import secrets
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -140,8 +141,10 @@ class Bot:
     ``policy`` is a callable view -> decision, or a mapping role -> policy (the role is known
     once the server welcomes the bot). ``think`` is seconds, a ``(low, high)`` range drawn from
     a ``random.Random(seed)``, or a mapping role -> think time. ``backoff`` is the first and
-    the longest pause between reconnection attempts. Messages are handled as they arrive, in
-    the event loop's read callback (see :mod:`gameserver.client.link`); only :meth:`run` is a task.
+    the longest pause between reconnection attempts. ``join_id`` is sent with every join (a
+    random one by default), so a join whose welcome was lost gets its seat back. Messages are
+    handled as they arrive, in the event loop's read callback (see
+    :mod:`gameserver.client.link`); only :meth:`run` is a task.
     """
 
     def __init__(
@@ -161,6 +164,7 @@ class Bot:
         backoff: tuple[float, float] = (0.05, 2.0),
         ping_interval: float | None = 20.0,
         open_timeout: float = 10.0,
+        join_id: str | None = None,
     ) -> None:
         if (join is None) == (token is None):
             raise ValueError("a bot needs a join code or a token (exactly one)")
@@ -174,6 +178,9 @@ class Bot:
         self._policies = policy
         self._thinks = think if isinstance(think, Mapping) else Think.of(think)
         self.join = join
+        # Sent with every join: a join retried after its welcome was lost (a crash, a cut
+        # link) gets its seat back instead of seat_taken.
+        self.join_id = join_id if join_id is not None else secrets.token_urlsafe(24)
         self.token = token
         self.role = role
         self.name = name
@@ -279,6 +286,7 @@ class Bot:
             hello["token"] = self.token
         else:
             hello["join"] = self.join
+            hello["join_id"] = self.join_id
             if self.role is not None:
                 hello["role"] = self.role
             if self.name is not None:

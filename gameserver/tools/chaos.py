@@ -183,10 +183,6 @@ async def _kill_at_moments(
     rounds); the number of kills made before the games were over."""
     kills = 0
     watchers: list[asyncio.Task[None]] = []
-    # Kills start once every bot has its seat: a join whose welcome a crash loses leaves the
-    # seat claimed and the join's retry refused (seat_taken) until joins are idempotent.
-    joined = [bot.joined.wait() for team in teams for bot in team.bots]
-    await asyncio.wait_for(asyncio.gather(*joined), max(1.0, deadline - time.monotonic()))
     for n, moment in enumerate(moments, start=1):
         target = max(1, int(moment * total))
         while progress(teams) < target:
