@@ -87,9 +87,10 @@ async def test_creates_the_schema_in_an_empty_database(postgresql_url: str) -> N
         ("updated_at", "double precision"),
         ("payload", "bytea"),
         ("grp", "text"),
+        ("summary", "text"),
     ]
     indexes = {row[0] for row in await sql(postgresql_url, "SELECT indexname FROM pg_indexes")}
-    assert {"games_in_progress", "games_grp"} <= indexes
+    assert {"games_in_progress", "games_grp", "games_created"} <= indexes
 
 
 async def test_reopening_keeps_the_data_and_the_version(postgresql_url: str) -> None:

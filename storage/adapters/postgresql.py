@@ -46,12 +46,19 @@ except ImportError as exc:  # the extra is not installed; open_store turns this 
         name="asyncpg",
     ) from exc
 
-from storage.adapter import DecisionRecord, RoundRecord, Snapshot, StorageAdapter
+from storage.adapter import (
+    DecisionRecord,
+    HeaderQuery,
+    RoundRecord,
+    Snapshot,
+    SnapshotHeader,
+    StorageAdapter,
+)
 from storage.adapters.postgresql_writer import Fence, Op, Writer, WriteStats
 from storage.errors import StorageError
 
 #: ``schema_version`` value this code writes; older databases are migrated on open.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: MIGRATIONS[n] takes a database from version n to n + 1. Never edit a released step: add one.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -74,6 +81,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # load_group: WHERE grp = $1, and WHERE grp IS NULL (a btree finds NULLs too).
         "CREATE INDEX games_grp ON games (grp)",
     ),
+    # A game's summary for listings, and pages of games in creation order without payloads.
+    (
+        "ALTER TABLE games ADD COLUMN summary text",
+        "CREATE INDEX games_created ON games (created_at, game_id)",
+    ),
 )
 
 #: Key of the advisory lock held while migrating: servers opening one database at once wait.
@@ -89,9 +101,13 @@ POOL_PARAMETERS: dict[str, tuple[int, int]] = {
 
 _SNAPSHOT_COLUMNS = (
     "game_id, kind, status, in_progress, round, schema_version, created_at, updated_at, payload,"
-    " grp"
+    " grp, summary"
 )
 _SELECT_SNAPSHOTS = f"SELECT {_SNAPSHOT_COLUMNS} FROM games"
+_SELECT_HEADERS = (
+    "SELECT game_id, kind, status, in_progress, round, created_at, updated_at, grp, summary"
+    " FROM games"
+)
 
 
 class PostgreSQLAdapter(StorageAdapter):
@@ -273,6 +289,31 @@ class PostgreSQLAdapter(StorageAdapter):
             rows = await self._fetch(None, f"{_SELECT_SNAPSHOTS} WHERE grp = $1", group)
         return [Snapshot(*row) for row in rows]
 
+    async def load_headers(self, query: HeaderQuery) -> list[SnapshotHeader]:
+        """A page by the ``games_created`` index, without payloads."""
+        where: list[str] = []
+        args: list[Any] = []
+
+        def arg(value: Any) -> str:
+            args.append(value)
+            return f"${len(args)}"
+
+        if query.groups is not None:
+            parts = ["grp IS NULL" if g is None else f"grp = {arg(g)}" for g in query.groups]
+            where.append("(" + (" OR ".join(parts) or "false") + ")")
+        if query.status is not None:
+            where.append(f"status = {arg(query.status)}")
+        if query.after is not None:
+            created, game_id = query.after
+            sign = "<" if query.newest_first else ">"
+            where.append(f"(created_at, game_id) {sign} ({arg(float(created))}, {arg(game_id)})")
+        sql = _SELECT_HEADERS + (" WHERE " + " AND ".join(where) if where else "")
+        order = " DESC" if query.newest_first else ""
+        sql += f" ORDER BY created_at{order}, game_id{order}"
+        if query.limit is not None:
+            sql += f" LIMIT {arg(query.limit)}"
+        return [SnapshotHeader(*row) for row in await self._fetch(None, sql, *args)]
+
     async def load_decisions(self, game_id: str, round: int) -> list[DecisionRecord]:
         """The round's decision rows."""
         rows = await self._fetch(
@@ -350,6 +391,7 @@ def _snapshot_row(s: Snapshot) -> tuple[Any, ...]:
         float(s.updated_at),
         s.payload,
         s.group,
+        s.summary,
     )
 
 
