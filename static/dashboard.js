@@ -21,6 +21,7 @@ const $ = (id) => document.getElementById(id);
 const CREDENTIAL = "gameserver.dash.credential";
 const TOKENS = "gameserver.dash.tokens";
 const POLL_MS = 5000; // the list (names, new games, restored); live figures come by WebSocket
+const PAGE_SIZE = 50; // games per page of the admin's list, newest first
 const MAX_WATCHED = 60; // beyond this many games, the poll alone keeps the table current
 const DONE_WORDS = {
   start: "started", pause: "paused", resume: "resumed", "close-round": "round closed",
@@ -36,6 +37,8 @@ let pollTimer = null;
 let renderQueued = false;
 let pollFailed = false;
 let linksSignature = "";
+let pagesWanted = 1; // pages of the admin's list shown
+let moreGames = false; // older games than those shown exist
 
 // -- storage and credentials ----------------------------------------------------------------
 
@@ -113,6 +116,7 @@ async function signIn(credential, remember) {
 }
 
 function signOut() {
+  pagesWanted = 1;
   clearInterval(pollTimer);
   for (const entry of games.values()) stopWatch(entry);
   games.clear();
@@ -133,8 +137,25 @@ function signOut() {
 
 // -- the list of games ----------------------------------------------------------------------
 
+/** The admin's list: the newest games, a page at a time (each page reads only the games'
+ * stored summaries); "Show older games" asks for one more page. */
+async function fetchPages() {
+  const list = [];
+  let after = null;
+  for (let page = 0; page < pagesWanted; page += 1) {
+    const query = new URLSearchParams({ limit: String(PAGE_SIZE), order: "newest" });
+    if (after) query.set("after", after);
+    const out = await api("GET", `/api/games?${query}`, { token: auth.credential });
+    list.push(...out.games);
+    after = out.next;
+    if (!after) break;
+  }
+  moreGames = Boolean(after);
+  return list;
+}
+
 async function fetchGames() {
-  if (auth.mode === "admin") return (await api("GET", "/api/games", { token: auth.credential })).games;
+  if (auth.mode === "admin") return fetchPages();
   let list = [];
   if (auth.mode === "session") {
     list = (await api("GET", `/api/sessions/${auth.scope}`, { token: auth.credential })).games;
@@ -373,6 +394,7 @@ function render() {
     else body.insertBefore(row, cursor);
   }
   $("empty").hidden = shown.length > 0;
+  $("more-games").hidden = !moreGames;
   renderLinks(shown);
   renderConnection();
 }
@@ -726,6 +748,10 @@ function init() {
     showHandouts(entries.map((e) => e.info), event.currentTarget);
   });
   $("compare-button").addEventListener("click", compare);
+  $("more-games").addEventListener("click", async () => {
+    pagesWanted += 1;
+    await refresh();
+  });
   setInterval(() => {
     for (const entry of games.values()) {
       if (entry.row && !entry.row.hidden) updateDeadline(entry.row, display(entry), entry.clock);

@@ -114,6 +114,8 @@ REFUSED: list[tuple[str, str, str, str | None, Any, int, str, str]] = [
     ("teams 0", *SESSIONS, {**BEER, "teams": 0}, 422, INVALID, "teams"),
     ("teams 1001", *SESSIONS, {**BEER, "teams": 1001}, 422, INVALID, "teams"),
     ("clone without round", "POST", G + "/clone", "{token}", {}, 422, INVALID, "round"),
+    ("a page of 0", "GET", "/api/games?limit=0", "admin", None, 422, INVALID, "limit"),
+    ("not a cursor", "GET", "/api/games?after=x", "admin", None, 422, INVALID, "after"),
     ("no such policy", *BOT, {"policy": "x"}, 422, INVALID, "policy"),
     ("params not an object", *BOT, {"policy": PASS, "params": []}, 422, INVALID, "params"),
     ("no such parameter", *BOT, {"policy": PASS, "params": {"x": 1}}, 422, INVALID, "'x'"),

@@ -171,6 +171,9 @@ def test_real_answers_fit_the_declared_schemas(
     assert call("POST", "/api/games", None, json={"kind": "beer"}).status_code == 401
     assert call("POST", "/api/games", json={"kind": "beer", "seed": 2**60}).status_code == 400
     assert call("GET", "/api/games", params={"status": "created"}).status_code == 200
+    page = {"limit": 1, "order": "newest", "after": "9e9_Z"}
+    assert call("GET", "/api/games", params=page).json()["games"][0]["game_id"] == game["game_id"]
+    assert call("GET", "/api/games", params={"limit": 0}).status_code == 422
     token, game_id = game["facilitator_token"], game["game_id"]
     g = "/api/games/{game_id}"
     assert call("GET", g, token, game_id=game_id, params={"view": "1"}).json()["view"]

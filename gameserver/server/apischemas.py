@@ -71,6 +71,21 @@ PARAMETERS: dict[str, dict[str, Any]] = {
     "fmt": {"name": "fmt", "in": "path", "required": True, "schema": {"enum": ["json", "csv"]}},
     "status": {"name": "status", "schema": _STATUS, "description": "Only games in this status."},
     "session": {"name": "session", "schema": STR, "description": "Only the games of this class."},
+    "limit": {
+        "name": "limit",
+        "schema": {"type": "integer", "minimum": 1, "maximum": 1000},
+        "description": "A page of at most this many games, with `next` to ask for the rest.",
+    },
+    "after": {
+        "name": "after",
+        "schema": STR,
+        "description": "The `next` of the page before: the games after it.",
+    },
+    "order": {
+        "name": "order",
+        "schema": {"enum": ["oldest", "newest"]},
+        "description": "Oldest first (the default) or newest first.",
+    },
     "view": {
         "name": "view",
         "schema": {"enum": ["1"]},
@@ -199,7 +214,18 @@ def components() -> dict[str, Any]:
         "Bot": closed({"policy": STR, "params": {"type": "object"}}),
         "Game": game,
         "CreatedGame": closed({**_GAME_PROPS, "facilitator_token": STR}, optional=("view",)),
-        "GameList": closed({"games": array(ref("Game"))}),
+        "GameList": closed(
+            {
+                "games": array(ref("ListedGame")),
+                "next": {
+                    **nullable(STR),
+                    "description": "Pass it as `after` for the next page; null: no more.",
+                },
+            }
+        ),
+        "ListedGame": closed(
+            {k: v for k, v in _GAME_PROPS.items() if k not in ("settings", "results", "view")}
+        ),
         "CreateGame": _create_game(),
         "CreateSession": {
             "allOf": [ref("CreateGame")],

@@ -19,6 +19,7 @@ from gameserver.game import Game
 from gameserver.games import get_game
 from gameserver.protocol import GameStatus
 from gameserver.replay import replay
+from gameserver.server.listing import summary_of
 from gameserver.server.records import (
     GameRecord,
     LayoutError,
@@ -31,7 +32,7 @@ from gameserver.server.records import (
     round_from_json,
     round_to_json,
 )
-from storage import StorageError, Store, StoredGame
+from storage import GameHeader, HeaderQuery, StorageError, Store, StoredGame
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -75,6 +76,7 @@ def _stored(record: GameRecord, game: Game) -> StoredGame:
         created_at=record.created_at,
         data=game_to_json(record),
         group=record.session_id or "",
+        summary=summary_of(record, game),
     )
 
 
@@ -199,6 +201,11 @@ class GameStore:
         for error in result.errors:
             log.error("listing: %s", error)
         return await asyncio.to_thread(_records, result.games)
+
+    async def list_headers(self, query: HeaderQuery) -> list[GameHeader]:
+        """A page of stored games, their summaries but not their records (see
+        :mod:`gameserver.server.listing`)."""
+        return await _guard(self.store.load_headers(query), "listing games")
 
     async def regroup_legacy(self) -> int:
         """Give games stored before groups existed (0.1.0) their group; how many there were."""

@@ -168,7 +168,11 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         errors=(ErrorCode.NOT_FOUND, ErrorCode.INVALID_SETTINGS),
     ),
     ("GET", "/api/games"): Operation(
-        "Every game, in memory or only saved", "admin", "GameList", query=("status", "session")
+        "Every game, or a page of them, from their stored summaries (no game's state is read)",
+        "admin",
+        "GameList",
+        errors=(ErrorCode.INVALID_SETTINGS,),
+        query=("status", "session", "limit", "after", "order"),
     ),
     ("GET", _G): Operation(
         "One game (not brought back into memory)", "game", "Game", query=("view",)
