@@ -37,6 +37,7 @@ __all__ = [
     "PROTOCOL_VERSION",
     "SUPPORTED_VERSIONS",
     "Ack",
+    "Announcement",
     "ClientMessage",
     "CloseCode",
     "Error",
@@ -60,6 +61,7 @@ __all__ = [
     "Watch",
     "Welcome",
     "ack",
+    "announcement",
     "encode",
     "error",
     "error_message",
@@ -485,6 +487,15 @@ class Pong(TypedDict):
     time: float
 
 
+class Announcement(TypedDict):
+    """The facilitator's message to everyone in a class (``number`` counts them)."""
+
+    type: str
+    text: str
+    at: float
+    number: int
+
+
 ServerMessage = (
     Welcome
     | GameInfo
@@ -496,6 +507,7 @@ ServerMessage = (
     | Ack
     | Error
     | Pong
+    | Announcement
 )
 
 
@@ -559,6 +571,10 @@ def error(exc: GameServerError, ref: str | None = None) -> Error:
 
 def pong(ref: str | None, now: float) -> Pong:
     return {"type": "pong", "id": ref, "time": now}
+
+
+def announcement(text: str, at: float, number: int) -> Announcement:
+    return {"type": "announcement", "text": text, "at": at, "number": number}
 
 
 def encode(message: ServerMessage) -> bytes:

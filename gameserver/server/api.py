@@ -19,10 +19,12 @@ from gameserver.games import GAMES, get_game, make_policy, policies_for
 from gameserver.protocol import game_of_code
 from gameserver.server import events as ev
 from gameserver.server import listing, tokens
+from gameserver.server.classes import default_bot, fill_with_bots
 from gameserver.server.driver import Driver
 from gameserver.server.export import export_game
 from gameserver.server.http import (
     ORJSONResponse,
+    base_url,
     bearer,
     field,
     hub_of,
@@ -34,12 +36,6 @@ from gameserver.server.http import (
 from gameserver.server.hub import Options
 from gameserver.server.records import BotSeat, GameRecord
 from gameserver.server.room import Room
-
-
-def base_url(request: Request) -> str:
-    """The server's address as links show it: ``--public-url`` if set, else the request's."""
-    configured = hub_of(request).config.public_url
-    return configured.rstrip("/") if configured else str(request.base_url).rstrip("/")
 
 
 def describe(request: Request, record: GameRecord, room: Room | None) -> dict[str, Any]:
@@ -265,6 +261,16 @@ def bot_seat(kind: str, body: dict[str, Any]) -> BotSeat:
     return BotSeat(policy, params)
 
 
+async def fill_seats(request: Request) -> Response:
+    """A bot (``{"policy", "params"}``, or the kind's first policy) on every seat nobody holds."""
+    driver = await _controlled(request)
+    kind = driver.room.record.kind
+    body = await json_body(request)
+    bot = default_bot(kind) if body.get("policy") is None else bot_seat(kind, body)
+    await fill_with_bots(driver, bot)
+    return _live(request, driver)
+
+
 async def reset_seat(request: Request) -> Response:
     """Free a seat (its player lost the token); the seat gets a new join code."""
     driver = await _controlled(request)
@@ -314,6 +320,7 @@ routes = [
     Route("/api/games/{game_id}/export.{fmt}", export_game, methods=["GET"]),
     Route("/api/games/{game_id}/seats/{role}/bot", set_seat, methods=["PUT", "DELETE"]),
     Route("/api/games/{game_id}/seats/{role}/reset", reset_seat, methods=["POST"]),
+    Route("/api/games/{game_id}/bots", fill_seats, methods=["POST"]),
     Route("/api/join/{code}", join_info, methods=["GET"]),
     *[Route(f"/api/games/{{game_id}}/{a}", _action(a), methods=["POST"]) for a in ACTIONS],
 ]

@@ -19,12 +19,14 @@ from starlette.staticfiles import StaticFiles
 
 from gameserver.errors import ErrorCode, GameServerError
 from gameserver.protocol import javascript_constants
-from gameserver.server import api, openapi, sessions
+from gameserver.server import api, classapi, openapi, presets, sessions
+from gameserver.server.classes import Classes
 from gameserver.server.config import Config
 from gameserver.server.endpoint import websocket_endpoint
 from gameserver.server.gamestore import GameStore
 from gameserver.server.http import ORJSONResponse, require_admin
 from gameserver.server.hub import Hub
+from gameserver.server.transport import SHUTDOWN_HOOK
 from storage import open_store
 
 log = logging.getLogger("gameserver")
@@ -58,14 +60,18 @@ def create_app(config: Config | None = None) -> Starlette:
         config.storage_url(), compression=compression, synchronous=config.synchronous.upper()
     )
     hub = Hub(config, GameStore(store), admin_key)
+    classes = Classes(hub)
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         await hub.start()
         log.info("ready: %d games restored, storage %s", len(hub.drivers), store.adapter.name)
         try:
-            yield
+            # The HTTP protocol calls this when the server begins to stop, before it waits for
+            # the requests in flight: the students' long-polls answer at once (transport.py).
+            yield {SHUTDOWN_HOOK: classes.stop}
         finally:
+            classes.stop()
             await hub.stop()
             log.info("stopped")
 
@@ -107,6 +113,8 @@ def create_app(config: Config | None = None) -> Starlette:
         Route("/api/openapi.json", openapi_json),
         *api.routes,
         *sessions.routes,
+        *classapi.routes,
+        *presets.routes,
     ]
     routes: list[BaseRoute] = [*http_api, WebSocketRoute("/ws", websocket_endpoint)]
     if STATIC.is_dir():
@@ -131,5 +139,6 @@ def create_app(config: Config | None = None) -> Starlette:
         exception_handlers={GameServerError: app_error, HTTPException: http_error},
     )
     app.state.hub = hub
+    app.state.classes = classes
     app.state.config = config
     return app
