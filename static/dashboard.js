@@ -13,6 +13,7 @@ import {
 import {
   APPLIES, buildRow, titleOf as titleOfGame, updateDeadline, updateRow,
 } from "./dash-table.js";
+import { ClassPanel } from "./dash-class.js";
 import { showHandouts } from "./dash-qr.js";
 import { renderDebrief } from "./debrief.js";
 import { ERROR, IN_PROGRESS } from "/protocol.js";
@@ -25,7 +26,7 @@ const PAGE_SIZE = 50; // games per page of the admin's list, newest first
 const MAX_WATCHED = 60; // beyond this many games, the poll alone keeps the table current
 const DONE_WORDS = {
   start: "started", pause: "paused", resume: "resumed", "close-round": "round closed",
-  extend: "deadline extended by a minute", end: "ended",
+  extend: "deadline extended by a minute", end: "ended", bots: "bots on the empty seats",
 };
 
 const auth = { credential: null, mode: null, scope: null, remember: false };
@@ -37,6 +38,7 @@ let pollTimer = null;
 let renderQueued = false;
 let pollFailed = false;
 let linksSignature = "";
+let presets = [];
 let pagesWanted = 1; // pages of the admin's list shown
 let moreGames = false; // older games than those shown exist
 
@@ -110,6 +112,8 @@ async function signIn(credential, remember) {
   }[who.mode];
   $("create-section").hidden = who.mode !== "admin";
   if (who.mode === "session") setFilterDefault(`session:${who.scope}`);
+  if (who.mode === "admin") loadPresets();
+  classPanel.show(who.mode === "session" ? who.scope : null);
   await refresh();
   clearInterval(pollTimer);
   pollTimer = setInterval(refresh, POLL_MS);
@@ -117,6 +121,7 @@ async function signIn(credential, remember) {
 
 function signOut() {
   pagesWanted = 1;
+  classPanel.show(null);
   clearInterval(pollTimer);
   for (const entry of games.values()) stopWatch(entry);
   games.clear();
@@ -419,7 +424,8 @@ async function onAction(entry, action) {
     return;
   }
   if (action === "end" && !confirm(`End ${titleOf(entry)} now? Players cannot decide any more.`)) return;
-  const body = action === "extend" ? { extend: 60 } : undefined;
+  let body = action === "extend" ? { extend: 60 } : undefined;
+  if (action === "bots") body = { policy: $(`policy-${entry.id}`).value };
   const path = action === "extend" ? "deadline" : action;
   try {
     entry.info = await api("POST", `/api/games/${entry.id}/${path}`, { token: tokenFor(entry.id), body });
@@ -648,8 +654,9 @@ async function onCreate(event) {
   event.preventDefault();
   const error = $("create-error");
   error.textContent = "";
-  const teams = Number($("teams").value || "1");
-  if (!Number.isInteger(teams) || teams < 1 || teams > 200) {
+  const lobbyClass = $("lobby-class").checked;
+  const teams = lobbyClass ? 0 : Number($("teams").value || "1");
+  if (!lobbyClass && (!Number.isInteger(teams) || teams < 1 || teams > 200)) {
     error.textContent = "Teams must be a whole number from 1 to 200.";
     $("teams").focus();
     return;
@@ -666,15 +673,19 @@ async function onCreate(event) {
   $("create-button").disabled = true;
   try {
     let created;
-    if (teams > 1) {
+    if (teams > 1 || lobbyClass) {
       const out = await api("POST", "/api/sessions", { token: auth.credential, body: { ...body, teams } });
       tokens.sessions[out.session_id] = out.facilitator_token;
+      const what = lobbyClass
+        ? `Created the class ${out.session_id}: share its link below; the teams form in its lobby.`
+        : `Created a class of ${out.games.length} games (${out.session_id}).`;
       created = el("div", { class: "banner", "data-testid": "created" },
-        el("p", {}, `Created a class of ${out.games.length} games (${out.session_id}). Its facilitator token controls all of them and is shown only now: `,
+        el("p", {}, `${what} Its facilitator token controls all of it and is shown only now: `,
           el("span", { class: "token" }, out.facilitator_token), " "),
         copyButton(out.facilitator_token, "Copy the class facilitator token", say));
       filterDefault = `session:${out.session_id}`;
       $("filter").dataset.touched = "";
+      classPanel.show(out.session_id);
     } else {
       const out = await api("POST", "/api/games", { token: auth.credential, body });
       tokens.games[out.game_id] = out.facilitator_token;
@@ -696,7 +707,70 @@ async function onCreate(event) {
   }
 }
 
+// -- presets --------------------------------------------------------------------------------
+
+async function loadPresets() {
+  try {
+    presets = (await api("GET", "/api/presets", { token: auth.credential })).presets;
+  } catch {
+    presets = [];
+  }
+  const select = $("preset");
+  const kept = select.value;
+  select.replaceChildren(el("option", { value: "" }, "None: fill in below"),
+    ...presets.map((p) => el("option", { value: p.name }, `${p.name} (${KIND_TITLES[p.kind] || p.kind})`)));
+  select.value = presets.some((p) => p.name === kept) ? kept : "";
+}
+
+/** Fill the form from a preset: kind, title, time limit, seed, open join and every setting. */
+function applyPreset(name) {
+  const preset = presets.find((p) => p.name === name);
+  if (!preset) return;
+  $("kind").value = preset.kind;
+  buildSettings();
+  $("title").value = preset.title || "";
+  $("round-seconds").value = preset.round_seconds ?? "";
+  $("seed").value = preset.seed ?? "";
+  $("open-join").checked = Boolean(preset.open_join);
+  for (const input of $("settings").querySelectorAll("[data-setting]")) {
+    const value = (preset.settings || {})[input.dataset.setting];
+    if (value === undefined) continue;
+    if (input.type === "checkbox") input.checked = Boolean(value);
+    else input.value = Array.isArray(value) ? value.join(", ") : String(value ?? "");
+  }
+  say(`The form holds the preset ${name}.`);
+}
+
+async function savePreset() {
+  const name = $("preset-name").value.trim() || $("preset").value;
+  if (!name) {
+    $("create-error").textContent = "Give the preset a name first.";
+    $("preset-name").focus();
+    return;
+  }
+  const body = {
+    kind: $("kind").value,
+    title: $("title").value.trim(),
+    settings: readSettings($("settings")),
+    open_join: $("open-join").checked,
+  };
+  if ($("round-seconds").value.trim()) body.round_seconds = Number($("round-seconds").value);
+  if ($("seed").value.trim()) body.seed = Number($("seed").value);
+  try {
+    presets = (await api("PUT", `/api/presets/${encodeURIComponent(name)}`, { token: auth.credential, body })).presets;
+    $("create-error").textContent = "";
+    $("preset-name").value = "";
+    await loadPresets();
+    $("preset").value = name;
+    say(`Saved the preset ${name}.`);
+  } catch (err) {
+    $("create-error").textContent = err.message;
+  }
+}
+
 // -- start ----------------------------------------------------------------------------------
+
+const classPanel = new ClassPanel({ tokenFor: sessionToken, say, onChange: () => refresh() });
 
 function init() {
   $("signin-form").addEventListener("submit", async (event) => {
@@ -720,10 +794,14 @@ function init() {
   });
   $("sign-out").addEventListener("click", signOut);
   $("kind").addEventListener("change", buildSettings);
+  $("preset").addEventListener("change", () => applyPreset($("preset").value));
+  $("save-preset").addEventListener("click", savePreset);
+  $("lobby-class").addEventListener("change", () => { $("teams").disabled = $("lobby-class").checked; });
   $("create-form").addEventListener("submit", onCreate);
   $("filter").addEventListener("change", () => {
     $("filter").dataset.touched = "1";
     filterDefault = $("filter").value;
+    if (auth.mode === "admin") classPanel.show(filterDefault.startsWith("session:") ? filterDefault.slice(8) : null);
     linksSignature = "";
     render();
   });

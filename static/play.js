@@ -8,6 +8,7 @@ import {
   fmtDuration, humanize, newId, roleName, roundWord,
 } from "./client.js";
 import { renderDebrief } from "./debrief.js";
+import { Lobby } from "./lobby.js";
 import {
   decisionLabel, decisionState, figureItems, gameNote, historyCharts, roundLine, statusWords,
 } from "./play-view.js";
@@ -39,7 +40,9 @@ const game = {
   notice: "",
 };
 const clock = new ServerClock();
-let seat = null; // {gameId, code, token, role, name}
+let seat = null; // {gameId, code, token, role, name, classId?, team?, rejoin?}
+let lobby = null; // the class's lobby, when the page was opened from a class link
+let announced = 0; // the number of the last class message shown
 let socket = null;
 let connection = { state: "idle", retryAt: 0 };
 let joined = false; // a welcome came on the current connection
@@ -229,6 +232,7 @@ function connect(newSeat) {
 // -- the connection -----------------------------------------------------------------------
 
 const RESET_WORDS = "Your seat was reset by the facilitator; ask for a new code.";
+const RETRY_LOBBY_MS = 3000; // a class's seat token refused: ask the lobby again after this
 
 /**
  * The stored token no longer opens the seat (the facilitator reset it, or the game is gone):
@@ -237,6 +241,15 @@ const RESET_WORDS = "Your seat was reset by the facilitator; ask for a new code.
  */
 function seatLost(message) {
   const lost = seat;
+  if (lost.classId && lobby) {
+    // A class's seat: the lobby knows where the student sits now (moved, or a reset put right).
+    socket.stop();
+    game.outbox = null;
+    $("game-section").hidden = true;
+    $("debrief").replaceChildren();
+    lobby.resume(connection.state === "refused" ? RETRY_LOBBY_MS : 0);
+    return;
+  }
   store(SEAT_PREFIX + lost.gameId, null);
   store(OUTBOX_PREFIX + lost.gameId, null);
   game.outbox = null;
@@ -366,6 +379,9 @@ function onMessage(message) {
       break;
     case "error":
       if (joined) onError(message);
+      break;
+    case "announcement":
+      showAnnouncement(message);
       break;
     default:
       break;
@@ -546,7 +562,9 @@ function render(full) {
   if (!view) return;
   const kindTitle = KIND_TITLES[game.kind] || humanize(game.kind || "game");
   $("game-title").textContent = kindTitle;
-  $("seat-line").textContent = `${roleName(game.role || "")}${seat && seat.name ? ` · ${seat.name}` : ""} · game ${game.gameId}`;
+  const team = seat && seat.team ? ` · team ${seat.team}` : "";
+  const rejoin = seat && seat.rejoin ? ` · rejoin code ${seat.rejoin}` : "";
+  $("seat-line").textContent = `${roleName(game.role || "")}${seat && seat.name ? ` · ${seat.name}` : ""}${team} · game ${game.gameId}${rejoin}`;
   $("round-line").textContent = roundLine(game);
   $("round-line").dataset.round = String(game.round);
   $("game-note").textContent = gameNote(game, view);
@@ -603,6 +621,27 @@ function tick() {
 
 // -- start --------------------------------------------------------------------------------
 
+/** The facilitator's message to the class, shown once (by its number) above the game. */
+function showAnnouncement(message) {
+  if (!message || message.number <= announced) return;
+  announced = message.number;
+  $("announcement-text").textContent = message.text;
+  $("announcement").hidden = false;
+  announce(`From your facilitator: ${message.text}`);
+}
+
+/** Opened from a class link: the lobby seats the student, then the game goes as usual. */
+function startClass(classId) {
+  lobby = new Lobby(classId, {
+    onSeat: (place, student) => connect({
+      gameId: place.game_id, code: null, token: place.token, role: place.role, name: student.name,
+      classId, team: place.team, rejoin: student.rejoin_code,
+    }),
+    onMessage: showAnnouncement,
+  });
+  lobby.start();
+}
+
 function init() {
   $("join-form").addEventListener("submit", onJoinSubmit);
   $("join-code").addEventListener("change", () => {
@@ -617,7 +656,13 @@ function init() {
     socket.start();
   });
   setInterval(tick, 250);
-  const code = (new URLSearchParams(location.search).get("code") || "").trim().toUpperCase();
+  const params = new URLSearchParams(location.search);
+  const classId = (params.get("class") || "").trim().toUpperCase();
+  if (classId) {
+    startClass(classId);
+    return;
+  }
+  const code = (params.get("code") || "").trim().toUpperCase();
   const saved = code ? load(SEAT_PREFIX + gameIdOf(code)) : null;
   if (saved && saved.token) resumeSeat(saved);
   else showJoin(code);
