@@ -11,6 +11,7 @@ The tree::
     ├── NotFound                     no such game, session, seat, role or join code
     ├── Conflict                     the request is valid but not now (game over, seat taken,
     │                                wrong round, game not running)
+    ├── Unavailable                  the game is being moved between servers; try again soon
     └── StorageFailure               the storage adapter failed; the action was not done
 
 Game rules raise only ``InvalidSettings`` and ``InvalidDecision`` (both ``ValueError``s, so pure
@@ -50,6 +51,7 @@ class ErrorCode(StrEnum):
     CONFLICT = "conflict"
     STORAGE_FAILURE = "storage_failure"
     ROUND_NOT_PLAYED = "round_not_played"
+    UNAVAILABLE = "unavailable"
     # deciding
     INVALID_DECISION = "invalid_decision"
     NOT_STARTED = "not_started"
@@ -96,6 +98,8 @@ class CloseCode(IntEnum):
 CLOSES_WITH: dict[ErrorCode, CloseCode] = {
     ErrorCode.SUPERSEDED: CloseCode.SUPERSEDED,
     ErrorCode.SEAT_RESET: CloseCode.SEAT_RESET,
+    # A game moving between servers: reconnect (through the proxy) and resume.
+    ErrorCode.UNAVAILABLE: CloseCode.RESTARTING,
 }
 
 
@@ -155,6 +159,14 @@ class NotFound(GameServerError):
 class Conflict(GameServerError):
     code = ErrorCode.CONFLICT
     http_status = 409
+
+
+class Unavailable(GameServerError):
+    """The game is held by another server that has not handed it over yet (several servers
+    share a database): try again in a few seconds."""
+
+    code = ErrorCode.UNAVAILABLE
+    http_status = 503
 
 
 class StorageFailure(GameServerError):

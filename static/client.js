@@ -17,8 +17,14 @@ const SILENT = 4999; // nothing heard for 45 s
 const HELLO_REFUSED = 4998; // a hello refused for a reason a retry may fix
 const NO_CLOSE_FRAME = 1006; // RFC 6455: the connection was lost without a close frame
 
-export function wsUrl() {
-  return `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
+// `?game=` names the game the hello is for: a proxy in front of several servers routes by it
+// (docs/deploy.md); one server alone ignores it.
+export function wsUrl(hello = {}) {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  const credential = hello.join || hello.token || hello.watch || "";
+  const game = credential.split(/[-.]/)[0];
+  const query = /^[A-Za-z0-9]{1,32}$/.test(game) ? `?game=${game}` : "";
+  return `${scheme}://${location.host}/ws${query}`;
 }
 
 /**
@@ -105,7 +111,7 @@ export class GameSocket {
     clearTimeout(this.retryTimer);
     let ws;
     try {
-      ws = new WebSocket(wsUrl());
+      ws = new WebSocket(wsUrl(this.hello()));
     } catch (err) {
       this._retry(NO_CLOSE_FRAME);
       return;

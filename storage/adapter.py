@@ -49,6 +49,10 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from storage.leases import Leases
 
 #: ``schema_version`` of a record the adapter found but could not parse. Never a real version.
 DAMAGED = 0
@@ -247,6 +251,12 @@ class StorageAdapter(ABC):
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Finish pending writes and release the store."""
+
+    def leases(self, name: str, seconds: float) -> Leases | None:
+        """Leases for several servers sharing this store (:mod:`storage.leases`), for a server
+        called ``name`` and leases of ``seconds``; None (the default) if the store serves one
+        server only."""
+        return None
 
     @abstractmethod
     async def save_snapshot(self, snapshot: Snapshot) -> None:

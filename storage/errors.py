@@ -3,8 +3,10 @@
 ::
 
     StorageError            anything the store could not do; ``game_id`` names the game if known
-    └── CorruptRecord       a stored record that cannot be decoded: bad bytes, failed
-                            decompression, a schema version this code does not know
+    ├── CorruptRecord       a stored record that cannot be decoded: bad bytes, failed
+    │                       decompression, a schema version this code does not know
+    └── Fenced              a write refused because this server no longer holds the game's
+                            lease (another server took it over: storage/leases.py)
 
 Adapters raise :class:`StorageError` for failures of their store (translated from the driver's
 own exceptions with ``raise ... from exc``) and ``ValueError`` for arguments they can never
@@ -24,3 +26,7 @@ class StorageError(Exception):
 
 class CorruptRecord(StorageError):
     """A stored record could not be decoded; the rest of the store is unaffected."""
+
+
+class Fenced(StorageError):
+    """A write refused by the fence: this server no longer holds the game's lease."""

@@ -190,7 +190,7 @@ class Cluster:
         )
         if done.returncode != 0:
             raise ClusterUnavailable(f"{binary} failed ({done.returncode}): {done.stderr.strip()}")
-        return done.stdout
+        return str(done.stdout)
 
     def sql(self, statement: str, database: str = "postgres") -> str:
         """Run one SQL statement with psql over the unix socket; its output, unaligned."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Mapping
-from typing import Any
 
 from gameserver.cli.main import main
 from gameserver.game import Decision, Setting, State

@@ -16,7 +16,7 @@ from tests.test_openapi import API_DOC, table
 #: Codes no request from outside can bring about: a failing store, and an HTTP-layer error
 #: Starlette is not known to raise; and one that needs a game whose rules fail or take too long
 #: (tests/test_slow_step.py provokes it with a test game).
-UNPROVOKED = {"storage_failure", "http_error", "round_not_played"}
+UNPROVOKED = {"storage_failure", "http_error", "round_not_played", "unavailable"}
 
 
 def error_table() -> dict[str, str]:

@@ -19,10 +19,10 @@ from hypothesis import strategies as st
 
 from gameserver.errors import CloseCode, ErrorCode, GameServerError, StorageFailure
 from gameserver.games import get_game
+from gameserver.games.beer import BeerGame as BeerGameForRoom
 from gameserver.protocol import (
     GameStatus,
 )
-from gameserver.games.beer import BeerGame as BeerGameForRoom
 from gameserver.server import changes
 from gameserver.server import events as ev
 from gameserver.server.records import BotSeat, GameRecord, PendingDecision, SeatRecord
@@ -340,7 +340,9 @@ def test_a_slow_game_has_its_round_played_off_the_loop_then_saved() -> None:
     pause = object()
     h.handle(ev.Pause(pause))
     assert id(pause) not in h.results and h.room.busy
-    record, after = changes.closed_round(h.room.game, asked.game, asked.pending, "all_submitted", T0)
+    record, after = changes.closed_round(
+        h.room.game, asked.game, asked.pending, "all_submitted", T0
+    )
     h.now = T0 + 7  # it took 7 s: the next round still gets its full minute
     h.handle(ev.Played(asked, record, after))
     (saving,) = h.saves
@@ -389,6 +391,7 @@ def test_rules_that_fail_pause_the_game_rather_than_retry_for_ever() -> None:
     assert "could not be played: ArithmeticError: stock went negative" in error["message"]
     h.complete()
     assert h.room.status == GameStatus.PAUSED and h.timer is None and h.saves == []
+    assert of(peers["retailer"], "status")[-1]["status"] == GameStatus.PAUSED
     # A facilitator's close while paused: refused with the reason, and the game stays paused.
     status, refused = h.command(ev.CloseRound)
     assert status == "error" and refused.code == ErrorCode.ROUND_NOT_PLAYED

@@ -9,6 +9,7 @@ tests/test_storage_crash.py.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator, Sequence
 
 import pytest
@@ -18,6 +19,7 @@ from storage import DecisionRecord, RoundRecord, Snapshot, StorageError
 asyncpg = pytest.importorskip("asyncpg", reason="the postgresql extra is not installed")
 
 from storage.adapters.postgresql import (  # noqa: E402 - needs asyncpg, checked above
+    MIGRATIONS,
     SCHEMA_VERSION,
     PostgreSQLAdapter,
     from_url,
@@ -68,7 +70,15 @@ async def test_creates_the_schema_in_an_empty_database(postgresql_url: str) -> N
     await adapter.open()
     await adapter.close()
     names = [row[0] for row in await sql(postgresql_url, tables)]
-    assert names == ["decisions", "games", "rounds", "schema_version"]
+    assert names == [
+        "decisions",
+        "documents",
+        "games",
+        "leases",
+        "nodes",
+        "rounds",
+        "schema_version",
+    ]
     versions = await sql(postgresql_url, "SELECT version FROM schema_version")
     assert [row[0] for row in versions] == [SCHEMA_VERSION]
     columns = await sql(
@@ -122,6 +132,34 @@ async def test_servers_opening_one_empty_database_at_once_migrate_it_once(
         await asyncio.gather(*(a.close() for a in adapters))
     versions = await sql(postgresql_url, "SELECT version FROM schema_version")
     assert [row[0] for row in versions] == [SCHEMA_VERSION]
+
+
+async def test_a_version_1_database_gets_the_lease_tables_and_summaries_and_keeps_its_games(
+    postgresql_url: str,
+) -> None:
+    # The database as the first PostgreSQL adapter left it: schema version 1, one game.
+    conn = await asyncpg.connect(postgresql_url)
+    try:
+        async with conn.transaction():
+            for statement in MIGRATIONS[0]:
+                await conn.execute(statement)
+            await conn.execute("CREATE TABLE schema_version (version integer NOT NULL)")
+            await conn.execute("INSERT INTO schema_version VALUES (1)")
+            await conn.execute(
+                "INSERT INTO games VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                *dataclasses.astuple(snap("g1", 3))[:10],  # the columns of version 1
+            )
+    finally:
+        await conn.close()
+    adapter = from_url(postgresql_url)
+    await adapter.open()
+    try:
+        assert await adapter.load_snapshot("g1") == snap("g1", 3)
+    finally:
+        await adapter.close()
+    versions = await sql(postgresql_url, "SELECT version FROM schema_version")
+    assert [row[0] for row in versions] == [SCHEMA_VERSION]
+    assert [row[0] for row in await sql(postgresql_url, "SELECT count(*) FROM leases")] == [0]
 
 
 async def test_refuses_a_newer_schema(postgresql_url: str) -> None:

@@ -36,6 +36,17 @@ def add_serve(subparsers: Any) -> None:
         type=float,
         help="seconds an HTTP request has to arrive whole (GAMESERVER_REQUEST_TIMEOUT, default 10)",
     )
+    p.add_argument(
+        "--node-name",
+        help="this server's name among servers sharing a database (GAMESERVER_NODE_NAME,"
+        " default <host name>:<port>)",
+    )
+    p.add_argument(
+        "--lease-seconds",
+        type=float,
+        help="seconds a game's lease lasts when servers share a PostgreSQL database; 0 for one"
+        " server (GAMESERVER_LEASE_SECONDS, default 5)",
+    )
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     p.set_defaults(run=run_serve)
 
@@ -53,6 +64,8 @@ def run_serve(args: argparse.Namespace) -> int:
             compression=args.compression,
             public_url=args.public_url,
             request_timeout=args.request_timeout,
+            node_name=args.node_name,
+            lease_seconds=args.lease_seconds,
             log_level=args.log_level,
         )
     except ValueError as exc:
@@ -60,6 +73,12 @@ def run_serve(args: argparse.Namespace) -> int:
         return 2
     if not config.request_timeout > 0:
         print("gameserver serve: --request-timeout must be more than 0 seconds", file=sys.stderr)
+        return 2
+    if config.lease_seconds != 0 and not 0.5 <= config.lease_seconds <= 3600:
+        print(
+            "gameserver serve: --lease-seconds must be 0 (one server) or from 0.5 to 3600",
+            file=sys.stderr,
+        )
         return 2
     return serve(config)
 

@@ -50,7 +50,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import orjson
 from websockets.exceptions import InvalidHandshake, InvalidURI
@@ -59,7 +59,14 @@ from websockets.uri import parse_uri
 from gameserver.client.link import Link, open_link
 from gameserver.client.timing import NO_THINK, RoundTimer, Think
 from gameserver.game import Decision, Policy, View
-from gameserver.protocol import PROTOCOL_VERSION, CloseCode, ErrorCode, GameStatus
+from gameserver.protocol import (
+    PROTOCOL_VERSION,
+    CloseCode,
+    ErrorCode,
+    GameStatus,
+    game_of_code,
+    game_of_token,
+)
 
 __all__ = ["NO_THINK", "Bot", "BotError", "RoundTimer", "Think", "ws_url"]
 
@@ -159,7 +166,9 @@ class Bot:
             raise ValueError("a bot needs a join code or a token (exactly one)")
         self.url = ws_url(url)
         try:
-            self._uri = parse_uri(self.url)
+            # ?game= names the game: a proxy in front of several servers routes by it.
+            game = game_of_code(join) if join is not None else game_of_token(token or "")
+            self._uri = parse_uri(f"{self.url}?{urlencode({'game': game})}")
         except InvalidURI as exc:
             raise ValueError(str(exc)) from None
         self._policies = policy

@@ -76,15 +76,23 @@ def create_app(config: Config | None = None) -> Starlette:
             log.info("stopped")
 
     async def health(request: Request) -> Response:
-        return ORJSONResponse(
-            {"status": "ok", "games_in_memory": len(hub.drivers), "restored": hub.metrics.restored}
-        )
+        body: dict[str, Any] = {
+            "status": "ok",
+            "games_in_memory": len(hub.drivers),
+            "restored": hub.metrics.restored,
+        }
+        if hub.ownership is not None:  # sharing a database with other servers
+            body["node"] = hub.ownership.name
+            body["games_owned"] = len(hub.ownership.leases.held)
+        return ORJSONResponse(body)
 
     async def metrics(request: Request) -> Response:
         require_admin(request)
         text = hub.metrics.prometheus(
             games_in_memory=len(hub.drivers), in_progress=hub.in_progress_count()
         )
+        if hub.ownership is not None:
+            text += hub.ownership.prometheus()
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 
     def page(name: str) -> Route:

@@ -14,6 +14,10 @@ seat (``ResetSeat``, which closes the connection on it with 4003), hands a seat 
 (:func:`~gameserver.server.tokens.derived_token`), so the lobby gives the same token on every
 device and after any crash, and puts a seat right (:meth:`Classes.seat_of`) whenever its student
 asks for it: a crash between saving the teams and claiming their seats loses nobody.
+
+Servers sharing a database: a proxy sends a class's requests to the server of its games (they
+share the class's route key), and that server reads the class's record afresh before each
+change, so a class that moved between servers (a failover) goes on from what was saved.
 """
 
 from __future__ import annotations
@@ -163,6 +167,17 @@ class Classes:
         session = (record.session_id, record.token_hash)
         return await self.hub.create_game(record.kind, record.settings, options, session=session)
 
+    async def _fresh(self, lobby: ClassLobby) -> lb.ClassRecord:
+        """The class's record to change (its lock held). With servers sharing a database the
+        stored one: the class may have been run by another server meanwhile (a proxy sends a
+        class to one server, but after a failover to another, and back)."""
+        if self.hub.ownership is not None:
+            stored = await self.hub.store.read_class(lobby.session_id)
+            if stored is not None and stored.version != lobby.record.version:
+                lobby.record = stored
+                lobby.notify()
+        return lobby.record
+
     async def _save(self, lobby: ClassLobby, record: lb.ClassRecord) -> None:
         """Save, then tell: the record is the lobby's once durable, and waiters wake."""
         await self.hub.store.save_class(record)
@@ -178,7 +193,7 @@ class Classes:
         session_id = lobby.session_id
         async with lobby.lock:
             record, student, new = lb.join(
-                lobby.record,
+                await self._fresh(lobby),
                 name,
                 tokens.hash_secret(client_id),
                 rejoin,
@@ -193,7 +208,7 @@ class Classes:
         """The student and, if seated, their seat's token, the seat made right first: claimed
         with that token and the student's name (after a crash, or a reset, it may not be)."""
         async with lobby.lock:
-            student = lobby.record.student(student_id)
+            student = (await self._fresh(lobby)).student(student_id)
             if student.seat is None:
                 return student, None
             await self._claim(lobby.record, student, student.seat, from_bot=False)
@@ -241,7 +256,7 @@ class Classes:
         """Teams for every student waiting (see :func:`lobby.plan_teams`): games made or
         reused, the record saved, then every seat claimed or handed to ``bot``."""
         async with lobby.lock:
-            record = lobby.record
+            record = await self._fresh(lobby)
             roles = get_game(record.kind).roles(record.settings)
             reusable = [g for g in record.games if await self._unused(record, g)]
             teams = lb.plan_teams(record, roles, reusable, order, seed)
@@ -284,7 +299,7 @@ class Classes:
         """Put a student on a seat of a class's game, or back to waiting (see
         :func:`lobby.move`): saved, then the seats changed, then everyone told."""
         async with lobby.lock:
-            record = lobby.record
+            record = await self._fresh(lobby)
             if target is not None:
                 await self._check_target(record, target)
             record, moves = lb.move(record, student_id, target)
@@ -327,7 +342,7 @@ class Classes:
     async def remove(self, lobby: ClassLobby, student_id: str, bot: BotSeat) -> lb.ClassRecord:
         """Take a student out of the class; a bot takes their seat."""
         async with lobby.lock:
-            record, student = lb.remove(lobby.record, student_id)
+            record, student = lb.remove(await self._fresh(lobby), student_id)
             await self._save(lobby, record)
             if student.seat is not None:
                 await self._vacate(record, student, student.seat, bot)
@@ -337,13 +352,13 @@ class Classes:
         """The names students pick from (None: they type any name)."""
         roster = None if names is None else lb.clean_roster(names)
         async with lobby.lock:
-            await self._save(lobby, lobby.record.changed(roster=roster))
+            await self._save(lobby, (await self._fresh(lobby)).changed(roster=roster))
 
     async def announce(self, lobby: ClassLobby, text: object) -> int:
         """The facilitator's message to the class: saved, then sent to everyone connected to a
         class's game (and to the lobby's waiters). How many connections it was sent to."""
         async with lobby.lock:
-            record = lb.with_message(lobby.record, text, time.time())
+            record = lb.with_message(await self._fresh(lobby), text, time.time())
             await self._save(lobby, record)
         notice = record.message
         assert notice is not None

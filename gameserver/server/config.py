@@ -6,6 +6,7 @@ Every setting has a default that runs the embedded configuration: SQLite in ``./
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,16 @@ class Config:
     log_level: str = "info"
     #: Per-message deflate costs more than it saves on these small messages; off by default.
     ws_deflate: bool = False
+    #: This server's name among servers sharing a database (logs, /health, the lease table);
+    #: empty means ``<host name>:<port>``.
+    node_name: str = ""
+    #: Seconds a game's lease lasts without renewal, when servers share a PostgreSQL database:
+    #: a server that dies has its games taken over by the others within about this long. 0
+    #: turns leases off (one server on the database). SQLite serves one server and has none.
+    lease_seconds: float = 5.0
+
+    def node(self) -> str:
+        return self.node_name or f"{socket.gethostname()}:{self.port}"
 
     def storage_url(self) -> str:
         if self.storage:

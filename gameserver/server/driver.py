@@ -169,6 +169,15 @@ class Driver:
             self._timer.cancel()
             self._timer = None
 
+    async def settled(self, within: float) -> bool:
+        """Wait until nothing is being saved (at most ``within`` seconds); whether so."""
+        deadline = time.monotonic() + within
+        while self._running or self.room.in_flight():
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(0.01)
+        return True
+
     def close_all(self, code: int) -> None:
         for peer in self.room.peers():
             _conn(peer).close(code)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol, TypeVar
 
@@ -34,6 +34,7 @@ from gameserver.server.records import (
     round_to_json,
 )
 from storage import GameHeader, HeaderQuery, StorageError, Store, StoredGame
+from storage.leases import Leases
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -109,6 +110,13 @@ class GameStore:
     async def close(self) -> None:
         await _guard(self.store.close(), "closing the store")
 
+    def leases(self, name: str, seconds: float) -> Leases | None:
+        """Leases for sharing the database with other servers (storage/leases.py), if the
+        store has them and ``seconds`` is not 0."""
+        if seconds <= 0:
+            return None
+        return self.store.adapter.leases(name, seconds)
+
     # -- writing ------------------------------------------------------------------------------
 
     async def save_game(self, record: GameRecord) -> None:
@@ -174,13 +182,25 @@ class GameStore:
         stored = await _guard(self.store.load_game(game_id), "reading game ", game_id)
         return None if stored is None else await self._whole(_record(stored))
 
-    async def load_in_progress(self) -> tuple[list[LoadedGame], list[str]]:
-        """Every game in progress, whole; and one error per game that could not be read."""
+    async def load_in_progress(
+        self, claim: Callable[[list[str]], Awaitable[set[str]]] | None = None
+    ) -> tuple[list[LoadedGame], list[str]]:
+        """Every game in progress, whole (only those ``claim`` gives this server, if given);
+        and one error per game that could not be read."""
         call = self.store.load_games(in_progress_only=True)
         result = await _guard(call, "reading the games in progress")
         errors = [str(error) for error in result.errors]
+        found = result.games
+        if claim is not None and found:
+            ours = await claim([stored.game_id for stored in found])
+            # Read again once ours: another server may have changed them before letting go.
+            found = []
+            for game_id in sorted(ours):
+                stored = await _guard(self.store.load_game(game_id), "reading game ", game_id)
+                if stored is not None:
+                    found.append(stored)
         games: list[LoadedGame] = []
-        for stored in result.games:
+        for stored in found:
             try:
                 games.append(await self._whole(_record(stored)))
             except Exception as exc:  # one bad game must not stop the others

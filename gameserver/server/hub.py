@@ -9,6 +9,11 @@ database and does not bring it back. At start-up every game that was in progress
 The hub holds no lock over the server: each game has its :class:`Driver`, and the only shared
 bookkeeping is a dict of drivers and of loads in flight, changed between awaits. The hub owns
 every background task (:meth:`Hub.spawn`) and waits for them at shutdown.
+
+Servers sharing a PostgreSQL database run each game on one of them (:mod:`ownership`): a game
+comes into this server's memory only once it holds the game's lease (at start-up, the games in
+progress nobody else holds; on access, after the holder hands it over), and leaves it when the
+lease goes (idle, handed over, lost to a takeover, shutdown).
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from gameserver.server.decisions import DecisionSaves
 from gameserver.server.driver import Driver
 from gameserver.server.gamestore import GameStore, LoadedGame
 from gameserver.server.metrics import Metrics
+from gameserver.server.ownership import Ownership
 from gameserver.server.records import CloneSource, GameRecord, SeatRecord
 from gameserver.server.room import Room
 from gameserver.server.turn import Turn
@@ -97,19 +103,28 @@ class Hub:
         #: The decisions of each turn of the loop are saved together.
         self.decisions = DecisionSaves(store, self.metrics, self.spawn)
         self.started_at = time.time()
+        #: Which games this server may run, if it shares its database with others.
+        self.ownership: Ownership | None = None
+        self._leaving: dict[str, asyncio.Future[None]] = {}  # games being handed over
 
     # -- life ---------------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Open the store and restore every game that was in progress."""
         await self.store.open()
+        leases = self.store.leases(self.config.node(), self.config.lease_seconds)
+        if leases is not None:
+            self.ownership = Ownership(leases, self)
+            await self.ownership.start()
+            log.info("node %s: sharing the database, leases of %g s", leases.owner, leases.seconds)
         regrouped = await self.store.regroup_legacy()
         if regrouped:
             log.info("gave %d games of an older database their class", regrouped)
         started = time.perf_counter()
+        claim = self.ownership.claim_many if self.ownership is not None else None
         gc.disable()  # thousands of small dicts: the collector would walk them over and over
         try:
-            loaded, errors = await self.store.load_in_progress()
+            loaded, errors = await self.store.load_in_progress(claim)
             for error in errors:
                 self.restore_errors.append(error)
                 log.error("restore failed: %s", error)
@@ -146,6 +161,8 @@ class Hub:
             if not self._tasks:
                 break
             await asyncio.wait(list(self._tasks), timeout=10)
+        if self.ownership is not None:
+            await self.ownership.stop()  # the other servers take the games over at once
         await self.store.close()
 
     def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
@@ -195,8 +212,16 @@ class Hub:
         return loaded
 
     async def _load(self, game_id: str) -> Driver | None:
+        ownership = self.ownership
+        if ownership is not None:
+            leaving = self._leaving.get(game_id)
+            if leaving is not None:  # being handed over by this server: asked back at once
+                await asyncio.shield(leaving)
+            await ownership.claim(game_id)  # read the game only once it is ours
         game = await self.store.load(game_id)
         if game is None:
+            if ownership is not None:
+                await ownership.release(game_id, forget=True)
             return None
         driver = self._driver(game, restored=True)
         self.metrics.loaded_on_access += 1
@@ -301,9 +326,12 @@ class Hub:
         game = get_game(kind)
         valid = game.validate_settings(settings)
         check_options(options)
-        game_id = tokens.new_id()
+        # A class's games share its id's first characters (``SK3J9QX2A`` has ``K3J9QX2A7XQ2``,
+        # ...): a proxy routing by them (ownership.route_key) sends a whole class to one server.
+        prefix = session[0].removeprefix(tokens.SESSION_PREFIX) if session else ""
+        game_id = prefix + tokens.new_id(4 if prefix else 8)
         while game_id in self.drivers:
-            game_id = tokens.new_id()
+            game_id = prefix + tokens.new_id(4 if prefix else 8)
         seed = secrets.randbits(31) if options.seed is None else options.seed
         facilitator_token = tokens.new_token(game_id)
         record = GameRecord(
@@ -327,6 +355,8 @@ class Hub:
         return record, facilitator_token
 
     async def _add(self, record: GameRecord, autostart: bool) -> Driver:
+        if self.ownership is not None:
+            await self.ownership.claim(record.game_id)
         await self.store.save_game(record)
         driver = self._driver(LoadedGame(record, {}), restored=False)
         self.metrics.created += 1
@@ -399,12 +429,20 @@ class Hub:
         return NewGame(driver, token)
 
     async def delete_game(self, game_id: str) -> None:
+        ownership = self.ownership
+        if ownership is not None and game_id not in self.drivers:
+            check_id(game_id)
+            await ownership.claim(game_id)  # only the holder may write, deleting too
         driver = self.drivers.pop(game_id, None)
         if driver is not None:
             driver.stop()
             driver.close_all(CloseCode.GAME_DELETED)
-        if not await self.store.delete(game_id) and driver is None:
-            raise NotFound(f"no game {game_id!r}")
+        try:
+            if not await self.store.delete(game_id) and driver is None:
+                raise NotFound(f"no game {game_id!r}")
+        finally:
+            if ownership is not None:
+                await ownership.release(game_id, forget=True)
         log.info("deleted game=%s", game_id)
 
     # -- eviction -------------------------------------------------------------------------------
@@ -423,7 +461,52 @@ class Hub:
             self.metrics.evicted += 1
             room = driver.room
             log.info("evicted game=%s round=%d status=%s", game_id, room.round, room.status)
+            if self.ownership is not None:
+                await self.ownership.release(game_id)
         return evicted
+
+    # -- servers sharing a database (ownership.Runner) --------------------------------------------
+
+    def drop(self, game_id: str, why: str) -> None:
+        """The game is no longer ours (its lease was lost): out of memory at once, and its
+        players reconnect (1012), through the proxy, to the server that has it now."""
+        driver = self.drivers.pop(game_id, None)
+        if driver is None:
+            return
+        driver.stop()
+        driver.close_all(CloseCode.RESTARTING)
+        log.warning("lost game=%s round=%d: %s", game_id, driver.room.round, why)
+
+    async def hand_over(self, game_id: str) -> None:
+        """Another server asks for a game this one holds: close its connections (they come
+        back through the proxy to the server that asked), let its saves finish, release it."""
+        ownership = self.ownership
+        if ownership is None or game_id in self._leaving or game_id in self._loading:
+            return
+        await asyncio.sleep(ownership.hold_left(game_id))
+        if not ownership.holds(game_id):
+            return
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._leaving[game_id] = done
+        try:
+            driver = self.drivers.pop(game_id, None)
+            if driver is not None:
+                driver.stop()
+                driver.close_all(CloseCode.RESTARTING)
+                await driver.settled(within=ownership.seconds)
+                log.info("handed over game=%s round=%d", game_id, driver.room.round)
+            await ownership.release(game_id)
+            ownership.handed_over += 1
+        finally:
+            del self._leaving[game_id]
+            done.set_result(None)
+
+    async def take_over(self, game_id: str) -> None:
+        """A game whose server died, froze or left: bring it into memory here."""
+        if game_id in self.drivers:
+            return
+        driver = await self.driver(game_id)
+        log.info("took over game=%s round=%d", game_id, driver.room.round)
 
     async def _sweep_loop(self) -> None:
         while True:

@@ -26,6 +26,7 @@ from gameserver.errors import (
     NotFound,
     ProtocolError,
     StorageFailure,
+    Unavailable,
 )
 from gameserver.protocol import PROTOCOL_VERSION
 from gameserver.server.apischemas import PARAMETERS, components, ref
@@ -48,6 +49,7 @@ HTTP_ERRORS: dict[ErrorCode, int] = {
     ErrorCode.ROUND_NOT_PLAYED: Conflict.http_status,
     ErrorCode.INVALID_SETTINGS: InvalidSettings.http_status,
     ErrorCode.STORAGE_FAILURE: StorageFailure.http_status,
+    ErrorCode.UNAVAILABLE: Unavailable.http_status,
     ErrorCode.NAME_TAKEN: Conflict.http_status,
 }
 #: Codes that no single operation declares: a wrong method on any path (405), and
@@ -92,6 +94,9 @@ class Operation:
     stored: bool = True  # reads or writes storage, so it can fail with storage_failure
     query: tuple[str, ...] = ()
     also: tuple[int, ...] = ()  # other success statuses, with the same body
+    #: Runs the game, so with servers sharing a database it may have to be handed over first
+    #: (and fail with ``unavailable``).
+    runs: bool = False
 
     def error_codes(self) -> list[ErrorCode]:
         """Every error code this operation can answer with, declared or implied."""
@@ -100,6 +105,8 @@ class Operation:
             codes += _BODY_ERRORS
         if self.stored:
             codes.append(ErrorCode.STORAGE_FAILURE)
+        if self.runs:
+            codes.append(ErrorCode.UNAVAILABLE)
         return list(dict.fromkeys(codes))
 
 
@@ -134,6 +141,7 @@ def _actions() -> dict[tuple[str, str], Operation]:
             body=body,
             reads_body=True,
             errors=(ErrorCode.CONFLICT, *played, *refused),
+            runs=True,
         )
         out["POST", f"{_S}/{name}"] = Operation(
             f"{summary}: every game of the class still in progress",
@@ -182,7 +190,9 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("GET", _G): Operation(
         "One game (not brought back into memory)", "game", "Game", query=("view",)
     ),
-    ("DELETE", _G): Operation("Delete a game, its decisions and rounds", "game", status=204),
+    ("DELETE", _G): Operation(
+        "Delete a game, its decisions and rounds", "game", status=204, runs=True
+    ),
     ("POST", f"{_G}/clone"): Operation(
         "A new game from the end of a completed round of this one",
         "game",
@@ -200,15 +210,21 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "Game",
         body="HandToBot",
         errors=(ErrorCode.NO_SUCH_ROLE, ErrorCode.INVALID_SETTINGS),
+        runs=True,
     ),
     ("DELETE", f"{_G}/seats/{{role}}/bot"): Operation(
-        "Hand a seat back to a person", "game", "Game", errors=(ErrorCode.NO_SUCH_ROLE,)
+        "Hand a seat back to a person",
+        "game",
+        "Game",
+        errors=(ErrorCode.NO_SUCH_ROLE,),
+        runs=True,
     ),
     ("POST", f"{_G}/seats/{{role}}/reset"): Operation(
         "Free a seat: its token stops working and it gets a new join code",
         "game",
         "Game",
         errors=(ErrorCode.NO_SUCH_ROLE,),
+        runs=True,
     ),
     ("GET", "/api/join/{code}"): Operation(
         "What a join code opens (the code is the secret)",
@@ -231,6 +247,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "Game",
         body="BotChoice",
         errors=(ErrorCode.CONFLICT, ErrorCode.INVALID_SETTINGS),
+        runs=True,
     ),
     ("GET", f"{_S}/lobby"): Operation(
         "What the class link opens (the class id is the secret)",
@@ -251,6 +268,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
             ErrorCode.CONFLICT,
             ErrorCode.INVALID_SETTINGS,
         ),
+        runs=True,
     ),
     ("GET", f"{_S}/lobby/me"): Operation(
         "A student's lobby or seat; with `since`, once it changed after that version",
@@ -258,6 +276,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "StudentLobby",
         errors=(ErrorCode.INVALID_SETTINGS,),
         query=("since", "wait"),
+        runs=True,
     ),
     ("PUT", f"{_S}/roster"): Operation(
         "The names students pick from (null: any name)",
@@ -272,6 +291,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "Lobby",
         body="FormTeams",
         errors=(ErrorCode.CONFLICT, ErrorCode.INVALID_SETTINGS),
+        runs=True,
     ),
     ("PUT", f"{_S}/students/{{student_id}}/seat"): Operation(
         "Move a student to a seat of a class's game (swapping with its student)",
@@ -279,12 +299,16 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "Lobby",
         body="MoveTo",
         errors=_MOVE_ERRORS,
+        runs=True,
     ),
     ("DELETE", f"{_S}/students/{{student_id}}/seat"): Operation(
-        "Send a student back to waiting; a bot takes their seat", "session", "Lobby"
+        "Send a student back to waiting; a bot takes their seat", "session", "Lobby", runs=True
     ),
     ("DELETE", f"{_S}/students/{{student_id}}"): Operation(
-        "Take a student out of the class; a bot takes their seat", "session", "Lobby"
+        "Take a student out of the class; a bot takes their seat",
+        "session",
+        "Lobby",
+        runs=True,
     ),
     ("POST", f"{_S}/message"): Operation(
         "A message to everyone in the class (an `announcement` on the WebSocket)",
@@ -299,6 +323,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "ClassBots",
         body="BotChoice",
         errors=(ErrorCode.INVALID_SETTINGS,),
+        runs=True,
     ),
     ("GET", f"{_S}/export.{{fmt}}"): Operation(
         "Every game of the class with the students' names, as JSON or CSV",

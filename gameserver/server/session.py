@@ -169,9 +169,13 @@ class Session:
             self.receive(self._waiting.popleft())
 
     def _refused(self, exc: GameServerError) -> None:
-        """A hello refused: say why; the client may try again, up to :data:`MAX_HELLO_TRIES`."""
+        """A hello refused: say why; the client may try again, up to :data:`MAX_HELLO_TRIES`.
+        A game moving between servers ends the connection with 1012: reconnect and resume."""
         self.peer.send(protocol.encode(protocol.error(exc)))
-        if self._hellos >= MAX_HELLO_TRIES:
+        code = _CLOSES_WITH.get(exc.code)
+        if code is not None:
+            self._ended_by_server(code)
+        elif self._hellos >= MAX_HELLO_TRIES:
             self._close(CloseCode.POLICY, "no valid 'hello' in time")
 
     def _next_waiting(self) -> None:
@@ -217,6 +221,16 @@ class Session:
             self._hello_timer = None
         self.peer.send(protocol.encode(protocol.error_message(ErrorCode.CLOSING, reason)))
         self.peer.close(code)
+
+    def _ended_by_server(self, code: int) -> None:
+        """Close after an error that says why (:data:`protocol.CLOSES_WITH`)."""
+        if self._hello_timer is not None:
+            self._hello_timer.cancel()
+            self._hello_timer = None
+        self.peer.close(code)
+
+
+_CLOSES_WITH: dict[str, int] = {str(e): int(c) for e, c in protocol.CLOSES_WITH.items()}
 
 
 class _Malformed(Exception):

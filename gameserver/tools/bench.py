@@ -18,6 +18,13 @@ process, :mod:`gameserver.client.bot`) play them to the end over WebSockets. Per
 Then the restore scenario: N games in progress (round 3), one seat of a few of them joined, the
 server killed with SIGKILL and started again; it times from spawning the new process until
 ``/health`` reports all N restored and a player's resume has been answered with its ``sync``.
+
+On PostgreSQL (``--postgresql [URL]``; without a URL a throwaway cluster of Debian's postgresql,
+from tests/pgcluster.py), the saturated scenario again with one node, and with two nodes behind
+HAProxy (``deploy/haproxy.cfg``; the bots go through it; decisions, CPU and RSS are the nodes'
+sums); and the failover row: three nodes, bots playing, a node holding games killed with SIGKILL
+several times (:mod:`gameserver.tools.chaos`), the time from each kill to the first round closed
+of its games, p50 and max.
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ import re
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,7 +49,10 @@ from gameserver.client.api import Api
 from gameserver.client.teams import Plan, create_teams, play, summarize
 from gameserver.client.timing import Think
 from gameserver.errors import GameServerError
-from gameserver.tools.localserver import LocalServer, ServerError
+from gameserver.tools.chaos import run_chaos
+from gameserver.tools.localserver import ROOT, LocalServer, ServerError
+from gameserver.tools.nodes import Servers
+from gameserver.tools.proxy import ProxyUnavailable, haproxy_binary
 
 ADMIN_KEY = "bench-admin-key"
 
@@ -54,6 +64,9 @@ class Scenario:
     think: float
     target: str
     weeks: int = 36
+    #: Server nodes; more than one share the PostgreSQL database behind HAProxy.
+    nodes: int = 1
+    postgresql: bool = False
 
 
 @dataclass
@@ -86,17 +99,21 @@ async def _decisions_total(api: Api) -> int:
 Sample = tuple[float, int, float, float]
 
 
-async def _sample(api: Api, pid: int, samples: list[Sample], stop: asyncio.Event) -> None:
+async def _sample(
+    apis: Sequence[Api], pids: Sequence[int], samples: list[Sample], stop: asyncio.Event
+) -> None:
     while not stop.is_set():
         with contextlib.suppress(GameServerError):
-            samples.append(await _sample_now(api, pid))
+            samples.append(await _sample_now(apis, pids))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 0.2)
 
 
-async def _sample_now(api: Api, pid: int) -> Sample:
-    decisions = await _decisions_total(api)
-    return (time.perf_counter(), decisions, _cpu_seconds(pid), time.process_time())
+async def _sample_now(apis: Sequence[Api], pids: Sequence[int]) -> Sample:
+    """The servers' sums: decisions, CPU seconds."""
+    decisions = sum([await _decisions_total(api) for api in apis])
+    cpu = sum(_cpu_seconds(pid) for pid in pids)
+    return (time.perf_counter(), decisions, cpu, time.process_time())
 
 
 def _window(samples: Sequence[Sample]) -> tuple[Sample, Sample] | None:
@@ -129,15 +146,23 @@ def cpu_per_decision(samples: Sequence[Sample]) -> tuple[float, float]:
     return 1e6 * (high[2] - low[2]) / decisions, 1e6 * (high[3] - low[3]) / decisions
 
 
-async def run_scenario(scenario: Scenario, folder: Path, *, seed: int = 1) -> Outcome:
-    server = LocalServer(folder / scenario.name.replace(" ", "-"), ADMIN_KEY)
-    await server.start()
-    assert server.proc is not None
-    pid = server.proc.pid
-    api = Api(server.url, ADMIN_KEY)
+async def run_scenario(
+    scenario: Scenario, folder: Path, *, seed: int = 1, postgresql: str | None = None
+) -> Outcome:
+    servers = Servers(
+        folder / scenario.name.replace(" ", "-"),
+        ADMIN_KEY,
+        count=scenario.nodes,
+        storage=postgresql if scenario.postgresql else None,
+        lease_seconds=5.0,
+    )
+    await servers.start()
+    pids = [node.proc.pid for node in servers.nodes if node.proc is not None]
+    apis = [Api(node.url, ADMIN_KEY) for node in servers.nodes]
+    api = Api(servers.url, ADMIN_KEY)
     try:
         await api.health()
-        rss_before = _proc_status(pid, "VmRSS")
+        rss_before = sum(_proc_status(pid, "VmRSS") for pid in pids)
         plan = Plan(
             kind="beer",
             games=scenario.games,
@@ -146,21 +171,21 @@ async def run_scenario(scenario: Scenario, folder: Path, *, seed: int = 1) -> Ou
             seed=seed,
             think=Think(scenario.think),
         )
-        teams = await create_teams(api, server.url, plan, give_up=30.0)
-        cpu_before = _cpu_seconds(pid)
-        samples: list[Sample] = [await _sample_now(api, pid)]
+        teams = await create_teams(api, servers.url, plan, give_up=30.0)
+        cpu_before = sum(_cpu_seconds(pid) for pid in pids)
+        samples: list[Sample] = [await _sample_now(apis, pids)]
         stop = asyncio.Event()
-        sampler = asyncio.create_task(_sample(api, pid, samples, stop))
+        sampler = asyncio.create_task(_sample(apis, pids, samples, stop))
         seconds = await play(teams)
         stop.set()
         await sampler
-        samples.append(await _sample_now(api, pid))
-        cpu = _cpu_seconds(pid) - cpu_before
-        rss_after = _proc_status(pid, "VmRSS")
-        peak = _proc_status(pid, "VmHWM")
+        samples.append(await _sample_now(apis, pids))
+        cpu = sum(_cpu_seconds(pid) for pid in pids) - cpu_before
+        rss_after = sum(_proc_status(pid, "VmRSS") for pid in pids)
+        peak = sum(_proc_status(pid, "VmHWM") for pid in pids)
         summary = summarize(teams, seconds, "beer")
     finally:
-        await server.stop()
+        await servers.stop()
     latency = summary["latency_ms"]
     server_us, bots_us = cpu_per_decision(samples)
     return Outcome(
@@ -242,13 +267,44 @@ async def run_restore(games: int, folder: Path) -> dict[str, Any]:
     }
 
 
+async def run_failover(postgresql: str, folder: Path, kills: int) -> dict[str, Any]:
+    """Three nodes, bots playing through HAProxy, ``kills`` SIGKILLs of a node holding games:
+    the seconds from each kill to the first round closed of the killed node's games."""
+    result = await run_chaos(
+        games=30,
+        kills=kills,
+        weeks=150,
+        seed=1,
+        think=Think.of((0.01, 0.03)),
+        nodes=3,
+        storage=postgresql,
+        lease_seconds=5.0,
+        data=folder / "failover",
+        time_limit=600,
+        out=lambda line: print(line, file=sys.stderr),
+    )
+    ordered = sorted(result.failovers)
+    return {
+        "kills": len(ordered),
+        "lease_s": 5.0,
+        "p50_s": round(ordered[len(ordered) // 2], 2) if ordered else None,
+        "max_s": round(ordered[-1], 2) if ordered else None,
+        "ok": result.ok,
+        "problems": result.problems[:5],
+    }
+
+
 def _fmt_latency(p: dict[str, float | int]) -> str:
     if not p or not p.get("n"):
         return "-"
     return f"{p['p50']:.1f} / {p['p99']:.1f}"
 
 
-def render(outcomes: Sequence[Outcome], restore: dict[str, Any] | None) -> str:
+def render(
+    outcomes: Sequence[Outcome],
+    restore: dict[str, Any] | None,
+    failover: dict[str, Any] | None = None,
+) -> str:
     head = (
         f"{'scenario':<34}{'games':>6}{'bots':>6}{'think':>7}{'dec/s':>8}{'rounds/s':>9}"
         f"{'ack p50/p99 ms':>16}{'round p50/p99 ms':>18}{'CPU':>6}{'srv us':>8}{'bots us':>8}"
@@ -276,7 +332,47 @@ def render(outcomes: Sequence[Outcome], restore: dict[str, Any] | None) -> str:
             f"{restore['restored_and_resumed_s']:.3f} s (restore itself "
             f"{restore['restore_only_s']} s); target: within 1 s, imports included"
         )
+    if failover is not None:
+        verdict = "every game finished, equal to its twin" if failover["ok"] else "PROBLEMS"
+        lines.append(
+            f"failover: 3 nodes on PostgreSQL behind HAProxy, leases of {failover['lease_s']:g} s,"
+            f" {failover['kills']} SIGKILLs of a node holding games -> its games' first round "
+            f"closed after p50 {failover['p50_s']} s, max {failover['max_s']} s ({verdict})"
+        )
     return "\n".join(lines)
+
+
+@contextlib.contextmanager
+def _postgresql(url: str | None, chosen: set[str]) -> Iterator[Callable[[], str] | None]:
+    """What makes an empty PostgreSQL database for each row that needs one: the one at ``url``
+    (only one row may use it), or a throwaway cluster's; None (the rows are skipped, saying
+    why) when PostgreSQL or HAProxy is not to be had or no such row was chosen."""
+    if not chosen & {"postgresql", "failover"}:
+        yield None
+        return
+    if url:
+        yield lambda: url
+        return
+    try:
+        haproxy_binary()
+        if str(ROOT) not in sys.path:
+            sys.path.insert(0, str(ROOT))
+        from tests.pgcluster import Cluster, ClusterUnavailable
+    except (ProxyUnavailable, ImportError) as exc:
+        print(f"scripts/bench: no PostgreSQL rows: {exc}", file=sys.stderr)
+        yield None
+        return
+    try:
+        cluster = Cluster({"fsync": "on", "synchronous_commit": "on"}).__enter__()
+    except ClusterUnavailable as exc:
+        print(f"scripts/bench: no PostgreSQL rows: {exc}", file=sys.stderr)
+        yield None
+        return
+    databases = iter(range(1, 1000))
+    try:
+        yield lambda: cluster.create_database(f"bench_{next(databases)}")
+    finally:
+        cluster.stop()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -292,15 +388,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--one-game-weeks", type=int, default=200, help="weeks of the one-game row (200)"
     )
     parser.add_argument(
-        "--only", choices=["one", "paced", "saturated", "big", "restore"], action="append"
+        "--only",
+        choices=["one", "paced", "saturated", "big", "restore", "postgresql", "failover"],
+        action="append",
     )
+    parser.add_argument(
+        "--postgresql",
+        nargs="?",
+        const="",
+        metavar="URL",
+        help="the PostgreSQL rows on the database at URL (it must be empty), or without a URL"
+        " on a throwaway cluster of Debian's postgresql; they run by default when PostgreSQL"
+        " and HAProxy are installed",
+    )
+    parser.add_argument("--kills", type=int, default=4, help="SIGKILLs of the failover row")
     parser.add_argument("--json", metavar="FILE", help="also write every figure to FILE")
     args = parser.parse_args(argv)
     sizes = (args.games, args.paced_games, args.restore_games, args.weeks, args.one_game_weeks)
-    if min(sizes) < 1 or args.think < 0:
-        print("scripts/bench: games must be 1 or more and think 0 or more", file=sys.stderr)
+    if min(sizes) < 1 or args.think < 0 or args.kills < 1:
+        print(
+            "scripts/bench: games and kills must be 1 or more and think 0 or more",
+            file=sys.stderr,
+        )
         return 2
-    chosen = set(args.only or ["one", "paced", "saturated", "big", "restore"])
+    chosen = set(
+        args.only or ["one", "paced", "saturated", "big", "restore", "postgresql", "failover"]
+    )
     scenarios = [
         Scenario(
             "one game",
@@ -316,24 +429,54 @@ def main(argv: Sequence[str] | None = None) -> int:
         Scenario(
             "big paced", args.paced_games, args.think, "p99 < 25 ms, nothing dropped", args.weeks
         ),
+        Scenario(
+            "saturated, PostgreSQL, 1 node",
+            args.games,
+            0.0,
+            "as SQLite's row, on PostgreSQL",
+            args.weeks,
+            postgresql=True,
+        ),
+        Scenario(
+            "saturated, PostgreSQL, 2 nodes",
+            args.games,
+            0.0,
+            "more than 1 node on the 2 cores",
+            args.weeks,
+            nodes=2,
+            postgresql=True,
+        ),
     ]
     keys = {"one game": "one", "paced": "paced", "saturated": "saturated", "big paced": "big"}
     outcomes: list[Outcome] = []
-    restore = None
+    restore = failover = None
     try:
-        with tempfile.TemporaryDirectory(prefix="gameserver-bench-") as tmp:
+        with (
+            tempfile.TemporaryDirectory(prefix="gameserver-bench-") as tmp,
+            _postgresql(args.postgresql, chosen) as postgresql,
+        ):
             for scenario in scenarios:
-                if keys[scenario.name] in chosen:
-                    print(f"running {scenario.name}: {scenario.games} games ...", file=sys.stderr)
-                    outcomes.append(asyncio.run(run_scenario(scenario, Path(tmp))))
+                key = "postgresql" if scenario.postgresql else keys[scenario.name]
+                if key not in chosen or (scenario.postgresql and postgresql is None):
+                    continue
+                print(f"running {scenario.name}: {scenario.games} games ...", file=sys.stderr)
+                url = postgresql() if postgresql is not None else None
+                outcomes.append(asyncio.run(run_scenario(scenario, Path(tmp), postgresql=url)))
             if "restore" in chosen:
                 print(f"running restore: {args.restore_games} games ...", file=sys.stderr)
                 restore = asyncio.run(run_restore(args.restore_games, Path(tmp)))
+            if "failover" in chosen and postgresql is not None:
+                print(f"running failover: {args.kills} kills ...", file=sys.stderr)
+                failover = asyncio.run(run_failover(postgresql(), Path(tmp), args.kills))
     except (ServerError, GameServerError, OSError) as exc:
         print(f"scripts/bench: {exc}", file=sys.stderr)
         return 1
-    print(render(outcomes, restore))
+    print(render(outcomes, restore, failover))
     if args.json:
-        payload = {"scenarios": {o.scenario.name: o.figures for o in outcomes}, "restore": restore}
+        payload = {
+            "scenarios": {o.scenario.name: o.figures for o in outcomes},
+            "restore": restore,
+            "failover": failover,
+        }
         Path(args.json).write_bytes(orjson.dumps(payload, option=orjson.OPT_INDENT_2))
     return 0

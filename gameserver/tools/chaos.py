@@ -3,12 +3,16 @@
 ``scripts/chaos`` runs :func:`main`; ``tests/test_chaos.py`` runs a small :func:`run_chaos`.
 
 It starts ``python -m gameserver serve`` on a temporary data folder and a free port of
-127.0.0.1, creates G Beer Games (fixed seeds; game ``n`` plays the deterministic policy
+127.0.0.1 (or, with ``--nodes N --storage postgresql://...``, N nodes sharing that database behind
+HAProxy, from ``deploy/haproxy.cfg``, with the bots and the API going through its one
+address), creates G Beer Games (fixed seeds; game ``n`` plays the deterministic policy
 ``POLICIES[n % 3]`` in every seat), and has one bot per seat play them over the WebSocket
 protocol. Meanwhile it kills the server with SIGKILL K times, each when the games together have
 played a random share of their rounds (drawn from the seeded rng, plus a few milliseconds so
 that some kills fall between a submit and its ack), and starts it again on the same data after
-a random pause. The bots reconnect by themselves. At the end it checks that every game:
+a random pause; with several nodes, each kill takes a node drawn from the rng, and the time
+from the kill to the first round closed of a game that node held is measured (the failover).
+The bots reconnect by themselves. At the end it checks that every game:
 
 - finished, with every round closed by the bots' own decisions (none defaulted);
 - equals its uninterrupted twin round by round: the export's decisions replayed offline give
@@ -40,7 +44,9 @@ from gameserver.client.timing import NO_THINK, Think
 from gameserver.games import get_game, make_policy
 from gameserver.protocol import GameStatus
 from gameserver.replay import replay_game
-from gameserver.tools.localserver import LocalServer, ServerError
+from gameserver.tools.localserver import ServerError
+from gameserver.tools.nodes import Servers
+from gameserver.tools.proxy import ProxyUnavailable
 from gameserver.tools.simulate import simulate
 
 KIND = "beer"
@@ -67,6 +73,9 @@ class ChaosResult:
     errors: Counter[str] = field(default_factory=Counter)
     problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    nodes: int = 1
+    #: Seconds from each kill to the first round closed of a game the killed node held.
+    failovers: list[float] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -81,6 +90,11 @@ def replayed_twin(export: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[st
     decisions = (record["decisions"] for record in export["rounds"])
     states = replay_game(game, settings, export["seed"], decisions)
     return [game.round_summary(state) for state in states[1:]], game.results(states[-1])
+
+
+def settings_for(weeks: int) -> dict[str, int]:
+    """The Beer Game's settings for ``weeks`` (announced: 50, or all of them if more)."""
+    return {"weeks": weeks, "weeks_announced": max(50, weeks)}
 
 
 def check_game(export: dict[str, Any], team: Team, policy: str, weeks: int) -> list[str]:
@@ -104,7 +118,7 @@ def check_game(export: dict[str, Any], team: Team, policy: str, weeks: int) -> l
             (n for n, (a, b) in enumerate(zip(summaries, figures, strict=False), 1) if a != b), None
         )
         problems.append(f"{gid}: differs from its replayed twin (first at round {first})")
-    twin = simulate(KIND, {"weeks": weeks}, policy=policy, seed=export["seed"])
+    twin = simulate(KIND, settings_for(weeks), policy=policy, seed=export["seed"])
     offline = [week["roles"] for week in twin["weeks"]]
     if offline != figures or twin["results"] != export["results"]:
         first = next(
@@ -128,17 +142,23 @@ def check_game(export: dict[str, Any], team: Team, policy: str, weeks: int) -> l
 
 
 async def _kill_at_moments(
-    server: LocalServer,
+    servers: Servers,
     teams: Sequence[Team],
     total: int,
     moments: Sequence[float],
     rng: random.Random,
     out: Callable[[str], None],
     deadline: float,
+    failovers: list[float],
 ) -> int:
-    """Kill and restart the server as play passes each moment (a share of all ``total``
+    """Kill and restart a server as play passes each moment (a share of all ``total``
     rounds); the number of kills made before the games were over."""
     kills = 0
+    watchers: list[asyncio.Task[None]] = []
+    # Kills start once every bot has its seat: a join whose welcome a crash loses leaves the
+    # seat claimed and the join's retry refused (seat_taken) until joins are idempotent.
+    joined = [bot.joined.wait() for team in teams for bot in team.bots]
+    await asyncio.wait_for(asyncio.gather(*joined), max(1.0, deadline - time.monotonic()))
     for n, moment in enumerate(moments, start=1):
         target = max(1, int(moment * total))
         while progress(teams) < target:
@@ -147,18 +167,61 @@ async def _kill_at_moments(
             if time.monotonic() > deadline:
                 raise ChaosError(f"stuck at {progress(teams)}/{total} rounds before kill {n}")
             await asyncio.sleep(0.002)
+        victim, held = await _victim(servers, rng, teams)
         await asyncio.sleep(rng.choice((0.0, 0.0005, 0.002, 0.005)))
         at = progress(teams)
-        await server.kill()
+        node = servers.nodes[victim]
+        await node.kill()
+        killed_at = time.monotonic()
         kills += 1
+        if held:
+            its = [team for team in teams if team.game_id in held]
+            watchers.append(asyncio.create_task(_failover(its, killed_at, n, failovers, out)))
         down = rng.uniform(0.0, 0.4)
         await asyncio.sleep(down)
-        back = await server.start()
+        back = await node.start()
+        which = f"node {victim + 1} (holding {len(held)} games) " if len(servers.nodes) > 1 else ""
         out(
-            f"kill {n}/{len(moments)}: SIGKILL at {at}/{total} rounds, "
+            f"kill {n}/{len(moments)}: SIGKILL of {which}at {at}/{total} rounds, "
             f"down {down:.2f} s, healthy {back:.2f} s after the restart"
         )
+    if watchers:
+        await asyncio.gather(*watchers)
     return kills
+
+
+async def _victim(
+    servers: Servers, rng: random.Random, teams: Sequence[Team]
+) -> tuple[int, set[str]]:
+    """The node to kill, and the games in play it holds: with several nodes, one that holds
+    some (a node may hold only finished games, until they leave its memory)."""
+    if len(servers.nodes) == 1:
+        return 0, set()
+    playing = {t.game_id for t in teams if not all(bot.done for bot in t.bots)}
+    held = [await servers.owned(n) & playing for n in range(len(servers.nodes))]
+    holding = [n for n, games in enumerate(held) if games] or list(range(len(held)))
+    victim = rng.choice(holding)
+    return victim, held[victim]
+
+
+async def _failover(
+    teams: Sequence[Team],
+    killed_at: float,
+    n: int,
+    failovers: list[float],
+    out: Callable[[str], None],
+) -> None:
+    """The time from kill ``n`` to the first round any of ``teams`` (the killed node's games)
+    got after it: their service restored, on another node or the same one restarted."""
+    before = {team.game_id: sum(bot.rounds for bot in team.bots) for team in teams}
+    live = [team for team in teams if not all(bot.done for bot in team.bots)]
+    while live and time.monotonic() - killed_at < 120:
+        if any(sum(bot.rounds for bot in t.bots) > before[t.game_id] for t in live):
+            seconds = time.monotonic() - killed_at
+            failovers.append(seconds)
+            out(f"kill {n}: its games' first round closed {seconds:.2f} s after the SIGKILL")
+            return
+        await asyncio.sleep(0.005)
 
 
 async def run_chaos(
@@ -171,44 +234,61 @@ async def run_chaos(
     data: Path | None = None,
     time_limit: float = 600.0,
     out: Callable[[str], None] = print,
+    nodes: int = 1,
+    storage: str | None = None,
+    lease_seconds: float = 2.0,
 ) -> ChaosResult:
     """Play ``games`` Beer Games with bots through ``kills`` SIGKILLs; check every game."""
     if seed is None:
         seed = secrets.randbelow(1 << 31)
-    if games < 1 or kills < 0 or not 1 <= weeks <= 500:
-        raise ChaosError("games must be 1 or more, kills 0 or more, weeks 1 to 500")
+    if games < 1 or kills < 0 or not 1 <= weeks <= 500 or not 1 <= nodes <= 16:
+        raise ChaosError("games must be 1 or more, kills 0 or more, weeks 1 to 500, nodes 1 to 16")
+    if nodes > 1 and not (storage or "").startswith("postgresql://"):
+        raise ChaosError(
+            "several nodes share a PostgreSQL database: give --storage postgresql://..."
+        )
     rng = random.Random(seed)
-    result = ChaosResult(seed=seed, games=games, kills=kills, weeks=weeks)
+    result = ChaosResult(seed=seed, games=games, kills=kills, weeks=weeks, nodes=nodes)
+    again = f"--seed {seed} --games {games} --kills {kills} --weeks {weeks}"
+    if nodes > 1:
+        again += f" --nodes {nodes} --storage URL"
+    where = f" on {nodes} nodes behind HAProxy" if nodes > 1 else ""
     out(
-        f"chaos: seed {seed}; {games} games x {weeks} weeks, {kills} kills, think {think} s "
-        f"(again: scripts/chaos --seed {seed} --games {games} --kills {kills} --weeks {weeks})"
+        f"chaos: seed {seed}; {games} games x {weeks} weeks{where}, {kills} kills, "
+        f"think {think} s (again: scripts/chaos {again})"
     )
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="gameserver-chaos-") as scratch:
-        server = LocalServer(data or Path(scratch), admin_key=secrets.token_hex(24))
-        await server.start()
+        servers = Servers(
+            data or Path(scratch),
+            secrets.token_hex(24),
+            count=nodes,
+            storage=storage,
+            lease_seconds=lease_seconds,
+        )
         try:
-            await _play_and_check(server, result, rng, think, started + time_limit, out)
+            await servers.start()
+            await _play_and_check(servers, result, rng, think, started + time_limit, out)
         except (ChaosError, ServerError) as exc:
             result.problems.append(str(exc))
         finally:
-            await server.stop()
+            await servers.stop()
         if result.problems:
-            out(f"server log ({server.log_path}), last lines:\n{server.tail(15)}")
+            out(f"server logs, last lines:\n{servers.tail(15)}")
     result.seconds = time.monotonic() - started
     _report(result, out)
     return result
 
 
 async def _play_and_check(
-    server: LocalServer,
+    server: Servers,
     result: ChaosResult,
     rng: random.Random,
     think: Think,
     deadline: float,
     out: Callable[[str], None],
 ) -> None:
-    settings = {"weeks": result.weeks}
+    settings = settings_for(result.weeks)
     roles = get_game(KIND).roles(get_game(KIND).validate_settings(settings))
     teams: list[Team] = []
     chosen: dict[str, str] = {}
@@ -239,7 +319,7 @@ async def _play_and_check(
     moments = sorted(rng.uniform(0.05, 0.9) for _ in range(result.kills))
     async with asyncio.TaskGroup() as group:
         killer = group.create_task(
-            _kill_at_moments(server, teams, total, moments, rng, out, deadline)
+            _kill_at_moments(server, teams, total, moments, rng, out, deadline, result.failovers)
         )
         await play(teams)
     made = killer.result()
@@ -275,6 +355,13 @@ def _report(result: ChaosResult, out: Callable[[str], None]) -> None:
         f"ack lost in a crash but saved (seen in the resync) {result.confirmed}; "
         f"reconnects {result.reconnects}; errors received: {errors}"
     )
+    if result.failovers:
+        ordered = sorted(result.failovers)
+        out(
+            f"failover (SIGKILL of a node to the first round closed of its games): "
+            f"p50 {ordered[len(ordered) // 2]:.2f} s, max {ordered[-1]:.2f} s over "
+            f"{len(ordered)} kills"
+        )
     for problem in result.problems[:50]:
         out(f"  MISMATCH {problem}")
     verdict = "OK" if result.ok else f"FAILED ({len(result.problems)} problems)"
@@ -297,6 +384,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--think", default="0", help="bot think time: seconds or a range 0.01-0.05 (default 0)"
     )
     parser.add_argument("--data", type=Path, help="keep the server's data here")
+    parser.add_argument(
+        "--nodes",
+        type=int,
+        default=1,
+        help="server nodes behind HAProxy (default 1; 2 or more need --storage postgresql://...)",
+    )
+    parser.add_argument("--storage", help="storage URL for the servers (default: SQLite)")
+    parser.add_argument(
+        "--lease-seconds", type=float, default=2.0, help="lease time of the nodes (default 2)"
+    )
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds (default 600)")
     args = parser.parse_args(argv)
     try:
@@ -313,9 +410,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 think=think,
                 data=args.data,
                 time_limit=args.timeout,
+                nodes=args.nodes,
+                storage=args.storage,
+                lease_seconds=args.lease_seconds,
             )
         )
-    except (ChaosError, ServerError) as exc:
+    except (ChaosError, ServerError, ProxyUnavailable) as exc:
         print(f"scripts/chaos: {exc}", file=sys.stderr)
         return 2
     return 0 if result.ok else 1

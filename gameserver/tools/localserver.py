@@ -8,6 +8,7 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from gameserver.client.api import Api
@@ -32,8 +33,15 @@ def free_port() -> int:
 class LocalServer:
     """``python -m gameserver serve`` on 127.0.0.1, owned by this process."""
 
-    def __init__(self, data: Path, admin_key: str, port: int | None = None) -> None:
+    def __init__(
+        self,
+        data: Path,
+        admin_key: str,
+        port: int | None = None,
+        args: Sequence[str] = (),
+    ) -> None:
         self.data = data
+        self.args = list(args)
         self.admin_key = admin_key
         self.port = port or free_port()
         self.log_path = data / "server.log"
@@ -51,6 +59,7 @@ class LocalServer:
         env.pop("GAMESERVER_ADMIN_KEY", None)
         cmd = [sys.executable, "-m", "gameserver", "serve", "--host", "127.0.0.1"]
         cmd += ["--port", str(self.port), "--data", str(self.data), f"--admin-key={self.admin_key}"]
+        cmd += self.args
         started = time.monotonic()
         log = os.open(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:

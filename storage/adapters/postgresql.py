@@ -19,16 +19,13 @@ Tables ``games``, ``decisions`` and ``rounds`` with the same columns as SQLite's
 :data:`SCHEMA_VERSION` on open, in one transaction, under an advisory lock so that several
 servers opening one database at once migrate it once.
 
-A fence, the next step: servers sharing a database will hold a lease per game (owner node,
-epoch, expiry) and check it in the same transaction as the game's writes, so that a server that
-lost a game can no longer write it. The hook is there: ``fence`` is an async function that the
-writer calls first in every batch's transaction, with the connection and the ids of the batch's
-games, and that returns the games whose writes must be refused; those writes fail alone with a
-``StorageError``, the others commit (a batch with a fence always runs in ``BEGIN ... COMMIT``).
-What remains is small: a step in :data:`MIGRATIONS` adding the lease table, the query (``SELECT
-game_id FROM leases WHERE game_id = ANY($1) AND (owner, epoch) <> ... FOR SHARE``: the row lock
-makes a takeover, an ``UPDATE`` of the lease, wait for this batch's commit), and giving the
-fence the epochs this server holds.
+Servers sharing a database hold a lease per game (:meth:`PostgreSQLAdapter.leases`,
+:mod:`storage.adapters.postgresql_leases`) and check it in the same transaction as the game's
+writes, so that a server that lost a game can no longer write it: the fence is an async function
+that the writer calls first in every batch's transaction, with the connection and the ids of
+the batch's games, and that returns the games whose writes must be refused; those writes fail
+alone with a :class:`~storage.errors.Fenced` error, the others commit (a batch with a fence
+always runs in ``BEGIN ... COMMIT``).
 """
 
 from __future__ import annotations
@@ -48,17 +45,20 @@ except ImportError as exc:  # the extra is not installed; open_store turns this 
 
 from storage.adapter import (
     DecisionRecord,
+    Document,
     HeaderQuery,
     RoundRecord,
     Snapshot,
     SnapshotHeader,
     StorageAdapter,
+    check_document_key,
 )
 from storage.adapters.postgresql_writer import Fence, Op, Writer, WriteStats
 from storage.errors import StorageError
+from storage.leases import Leases
 
 #: ``schema_version`` value this code writes; older databases are migrated on open.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 #: MIGRATIONS[n] takes a database from version n to n + 1. Never edit a released step: add one.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -81,10 +81,24 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # load_group: WHERE grp = $1, and WHERE grp IS NULL (a btree finds NULLs too).
         "CREATE INDEX games_grp ON games (grp)",
     ),
-    # A game's summary for listings, and pages of games in creation order without payloads.
+    (
+        # One owner per game among the servers sharing the database (storage/leases.py).
+        """CREATE TABLE leases (
+            game_id text PRIMARY KEY, owner text NOT NULL, epoch bigint NOT NULL,
+            expires_at timestamptz NOT NULL, released boolean NOT NULL)""",
+        "CREATE INDEX leases_owner ON leases (owner)",
+        """CREATE TABLE nodes (
+            owner text PRIMARY KEY, name text NOT NULL, seen_at timestamptz NOT NULL)""",
+    ),
+    # A game's summary for listings, pages of games in creation order without payloads, and
+    # the documents that belong to no game (a class's lobby, the presets).
     (
         "ALTER TABLE games ADD COLUMN summary text",
         "CREATE INDEX games_created ON games (created_at, game_id)",
+        """CREATE TABLE documents (
+            collection text NOT NULL, key text NOT NULL, schema_version integer NOT NULL,
+            updated_at double precision NOT NULL, payload bytea NOT NULL,
+            PRIMARY KEY (collection, key))""",
     ),
 )
 
@@ -104,6 +118,12 @@ _SNAPSHOT_COLUMNS = (
     " grp, summary"
 )
 _SELECT_SNAPSHOTS = f"SELECT {_SNAPSHOT_COLUMNS} FROM games"
+_UPSERT_DOCUMENT = """
+    INSERT INTO documents (collection, key, schema_version, updated_at, payload)
+    VALUES ($1, $2, $3, $4, $5)
+    ON CONFLICT (collection, key) DO UPDATE SET
+        schema_version = excluded.schema_version, updated_at = excluded.updated_at,
+        payload = excluded.payload"""
 _SELECT_HEADERS = (
     "SELECT game_id, kind, status, in_progress, round, created_at, updated_at, grp, summary"
     " FROM games"
@@ -199,6 +219,26 @@ class PostgreSQLAdapter(StorageAdapter):
         )
         self._loop = asyncio.get_running_loop()
         self._pool, self._writer = pool, writer
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        """The connection pool (for :mod:`storage.adapters.postgresql_leases`)."""
+        if self._pool is None:
+            raise StorageError(f"postgresql: {redacted(self.dsn)} is not open")
+        return self._pool
+
+    def set_fence(self, fence: Fence | None) -> None:
+        """Check ``fence`` in every write transaction from now on."""
+        self._fence = fence
+        if self._writer is not None:
+            self._writer.fence = fence
+
+    def leases(self, name: str, seconds: float) -> Leases:
+        """Leases for a server called ``name`` sharing this database with others; open them
+        after the adapter."""
+        from storage.adapters.postgresql_leases import PostgreSQLLeases
+
+        return PostgreSQLLeases(self, name, seconds)
 
     async def close(self) -> None:
         """Commit everything already submitted, stop the writer, close the pool."""
@@ -313,6 +353,33 @@ class PostgreSQLAdapter(StorageAdapter):
         if query.limit is not None:
             sql += f" LIMIT {arg(query.limit)}"
         return [SnapshotHeader(*row) for row in await self._fetch(None, sql, *args)]
+
+    async def save_document(self, document: Document) -> None:
+        """Create or replace the document's row, in one statement committed on its own: the
+        writer's batches are fenced game by game, and a document is no game's (it has no
+        lease). Documents are written seldom (a student joining a class), so sharing commits
+        would gain little."""
+        d = document
+        check_document_key(d.collection, d.key)
+        pool = self._pool
+        if pool is None or self._writer is None:
+            raise StorageError(f"postgresql: {redacted(self.dsn)} is not open")
+        row = (d.collection, d.key, d.schema_version, float(d.updated_at), d.payload)
+        try:
+            await pool.execute(_UPSERT_DOCUMENT, *row)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+            where = f"{d.collection}/{d.key}"
+            raise StorageError(f"postgresql: saving document {where} failed: {exc}") from exc
+
+    async def load_document(self, collection: str, key: str) -> Document | None:
+        """The document's row."""
+        check_document_key(collection, key)
+        sql = (
+            "SELECT schema_version, updated_at, payload FROM documents"
+            " WHERE collection = $1 AND key = $2"
+        )
+        rows = await self._fetch(None, sql, collection, key)
+        return Document(collection, key, *rows[0]) if rows else None
 
     async def load_decisions(self, game_id: str, round: int) -> list[DecisionRecord]:
         """The round's decision rows."""

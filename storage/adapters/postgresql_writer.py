@@ -28,7 +28,7 @@ from typing import Any
 
 import asyncpg
 
-from storage.errors import StorageError
+from storage.errors import Fenced, StorageError
 
 UPSERT_SNAPSHOT = """
     INSERT INTO games (game_id, kind, status, in_progress, round, schema_version, created_at,
@@ -128,7 +128,8 @@ class Writer:
         self._writers = writers
         self._max_batch = max_batch
         self._split = split
-        self._fence = fence
+        #: Checked first in every batch's transaction (see the adapter's docstring).
+        self.fence = fence
         self.stats = stats
         self._pending: list[Op] = []
         #: Game id -> its writes in batches that are running: its next writes wait for them.
@@ -188,7 +189,7 @@ class Writer:
         try:
             try:
                 async with self._pool.acquire() as conn:
-                    results = await _commit(conn, ops, self._fence)
+                    results = await _commit(conn, ops, self.fence)
             except Exception as exc:  # no connection to be had, or it broke: nothing acked
                 results = [(None, exc)] * len(ops)
             stats = self.stats
@@ -263,7 +264,7 @@ async def _run_isolated(
         refused = await _fenced(conn, ops, fence)
         for op in ops:
             if op.game_id in refused:
-                results.append((None, _Refused()))
+                results.append((None, _refused()))
                 continue
             try:
                 async with conn.transaction():  # nested: a savepoint
@@ -285,14 +286,13 @@ async def _apply(conn: asyncpg.Connection, op: Op) -> Any:
     return None
 
 
-class _Refused(Exception):
-    def __str__(self) -> str:
-        return "refused by the fence"
+def _refused() -> Fenced:
+    return Fenced("this server no longer holds the game's lease: refused by the fence")
 
 
 def _merge(ops: list[Op], refused: set[str], values: list[Any]) -> list[Result]:
     run = iter(values)
-    return [(None, _Refused()) if op.game_id in refused else (next(run), None) for op in ops]
+    return [(None, _refused()) if op.game_id in refused else (next(run), None) for op in ops]
 
 
 def _resolve(ops: list[Op], results: list[Result]) -> None:
@@ -303,7 +303,8 @@ def _resolve(ops: list[Op], results: list[Result]) -> None:
         if exc is None:
             op.future.set_result(value)
         else:
-            error = StorageError(
+            kind = Fenced if isinstance(exc, Fenced) else StorageError
+            error = kind(
                 f"postgresql: {_WHAT[op.kind]} of game {op.game_id!r} failed: {exc}",
                 op.game_id,
             )
