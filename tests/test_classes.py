@@ -363,3 +363,32 @@ async def test_a_student_token_opens_only_its_own_lobby(server: ServerProcess) -
     async with httpx.AsyncClient(timeout=10) as http:
         gone = await http.get(server.url + mine, headers={"Authorization": f"Bearer {ann.token}"})
         assert gone.status_code == 401
+
+
+async def test_a_move_the_class_cannot_make_is_refused_by_name(server: ServerProcess) -> None:
+    with server.http() as http:
+        made = http.post("/api/sessions", json={"kind": "beer", "teams": 2}).json()
+        other = http.post("/api/games", json={"kind": "beer"}).json()
+    first, second = (g["game_id"] for g in made["games"])
+    await join_all(server, made["session_id"], ["Ann"])
+    kim, _, _ = await join(server.ws_url, made["games"][1]["join"][0]["code"], name="Kim")
+    seat = f"/api/sessions/{made['session_id']}/students/p1/seat"
+    with server.http(made["facilitator_token"]) as http:
+        for to, status, code, words in [
+            ({"game_id": other["game_id"], "role": "retailer"}, 404, "not_found", "not a game of"),
+            ({"game_id": first, "role": "brewer"}, 404, "no_such_role", "'brewer'"),
+            ({"game_id": second, "role": "retailer"}, 409, "conflict", "Kim, who joined with"),
+        ]:
+            response = http.put(seat, json=to)
+            assert response.status_code == status, response.text
+            error = response.json()["error"]
+            assert error["code"] == code and words in error["message"], error
+        assert http.post(f"/api/games/{second}/end").status_code == 200
+        ended = http.put(seat, json={"game_id": second, "role": "factory"})
+        assert ended.status_code == 409 and "ended" in ended.json()["error"]["message"]
+        bots = http.post(f"/api/games/{second}/bots")
+        assert bots.status_code == 409 and "stay as they are" in bots.json()["error"]["message"]
+        assert http.put(seat, json={"game_id": first, "role": "factory"}).status_code == 200
+        lobby = http.get(f"/api/sessions/{made['session_id']}").json()["lobby"]
+    assert lobby["students"][0]["team"] == 1 and lobby["students"][0]["role"] == "factory"
+    await kim.close()
