@@ -74,6 +74,7 @@ class ErrorCode(StrEnum):
     TOO_BIG = "too_big"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     HTTP_ERROR = "http_error"
+    NAME_TAKEN = "name_taken"  # a class's lobby: that name is in the class already
 
 
 class CloseCode(IntEnum):

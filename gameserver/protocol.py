@@ -38,6 +38,7 @@ __all__ = [
     "PROTOCOL_VERSION",
     "SUPPORTED_VERSIONS",
     "Ack",
+    "Announcement",
     "ClientMessage",
     "CloseCode",
     "Error",
@@ -61,6 +62,7 @@ __all__ = [
     "Watch",
     "Welcome",
     "ack",
+    "announcement",
     "encode",
     "error",
     "error_message",
@@ -508,6 +510,15 @@ class Pong(TypedDict):
     time: float
 
 
+class Announcement(TypedDict):
+    """The facilitator's message to everyone in a class (``number`` counts them)."""
+
+    type: str
+    text: str
+    at: float
+    number: int
+
+
 ServerMessage = (
     Welcome
     | GameInfo
@@ -519,6 +530,7 @@ ServerMessage = (
     | Ack
     | Error
     | Pong
+    | Announcement
 )
 
 
@@ -582,6 +594,10 @@ def error(exc: GameServerError, ref: str | None = None) -> Error:
 
 def pong(ref: str | None, now: float) -> Pong:
     return {"type": "pong", "id": ref, "time": now}
+
+
+def announcement(text: str, at: float, number: int) -> Announcement:
+    return {"type": "announcement", "text": text, "at": at, "number": number}
 
 
 def encode(message: ServerMessage) -> bytes:

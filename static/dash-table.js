@@ -12,6 +12,7 @@ export const APPLIES = {
   "close-round": [STATUS.RUNNING, STATUS.PAUSED],
   extend: [STATUS.RUNNING, STATUS.PAUSED],
   end: IN_PROGRESS,
+  bots: IN_PROGRESS,
 };
 
 export function titleOf(info) {
@@ -37,6 +38,7 @@ export function buildRow(info, { policies, onAction, onSeat, onReset }) {
     button("Close round", { "data-action": "close-round", "data-testid": `act-close-round-${id}`, "aria-label": `Close the round of ${title}` }),
     button("+1 min", { "data-action": "extend", "data-testid": `act-extend-${id}`, "aria-label": `Give ${title} one more minute` }),
     button("End", { "data-action": "end", class: "small danger", "data-testid": `act-end-${id}`, "aria-label": `End ${title}` }),
+    button("Bots for empty seats", { "data-action": "bots", "data-testid": `act-bots-${id}`, "aria-label": `A bot on every empty seat of ${title}` }),
     button("Restore", { "data-action": "restore", "data-testid": `act-restore-${id}`, "aria-label": `Bring ${title} back into memory` }),
     button("Details", { "data-action": "details", "data-testid": `act-details-${id}`, "aria-label": `Details, links and debrief of ${title}` }));
   actions.addEventListener("click", (event) => {

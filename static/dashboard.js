@@ -15,6 +15,7 @@ import {
   APPLIES, buildRow, titleOf as titleOfGame, updateDeadline, updateRow,
 } from "./dash-table.js";
 import { setUpModels, showModels } from "./dash-models.js";
+import { ClassPanel } from "./dash-class.js";
 import { showHandouts } from "./dash-qr.js";
 import { renderDebrief } from "./debrief.js";
 import { ERROR, IN_PROGRESS } from "/protocol.js";
@@ -23,10 +24,11 @@ const $ = (id) => document.getElementById(id);
 const CREDENTIAL = "gameserver.dash.credential";
 const TOKENS = "gameserver.dash.tokens";
 const POLL_MS = 5000; // the list (names, new games, restored); live figures come by WebSocket
+const PAGE_SIZE = 50; // games per page of the admin's list, newest first
 const MAX_WATCHED = 60; // beyond this many games, the poll alone keeps the table current
 const DONE_WORDS = {
   start: "started", pause: "paused", resume: "resumed", "close-round": "round closed",
-  extend: "deadline extended by a minute", end: "ended",
+  extend: "deadline extended by a minute", end: "ended", bots: "bots on the empty seats",
 };
 
 const auth = { credential: null, mode: null, scope: null, remember: false };
@@ -38,6 +40,9 @@ let pollTimer = null;
 let renderQueued = false;
 let pollFailed = false;
 let linksSignature = "";
+let presets = [];
+let pagesWanted = 1; // pages of the admin's list shown
+let moreGames = false; // older games than those shown exist
 
 // -- storage and credentials ----------------------------------------------------------------
 
@@ -78,7 +83,7 @@ function sessionToken(sessionId) {
 /** What a credential opens: the admin key, a session's token or a game's token. */
 async function identify(credential) {
   try {
-    await api("GET", "/api/games", { token: credential });
+    await api("GET", "/api/games?limit=1", { token: credential });
     return { mode: "admin", scope: null };
   } catch (err) {
     if (!(err instanceof ApiError) || err.status !== 401) throw err;
@@ -118,12 +123,16 @@ async function signIn(credential, remember) {
     });
   }
   if (who.mode === "session") setFilterDefault(`session:${who.scope}`);
+  if (who.mode === "admin") loadPresets();
+  classPanel.show(who.mode === "session" ? who.scope : null);
   await refresh();
   clearInterval(pollTimer);
   pollTimer = setInterval(refresh, POLL_MS);
 }
 
 function signOut() {
+  pagesWanted = 1;
+  classPanel.show(null);
   clearInterval(pollTimer);
   for (const entry of games.values()) stopWatch(entry);
   games.clear();
@@ -144,8 +153,25 @@ function signOut() {
 
 // -- the list of games ----------------------------------------------------------------------
 
+/** The admin's list: the newest games, a page at a time (each page reads only the games'
+ * stored summaries); "Show older games" asks for one more page. */
+async function fetchPages() {
+  const list = [];
+  let after = null;
+  for (let page = 0; page < pagesWanted; page += 1) {
+    const query = new URLSearchParams({ limit: String(PAGE_SIZE), order: "newest" });
+    if (after) query.set("after", after);
+    const out = await api("GET", `/api/games?${query}`, { token: auth.credential });
+    list.push(...out.games);
+    after = out.next;
+    if (!after) break;
+  }
+  moreGames = Boolean(after);
+  return list;
+}
+
 async function fetchGames() {
-  if (auth.mode === "admin") return (await api("GET", "/api/games", { token: auth.credential })).games;
+  if (auth.mode === "admin") return fetchPages();
   let list = [];
   if (auth.mode === "session") {
     list = (await api("GET", `/api/sessions/${auth.scope}`, { token: auth.credential })).games;
@@ -384,6 +410,7 @@ function render() {
     else body.insertBefore(row, cursor);
   }
   $("empty").hidden = shown.length > 0;
+  $("more-games").hidden = !moreGames;
   renderLinks(shown);
   renderConnection();
 }
@@ -408,7 +435,8 @@ async function onAction(entry, action) {
     return;
   }
   if (action === "end" && !confirm(`End ${titleOf(entry)} now? Players cannot decide any more.`)) return;
-  const body = action === "extend" ? { extend: 60 } : undefined;
+  let body = action === "extend" ? { extend: 60 } : undefined;
+  if (action === "bots") body = { policy: $(`policy-${entry.id}`).value };
   const path = action === "extend" ? "deadline" : action;
   try {
     entry.info = await api("POST", `/api/games/${entry.id}/${path}`, { token: tokenFor(entry.id), body });
@@ -637,8 +665,9 @@ async function onCreate(event) {
   event.preventDefault();
   const error = $("create-error");
   error.textContent = "";
-  const teams = Number($("teams").value || "1");
-  if (!Number.isInteger(teams) || teams < 1 || teams > 200) {
+  const lobbyClass = $("lobby-class").checked;
+  const teams = lobbyClass ? 0 : Number($("teams").value || "1");
+  if (!lobbyClass && (!Number.isInteger(teams) || teams < 1 || teams > 200)) {
     error.textContent = "Teams must be a whole number from 1 to 200.";
     $("teams").focus();
     return;
@@ -655,15 +684,19 @@ async function onCreate(event) {
   $("create-button").disabled = true;
   try {
     let created;
-    if (teams > 1) {
+    if (teams > 1 || lobbyClass) {
       const out = await api("POST", "/api/sessions", { token: auth.credential, body: { ...body, teams } });
       tokens.sessions[out.session_id] = out.facilitator_token;
+      const what = lobbyClass
+        ? `Created the class ${out.session_id}: share its link below; the teams form in its lobby.`
+        : `Created a class of ${out.games.length} games (${out.session_id}).`;
       created = el("div", { class: "banner", "data-testid": "created" },
-        el("p", {}, `Created a class of ${out.games.length} games (${out.session_id}). Its facilitator token controls all of them and is shown only now: `,
+        el("p", {}, `${what} Its facilitator token controls all of it and is shown only now: `,
           el("span", { class: "token" }, out.facilitator_token), " "),
         copyButton(out.facilitator_token, "Copy the class facilitator token", say));
       filterDefault = `session:${out.session_id}`;
       $("filter").dataset.touched = "";
+      classPanel.show(out.session_id);
     } else {
       const out = await api("POST", "/api/games", { token: auth.credential, body });
       tokens.games[out.game_id] = out.facilitator_token;
@@ -685,7 +718,70 @@ async function onCreate(event) {
   }
 }
 
+// -- presets --------------------------------------------------------------------------------
+
+async function loadPresets() {
+  try {
+    presets = (await api("GET", "/api/presets", { token: auth.credential })).presets;
+  } catch {
+    presets = [];
+  }
+  const select = $("preset");
+  const kept = select.value;
+  select.replaceChildren(el("option", { value: "" }, "None: fill in below"),
+    ...presets.map((p) => el("option", { value: p.name }, `${p.name} (${kindTitle(p.kind)})`)));
+  select.value = presets.some((p) => p.name === kept) ? kept : "";
+}
+
+/** Fill the form from a preset: kind, title, time limit, seed, open join and every setting. */
+function applyPreset(name) {
+  const preset = presets.find((p) => p.name === name);
+  if (!preset) return;
+  $("kind").value = preset.kind;
+  buildSettings();
+  $("title").value = preset.title || "";
+  $("round-seconds").value = preset.round_seconds ?? "";
+  $("seed").value = preset.seed ?? "";
+  $("open-join").checked = Boolean(preset.open_join);
+  for (const input of $("settings").querySelectorAll("[data-setting]")) {
+    const value = (preset.settings || {})[input.dataset.setting];
+    if (value === undefined) continue;
+    if (input.type === "checkbox") input.checked = Boolean(value);
+    else input.value = Array.isArray(value) ? value.join(", ") : String(value ?? "");
+  }
+  say(`The form holds the preset ${name}.`);
+}
+
+async function savePreset() {
+  const name = $("preset-name").value.trim() || $("preset").value;
+  if (!name) {
+    $("create-error").textContent = "Give the preset a name first.";
+    $("preset-name").focus();
+    return;
+  }
+  const body = {
+    kind: $("kind").value,
+    title: $("title").value.trim(),
+    settings: readSettings($("settings")),
+    open_join: $("open-join").checked,
+  };
+  if ($("round-seconds").value.trim()) body.round_seconds = Number($("round-seconds").value);
+  if ($("seed").value.trim()) body.seed = Number($("seed").value);
+  try {
+    presets = (await api("PUT", `/api/presets/${encodeURIComponent(name)}`, { token: auth.credential, body })).presets;
+    $("create-error").textContent = "";
+    $("preset-name").value = "";
+    await loadPresets();
+    $("preset").value = name;
+    say(`Saved the preset ${name}.`);
+  } catch (err) {
+    $("create-error").textContent = err.message;
+  }
+}
+
 // -- start ----------------------------------------------------------------------------------
+
+const classPanel = new ClassPanel({ tokenFor: sessionToken, say, onChange: () => refresh() });
 
 function init() {
   $("signin-form").addEventListener("submit", async (event) => {
@@ -709,10 +805,14 @@ function init() {
   });
   $("sign-out").addEventListener("click", signOut);
   $("kind").addEventListener("change", buildSettings);
+  $("preset").addEventListener("change", () => applyPreset($("preset").value));
+  $("save-preset").addEventListener("click", savePreset);
+  $("lobby-class").addEventListener("change", () => { $("teams").disabled = $("lobby-class").checked; });
   $("create-form").addEventListener("submit", onCreate);
   $("filter").addEventListener("change", () => {
     $("filter").dataset.touched = "1";
     filterDefault = $("filter").value;
+    if (auth.mode === "admin") classPanel.show(filterDefault.startsWith("session:") ? filterDefault.slice(8) : null);
     linksSignature = "";
     render();
   });
@@ -737,6 +837,10 @@ function init() {
     showHandouts(entries.map((e) => e.info), event.currentTarget);
   });
   $("compare-button").addEventListener("click", compare);
+  $("more-games").addEventListener("click", async () => {
+    pagesWanted += 1;
+    await refresh();
+  });
   setInterval(() => {
     for (const entry of games.values()) {
       if (entry.row && !entry.row.hidden) updateDeadline(entry.row, display(entry), entry.clock);

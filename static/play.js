@@ -10,6 +10,7 @@ import {
   roleName, roundWord,
 } from "./client.js";
 import { renderDebrief } from "./debrief.js";
+import { Lobby } from "./lobby.js";
 import {
   briefing, decisionState, figureItems, gameNote, historyCharts, labelWithUnit, roundLine,
   statusWords,
@@ -43,7 +44,9 @@ const game = {
   defaulted: null, // what the last closed round used for this seat, which had no decision
 };
 const clock = new ServerClock();
-let seat = null; // {gameId, code, token, role, name}
+let seat = null; // {gameId, code, token, role, name, classId?, team?, rejoin?}
+let lobby = null; // the class's lobby, when the page was opened from a class link
+let announced = 0; // the number of the last class message shown
 let socket = null;
 let connection = { state: "idle", retryAt: 0 };
 let joined = false; // a welcome came on the current connection
@@ -241,6 +244,7 @@ function connect(newSeat) {
 // -- the connection -----------------------------------------------------------------------
 
 const RESET_WORDS = "Your seat was reset by the facilitator; ask for a new code.";
+const RETRY_LOBBY_MS = 3000; // a class's seat token refused: ask the lobby again after this
 
 /**
  * The stored token no longer opens the seat (the facilitator reset it, or the game is gone):
@@ -249,6 +253,15 @@ const RESET_WORDS = "Your seat was reset by the facilitator; ask for a new code.
  */
 function seatLost(message) {
   const lost = seat;
+  if (lost.classId && lobby) {
+    // A class's seat: the lobby knows where the student sits now (moved, or a reset put right).
+    socket.stop();
+    game.outbox = null;
+    $("game-section").hidden = true;
+    $("debrief").replaceChildren();
+    lobby.resume(connection.state === "refused" ? RETRY_LOBBY_MS : 0);
+    return;
+  }
   store(SEAT_PREFIX + lost.gameId, null);
   store(OUTBOX_PREFIX + lost.gameId, null);
   game.outbox = null;
@@ -383,6 +396,9 @@ function onMessage(message) {
       break;
     case "error":
       if (joined) onError(message);
+      break;
+    case "announcement":
+      showAnnouncement(message);
       break;
     default:
       break;
@@ -642,7 +658,9 @@ function render(full) {
   const display = displayOf(game.kind);
   const title = kindTitle(game.kind);
   $("game-title").textContent = title;
-  $("seat-line").textContent = `${roleName(game.role || "", game.kind)}${seat && seat.name ? ` · ${seat.name}` : ""} · game ${game.gameId}`;
+  const team = seat && seat.team ? ` · team ${seat.team}` : "";
+  const rejoin = seat && seat.rejoin ? ` · rejoin code ${seat.rejoin}` : "";
+  $("seat-line").textContent = `${roleName(game.role || "", game.kind)}${seat && seat.name ? ` · ${seat.name}` : ""}${team} · game ${game.gameId}${rejoin}`;
   $("round-line").textContent = roundLine(game, display);
   $("round-line").dataset.round = String(game.round);
   $("briefing").textContent = briefing(display, game.role, game.kind);
@@ -695,6 +713,27 @@ function tick() {
 
 // -- start --------------------------------------------------------------------------------
 
+/** The facilitator's message to the class, shown once (by its number) above the game. */
+function showAnnouncement(message) {
+  if (!message || message.number <= announced) return;
+  announced = message.number;
+  $("announcement-text").textContent = message.text;
+  $("announcement").hidden = false;
+  announce(`From your facilitator: ${message.text}`);
+}
+
+/** Opened from a class link: the lobby seats the student, then the game goes as usual. */
+function startClass(classId) {
+  lobby = new Lobby(classId, {
+    onSeat: (place, student) => connect({
+      gameId: place.game_id, code: null, token: place.token, role: place.role, name: student.name,
+      classId, team: place.team, rejoin: student.rejoin_code,
+    }),
+    onMessage: showAnnouncement,
+  });
+  lobby.start();
+}
+
 function init() {
   $("join-form").addEventListener("submit", onJoinSubmit);
   $("join-code").addEventListener("change", () => {
@@ -710,7 +749,13 @@ function init() {
   $("decision-input").addEventListener("input", () => showDecisionError(""));
   setInterval(tick, 250);
   fetchKinds().catch(() => null); // drawn from once a game is joined; asked again if it failed
-  const code = (new URLSearchParams(location.search).get("code") || "").trim().toUpperCase();
+  const params = new URLSearchParams(location.search);
+  const classId = (params.get("class") || "").trim().toUpperCase();
+  if (classId) {
+    startClass(classId);
+    return;
+  }
+  const code = (params.get("code") || "").trim().toUpperCase();
   const saved = code ? load(SEAT_PREFIX + gameIdOf(code)) : null;
   if (saved && saved.token) resumeSeat(saved);
   else showJoin(code);

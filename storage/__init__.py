@@ -6,10 +6,20 @@ each, chosen by URL scheme; a store of your own is a :class:`StorageAdapter` sub
 the conformance suite in :mod:`storage.testing`. See ``docs/storage.md``.
 """
 
-from storage.adapter import DAMAGED, DecisionRecord, RoundRecord, Snapshot, StorageAdapter
+from storage.adapter import (
+    DAMAGED,
+    DecisionRecord,
+    Document,
+    HeaderQuery,
+    RoundRecord,
+    Snapshot,
+    SnapshotHeader,
+    StorageAdapter,
+)
 from storage.errors import CorruptRecord, StorageError
 from storage.store import (
     RECORD_VERSION,
+    GameHeader,
     LoadResult,
     Store,
     StoredGame,
@@ -23,9 +33,13 @@ __all__ = [
     "RECORD_VERSION",
     "CorruptRecord",
     "DecisionRecord",
+    "Document",
+    "GameHeader",
+    "HeaderQuery",
     "LoadResult",
     "RoundRecord",
     "Snapshot",
+    "SnapshotHeader",
     "StorageAdapter",
     "StorageError",
     "Store",

@@ -18,6 +18,16 @@ Three kinds of record, all keyed by ``game_id``:
     One completed round (the decisions and the resulting state), keyed ``(game_id, round)``;
     appended once per round, read back for replay, clone and export.
 
+Beside them, two things with defaults, so that adapters written before them keep working:
+
+``SnapshotHeader`` (:meth:`StorageAdapter.load_headers`)
+    A snapshot without its payload: the columns and the snapshot's ``summary``, a short text
+    the server writes for listings. Pages of headers list thousands of games without reading
+    or decoding their states.
+``Document`` (:meth:`StorageAdapter.save_document`, :meth:`StorageAdapter.load_document`)
+    A record that belongs to no game, keyed ``(collection, key)``: the server keeps each
+    class's lobby and its settings presets in documents.
+
 Game ids are short strings of letters, digits, ``_``, ``-`` and ``.`` (the file adapter refuses
 anything else with ``ValueError``, because it names folders after them); seats are any short
 string; rounds are non-negative integers. Payloads are opaque bytes and come back byte for byte.
@@ -35,8 +45,9 @@ below, and run the conformance suite (:class:`storage.testing.AdapterConformance
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -45,6 +56,10 @@ if TYPE_CHECKING:
 
 #: ``schema_version`` of a record the adapter found but could not parse. Never a real version.
 DAMAGED = 0
+
+#: What a document's collection and key may look like (see :class:`Document`).
+COLLECTION = re.compile(r"[a-z][a-z0-9_]{0,31}")
+DOCUMENT_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]{0,63}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,9 +73,13 @@ class Snapshot:
     ``group`` is the group the game belongs to (the server's class or session), any short
     string; ``""`` means the game is in no group. ``None`` means the group is unknown: the
     snapshot was written before snapshots had a group (or by code that did not say), or the
-    adapter could not read it from a damaged record. The server always writes a string. It is
-    the last field and has a default, so adapters that build snapshots positionally from the
-    older nine fields keep working.
+    adapter could not read it from a damaged record. The server always writes a string.
+
+    ``summary`` is a short text (the server writes a JSON object of a few hundred bytes) that
+    describes the game for listings: :meth:`StorageAdapter.load_headers` gives it back without
+    the payload. None means not known (a snapshot written before summaries). Like ``group`` it
+    comes after the older nine fields and has a default, so adapters that build snapshots
+    positionally from those keep working.
     """
 
     game_id: str
@@ -73,6 +92,115 @@ class Snapshot:
     updated_at: float
     payload: bytes
     group: str | None = None
+    summary: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotHeader:
+    """A snapshot without its payload and record version: what a listing of games reads."""
+
+    game_id: str
+    kind: str
+    status: str
+    in_progress: bool
+    round: int
+    created_at: float
+    updated_at: float
+    group: str | None
+    summary: str | None
+
+    @classmethod
+    def of(cls, s: Snapshot) -> SnapshotHeader:
+        """The header of a whole snapshot."""
+        return cls(
+            s.game_id,
+            s.kind,
+            s.status,
+            s.in_progress,
+            s.round,
+            s.created_at,
+            s.updated_at,
+            s.group,
+            s.summary,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderQuery:
+    """Which headers :meth:`StorageAdapter.load_headers` gives, and in what order.
+
+    Headers come ordered by ``(created_at, game_id)``, oldest first (newest first with
+    ``newest_first``). ``groups``: only snapshots whose group is one of these (None in it
+    stands for the unknown group); None: every group. ``status``: only this status.
+    ``after``: only those strictly after this ``(created_at, game_id)`` in that order, the last
+    header of the previous page (a cursor). ``limit``: at most this many (None: all).
+    """
+
+    groups: frozenset[str | None] | None = None
+    status: str | None = None
+    after: tuple[float, str] | None = None
+    limit: int | None = None
+    newest_first: bool = False
+
+    def select(self, headers: Iterable[SnapshotHeader]) -> list[SnapshotHeader]:
+        """This query applied to ``headers`` (any order): what a store without an index
+        answers."""
+        found = [
+            h
+            for h in headers
+            if (self.groups is None or h.group in self.groups)
+            and (self.status is None or h.status == self.status)
+        ]
+        found.sort(key=_created, reverse=self.newest_first)
+        if self.after is not None:
+            after = self.after
+            if self.newest_first:
+                found = [h for h in found if _created(h) < after]
+            else:
+                found = [h for h in found if _created(h) > after]
+        return found if self.limit is None else found[: self.limit]
+
+
+def _created(header: SnapshotHeader) -> tuple[float, str]:
+    return header.created_at, header.game_id
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """A record that belongs to no game, keyed ``(collection, key)``; saving again replaces it.
+
+    ``collection`` is 1-32 lowercase letters, digits and ``_``, starting with a letter; ``key``
+    is 1-64 letters, digits, ``_`` and ``-``, starting with a letter or digit (anything else is
+    ``ValueError``). ``payload`` is opaque; ``updated_at`` is Unix seconds.
+    """
+
+    collection: str
+    key: str
+    schema_version: int
+    updated_at: float
+    payload: bytes
+
+
+def check_document_key(collection: str, key: str) -> None:
+    """Raise ValueError naming the problem unless ``(collection, key)`` can name a document."""
+    if not isinstance(collection, str) or not COLLECTION.fullmatch(collection):
+        raise ValueError(
+            f"document collection {collection!r}: use 1-32 lowercase letters, digits and '_',"
+            " starting with a letter"
+        )
+    if not isinstance(key, str) or not DOCUMENT_KEY.fullmatch(key):
+        raise ValueError(
+            f"document key {key!r}: use 1-64 letters, digits, '_' and '-', starting with a"
+            " letter or digit"
+        )
+
+
+def document_game_id(collection: str, key: str) -> str:
+    """The reserved game id under which the default methods keep a document: ``_`` then the
+    collection, ``.``, the key. No game id starts with ``_`` (the server's are letters and
+    digits), so documents and games never meet."""
+    check_document_key(collection, key)
+    return f"_{collection}.{key}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,8 +229,11 @@ class RoundRecord:
 class StorageAdapter(ABC):
     """Base class of every store. Implement the abstract methods; nothing else is needed.
 
-    :meth:`load_group` has a default that filters :meth:`load_snapshots`; a store that can look
-    snapshots up by group (an index, say) should override it.
+    :meth:`load_group` and :meth:`load_headers` have defaults that filter
+    :meth:`load_snapshots`; a store that can look snapshots up by group or by creation time (an
+    index, say) should override them. :meth:`save_document` and :meth:`load_document` have
+    defaults that keep documents as decision records of reserved game ids; a store may keep
+    them in a place of their own instead.
 
     Methods may be called concurrently from many games at once. An adapter that can batch many
     callers' writes into one commit (group commit) should, but each caller's await must return
@@ -146,6 +277,20 @@ class StorageAdapter(ABC):
         ``load_group("")`` those in no group. The default reads every snapshot and filters them.
         """
         return [s for s in await self.load_snapshots() if s.group == group]
+
+    async def load_headers(self, query: HeaderQuery) -> list[SnapshotHeader]:
+        """The headers of the snapshots ``query`` selects, in its order (see
+        :class:`HeaderQuery`): a page of a listing, read without payloads where the store can.
+
+        The default reads the snapshots (those of the query's groups through
+        :meth:`load_group`, else every one) and filters them in Python: right for any store,
+        but it reads every payload. An indexed store overrides it (SQLite, PostgreSQL).
+        """
+        if query.groups is None:
+            snapshots = await self.load_snapshots()
+        else:
+            snapshots = [s for group in query.groups for s in await self.load_group(group)]
+        return query.select(SnapshotHeader.of(s) for s in snapshots)
 
     @abstractmethod
     async def delete_game(self, game_id: str) -> bool:
@@ -198,3 +343,28 @@ class StorageAdapter(ABC):
     @abstractmethod
     async def load_rounds(self, game_id: str, after: int = 0) -> list[RoundRecord]:
         """The game's round records with ``round > after``, in round order."""
+
+    # -- documents: not abstract, so that adapters written before documents keep working
+
+    async def save_document(self, document: Document) -> None:
+        """Create or replace the document keyed ``(collection, key)``; durable on return.
+
+        The default keeps it as the decision of seat ``""`` in round 0 of the reserved game id
+        :func:`document_game_id`: durable and atomic wherever decisions are, and invisible to
+        every listing of games (a game is a snapshot, and that id never has one).
+        """
+        game_id = document_game_id(document.collection, document.key)
+        record = DecisionRecord(
+            game_id, 0, "", document.schema_version, document.updated_at, document.payload
+        )
+        await self.save_decision(record)
+
+    async def load_document(self, collection: str, key: str) -> Document | None:
+        """The document keyed ``(collection, key)``, or None if there is none."""
+        found = await self.load_decisions(document_game_id(collection, key), 0)
+        for record in found:
+            if record.seat == "":
+                return Document(
+                    collection, key, record.schema_version, record.created_at, record.payload
+                )
+        return None

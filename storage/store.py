@@ -18,8 +18,20 @@ from types import TracebackType
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+import orjson
+
 from storage import adapters
-from storage.adapter import DAMAGED, DecisionRecord, RoundRecord, Snapshot, StorageAdapter
+from storage.adapter import (
+    DAMAGED,
+    DecisionRecord,
+    Document,
+    HeaderQuery,
+    RoundRecord,
+    Snapshot,
+    SnapshotHeader,
+    StorageAdapter,
+    check_document_key,
+)
 from storage.codec import Codec
 from storage.errors import CorruptRecord, StorageError
 
@@ -34,7 +46,9 @@ class StoredGame:
     """A game's decoded snapshot. Times are Unix seconds; 0 means "let the Store set it".
 
     ``group`` is the group the game belongs to: ``""`` for none, None if unknown (a game saved
-    before games had a group); see :class:`storage.adapter.Snapshot`.
+    before games had a group); see :class:`storage.adapter.Snapshot`. ``summary`` is a small
+    JSON object describing the game for listings (:meth:`Store.load_headers` gives it back
+    without ``data``), or None.
     """
 
     game_id: str
@@ -46,6 +60,24 @@ class StoredGame:
     updated_at: float = 0.0
     data: dict[str, Any] = field(default_factory=dict)
     group: str | None = None
+    summary: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GameHeader:
+    """A game as a listing reads it: its snapshot's columns and summary, never its data.
+    ``summary`` is None when the snapshot has none (written before summaries) or it is not a
+    JSON object."""
+
+    game_id: str
+    kind: str
+    status: str
+    in_progress: bool
+    round: int
+    created_at: float
+    updated_at: float
+    group: str | None
+    summary: dict[str, Any] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +193,13 @@ class Store:
                     errors.append(exc)
         return LoadResult(games, errors)
 
+    async def load_headers(self, query: HeaderQuery) -> list[GameHeader]:
+        """A page of games as ``query`` selects and orders them (see
+        :class:`storage.adapter.HeaderQuery`), their summaries decoded and their data not
+        read where the adapter can avoid it."""
+        headers = await self._read(None, self.adapter.load_headers(query))
+        return [_header(h) for h in headers]
+
     async def delete_game(self, game_id: str) -> bool:
         """Remove the game with its decisions and rounds; False if nothing was stored."""
         return await self._write(game_id, self.adapter.delete_game(game_id))
@@ -248,6 +287,26 @@ class Store:
                 for r in records
             ]
 
+    # -- documents
+
+    async def save_document(self, collection: str, key: str, data: dict[str, Any]) -> None:
+        """Create or replace the document ``(collection, key)``; durable when this returns.
+        ValueError for a collection or key that cannot name one."""
+        check_document_key(collection, key)
+        document = Document(collection, key, RECORD_VERSION, time.time(), self._codec.encode(data))
+        subject = f"document {collection}/{key}"
+        await self._write(None, self.adapter.save_document(document), subject)
+
+    async def load_document(self, collection: str, key: str) -> dict[str, Any] | None:
+        """The document's data, or None if there is none; :class:`CorruptRecord` if it cannot
+        be decoded."""
+        check_document_key(collection, key)
+        subject = f"document {collection}/{key}"
+        document = await self._read(None, self.adapter.load_document(collection, key), subject)
+        if document is None:
+            return None
+        return self._decode_document(subject, document)
+
     # -- encoding
 
     def _snapshot(self, game: StoredGame) -> Snapshot:
@@ -264,6 +323,7 @@ class Store:
             now,
             self._codec.encode(game.data),
             game.group,
+            None if game.summary is None else orjson.dumps(game.summary).decode(),
         )
 
     def _game(self, s: Snapshot) -> StoredGame:
@@ -278,7 +338,19 @@ class Store:
             s.updated_at,
             data,
             s.group,
+            _summary(s.summary),
         )
+
+    def _decode_document(self, subject: str, document: Document) -> dict[str, Any]:
+        version = document.schema_version
+        if version != RECORD_VERSION:
+            raise CorruptRecord(f"{subject} is damaged: record version {version}")
+        try:
+            return self._codec.decode(document.payload)
+        except Exception as exc:
+            raise CorruptRecord(
+                f"{subject} cannot be decoded: {type(exc).__name__}: {exc}"
+            ) from exc
 
     def _decode(self, game_id: str, version: int, payload: bytes, what: str) -> dict[str, Any]:
         if version != RECORD_VERSION:
@@ -298,26 +370,53 @@ class Store:
 
     # -- error translation at the adapter boundary
 
-    async def _write(self, game_id: str, call: Awaitable[T]) -> T:
+    async def _write(self, game_id: str | None, call: Awaitable[T], subject: str = "") -> T:
         try:
             return await call
         except (StorageError, ValueError, TypeError):
             raise
         except Exception as exc:
+            subject = subject or f"game {game_id!r}"
             raise StorageError(
-                f"{self.adapter.name}: writing game {game_id!r} failed: {exc}", game_id
+                f"{self.adapter.name}: writing {subject} failed: {exc}", game_id
             ) from exc
 
-    async def _read(self, game_id: str | None, call: Awaitable[T]) -> T:
+    async def _read(self, game_id: str | None, call: Awaitable[T], subject: str = "") -> T:
         try:
             return await call
         except (StorageError, ValueError, TypeError):
             raise
         except Exception as exc:
-            subject = "games" if game_id is None else f"game {game_id!r}"
+            subject = subject or ("games" if game_id is None else f"game {game_id!r}")
             raise StorageError(
                 f"{self.adapter.name}: reading {subject} failed: {exc}", game_id
             ) from exc
+
+
+def _summary(text: str | None) -> dict[str, Any] | None:
+    # A summary is a convenience beside the data: one that cannot be read is as good as none,
+    # and the reader falls back to the data.
+    if text is None:
+        return None
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _header(h: SnapshotHeader) -> GameHeader:
+    return GameHeader(
+        h.game_id,
+        h.kind,
+        h.status,
+        h.in_progress,
+        h.round,
+        h.created_at,
+        h.updated_at,
+        h.group,
+        _summary(h.summary),
+    )
 
 
 def _check_round(game_id: str, round: int) -> None:

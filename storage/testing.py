@@ -35,8 +35,11 @@ from storage import (
     DAMAGED,
     CorruptRecord,
     DecisionRecord,
+    Document,
+    HeaderQuery,
     RoundRecord,
     Snapshot,
+    SnapshotHeader,
     StorageAdapter,
     Store,
     StoredGame,
@@ -69,6 +72,11 @@ def decision(game_id: str, round: int, seat: str, payload: bytes = b"{}") -> Dec
 def round_record(game_id: str, round: int, payload: bytes = b"{}") -> RoundRecord:
     """A round record with fixed version and a time that grows with the round."""
     return RoundRecord(game_id, round, 1, 1_700_000_060.0 + round, payload)
+
+
+def document(collection: str, key: str, payload: bytes = b"{}") -> Document:
+    """A document with fixed version and time."""
+    return Document(collection, key, 1, 1_700_000_070.75, payload)
 
 
 def _grouped_games() -> list[Snapshot]:
@@ -197,6 +205,119 @@ class AdapterConformance:
         assert await adapter.delete_game("g1") is True
         assert [s.game_id for s in await adapter.load_group("A")] == ["g2"]
         assert await adapter.load_group(None) == []
+
+    # -- summaries and headers
+
+    async def test_summary_round_trips_and_is_replaced(self, adapter: StorageAdapter) -> None:
+        summary = '{"title": "Klasse 3b/Fé", "seats": ["Zoë", "\\u00e9"]}'
+        await adapter.save_snapshot(snap("g1", summary=summary))
+        assert await adapter.load_snapshot("g1") == snap("g1", summary=summary)
+        await adapter.append_round(round_record("g1", 1), snap("g1", 1, summary="{}"))
+        stored = await adapter.load_snapshot("g1")
+        assert stored is not None and stored.summary == "{}"
+        await adapter.save_snapshot(snap("g1", 2))  # a writer that gives none: None
+        stored = await adapter.load_snapshot("g1")
+        assert stored is not None and stored.summary is None
+
+    async def test_headers_page_through_every_game_in_order(self, adapter: StorageAdapter) -> None:
+        # Some games share a creation time: the game id orders them.
+        games = [
+            snap(f"h{n:02d}", n, created_at=1_700_000_000.0 + n // 3, group="AB"[n % 2],
+                 status="finished" if n % 4 == 0 else "running", summary=f'{{"n": {n}}}')
+            for n in range(23)
+        ]  # fmt: skip
+        for game in reversed(games):
+            await adapter.save_snapshot(game)
+        await adapter.save_document(document("classes", "S1"))  # never listed as a game
+        headers = [SnapshotHeader.of(g) for g in games]
+        assert await adapter.load_headers(HeaderQuery()) == headers
+        for newest_first in (False, True):
+            want = headers[::-1] if newest_first else headers
+            pages: list[list[SnapshotHeader]] = []
+            after = None
+            while True:
+                query = HeaderQuery(after=after, limit=5, newest_first=newest_first)
+                page = await adapter.load_headers(query)
+                if not page:
+                    break
+                pages.append(page)
+                after = (page[-1].created_at, page[-1].game_id)
+            assert [len(p) for p in pages] == [5, 5, 5, 5, 3]
+            assert [h for p in pages for h in p] == want
+        only_a = await adapter.load_headers(HeaderQuery(groups=frozenset({"A"}), limit=4))
+        assert only_a == [h for h in headers if h.group == "A"][:4]
+        finished = await adapter.load_headers(HeaderQuery(status="finished", newest_first=True))
+        assert finished == [h for h in headers[::-1] if h.status == "finished"]
+        both = HeaderQuery(groups=frozenset({"B", None}), status="running", after=(0.0, ""))
+        assert await adapter.load_headers(both) == [
+            h for h in headers if h.group == "B" and h.status == "running"
+        ]
+        assert await adapter.load_headers(HeaderQuery(groups=frozenset())) == []
+
+    async def test_headers_of_the_unknown_group(self, adapter: StorageAdapter) -> None:
+        for game in _grouped_games():
+            await adapter.save_snapshot(game)
+        found = await adapter.load_headers(HeaderQuery(groups=frozenset({None, ""})))
+        assert [(h.game_id, h.group) for h in found] == [("g3", ""), ("g6", None), ("g7", "")]
+
+    # -- documents
+
+    async def test_documents_round_trip_and_are_replaced(self, adapter: StorageAdapter) -> None:
+        assert await adapter.load_document("classes", "S1") is None
+        first = document("classes", "S1", ALL_BYTES)
+        await adapter.save_document(first)
+        await adapter.save_document(document("presets", "S1", b"other collection"))
+        await adapter.save_document(document("classes", "S2", b""))
+        assert await adapter.load_document("classes", "S1") == first
+        assert await adapter.load_document("presets", "S1") == document(
+            "presets", "S1", b"other collection"
+        )
+        assert await adapter.load_document("classes", "S2") == document("classes", "S2", b"")
+        second = Document("classes", "S1", 1, 1_700_000_999.5, b"second")
+        await adapter.save_document(second)
+        assert await adapter.load_document("classes", "S1") == second
+        assert await adapter.load_document("classes", "s1") is None  # keys compare exactly
+
+    async def test_documents_are_not_games(self, adapter: StorageAdapter) -> None:
+        await adapter.save_snapshot(snap("g1", group="A"))
+        await adapter.save_document(document("classes", "g1"))
+        assert [s.game_id for s in await adapter.load_snapshots()] == ["g1"]
+        assert [s.game_id for s in await adapter.load_group(None)] == []
+        assert [h.game_id for h in await adapter.load_headers(HeaderQuery())] == ["g1"]
+        assert await adapter.delete_game("g1") is True
+        assert await adapter.load_document("classes", "g1") == document("classes", "g1")
+
+    async def test_document_names_are_checked(self, adapter: StorageAdapter) -> None:
+        for collection, key in [("Classes", "S1"), ("classes", ""), ("classes", "a/b"),
+                                ("", "S1"), ("classes", "-x"), ("classes", "x" * 65)]:  # fmt: skip
+            with pytest.raises(ValueError):
+                await adapter.save_document(document(collection, key))
+            with pytest.raises(ValueError):
+                await adapter.load_document(collection, key)
+
+    async def test_documents_written_at_once_all_land(self, adapter: StorageAdapter) -> None:
+        await asyncio.gather(
+            *(adapter.save_document(document("classes", f"S{n}", b"%d" % n)) for n in range(60))
+        )
+        for n in range(60):
+            found = await adapter.load_document("classes", f"S{n}")
+            assert found is not None and found.payload == b"%d" % n
+
+    async def test_documents_persist_across_reopen(self, adapter_factory: AdapterFactory) -> None:
+        first = adapter_factory()
+        if not first.durable:
+            pytest.skip(f"{first.name} is not durable")
+        await first.open()
+        await first.save_document(document("classes", "S1", ALL_BYTES))
+        await first.close()
+        second = adapter_factory()
+        await second.open()
+        try:
+            assert await second.load_document("classes", "S1") == document(
+                "classes", "S1", ALL_BYTES
+            )
+        finally:
+            await second.close()
 
     # -- decisions
 
@@ -386,6 +507,40 @@ class AdapterConformance:
         assert loaded is not None and loaded.group == "A"
         stored = await adapter.load_snapshot("b0")
         assert stored is not None and stored.group == "B"
+
+    async def test_store_headers_decode_summaries_only(self, adapter: StorageAdapter) -> None:
+        store = Store(adapter)
+        summary = {"title": "Team 1", "seats": [{"role": "retailer", "name": "Ann"}]}
+        game = StoredGame("g1", "beer", "running", True, 2, 5.0, data={"big": [1] * 500})
+        await store.save_game(game)
+        await store.save_game(StoredGame("g2", "beer", "created", True, 0, 6.0, summary=summary))
+        # A damaged payload is never read by a listing: its game is listed from its summary.
+        await adapter.save_snapshot(snap("g3", created_at=7.0, payload=b"\x01", summary="{}"))
+        await adapter.save_snapshot(snap("g4", created_at=8.0, summary="[not an object"))
+        headers = await store.load_headers(HeaderQuery())
+        assert [(h.game_id, h.summary) for h in headers] == [
+            ("g1", None),
+            ("g2", summary),
+            ("g3", {}),
+            ("g4", None),
+        ]
+        assert (headers[0].status, headers[0].round, headers[0].created_at) == ("running", 2, 5.0)
+        loaded = await store.load_game("g2")
+        assert loaded is not None and loaded.summary == summary
+
+    async def test_store_documents(self, adapter: StorageAdapter) -> None:
+        store = Store(adapter)
+        data = {"students": [{"name": f"Student {n}", "seat": None} for n in range(300)]}
+        assert await store.load_document("classes", "S1") is None
+        await store.save_document("classes", "S1", data)
+        assert await store.load_document("classes", "S1") == data
+        stored = await adapter.load_document("classes", "S1")
+        assert stored is not None and len(stored.payload) < len(str(data))  # compressed
+        await adapter.save_document(document("classes", "bad", b"\x01\x02"))
+        with pytest.raises(CorruptRecord, match="classes/bad"):
+            await store.load_document("classes", "bad")
+        with pytest.raises(ValueError):
+            await store.save_document("classes", "a b", {})
 
     async def test_store_reads_every_compression(self, adapter: StorageAdapter) -> None:
         data = {"history": [{"week": n, "order": n % 7} for n in range(200)]}

@@ -212,14 +212,14 @@ def http_request(rng: random.Random, targets: Targets) -> HttpRequest:
     session = _id(rng, targets.sessions)
     role = rng.choice(["retailer", "factory", "fleet-1", "nobody", "%2e%2e"])
     body: Any = None
-    route = rng.randrange(16)
+    route = rng.randrange(22)  # 21: a path no route has
     if route == 0:
         method, path, body = "POST", "/api/games", create_body(rng)
     elif route == 1:
         method, path, body = (
             "POST",
             "/api/sessions",
-            {**create_body(rng), "teams": rng.choice([1, 2, junk(rng)])},
+            {**create_body(rng), "teams": rng.choice([0, 1, 2, junk(rng)])},
         )
     elif route == 2:
         query = rng.choice(["", "?status=running", "?status=%ff", "?session=" + session])
@@ -253,6 +253,39 @@ def http_request(rng: random.Random, targets: Targets) -> HttpRequest:
         body = {"seconds": junk(rng)}
     elif route == 13:
         method, path = "GET", rng.choice(["/health", "/metrics", "/protocol.js", "/api/kinds"])
+    elif route == 15:
+        method, path, body = "POST", f"/api/games/{game}/bots", bot_body(rng)
+    elif route == 16:  # the class link: what it opens, and joining it
+        method, path = rng.choice(["GET", "POST"]), f"/api/sessions/{session}/lobby"
+        name = rng.choice(["Ann", " ann ", "", "x" * 70, "a\x00b", junk(rng)])
+        client_id = rng.choice(["device-0001", "short", "d" * 80, junk(rng)])
+        body = {"name": name, "client_id": client_id, "rejoin": rng.choice([None, "ABCDEF"])}
+    elif route == 17:  # a student's long-poll: never waiting, so the fuzzer goes on
+        query = rng.choice(["", "?since=0&wait=0", "?since=x", "?wait=99", "?since=99999&wait=0"])
+        method, path = "GET", f"/api/sessions/{session}/lobby/me{query}"
+    elif route == 18:
+        method, path = rng.choice(
+            [("PUT", "roster"), ("POST", "teams"), ("POST", "message"), ("POST", "bots")]
+        )
+        path = f"/api/sessions/{session}/{path}"
+        body = rng.choice(
+            [{"names": junk(rng)}, {"order": junk(rng), "seed": junk(rng)}, {"text": junk(rng)},
+             bot_body(rng)]
+        )  # fmt: skip
+    elif route == 19:
+        student = rng.choice(["p1", "p2", "p999", "%2e%2e", ""])
+        export = "/export." + rng.choice(["json", "csv", "x"])
+        method, path = rng.choice(
+            [("PUT", f"/students/{student}/seat"), ("DELETE", f"/students/{student}/seat"),
+             ("DELETE", f"/students/{student}"), ("GET", export)]
+        )  # fmt: skip
+        path = f"/api/sessions/{session}{path}"
+        body = {"game_id": game, "role": role}
+    elif route == 20:
+        name = rng.choice(["Short", "a b", "%00", "x" * 100, "Long%20game"])
+        method, path = rng.choice([("GET", "/api/presets"), ("PUT", f"/api/presets/{name}"),
+                                   ("DELETE", f"/api/presets/{name}")])  # fmt: skip
+        body = create_body(rng)
     elif route == 14:
         method = "GET"
         pages = ["/", "/play", "/dashboard", "/static/client.js", "/static/nope.js"]

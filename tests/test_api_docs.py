@@ -58,6 +58,8 @@ SESSIONS = ("POST", "/api/sessions", "admin")
 DEADLINE = ("POST", G + "/deadline", "{token}")
 BOT = ("PUT", G + "/seats/factory/bot", "{token}")
 CLASS_DEADLINE = ("POST", S + "{session}/deadline", "{stoken}")
+JOIN = ("POST", S + "{lobby}/lobby", None)
+ANN = {"name": "Ann", "client_id": "another-device"}
 
 # (what, method, path, credential, body, status, code, a word the message must have).
 # Paths and credentials name the fixture's games: {game}, {token}, {session}, … (see made).
@@ -111,12 +113,33 @@ REFUSED: list[tuple[str, str, str, str | None, Any, int, str, str]] = [
     ("deadline 86401", *DEADLINE, {"extend": 86401}, 422, INVALID, "86400"),
     ("class deadline", *CLASS_DEADLINE, {"extend": -1}, 422, INVALID, "86400"),
     ("no teams", *SESSIONS, BEER, 422, INVALID, "teams"),
-    ("teams 0", *SESSIONS, {**BEER, "teams": 0}, 422, INVALID, "teams"),
+    ("teams -1", *SESSIONS, {**BEER, "teams": -1}, 422, INVALID, "teams"),
     ("teams 1001", *SESSIONS, {**BEER, "teams": 1001}, 422, INVALID, "teams"),
     ("clone without round", "POST", G + "/clone", "{token}", {}, 422, INVALID, "round"),
+    ("a page of 0", "GET", "/api/games?limit=0", "admin", None, 422, INVALID, "limit"),
+    ("not a cursor", "GET", "/api/games?after=x", "admin", None, 422, INVALID, "after"),
     ("no such policy", *BOT, {"policy": "x"}, 422, INVALID, "policy"),
     ("params not an object", *BOT, {"policy": PASS, "params": []}, 422, INVALID, "params"),
     ("no such parameter", *BOT, {"policy": PASS, "params": {"x": 1}}, 422, INVALID, "'x'"),
+    ("a second Ann", *JOIN, ANN, 409, "name_taken", "rejoin code"),
+    ("another's rejoin code", *JOIN, {**ANN, "rejoin": "XXXXXX"}, 409, "name_taken", "not Ann's"),
+    ("no client id", *JOIN, {"name": "Bo"}, 422, INVALID, "client_id"),
+    ("a name of spaces", *JOIN, {"name": "  ", "client_id": "device-00"}, 422, INVALID, "'name'"),
+    ("no such lobby", "GET", S + "SNOSUCH/lobby", None, None, 404, "not_found", "SNOSUCH"),
+    ("the class token as a student's", "GET", S + "{lobby}/lobby/me", "{ltoken}", None, 401,
+     "bad_token", "student"),
+    ("a student's token on teams", "POST", S + "{lobby}/teams", "{ann}", None, 401, "bad_token",
+     "control"),
+    ("teams in no order", "POST", S + "{lobby}/teams", "{ltoken}", {"order": "abc"}, 422, INVALID,
+     "order"),
+    ("a move without a role", "PUT", S + "{lobby}/students/p1/seat", "{ltoken}", {"game_id": "X"},
+     422, INVALID, "role"),
+    ("no such student", "DELETE", S + "{lobby}/students/p9", "{ltoken}", None, 404, "not_found",
+     "p9"),
+    ("an empty message", "POST", S + "{lobby}/message", "{ltoken}", {"text": " "}, 422, INVALID,
+     "text"),
+    ("no such preset", "DELETE", "/api/presets/none", "admin", None, 404, "not_found", "preset"),
+    ("a preset of no kind", "PUT", "/api/presets/x", "admin", {}, 422, INVALID, "kind"),
 ]  # fmt: skip
 
 
@@ -129,7 +152,13 @@ def made(server: ServerProcess) -> dict[str, str]:
         # A clone of a class's game stays in the class, with a token of its own.
         one = session["games"][0]["game_id"]
         clone = http.post(f"/api/games/{one}/clone", json={"round": 0}).json()
+        lobby = http.post("/api/sessions", json={"kind": "beer", "teams": 0}).json()
+        ann = {"name": "Ann", "client_id": "first-device"}
+        joined = http.post(f"/api/sessions/{lobby['session_id']}/lobby", json=ann).json()
     return {
+        "lobby": lobby["session_id"],
+        "ltoken": lobby["facilitator_token"],
+        "ann": joined["token"],
         "admin": ADMIN_KEY,
         "game": game["game_id"],
         "token": game["facilitator_token"],

@@ -404,7 +404,7 @@ def test_the_debrief_shows_every_role_and_the_team_cost(
     with dash.expect_download() as download:
         dash.get_by_role("button", name="Export CSV").click()
     csv = Path(download.value.path()).read_text().splitlines()
-    assert csv[0].startswith("game_id,round,role,decision_order")
+    assert csv[0].startswith("game_id,round,role,name,decision_order")
     assert len(csv) == 1 + 3 * 4
     dash.fill("#clone-round", "2")
     dash.get_by_role("button", name="Clone", exact=True).click()

@@ -34,7 +34,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from gameserver.client.bot import Bot
 from gameserver.errors import CloseCode, ErrorCode
 from gameserver.games import make_policy
-from gameserver.server import api, sessions
+from gameserver.server import api, classapi, presets, sessions
 from gameserver.tools.chaos import replayed_twin
 from gameserver.tools.simulate import simulate
 from tests import fuzzing
@@ -214,7 +214,7 @@ def learn(created: dict[str, Any], targets: fuzzing.Targets) -> None:
     """Remember what the fuzzer created, to aim at it with credentials that work."""
     if len(targets.games) > 40:
         return
-    games = created.get("games", [created])
+    games = created.get("games", [created] if "game_id" in created else [])  # not a student
     if "games" in created and created.get("session_id") and created.get("facilitator_token"):
         targets.sessions.append(created["session_id"])
         targets.tokens[created["session_id"]] = created["facilitator_token"]
@@ -330,7 +330,7 @@ def unrequested(requested: set[tuple[str, str]]) -> list[str]:
     """The API's routes that no request matched (method and path): a route added to the API
     and not to the fuzzer shows up here."""
     unmatched = []
-    for route in (*api.routes, *sessions.routes):
+    for route in (*api.routes, *sessions.routes, *classapi.routes, *presets.routes):
         assert isinstance(route, Route)
         scopes = (
             {"type": "http", "method": m, "path": unquote(p.split("?")[0])} for m, p in requested

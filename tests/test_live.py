@@ -319,7 +319,7 @@ def test_session_of_games(server: ServerProcess) -> None:
         )
         assert response.status_code == 201, response.text
         session = response.json()
-        too_many = http.post("/api/sessions", json={"kind": "beer", "teams": 0})
+        too_many = http.post("/api/sessions", json={"kind": "beer", "teams": 1001})
         assert too_many.status_code == 422
     assert len(session["games"]) == 3
     assert all(g["settings"]["weeks"] == 10 for g in session["games"])
@@ -345,7 +345,7 @@ async def test_export_csv(server: ServerProcess) -> None:
         response = http.get(f"/api/games/{game['game_id']}/export.csv")
     assert response.status_code == 200
     lines = response.text.strip().splitlines()
-    assert lines[0].startswith("game_id,round,role,decision_order")
+    assert lines[0].startswith("game_id,round,role,name,decision_order")
     assert len(lines) == 1 + 2 * 4
 
 

@@ -117,6 +117,8 @@ def test_every_operation_is_served_by_the_real_server(
         "role": "x",
         "code": "X-Y",
         "fmt": "json",
+        "student_id": "p1",
+        "name": "x",
     }
     with httpx.Client(base_url=server.url, timeout=10) as anonymous:
         for method, template in operations(document):
@@ -172,6 +174,9 @@ def test_real_answers_fit_the_declared_schemas(
     assert call("POST", "/api/games", None, json={"kind": "beer"}).status_code == 401
     assert call("POST", "/api/games", json={"kind": "beer", "seed": 2**60}).status_code == 400
     assert call("GET", "/api/games", params={"status": "created"}).status_code == 200
+    page = {"limit": 1, "order": "newest", "after": "9e9_Z"}
+    assert call("GET", "/api/games", params=page).json()["games"][0]["game_id"] == game["game_id"]
+    assert call("GET", "/api/games", params={"limit": 0}).status_code == 422
     token, game_id = game["facilitator_token"], game["game_id"]
     g = "/api/games/{game_id}"
     assert call("GET", g, token, game_id=game_id, params={"view": "1"}).json()["view"]
@@ -243,4 +248,53 @@ def test_real_answers_fit_the_declared_schemas(
     broken = {**tank, "model": {"name": "tank.xmile", "text": "<xmile>"}}
     assert call("POST", "/api/models", json=broken).status_code == 422
     assert call("GET", "/api/models").json()["models"][0]["kind"] == "tank"
+    lobby_answers(call)
     assert {(m, t) for m, t, status in call.answered if status < 300} == operations(document)
+
+
+def lobby_answers(call: Checker) -> None:
+    """A class with a lobby: students join, teams form, a move, a message, bots, the export."""
+    made = call("POST", "/api/sessions", json={"kind": "beer", "teams": 0, "title": "P3"}).json()
+    s, sid, stoken = "/api/sessions/{session_id}", made["session_id"], made["facilitator_token"]
+    assert made["games"] == [] and made["lobby"]["link"].endswith(f"/play?class={sid}")
+    assert call("GET", s + "/lobby", None, session_id=sid).json()["students"] == 0
+    names = ["Ann", "Bo", "Cy", "Di", "Ed"]
+    joined = [
+        call(
+            "POST", s + "/lobby", None, session_id=sid, json={"name": n, "client_id": f"device-{n}"}
+        )
+        for n in names
+    ]
+    assert [r.status_code for r in joined] == [201] * 5
+    again = {"name": " ann ", "client_id": "device-Ann"}
+    assert call("POST", s + "/lobby", None, session_id=sid, json=again).status_code == 200
+    other = {"name": "Ann", "client_id": "another-device"}
+    assert call("POST", s + "/lobby", None, session_id=sid, json=other).status_code == 409
+    ann = joined[0].json()["token"]
+    me = call("GET", s + "/lobby/me", ann, session_id=sid, params={"since": 0, "wait": 0})
+    assert me.json()["waiting"] == names
+    assert call("GET", s + "/lobby/me", ann, session_id=sid, params={"wait": 99}).status_code == 422
+    roster = {"names": [*names, "Fay"]}
+    assert call("PUT", s + "/roster", stoken, session_id=sid, json=roster).json()["roster"]
+    lobby = call("POST", s + "/teams", stoken, session_id=sid, json={"order": "random", "seed": 3})
+    teams = lobby.json()["teams"]
+    assert len(teams) == 2
+    assert call("POST", s + "/teams", stoken, session_id=sid).status_code == 409
+    seat = s + "/students/{student_id}/seat"
+    to = {"game_id": teams[1], "role": "factory"}
+    moved = call("PUT", seat, stoken, session_id=sid, student_id="p1", json=to).json()
+    assert moved["students"][0]["team"] == 2
+    assert call("DELETE", seat, stoken, session_id=sid, student_id="p2").status_code == 200
+    removed = call("DELETE", s + "/students/{student_id}", stoken, session_id=sid, student_id="p3")
+    assert len(removed.json()["students"]) == 4
+    assert call("POST", s + "/message", stoken, session_id=sid, json={"text": "Hi"}).status_code
+    assert call("POST", s + "/bots", stoken, session_id=sid).json()["session_id"] == sid
+    g = "/api/games/{game_id}/bots"
+    assert call("POST", g, stoken, game_id=teams[0], json={"policy": "pass-through"}).json()
+    for fmt in ("json", "csv"):
+        assert call("GET", s + "/export.{fmt}", stoken, session_id=sid, fmt=fmt).status_code == 200
+    preset = {"kind": "beer", "settings": {"weeks": 20}, "title": "Short"}
+    assert call("PUT", "/api/presets/{name}", name="Short game", json=preset).json()["presets"]
+    assert call("GET", "/api/presets").json()["presets"][0]["name"] == "Short game"
+    assert call("DELETE", "/api/presets/{name}", name="Short game").json() == {"presets": []}
+    assert call("DELETE", "/api/presets/{name}", name="Short game").status_code == 404

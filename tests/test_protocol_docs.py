@@ -31,6 +31,7 @@ MESSAGES: dict[tuple[str, str | None], type] = {
     ("ack", None): protocol.Ack,
     ("error", None): protocol.Error,
     ("pong", None): protocol.Pong,
+    ("announcement", None): protocol.Announcement,
 }
 
 
@@ -142,6 +143,27 @@ async def test_a_real_server_sends_exactly_the_documented_fields(server: ServerP
     assert welcome_back["resumed"] is True and welcome_back["token"] is None
     check(resumed, ("sync", "player"))
     for client in (watcher, player, again):
+        await client.close()
+
+
+async def test_a_class_message_is_an_announcement_with_exactly_its_fields(
+    server: ServerProcess,
+) -> None:
+    with server.http() as http:
+        made = http.post("/api/sessions", json={"kind": "beer", "teams": 2}).json()
+    first, second = made["games"]
+    one, _, _ = await join(server.ws_url, first["join"][0]["code"])
+    two, _, _ = await join(server.ws_url, second["join"][3]["code"])
+    hello = {"type": "hello", "watch": first["game_id"], "token": made["facilitator_token"]}
+    watcher = await WSClient.open(server.ws_url, hello)
+    await watcher.expect("sync")
+    with server.http(made["facilitator_token"]) as http:
+        sent = http.post(f"/api/sessions/{made['session_id']}/message", json={"text": " Go! "})
+    assert sent.status_code == 200 and sent.json()["sent"] == 3
+    for client in (one, two, watcher):
+        message = await client.expect("announcement")
+        check(message, ("announcement", None))
+        assert message["text"] == "Go!" and message["number"] == 1
         await client.close()
 
 

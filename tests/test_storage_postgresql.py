@@ -70,7 +70,15 @@ async def test_creates_the_schema_in_an_empty_database(postgresql_url: str) -> N
     await adapter.open()
     await adapter.close()
     names = [row[0] for row in await sql(postgresql_url, tables)]
-    assert names == ["decisions", "games", "leases", "nodes", "rounds", "schema_version"]
+    assert names == [
+        "decisions",
+        "documents",
+        "games",
+        "leases",
+        "nodes",
+        "rounds",
+        "schema_version",
+    ]
     versions = await sql(postgresql_url, "SELECT version FROM schema_version")
     assert [row[0] for row in versions] == [SCHEMA_VERSION]
     columns = await sql(
@@ -89,9 +97,10 @@ async def test_creates_the_schema_in_an_empty_database(postgresql_url: str) -> N
         ("updated_at", "double precision"),
         ("payload", "bytea"),
         ("grp", "text"),
+        ("summary", "text"),
     ]
     indexes = {row[0] for row in await sql(postgresql_url, "SELECT indexname FROM pg_indexes")}
-    assert {"games_in_progress", "games_grp"} <= indexes
+    assert {"games_in_progress", "games_grp", "games_created"} <= indexes
 
 
 async def test_reopening_keeps_the_data_and_the_version(postgresql_url: str) -> None:
@@ -125,7 +134,7 @@ async def test_servers_opening_one_empty_database_at_once_migrate_it_once(
     assert [row[0] for row in versions] == [SCHEMA_VERSION]
 
 
-async def test_a_version_1_database_gets_the_lease_tables_and_keeps_its_games(
+async def test_a_version_1_database_gets_the_lease_tables_and_summaries_and_keeps_its_games(
     postgresql_url: str,
 ) -> None:
     # The database as the first PostgreSQL adapter left it: schema version 1, one game.
@@ -138,7 +147,7 @@ async def test_a_version_1_database_gets_the_lease_tables_and_keeps_its_games(
             await conn.execute("INSERT INTO schema_version VALUES (1)")
             await conn.execute(
                 "INSERT INTO games VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                *dataclasses.astuple(snap("g1", 3)),
+                *dataclasses.astuple(snap("g1", 3))[:10],  # the columns of version 1
             )
     finally:
         await conn.close()
@@ -149,7 +158,7 @@ async def test_a_version_1_database_gets_the_lease_tables_and_keeps_its_games(
     finally:
         await adapter.close()
     versions = await sql(postgresql_url, "SELECT version FROM schema_version")
-    assert [row[0] for row in versions] == [2]
+    assert [row[0] for row in versions] == [SCHEMA_VERSION]
     assert [row[0] for row in await sql(postgresql_url, "SELECT count(*) FROM leases")] == [0]
 
 

@@ -9,8 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from storage import DAMAGED, CorruptRecord, DecisionRecord, Snapshot, StorageError, Store
-from storage.adapters.sqlite import SCHEMA_VERSION, SQLiteAdapter
+from storage import (
+    DAMAGED,
+    CorruptRecord,
+    DecisionRecord,
+    HeaderQuery,
+    Snapshot,
+    StorageError,
+    Store,
+)
+from storage.adapters.sqlite import SCHEMA_VERSION, SQLiteAdapter, header_sql
 
 
 def decision(game_id: str, round: int, seat: str, payload: bytes = b"{}") -> DecisionRecord:
@@ -218,6 +226,25 @@ async def test_group_queries_use_the_group_index(adapter: SQLiteAdapter, tmp_pat
             assert "USING INDEX games_grp" in str(plan), where
 
 
+async def test_a_page_of_headers_reads_the_creation_index(
+    adapter: SQLiteAdapter, tmp_path: Path
+) -> None:
+    # A page of a listing walks the games_created index from the cursor and stops after its
+    # rows: it neither reads every row nor sorts them, whatever the table holds.
+    for n in range(30):
+        game = Snapshot(f"g{n:02d}", "beer", "running", True, 0, 1, 1000.0 + n, 2.0, b"{}")
+        await adapter.save_snapshot(game)
+    page = await adapter.load_headers(HeaderQuery(after=(1010.0, "g10"), limit=3))
+    assert [h.game_id for h in page] == ["g11", "g12", "g13"]
+    for newest_first in (False, True):
+        sql, params = header_sql(
+            HeaderQuery(after=(1010.0, "g10"), limit=3, newest_first=newest_first)
+        )
+        with sqlite3.connect(tmp_path / "games.db") as check:
+            plan = str(check.execute("EXPLAIN QUERY PLAN " + sql, params).fetchall())
+        assert "games_created" in plan and "TEMP B-TREE" not in plan, plan
+
+
 async def test_refuses_a_newer_schema(tmp_path: Path) -> None:
     path = tmp_path / "new.db"
     with sqlite3.connect(path) as newer:
@@ -249,7 +276,7 @@ async def test_row_written_by_another_program_is_reported(
     with sqlite3.connect(tmp_path / "games.db") as other:
         other.execute(
             "INSERT INTO games VALUES"
-            " ('text', 'beer', 'running', 1, 0, 1, 1.0, 2.0, 'not a blob', 'A')"
+            " ('text', 'beer', 'running', 1, 0, 1, 1.0, 2.0, 'not a blob', 'A', NULL)"
         )
     stored = await adapter.load_snapshot("text")
     assert stored is not None and stored.schema_version == DAMAGED

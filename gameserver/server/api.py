@@ -7,7 +7,7 @@ game's facilitator token (or its class's) controls that game only.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -16,13 +16,15 @@ from starlette.routing import Route
 
 from gameserver.errors import ErrorCode, InvalidSettings, NotAuthorized, NotFound, short
 from gameserver.games import all_games, get_game, make_policy, policies_for
-from gameserver.protocol import SeatInfo, game_of_code
+from gameserver.protocol import game_of_code
 from gameserver.server import events as ev
-from gameserver.server import messages, tokens
+from gameserver.server import listing, tokens
+from gameserver.server.classes import default_bot, fill_with_bots
 from gameserver.server.driver import Driver
 from gameserver.server.export import export_game
 from gameserver.server.http import (
     ORJSONResponse,
+    base_url,
     bearer,
     field,
     hub_of,
@@ -32,59 +34,17 @@ from gameserver.server.http import (
     require_admin,
 )
 from gameserver.server.hub import Options
-from gameserver.server.records import BotSeat, GameRecord, SeatRecord
+from gameserver.server.records import BotSeat, GameRecord
 from gameserver.server.room import Room
-
-
-def _base_url(request: Request) -> str:
-    configured = hub_of(request).config.public_url
-    return configured.rstrip("/") if configured else str(request.base_url).rstrip("/")
-
-
-def describe_seats(room: Room | None, seats: Sequence[SeatRecord]) -> list[SeatInfo]:
-    """Seat infos of a game, live from its room when it is in memory (else nobody is online)."""
-    if room is not None:
-        return room.seat_infos()
-    return [{**info, "online": False} for info in messages.seat_infos(seats, {}, ())]
 
 
 def describe(request: Request, record: GameRecord, room: Room | None) -> dict[str, Any]:
     """A game as the API shows it; ``active`` says whether it is in memory."""
     game = get_game(record.kind)
-    base = _base_url(request)
-    seats = [
-        {**info, "join_code": seat.join_code}
-        for info, seat in zip(describe_seats(room, record.seats), record.seats, strict=True)
-    ]
-    cloned = record.cloned_from
-    return {
-        "game_id": record.game_id,
-        "kind": record.kind,
-        "title": record.title,
-        "status": str(record.status),
-        "active": room is not None,
-        "restored": bool(room and room.restored),
-        "round": game.current_round(record.state),
-        "total_rounds": game.total_rounds(record.state),
-        "deadline": record.deadline,
-        "paused_remaining": record.paused_remaining,
-        "round_seconds": record.round_seconds,
-        "session_id": record.session_id,
-        "created_at": record.created_at,
-        "cloned_from": {"game_id": cloned.game_id, "round": cloned.round} if cloned else None,
-        "settings": record.settings,
-        "seats": seats,
-        "join": [
-            {"role": s.role, "code": s.join_code, "url": f"{base}/play?code={s.join_code}"}
-            for s in record.seats
-        ],
-        "open_join": (
-            {"code": record.open_code, "url": f"{base}/play?code={record.open_code}"}
-            if record.open_code
-            else None
-        ),
-        "results": game.results(record.state),
-    }
+    out = listing.entry(base_url(request), record, room, game)
+    out["settings"] = record.settings
+    out["results"] = game.results(record.state)
+    return out
 
 
 async def _controlled(request: Request) -> Driver:
@@ -149,14 +109,51 @@ async def create_game(request: Request) -> Response:
     return ORJSONResponse(out, status_code=201)
 
 
+#: Most games one page of ``GET /api/games`` holds.
+MAX_PAGE = 1000
+
+
 async def list_games(request: Request) -> Response:
-    status = request.query_params.get("status")
-    session_id = request.query_params.get("session")
+    """Every game, or a page of them, from the stored summaries: no game's state is read."""
+    query = request.query_params
     credential = bearer(request)
     if not is_admin(request, credential):
         raise NotAuthorized("listing games needs the admin key", code=ErrorCode.NOT_ADMIN)
-    games = await hub_of(request).list_games(status=status, session_id=session_id)
-    return ORJSONResponse({"games": [describe(request, record, room) for record, room in games]})
+    limit: int | None = None
+    if query.get("limit") is not None:
+        text = query["limit"]
+        if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_PAGE:
+            raise InvalidSettings(
+                f"'limit' must be a whole number from 1 to {MAX_PAGE}, got {short(text)}"
+            )
+        limit = int(text)
+    after: tuple[float, str] | None = None
+    if query.get("after") is not None:
+        after = listing.parse_cursor(query["after"])
+        if after is None:
+            raise InvalidSettings(
+                f"'after' must be the 'next' of a page of this list, got {short(query['after'])}"
+            )
+    order = query.get("order") or "oldest"
+    if order not in ("oldest", "newest"):
+        raise InvalidSettings(f"'order' must be 'oldest' or 'newest', got {short(order)}")
+    hub = hub_of(request)
+    page, more = await hub.list_page(
+        status=query.get("status"),
+        session_id=query.get("session"),
+        after=after,
+        limit=limit,
+        newest_first=order == "newest",
+    )
+    base = base_url(request)
+    games = []
+    for header, record, room in page:
+        if record is None:
+            games.append(listing.entry_of_summary(base, header))
+        else:
+            games.append(listing.entry(base, record, room, get_game(record.kind)))
+    next_page = listing.cursor(page[-1][0]) if more and page else None
+    return ORJSONResponse({"games": games, "next": next_page})
 
 
 async def game_detail(request: Request) -> Response:
@@ -266,6 +263,16 @@ def bot_seat(kind: str, body: dict[str, Any]) -> BotSeat:
     return BotSeat(policy, params)
 
 
+async def fill_seats(request: Request) -> Response:
+    """A bot (``{"policy", "params"}``, or the kind's first policy) on every seat nobody holds."""
+    driver = await _controlled(request)
+    kind = driver.room.record.kind
+    body = await json_body(request)
+    bot = default_bot(kind) if body.get("policy") is None else bot_seat(kind, body)
+    await fill_with_bots(driver, bot)
+    return _live(request, driver)
+
+
 async def reset_seat(request: Request) -> Response:
     """Free a seat (its player lost the token); the seat gets a new join code."""
     driver = await _controlled(request)
@@ -315,6 +322,7 @@ routes = [
     Route("/api/games/{game_id}/export.{fmt}", export_game, methods=["GET"]),
     Route("/api/games/{game_id}/seats/{role}/bot", set_seat, methods=["PUT", "DELETE"]),
     Route("/api/games/{game_id}/seats/{role}/reset", reset_seat, methods=["POST"]),
+    Route("/api/games/{game_id}/bots", fill_seats, methods=["POST"]),
     Route("/api/join/{code}", join_info, methods=["GET"]),
     *[Route(f"/api/games/{{game_id}}/{a}", _action(a), methods=["POST"]) for a in ACTIONS],
 ]

@@ -20,6 +20,7 @@ MAX_SAFE_INTEGER = 2**53 - 1
 MAX_SECONDS = 86400
 
 STR: dict[str, Any] = {"type": "string"}
+INT: dict[str, Any] = {"type": "integer"}
 BOOL: dict[str, Any] = {"type": "boolean"}
 NUM: dict[str, Any] = {"type": "number"}
 ANY_OBJECT: dict[str, Any] = {"type": "object"}
@@ -69,8 +70,41 @@ PARAMETERS: dict[str, dict[str, Any]] = {
         "description": "A join code, `<game id>-<4 characters>`, in any case.",
     },
     "fmt": {"name": "fmt", "in": "path", "required": True, "schema": {"enum": ["json", "csv"]}},
+    "student_id": {
+        "name": "student_id",
+        "in": "path",
+        "required": True,
+        "schema": STR,
+        "description": "A student's id in the class (`p1`, `p2`, … in order of arrival).",
+    },
+    "name": {"name": "name", "in": "path", "required": True, "schema": STR},
+    "since": {
+        "name": "since",
+        "schema": {"type": "integer", "minimum": 0},
+        "description": "The `version` last seen: answer once the lobby is past it.",
+    },
+    "wait": {
+        "name": "wait",
+        "schema": {"type": "integer", "minimum": 0, "maximum": 25},
+        "description": "Seconds to wait at most for a change (default 25).",
+    },
     "status": {"name": "status", "schema": _STATUS, "description": "Only games in this status."},
     "session": {"name": "session", "schema": STR, "description": "Only the games of this class."},
+    "limit": {
+        "name": "limit",
+        "schema": {"type": "integer", "minimum": 1, "maximum": 1000},
+        "description": "A page of at most this many games, with `next` to ask for the rest.",
+    },
+    "after": {
+        "name": "after",
+        "schema": STR,
+        "description": "The `next` of the page before: the games after it.",
+    },
+    "order": {
+        "name": "order",
+        "schema": {"enum": ["oldest", "newest"]},
+        "description": "Oldest first (the default) or newest first.",
+    },
     "view": {
         "name": "view",
         "schema": {"enum": ["1"]},
@@ -181,8 +215,55 @@ _ROUND = closed(
         "closed_by": {"enum": ["all_submitted", "deadline", "facilitator"]},
         "at": NUM,
         "summary": ANY_OBJECT,
+        "names": {"type": "object", "additionalProperties": nullable(STR)},
     }
 )
+_EXPORT = {
+    "game_id": STR,
+    "kind": STR,
+    "title": STR,
+    "settings": ANY_OBJECT,
+    "seed": {"type": "integer"},
+    "status": _STATUS,
+    "cloned_from": nullable(closed({"game_id": STR, "round": {"type": "integer"}})),
+    "seats": array(closed({"role": STR, "name": nullable(STR)})),
+    "rounds": array(_ROUND),
+    "results": ANY_OBJECT,
+}
+_TEAM_SEAT = {"game_id": nullable(STR), "role": nullable(STR), "team": nullable(INT)}
+_MESSAGE = closed({"text": STR, "at": NUM, "number": INT})
+_LOBBY = closed(
+    {
+        "link": {**STR, "description": "The class link: `/play?class=<class id>`."},
+        "version": INT,
+        "roster": nullable(array(STR)),
+        "teams": {**array(STR), "description": "The games of the teams, in order."},
+        "waiting": INT,
+        "students": array(
+            closed(
+                {
+                    "id": STR,
+                    "name": STR,
+                    "arrived": INT,
+                    "rejoin_code": STR,
+                    **_TEAM_SEAT,
+                }
+            )
+        ),
+        "message": nullable(_MESSAGE),
+    }
+)
+_STUDENT_LOBBY: dict[str, Any] = {
+    "session_id": STR,
+    "title": STR,
+    "kind": STR,
+    "version": INT,
+    "student": closed({"id": STR, "name": STR, "arrived": INT, "rejoin_code": STR}),
+    "seat": nullable(closed({**_TEAM_SEAT, "token": STR})),
+    "waiting": {**array(STR), "description": "The names of the students waiting."},
+    "seated": INT,
+    "message": nullable(_MESSAGE),
+}
 _RANGE = closed({"minimum": NUM, "maximum": NUM})
 _POLICY = closed(
     {
@@ -232,17 +313,129 @@ def components() -> dict[str, Any]:
         "Bot": closed({"policy": STR, "params": {"type": "object"}}),
         "Game": game,
         "CreatedGame": closed({**_GAME_PROPS, "facilitator_token": STR}, optional=("view",)),
-        "GameList": closed({"games": array(ref("Game"))}),
+        "GameList": closed(
+            {
+                "games": array(ref("ListedGame")),
+                "next": {
+                    **nullable(STR),
+                    "description": "Pass it as `after` for the next page; null: no more.",
+                },
+            }
+        ),
+        "ListedGame": closed(
+            {k: v for k, v in _GAME_PROPS.items() if k not in ("settings", "results", "view")}
+        ),
         "CreateGame": _create_game(),
         "CreateSession": {
             "allOf": [ref("CreateGame")],
-            "properties": {"teams": {"type": "integer", "minimum": 1, "maximum": MAX_TEAMS}},
+            "properties": {
+                "teams": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "maximum": MAX_TEAMS,
+                    "description": "Games made now; 0: the lobby forms the teams.",
+                }
+            },
             "required": ["teams"],
         },
         "CreatedSession": closed(
-            {"session_id": STR, "facilitator_token": STR, "games": array(ref("Game"))}
+            {
+                "session_id": STR,
+                "facilitator_token": STR,
+                "games": array(ref("Game")),
+                "lobby": ref("Lobby"),
+            }
         ),
-        "Session": closed({"session_id": STR, "games": array(ref("Game"))}),
+        "Session": closed(
+            {
+                "session_id": STR,
+                "games": array(ref("Game")),
+                "lobby": {**nullable(ref("Lobby")), "description": "Null: made before lobbies."},
+            }
+        ),
+        "Lobby": _LOBBY,
+        "ClassLink": closed(
+            {
+                "session_id": STR,
+                "title": STR,
+                "kind": STR,
+                "roster": nullable(array(closed({"name": STR, "taken": BOOL}))),
+                "students": INT,
+                "teams": INT,
+            }
+        ),
+        "JoinClass": {
+            "type": "object",
+            "properties": {
+                "name": {**STR, "description": "1-64 characters; with a roster, one of it."},
+                "client_id": {
+                    **STR,
+                    "minLength": 8,
+                    "maxLength": 64,
+                    "description": "The device's own id: a retried join is the same student.",
+                },
+                "rejoin": nullable({**STR, "description": "A student's rejoin code."}),
+            },
+            "required": ["name", "client_id"],
+        },
+        "StudentLobby": closed(_STUDENT_LOBBY),
+        "StudentJoined": closed({**_STUDENT_LOBBY, "token": STR}),
+        "Roster": {
+            "type": "object",
+            "properties": {"names": nullable(array(STR))},
+        },
+        "FormTeams": {
+            "type": "object",
+            "properties": {
+                "order": nullable({"enum": ["arrival", "random"]}),
+                "seed": nullable({"type": "integer", "minimum": 0, "maximum": MAX_SAFE_INTEGER}),
+                "policy": nullable(STR),
+                "params": nullable({"type": "object", "additionalProperties": NUM}),
+            },
+        },
+        "MoveTo": {
+            "type": "object",
+            "properties": {"game_id": STR, "role": STR},
+            "required": ["game_id", "role"],
+        },
+        "Message": {
+            "type": "object",
+            "properties": {"text": {"type": "string", "minLength": 1, "maxLength": 500}},
+            "required": ["text"],
+        },
+        "Sent": closed({**_MESSAGE["properties"], "sent": INT}),
+        "BotChoice": {
+            "type": "object",
+            "description": "A bot of the kind (`/api/kinds`); none: its first policy.",
+            "properties": {
+                "policy": nullable(STR),
+                "params": nullable({"type": "object", "additionalProperties": NUM}),
+            },
+        },
+        "ClassBots": closed(
+            {"session_id": STR, "games": array(closed({"game_id": STR, "roles": array(STR)}))}
+        ),
+        "ClassExport": closed(
+            {
+                "session_id": STR,
+                "title": STR,
+                "kind": STR,
+                "settings": ANY_OBJECT,
+                "students": array(closed({"id": STR, "name": STR, "arrived": INT, **_TEAM_SEAT})),
+                "games": array(closed({"team": nullable(INT), **_EXPORT})),
+            }
+        ),
+        "Presets": closed(
+            {
+                "presets": array(
+                    {
+                        "type": "object",
+                        "properties": {"name": STR, "kind": STR},
+                        "required": ["name", "kind"],
+                    }
+                )
+            }
+        ),
         "SessionResults": closed({"session_id": STR, "results": array(_RESULT)}),
         "Deadline": {
             "description": "Exactly one of the three (`clear: false` counts as absent).",
@@ -277,19 +470,7 @@ def components() -> dict[str, Any]:
                 "roles": array(closed({"role": STR, "free": BOOL, "bot": BOOL})),
             }
         ),
-        "Export": closed(
-            {
-                "game_id": STR,
-                "kind": STR,
-                "title": STR,
-                "settings": ANY_OBJECT,
-                "seed": {"type": "integer"},
-                "status": _STATUS,
-                "cloned_from": nullable(closed({"game_id": STR, "round": {"type": "integer"}})),
-                "rounds": array(_ROUND),
-                "results": ANY_OBJECT,
-            }
-        ),
+        "Export": closed(_EXPORT),
         "Kinds": closed({"kinds": array(_KIND)}),
         "ModelGame": _MODEL,
         "Models": closed(
@@ -318,5 +499,6 @@ def components() -> dict[str, Any]:
             "adminKey": {**bearer, "description": "The server's admin key: everything."},
             "facilitatorToken": {**bearer, "description": "A game's token: that game."},
             "sessionToken": {**bearer, "description": "A class's token: its games."},
+            "studentToken": {**bearer, "description": "A student's lobby token: their lobby."},
         },
     }

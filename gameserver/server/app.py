@@ -21,13 +21,15 @@ from starlette.staticfiles import StaticFiles
 
 from gameserver.errors import ErrorCode, GameServerError
 from gameserver.protocol import javascript_constants
-from gameserver.server import api, models, openapi, sessions
+from gameserver.server import api, classapi, models, openapi, presets, sessions
 from gameserver.server.alive import AliveMark
+from gameserver.server.classes import Classes
 from gameserver.server.config import Config
 from gameserver.server.endpoint import websocket_endpoint
 from gameserver.server.gamestore import GameStore
 from gameserver.server.http import ORJSONResponse, require_admin
 from gameserver.server.hub import Hub
+from gameserver.server.transport import SHUTDOWN_HOOK
 from storage import open_store
 
 log = logging.getLogger("gameserver")
@@ -65,9 +67,10 @@ def create_app(config: Config | None = None) -> Starlette:
     )
     hub = Hub(config, GameStore(store), admin_key)
     alive = AliveMark(config.data / "alive", config.alive_interval)
+    classes = Classes(hub)
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         # The last mark before this start says how long the server was down; a new one goes
         # down first, so a crash while restoring does not count that downtime twice.
         down_since = alive.read()
@@ -76,10 +79,13 @@ def create_app(config: Config | None = None) -> Starlette:
         marking = asyncio.create_task(alive.run(), name="alive mark")
         log.info("ready: %d games restored, storage %s", len(hub.drivers), store.adapter.name)
         try:
-            yield
+            # The HTTP protocol calls this when the server begins to stop, before it waits for
+            # the requests in flight: the students' long-polls answer at once (transport.py).
+            yield {SHUTDOWN_HOOK: classes.stop}
         finally:
             marking.cancel()
             await asyncio.gather(marking, return_exceptions=True)
+            classes.stop()
             await hub.stop()
             alive.write(time.time())  # the downtime of a graceful restart counts from here
             alive.close()
@@ -132,6 +138,8 @@ def create_app(config: Config | None = None) -> Starlette:
         *api.routes,
         *sessions.routes,
         *models.routes,
+        *classapi.routes,
+        *presets.routes,
     ]
     routes: list[BaseRoute] = [*http_api, WebSocketRoute("/ws", websocket_endpoint)]
     if STATIC.is_dir():
@@ -156,6 +164,7 @@ def create_app(config: Config | None = None) -> Starlette:
         exception_handlers={GameServerError: app_error, HTTPException: http_error},
     )
     app.state.hub = hub
+    app.state.classes = classes
     app.state.config = config
     app.state.models = shelf
     return app

@@ -114,6 +114,7 @@ def closed_round(
         closed_by=reason,
         at=now,
         summary=game.round_summary(state),
+        names={seat.role: seat.name for seat in record.seats},
     )
     return round_record, replace(record, **changes)
 

@@ -1,10 +1,13 @@
-"""A game's per-round record, exported as JSON or CSV (one row per round and role)."""
+"""Exports as JSON or CSV (one row per round and role), with who decided: of a game, and of a
+whole class (every team's game, with the class's students and their teams)."""
 
 from __future__ import annotations
 
 import csv
 import io
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -12,58 +15,99 @@ from starlette.responses import Response
 from gameserver.errors import NotFound
 from gameserver.games import get_game
 from gameserver.server.http import ORJSONResponse, hub_of, read_controlled
-from gameserver.server.records import RoundRecord, round_to_json
+from gameserver.server.records import GameRecord, RoundRecord, round_to_json
+
+
+@dataclass(frozen=True, slots=True)
+class Exported:
+    """One game to export: its record, its rounds, and its team in a class (or None)."""
+
+    record: GameRecord
+    rounds: Sequence[RoundRecord]
+    team: int | None = None
+
+
+def check_format(request: Request) -> str:
+    fmt: str = request.path_params["fmt"]
+    if fmt not in ("json", "csv"):
+        raise NotFound("export formats are .json and .csv")
+    return fmt
 
 
 async def export_game(request: Request) -> Response:
     record, _room = await read_controlled(request)
-    fmt = request.path_params["fmt"]
-    if fmt not in ("json", "csv"):
-        raise NotFound("export formats are .json and .csv")
+    fmt = check_format(request)
     rounds = await hub_of(request).store.load_rounds(record.game_id)
+    game = Exported(record, rounds)
     if fmt == "json":
-        cloned = record.cloned_from
-        payload = {
-            "game_id": record.game_id,
-            "kind": record.kind,
-            "title": record.title,
-            "settings": record.settings,
-            "seed": record.seed,
-            "status": str(record.status),
-            "cloned_from": {"game_id": cloned.game_id, "round": cloned.round} if cloned else None,
-            "rounds": [round_to_json(r) for r in rounds],
-            "results": get_game(record.kind).results(record.state),
-        }
-        return ORJSONResponse(payload)
+        return ORJSONResponse(game_json(game))
+    return csv_response(record.game_id, csv_text([game]))
+
+
+def game_json(game: Exported) -> dict[str, Any]:
+    """A game's export: what it is, who holds its seats, and every round."""
+    record = game.record
+    cloned = record.cloned_from
+    return {
+        "game_id": record.game_id,
+        "kind": record.kind,
+        "title": record.title,
+        "settings": record.settings,
+        "seed": record.seed,
+        "status": str(record.status),
+        "cloned_from": {"game_id": cloned.game_id, "round": cloned.round} if cloned else None,
+        "seats": [{"role": s.role, "name": s.name} for s in record.seats],
+        "rounds": [round_to_json(r) for r in game.rounds],
+        "results": get_game(record.kind).results(record.state),
+    }
+
+
+def csv_response(name: str, text: str) -> Response:
     return Response(
-        _csv(record.game_id, rounds),
+        text,
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{record.game_id}.csv"'},
+        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
     )
 
 
-def _csv(game_id: str, rounds: Sequence[RoundRecord]) -> str:
-    """One row per round and role: the decision, who decided it, and the role's figures."""
+def _name(game: Exported, record: RoundRecord, role: str) -> str:
+    # Rounds saved before names were kept: whoever holds the seat now.
+    if record.names:
+        return record.names.get(role) or ""
+    try:
+        return game.record.seat(role).name or ""
+    except KeyError:
+        return ""
+
+
+def csv_text(games: Sequence[Exported]) -> str:
+    """One row per game, round and role: who decided what, and the role's figures. A class's
+    export starts each row with the team."""
     decision_keys: list[str] = []
     figure_keys: list[str] = []
-    for record in rounds:
-        for decision in record.decisions.values():
-            decision_keys.extend(k for k in decision if k not in decision_keys)
-        for figures in record.summary.values():
-            figure_keys.extend(k for k in figures if k not in figure_keys)
+    for game in games:
+        for record in game.rounds:
+            for decision in record.decisions.values():
+                decision_keys.extend(k for k in decision if k not in decision_keys)
+            for figures in record.summary.values():
+                figure_keys.extend(k for k in figures if k not in figure_keys)
+    teams = any(game.team is not None for game in games)
     out = io.StringIO()
     writer = csv.writer(out)
-    header = ["game_id", "round", "role"]
+    header = ["team"] if teams else []
+    header += ["game_id", "round", "role", "name"]
     header += [f"decision_{k}" for k in decision_keys]
     header += ["defaulted", "closed_by", *figure_keys]
     writer.writerow(header)
-    for record in rounds:
-        for role, decision in record.decisions.items():
-            figures = record.summary.get(role, {})
-            writer.writerow(
-                [game_id, record.round, role]
-                + [decision.get(k, "") for k in decision_keys]
-                + [int(role in record.defaulted), record.closed_by]
-                + [figures.get(k, "") for k in figure_keys]
-            )
+    for game in games:
+        lead = [game.team if game.team is not None else ""] if teams else []
+        for record in game.rounds:
+            for role, decision in record.decisions.items():
+                figures = record.summary.get(role, {})
+                writer.writerow(
+                    [*lead, game.record.game_id, record.round, role, _name(game, record, role)]
+                    + [decision.get(k, "") for k in decision_keys]
+                    + [int(role in record.defaulted), record.closed_by]
+                    + [figures.get(k, "") for k in figure_keys]
+                )
     return out.getvalue()

@@ -19,6 +19,8 @@ from gameserver.game import Game
 from gameserver.games import get_game
 from gameserver.protocol import GameStatus
 from gameserver.replay import replay
+from gameserver.server.listing import summary_of
+from gameserver.server.lobby import ClassRecord, class_from_json, class_to_json
 from gameserver.server.records import (
     GameRecord,
     LayoutError,
@@ -31,11 +33,16 @@ from gameserver.server.records import (
     round_from_json,
     round_to_json,
 )
-from storage import StorageError, Store, StoredGame
+from storage import GameHeader, HeaderQuery, StorageError, Store, StoredGame
 from storage.leases import Leases
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+#: The collection of documents that holds each class's lobby, keyed by the class's id.
+CLASSES = "classes"
+#: The collection of the settings presets (one document, ``all``).
+PRESETS = "presets"
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +66,7 @@ async def _guard(call: Awaitable[T], what: str, subject: object = "") -> T:
 
 
 def _failure(exc: Exception, what: str, subject: object) -> StorageFailure:
-    if isinstance(exc, StorageError | LayoutError):
+    if isinstance(exc, StorageError | LayoutError | ValueError):
         return StorageFailure(f"{what}{subject}: {exc}")
     # An adapter's own bug must still reach the client as a 503, and the log as a traceback.
     log.error("storage failed: %s%s", what, subject, exc_info=exc)
@@ -76,6 +83,7 @@ def _stored(record: GameRecord, game: Game) -> StoredGame:
         created_at=record.created_at,
         data=game_to_json(record),
         group=record.session_id or "",
+        summary=summary_of(record, game),
     )
 
 
@@ -219,6 +227,37 @@ class GameStore:
         for error in result.errors:
             log.error("listing: %s", error)
         return await asyncio.to_thread(_records, result.games)
+
+    async def list_headers(self, query: HeaderQuery) -> list[GameHeader]:
+        """A page of stored games, their summaries but not their records (see
+        :mod:`gameserver.server.listing`)."""
+        return await _guard(self.store.load_headers(query), "listing games")
+
+    async def save_class(self, record: ClassRecord) -> None:
+        """A class's lobby (a document of its own, beside its games); durable on return."""
+        call = self.store.save_document(CLASSES, record.session_id, class_to_json(record))
+        await _guard(call, "saving class ", record.session_id)
+
+    async def read_class(self, session_id: str) -> ClassRecord | None:
+        """A class's lobby, or None for a class without one (made before lobbies)."""
+        call = self.store.load_document(CLASSES, session_id)
+        data = await _guard(call, "reading class ", session_id)
+        if data is None:
+            return None
+        try:
+            return class_from_json(data)
+        except LayoutError as exc:
+            raise StorageFailure(f"class {session_id}: {exc}") from exc
+
+    async def read_presets(self) -> dict[str, Any]:
+        """The settings presets: name -> what creating a game from it takes."""
+        data = await _guard(self.store.load_document(PRESETS, "all"), "reading the presets")
+        presets = (data or {}).get("presets")
+        return dict(presets) if isinstance(presets, dict) else {}
+
+    async def save_presets(self, presets: Mapping[str, Any]) -> None:
+        call = self.store.save_document(PRESETS, "all", {"presets": dict(presets)})
+        await _guard(call, "saving the presets")
 
     async def regroup_legacy(self) -> int:
         """Give games stored before groups existed (0.1.0) their group; how many there were."""

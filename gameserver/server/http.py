@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse
 from gameserver.errors import ErrorCode, InvalidSettings, NotAuthorized, ProtocolError, short
 from gameserver.protocol import check_json, game_of_token, loads_json
 from gameserver.server import tokens
+from gameserver.server.classes import Classes
 from gameserver.server.hub import Hub
 from gameserver.server.records import GameRecord
 from gameserver.server.room import Room
@@ -34,6 +35,17 @@ class ORJSONResponse(JSONResponse):
 def hub_of(request: Request) -> Hub:
     hub: Hub = request.app.state.hub
     return hub
+
+
+def classes_of(request: Request) -> Classes:
+    classes: Classes = request.app.state.classes
+    return classes
+
+
+def base_url(request: Request) -> str:
+    """The server's address as links show it: ``--public-url`` if set, else the request's."""
+    configured = hub_of(request).config.public_url
+    return configured.rstrip("/") if configured else str(request.base_url).rstrip("/")
 
 
 async def json_body(request: Request, limit: int = MAX_BODY) -> dict[str, Any]:

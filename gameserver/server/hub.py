@@ -28,13 +28,20 @@ from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
-from gameserver.errors import CloseCode, Conflict, InvalidSettings, NotAuthorized, NotFound
+from gameserver.errors import (
+    CloseCode,
+    Conflict,
+    InvalidSettings,
+    NotAuthorized,
+    NotFound,
+    StorageFailure,
+)
 from gameserver.game import Game, State
 from gameserver.games import get_game
 from gameserver.protocol import ErrorCode, GameStatus, game_of_code, game_of_token
 from gameserver.replay import replay_game
 from gameserver.server import events as ev
-from gameserver.server import tokens
+from gameserver.server import listing, tokens
 from gameserver.server.config import Config
 from gameserver.server.decisions import DecisionSaves
 from gameserver.server.driver import Driver
@@ -44,6 +51,7 @@ from gameserver.server.ownership import Ownership
 from gameserver.server.records import CloneSource, GameRecord, SeatRecord
 from gameserver.server.room import Room
 from gameserver.server.turn import Turn
+from storage import GameHeader, HeaderQuery
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -267,6 +275,45 @@ class Hub:
         out = [item for item in found.values() if status is None or item[0].status == status]
         out.sort(key=lambda item: item[0].created_at)
         return out
+
+    async def list_page(
+        self,
+        *,
+        status: str | None = None,
+        session_id: str | None = None,
+        after: tuple[float, str] | None = None,
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> tuple[list[tuple[GameHeader, GameRecord | None, Room | None]], bool]:
+        """A page of games from their stored headers, ordered by creation, and whether more
+        follow. Each comes with its room and record when it is in memory; a stored game comes
+        with its record only if its header has no summary to list it by (it was saved before
+        summaries), so a page decodes no game's state but those."""
+        query = HeaderQuery(
+            groups=None if session_id is None else frozenset({session_id}),
+            status=status,
+            after=after,
+            limit=None if limit is None else limit + 1,
+            newest_first=newest_first,
+        )
+        headers = await self.store.list_headers(query)
+        more = limit is not None and len(headers) > limit
+        out: list[tuple[GameHeader, GameRecord | None, Room | None]] = []
+        for header in headers[:limit]:
+            driver = self.drivers.get(header.game_id)
+            if driver is not None:
+                out.append((header, driver.room.record, driver.room))
+            elif listing.readable(header):
+                out.append((header, None, None))
+            else:
+                try:
+                    record = await self.store.read(header.game_id)
+                except StorageFailure as exc:
+                    log.error("listing: %s", exc)
+                    continue
+                if record is not None:
+                    out.append((header, record, None))
+        return out, more
 
     def in_progress_count(self) -> int:
         return sum(1 for d in self.drivers.values() if d.room.status.in_progress)

@@ -50,23 +50,26 @@ HTTP_ERRORS: dict[ErrorCode, int] = {
     ErrorCode.INVALID_SETTINGS: InvalidSettings.http_status,
     ErrorCode.STORAGE_FAILURE: StorageFailure.http_status,
     ErrorCode.UNAVAILABLE: Unavailable.http_status,
+    ErrorCode.NAME_TAKEN: Conflict.http_status,
 }
 #: Codes that no single operation declares: a wrong method on any path (405), and
 #: ``http_error`` for any other HTTP-level error Starlette raises (none is known to happen).
 ANY_ROUTE = (ErrorCode.METHOD_NOT_ALLOWED, ErrorCode.HTTP_ERROR)
 
-Auth = Literal["none", "admin", "game", "session"]
+Auth = Literal["none", "admin", "game", "session", "student"]
 _CREDENTIALS: dict[Auth, list[dict[str, list[str]]]] = {
     "none": [],
     "admin": [{"adminKey": []}],
     "game": [{"adminKey": []}, {"facilitatorToken": []}, {"sessionToken": []}],
     "session": [{"adminKey": []}, {"sessionToken": []}],
+    "student": [{"studentToken": []}],
 }
 _AUTH_ERRORS: dict[Auth, tuple[ErrorCode, ...]] = {
     "none": (),
     "admin": (ErrorCode.NOT_AUTHORIZED, ErrorCode.NOT_ADMIN),
     "game": (ErrorCode.NOT_AUTHORIZED, ErrorCode.BAD_TOKEN, ErrorCode.NOT_FOUND),
     "session": (ErrorCode.NOT_AUTHORIZED, ErrorCode.BAD_TOKEN, ErrorCode.NOT_FOUND),
+    "student": (ErrorCode.NOT_AUTHORIZED, ErrorCode.BAD_TOKEN, ErrorCode.NOT_FOUND),
 }
 #: What any request whose JSON body is read can get (see ``http.json_body``).
 _BODY_ERRORS = (ErrorCode.BAD_JSON, ErrorCode.TOO_BIG, ErrorCode.TOO_DEEP, ErrorCode.BAD_FIELD)
@@ -90,6 +93,7 @@ class Operation:
     media: str = "application/json"
     stored: bool = True  # reads or writes storage, so it can fail with storage_failure
     query: tuple[str, ...] = ()
+    also: tuple[int, ...] = ()  # other success statuses, with the same body
     #: Runs the game, so with servers sharing a database it may have to be handed over first
     #: (and fail with ``unavailable``).
     runs: bool = False
@@ -108,6 +112,7 @@ class Operation:
 
 _G = "/api/games/{game_id}"
 _S = "/api/sessions/{session_id}"
+_MOVE_ERRORS = (ErrorCode.NO_SUCH_ROLE, ErrorCode.CONFLICT, ErrorCode.INVALID_SETTINGS)
 #: What each action does, for a game and for every game of a class.
 ACTION_SUMMARIES: dict[str, str] = {
     "start": "Start the game (created -> running); the first deadline starts",
@@ -176,7 +181,11 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         errors=(ErrorCode.NOT_FOUND, ErrorCode.INVALID_SETTINGS),
     ),
     ("GET", "/api/games"): Operation(
-        "Every game, in memory or only saved", "admin", "GameList", query=("status", "session")
+        "Every game, or a page of them, from their stored summaries (no game's state is read)",
+        "admin",
+        "GameList",
+        errors=(ErrorCode.INVALID_SETTINGS,),
+        query=("status", "session", "limit", "after", "order"),
     ),
     ("GET", _G): Operation(
         "One game (not brought back into memory)", "game", "Game", query=("view",)
@@ -231,7 +240,107 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         body="CreateSession",
         errors=(ErrorCode.NOT_FOUND, ErrorCode.INVALID_SETTINGS),
     ),
-    ("GET", _S): Operation("A class's games", "session", "Session"),
+    ("GET", _S): Operation("A class's games and its lobby", "session", "Session"),
+    ("POST", f"{_G}/bots"): Operation(
+        "A bot on every seat nobody holds",
+        "game",
+        "Game",
+        body="BotChoice",
+        errors=(ErrorCode.CONFLICT, ErrorCode.INVALID_SETTINGS),
+        runs=True,
+    ),
+    ("GET", f"{_S}/lobby"): Operation(
+        "What the class link opens (the class id is the secret)",
+        "none",
+        "ClassLink",
+        errors=(ErrorCode.NOT_FOUND,),
+    ),
+    ("POST", f"{_S}/lobby"): Operation(
+        "Join the class with a name: 201 the first time, 200 for the same student again",
+        "none",
+        "StudentJoined",
+        status=201,
+        also=(200,),
+        body="JoinClass",
+        errors=(
+            ErrorCode.NOT_FOUND,
+            ErrorCode.NAME_TAKEN,
+            ErrorCode.CONFLICT,
+            ErrorCode.INVALID_SETTINGS,
+        ),
+        runs=True,
+    ),
+    ("GET", f"{_S}/lobby/me"): Operation(
+        "A student's lobby or seat; with `since`, once it changed after that version",
+        "student",
+        "StudentLobby",
+        errors=(ErrorCode.INVALID_SETTINGS,),
+        query=("since", "wait"),
+        runs=True,
+    ),
+    ("PUT", f"{_S}/roster"): Operation(
+        "The names students pick from (null: any name)",
+        "session",
+        "Lobby",
+        body="Roster",
+        errors=(ErrorCode.INVALID_SETTINGS,),
+    ),
+    ("POST", f"{_S}/teams"): Operation(
+        "Form teams of every student waiting; bots fill the seats a short team leaves",
+        "session",
+        "Lobby",
+        body="FormTeams",
+        errors=(ErrorCode.CONFLICT, ErrorCode.INVALID_SETTINGS),
+        runs=True,
+    ),
+    ("PUT", f"{_S}/students/{{student_id}}/seat"): Operation(
+        "Move a student to a seat of a class's game (swapping with its student)",
+        "session",
+        "Lobby",
+        body="MoveTo",
+        errors=_MOVE_ERRORS,
+        runs=True,
+    ),
+    ("DELETE", f"{_S}/students/{{student_id}}/seat"): Operation(
+        "Send a student back to waiting; a bot takes their seat", "session", "Lobby", runs=True
+    ),
+    ("DELETE", f"{_S}/students/{{student_id}}"): Operation(
+        "Take a student out of the class; a bot takes their seat",
+        "session",
+        "Lobby",
+        runs=True,
+    ),
+    ("POST", f"{_S}/message"): Operation(
+        "A message to everyone in the class (an `announcement` on the WebSocket)",
+        "session",
+        "Sent",
+        body="Message",
+        errors=(ErrorCode.INVALID_SETTINGS,),
+    ),
+    ("POST", f"{_S}/bots"): Operation(
+        "A bot on every seat nobody holds, in every game of the class in progress",
+        "session",
+        "ClassBots",
+        body="BotChoice",
+        errors=(ErrorCode.INVALID_SETTINGS,),
+        runs=True,
+    ),
+    ("GET", f"{_S}/export.{{fmt}}"): Operation(
+        "Every game of the class with the students' names, as JSON or CSV",
+        "session",
+        "ClassExport",
+    ),
+    ("GET", "/api/presets"): Operation("The settings presets", "admin", "Presets"),
+    ("PUT", "/api/presets/{name}"): Operation(
+        "Save a settings preset (what creating a game takes) under a name",
+        "admin",
+        "Presets",
+        body="CreateGame",
+        errors=(ErrorCode.NOT_FOUND, ErrorCode.INVALID_SETTINGS),
+    ),
+    ("DELETE", "/api/presets/{name}"): Operation(
+        "Delete a settings preset", "admin", "Presets", errors=(ErrorCode.NOT_FOUND,)
+    ),
     ("GET", "/api/models"): Operation(
         "The model games this server plays, and those that could not be loaded",
         "admin",
@@ -310,7 +419,11 @@ def _operation(method: str, path: str, op: Operation) -> dict[str, Any]:
             "required": op.body is not None,
             "content": {"application/json": {"schema": ref(op.body or "Ignored")}},
         }
-    out["responses"] = {str(op.status): _success(op), **_errors(op.error_codes())}
+    success = _success(op)
+    out["responses"] = {
+        **{str(status): success for status in (op.status, *op.also)},
+        **_errors(op.error_codes()),
+    }
     return out
 
 
@@ -321,7 +434,7 @@ def _success(op: Operation) -> dict[str, Any]:
         return {"description": op.summary, "content": {op.media: {"schema": {"type": "string"}}}}
     assert op.returns is not None, op.summary
     content: dict[str, Any] = {"application/json": {"schema": ref(op.returns)}}
-    if op.returns == "Export":
+    if op.returns in ("Export", "ClassExport"):
         content["text/csv"] = {"schema": {"type": "string"}}
     return {"description": op.summary, "content": content}
 

@@ -140,6 +140,9 @@ class RoundRecord:
     closed_by: str
     at: float
     summary: Mapping[str, Any]
+    #: Who held each seat when the round closed (None: nobody); empty for rounds saved before
+    #: names were kept. Exports name who decided, also for a student moved between teams.
+    names: Mapping[str, str | None] = field(default_factory=dict)
 
 
 # -- JSON at the storage edge -------------------------------------------------------------
@@ -263,6 +266,7 @@ def round_to_json(record: RoundRecord) -> dict[str, Any]:
         "closed_by": record.closed_by,
         "at": record.at,
         "summary": record.summary,
+        "names": record.names,
     }
 
 
@@ -275,4 +279,5 @@ def round_from_json(data: Mapping[str, Any]) -> RoundRecord:
         closed_by=data.get("closed_by") or "",
         at=data.get("at") or 0.0,
         summary=data.get("summary") or {},
+        names=data.get("names") or {},
     )

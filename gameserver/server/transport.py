@@ -11,6 +11,11 @@ connection that sent nothing is then closed; one that sent part of a request is 
 would let it answer too and log h11's refusal of a second response as a traceback. Both answers
 have the API's JSON error body, code ``http_error``.
 
+When the server begins to stop, uvicorn calls each connection's ``shutdown`` and then waits
+for the requests in flight (up to its graceful timeout). A long-poll (a student waiting in a
+class's lobby) would hold it that long: ``shutdown`` here first calls the app's hook, the
+callable the app's lifespan put in its state under :data:`SHUTDOWN_HOOK`, which answers them.
+
 WebSocket upgrades go to :mod:`gameserver.server.websocket`, not through here.
 
 The class uses attributes of uvicorn's that are not its public API (the h11 connection and the
@@ -33,6 +38,8 @@ log = logging.getLogger(__name__)
 
 #: The client's h11 states while a request is still arriving (its head, then its body).
 _ARRIVING = (h11.IDLE, h11.SEND_BODY)
+#: The key of the app's lifespan state that holds what to call when the server begins to stop.
+SHUTDOWN_HOOK = "gameserver.shutdown"
 
 
 def _peer(transport: asyncio.BaseTransport) -> str:
@@ -61,6 +68,12 @@ class GameHttpProtocol(H11Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop_timer()
         super().connection_lost(exc)
+
+    def shutdown(self) -> None:
+        hook = self.app_state.get(SHUTDOWN_HOOK)
+        if callable(hook):
+            hook()  # idempotent: uvicorn calls this once per connection
+        super().shutdown()
 
     def _watch(self) -> None:
         """Run the timer while a request is arriving; stop it once the request is whole, the

@@ -15,8 +15,8 @@ a leftover journal forward and removes leftover temporary files.
 
 File format (:mod:`storage.adapters.record_file`): one JSON header line with each part's
 metadata, length and CRC-32, then the payload bytes. A file that fails those checks is returned
-as damaged. A snapshot's metadata holds its group; a file written before groups has none and
-loads with group None.
+as damaged. A snapshot's metadata holds its group and summary; a file written before them has
+neither and loads with None for each.
 """
 
 from __future__ import annotations
@@ -306,6 +306,7 @@ def _snapshot_meta(s: Snapshot) -> dict[str, Any]:
         "created_at": s.created_at,
         "updated_at": s.updated_at,
         "group": s.group,
+        "summary": s.summary,
     }
 
 
@@ -330,6 +331,7 @@ def _load_snapshot(game_id: str, path: Path) -> Snapshot | None:
             float(m["updated_at"]),
             payload,
             _group(m),
+            _text_or_none(m, "summary"),
         )
     except (Damaged, ValueError, KeyError, TypeError):
         # Reported, not raised: in progress, so that start-up shows it among the errors, and in
@@ -339,10 +341,14 @@ def _load_snapshot(game_id: str, path: Path) -> Snapshot | None:
 
 def _group(meta: dict[str, Any]) -> str | None:
     # Files written before snapshots had a group have no "group": unknown, like null.
-    group = meta.get("group")
-    if group is not None and not isinstance(group, str):
-        raise TypeError(f"group should be a string or null, not {type(group).__name__}")
-    return group
+    return _text_or_none(meta, "group")
+
+
+def _text_or_none(meta: dict[str, Any], name: str) -> str | None:
+    value = meta.get(name)
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"{name} should be a string or null, not {type(value).__name__}")
+    return value
 
 
 def _damaged_group(data: bytes) -> str | None:

@@ -43,13 +43,22 @@ except ImportError as exc:  # the extra is not installed; open_store turns this 
         name="asyncpg",
     ) from exc
 
-from storage.adapter import DecisionRecord, RoundRecord, Snapshot, StorageAdapter
+from storage.adapter import (
+    DecisionRecord,
+    Document,
+    HeaderQuery,
+    RoundRecord,
+    Snapshot,
+    SnapshotHeader,
+    StorageAdapter,
+    check_document_key,
+)
 from storage.adapters.postgresql_writer import FAILURES, Fence, Op, Writer, WriteStats
 from storage.errors import StorageError
 from storage.leases import Leases
 
 #: ``schema_version`` value this code writes; older databases are migrated on open.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 #: MIGRATIONS[n] takes a database from version n to n + 1. Never edit a released step: add one.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -81,6 +90,16 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """CREATE TABLE nodes (
             owner text PRIMARY KEY, name text NOT NULL, seen_at timestamptz NOT NULL)""",
     ),
+    # A game's summary for listings, pages of games in creation order without payloads, and
+    # the documents that belong to no game (a class's lobby, the presets).
+    (
+        "ALTER TABLE games ADD COLUMN summary text",
+        "CREATE INDEX games_created ON games (created_at, game_id)",
+        """CREATE TABLE documents (
+            collection text NOT NULL, key text NOT NULL, schema_version integer NOT NULL,
+            updated_at double precision NOT NULL, payload bytea NOT NULL,
+            PRIMARY KEY (collection, key))""",
+    ),
 )
 
 #: Milliseconds a connection may sit in an open transaction, idle, before PostgreSQL ends it.
@@ -99,9 +118,19 @@ POOL_PARAMETERS: dict[str, tuple[int, int]] = {
 
 _SNAPSHOT_COLUMNS = (
     "game_id, kind, status, in_progress, round, schema_version, created_at, updated_at, payload,"
-    " grp"
+    " grp, summary"
 )
 _SELECT_SNAPSHOTS = f"SELECT {_SNAPSHOT_COLUMNS} FROM games"
+_UPSERT_DOCUMENT = """
+    INSERT INTO documents (collection, key, schema_version, updated_at, payload)
+    VALUES ($1, $2, $3, $4, $5)
+    ON CONFLICT (collection, key) DO UPDATE SET
+        schema_version = excluded.schema_version, updated_at = excluded.updated_at,
+        payload = excluded.payload"""
+_SELECT_HEADERS = (
+    "SELECT game_id, kind, status, in_progress, round, created_at, updated_at, grp, summary"
+    " FROM games"
+)
 
 
 class PostgreSQLAdapter(StorageAdapter):
@@ -303,6 +332,58 @@ class PostgreSQLAdapter(StorageAdapter):
             rows = await self._fetch(None, f"{_SELECT_SNAPSHOTS} WHERE grp = $1", group)
         return [Snapshot(*row) for row in rows]
 
+    async def load_headers(self, query: HeaderQuery) -> list[SnapshotHeader]:
+        """A page by the ``games_created`` index, without payloads."""
+        where: list[str] = []
+        args: list[Any] = []
+
+        def arg(value: Any) -> str:
+            args.append(value)
+            return f"${len(args)}"
+
+        if query.groups is not None:
+            parts = ["grp IS NULL" if g is None else f"grp = {arg(g)}" for g in query.groups]
+            where.append("(" + (" OR ".join(parts) or "false") + ")")
+        if query.status is not None:
+            where.append(f"status = {arg(query.status)}")
+        if query.after is not None:
+            created, game_id = query.after
+            sign = "<" if query.newest_first else ">"
+            where.append(f"(created_at, game_id) {sign} ({arg(float(created))}, {arg(game_id)})")
+        sql = _SELECT_HEADERS + (" WHERE " + " AND ".join(where) if where else "")
+        order = " DESC" if query.newest_first else ""
+        sql += f" ORDER BY created_at{order}, game_id{order}"
+        if query.limit is not None:
+            sql += f" LIMIT {arg(query.limit)}"
+        return [SnapshotHeader(*row) for row in await self._fetch(None, sql, *args)]
+
+    async def save_document(self, document: Document) -> None:
+        """Create or replace the document's row, in one statement committed on its own: the
+        writer's batches are fenced game by game, and a document is no game's (it has no
+        lease). Documents are written seldom (a student joining a class), so sharing commits
+        would gain little."""
+        d = document
+        check_document_key(d.collection, d.key)
+        pool = self._pool
+        if pool is None or self._writer is None:
+            raise StorageError(f"postgresql: {redacted(self.dsn)} is not open")
+        row = (d.collection, d.key, d.schema_version, float(d.updated_at), d.payload)
+        try:
+            await pool.execute(_UPSERT_DOCUMENT, *row)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+            where = f"{d.collection}/{d.key}"
+            raise StorageError(f"postgresql: saving document {where} failed: {exc}") from exc
+
+    async def load_document(self, collection: str, key: str) -> Document | None:
+        """The document's row."""
+        check_document_key(collection, key)
+        sql = (
+            "SELECT schema_version, updated_at, payload FROM documents"
+            " WHERE collection = $1 AND key = $2"
+        )
+        rows = await self._fetch(None, sql, collection, key)
+        return Document(collection, key, *rows[0]) if rows else None
+
     async def load_decisions(self, game_id: str, round: int) -> list[DecisionRecord]:
         """The round's decision rows."""
         rows = await self._fetch(
@@ -385,6 +466,7 @@ def _snapshot_row(s: Snapshot) -> tuple[Any, ...]:
         float(s.updated_at),
         s.payload,
         s.group,
+        s.summary,
     )
 
 

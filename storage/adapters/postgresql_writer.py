@@ -42,13 +42,13 @@ FAILURES = (
 
 UPSERT_SNAPSHOT = """
     INSERT INTO games (game_id, kind, status, in_progress, round, schema_version, created_at,
-                       updated_at, payload, grp)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                       updated_at, payload, grp, summary)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
     ON CONFLICT (game_id) DO UPDATE SET
         kind = excluded.kind, status = excluded.status, in_progress = excluded.in_progress,
         round = excluded.round, schema_version = excluded.schema_version,
         created_at = excluded.created_at, updated_at = excluded.updated_at,
-        payload = excluded.payload, grp = excluded.grp"""
+        payload = excluded.payload, grp = excluded.grp, summary = excluded.summary"""
 UPSERT_DECISION = """
     INSERT INTO decisions (game_id, round, seat, schema_version, created_at, payload)
     VALUES ($1, $2, $3, $4, $5, $6)
@@ -64,13 +64,13 @@ APPEND_ROUND = """
             schema_version = excluded.schema_version, created_at = excluded.created_at,
             payload = excluded.payload)
     INSERT INTO games (game_id, kind, status, in_progress, round, schema_version, created_at,
-                       updated_at, payload, grp)
-    VALUES ($6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+                       updated_at, payload, grp, summary)
+    VALUES ($6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
     ON CONFLICT (game_id) DO UPDATE SET
         kind = excluded.kind, status = excluded.status, in_progress = excluded.in_progress,
         round = excluded.round, schema_version = excluded.schema_version,
         created_at = excluded.created_at, updated_at = excluded.updated_at,
-        payload = excluded.payload, grp = excluded.grp"""
+        payload = excluded.payload, grp = excluded.grp, summary = excluded.summary"""
 # Data-modifying WITH clauses always run to completion, read or not.
 DELETE_GAME = """
     WITH d AS (DELETE FROM decisions WHERE game_id = $1 RETURNING 1),

@@ -30,13 +30,21 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from storage.adapter import DAMAGED, DecisionRecord, RoundRecord, Snapshot, StorageAdapter
+from storage.adapter import (
+    DAMAGED,
+    DecisionRecord,
+    HeaderQuery,
+    RoundRecord,
+    Snapshot,
+    SnapshotHeader,
+    StorageAdapter,
+)
 from storage.adapters import url_path
 from storage.adapters.sqlite_writer import Op, Writer, WriteStats
 from storage.errors import StorageError
 
 #: ``schema_version`` table value this code writes; older databases are migrated on open.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 #: MIGRATIONS[n] takes a database from version n to n + 1. Never edit a released step: add one.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -61,15 +69,28 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE games ADD COLUMN grp TEXT",
         "CREATE INDEX games_grp ON games (grp)",
     ),
+    # A game's summary for listings, and pages of games in the order they were created, read
+    # without their payloads. Rows that were there before keep NULL: no summary.
+    (
+        "ALTER TABLE games ADD COLUMN summary TEXT",
+        "CREATE INDEX games_created ON games (created_at, game_id)",
+    ),
 )
 
 SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 
 _SNAPSHOT_COLUMNS = (
     "game_id, kind, status, in_progress, round, schema_version, created_at, updated_at, payload,"
-    " grp"
+    " grp, summary"
 )
 _SELECT_SNAPSHOTS = f"SELECT {_SNAPSHOT_COLUMNS} FROM games"
+_SELECT_HEADERS = (
+    "SELECT game_id, kind, status, in_progress, round, created_at, updated_at, grp, summary"
+    " FROM games"
+)
+#: A page of at most this many headers is read inline (by index, well under a millisecond);
+#: a bigger listing, or all of it, in a worker thread.
+_INLINE_HEADERS = 1000
 
 
 class SQLiteAdapter(StorageAdapter):
@@ -272,6 +293,19 @@ class SQLiteAdapter(StorageAdapter):
             rows = await asyncio.to_thread(self._read_all, sql, (group,))
         return [_snapshot(row) for row in rows]
 
+    async def load_headers(self, query: HeaderQuery) -> list[SnapshotHeader]:
+        """A page by the ``games_created`` index, without payloads: inline for a page of up to
+        1,000, in a worker thread for more (or everything)."""
+        sql, params = header_sql(query)
+        if query.limit is not None and query.limit <= _INLINE_HEADERS:
+            rows = self._read("", sql, params)
+        else:
+            rows = await asyncio.to_thread(self._read_all, sql, params)
+        return [
+            SnapshotHeader(g, k, st, bool(ip), r, c, u, grp, sm)
+            for g, k, st, ip, r, c, u, grp, sm in rows
+        ]
+
     async def load_rounds(self, game_id: str, after: int = 0) -> list[RoundRecord]:
         """The game's round rows above ``after`` in order, read inline."""
         rows = self._read(
@@ -307,6 +341,36 @@ def from_url(url: str, *, synchronous: str = "FULL") -> SQLiteAdapter:
     return SQLiteAdapter(path, synchronous=synchronous)
 
 
+def header_sql(query: HeaderQuery) -> tuple[str, tuple[Any, ...]]:
+    """The SELECT of a header query, with its parameters."""
+    where: list[str] = []
+    params: list[Any] = []
+    if query.groups is not None:
+        parts = []
+        for group in sorted(query.groups, key=lambda g: (g is None, g or "")):
+            if group is None:
+                parts.append("grp IS NULL")
+            else:
+                parts.append("grp = ?")
+                params.append(group)
+        where.append("(" + (" OR ".join(parts) or "0") + ")")
+    if query.status is not None:
+        where.append("status = ?")
+        params.append(query.status)
+    if query.after is not None:
+        where.append("(created_at, game_id) " + ("<" if query.newest_first else ">") + " (?, ?)")
+        params.extend(query.after)
+    sql = _SELECT_HEADERS
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    order = " DESC" if query.newest_first else ""
+    sql += f" ORDER BY created_at{order}, game_id{order}"
+    if query.limit is not None:
+        sql += " LIMIT ?"
+        params.append(query.limit)
+    return sql, tuple(params)
+
+
 def _snapshot_row(s: Snapshot) -> tuple[Any, ...]:
     return (
         s.game_id,
@@ -319,6 +383,7 @@ def _snapshot_row(s: Snapshot) -> tuple[Any, ...]:
         s.updated_at,
         s.payload,
         s.group,
+        s.summary,
     )
 
 
@@ -331,7 +396,8 @@ def _checked(version: int, payload: Any) -> tuple[int, bytes]:
 
 
 def _snapshot(row: tuple[Any, ...]) -> Snapshot:
-    game_id, kind, status, in_progress, round, version, created_at, updated_at, payload, grp = row
+    game_id, kind, status, in_progress, round, version, created_at, updated_at, payload = row[:9]
+    grp, summary = row[9:]
     version, payload = _checked(version, payload)
     return Snapshot(
         game_id,
@@ -344,6 +410,7 @@ def _snapshot(row: tuple[Any, ...]) -> Snapshot:
         updated_at,
         payload,
         grp,
+        summary,
     )
 
 

@@ -21,13 +21,13 @@ from storage.errors import StorageError
 
 UPSERT_SNAPSHOT = """
     INSERT INTO games (game_id, kind, status, in_progress, round, schema_version, created_at,
-                       updated_at, payload, grp)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                       updated_at, payload, grp, summary)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (game_id) DO UPDATE SET
         kind = excluded.kind, status = excluded.status, in_progress = excluded.in_progress,
         round = excluded.round, schema_version = excluded.schema_version,
         created_at = excluded.created_at, updated_at = excluded.updated_at,
-        payload = excluded.payload, grp = excluded.grp"""
+        payload = excluded.payload, grp = excluded.grp, summary = excluded.summary"""
 UPSERT_DECISION = """
     INSERT INTO decisions (game_id, round, seat, schema_version, created_at, payload)
     VALUES (?, ?, ?, ?, ?, ?)
