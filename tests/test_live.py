@@ -186,6 +186,11 @@ async def test_facilitator_pauses_forces_a_round_and_ends(server: ServerProcess)
     ended = act(server, game, "end")
     assert ended.json()["status"] == "ended"
     await players["factory"].expect("status", status="ended")
+    # Ended before its last week, the game still has a debrief for every player: all roles.
+    for role, client in players.items():
+        synced = await client.expect("sync", status="ended")
+        assert synced["view"]["role"] == role
+        assert sorted(synced["view"]["debrief"]["roles"]) == sorted(players)
     await players["factory"].send(
         {"type": "submit", "round": 2, "id": "e", "decision": {"order": 1}}
     )

@@ -14,6 +14,7 @@ from gameserver.protocol import (
     FacilitatorRound,
     FacilitatorSync,
     GameInfo,
+    GameStatus,
     Round,
     SeatInfo,
     ServerMessage,
@@ -63,6 +64,16 @@ def game_info(room: RoomState, now: float) -> GameInfo:
     }
 
 
+def player_view(room: RoomState, role: str) -> dict[str, Any]:
+    """What ``role`` sees. A game the facilitator ended before its last round has its debrief
+    too, as a finished one has: the facilitator's view of everything, for every player."""
+    state = room.record.state
+    view = room.game.view(state, role)
+    if room.record.status == GameStatus.ENDED and "debrief" not in view:
+        view = {**view, "debrief": room.game.facilitator_view(state)}
+    return view
+
+
 def sync(room: RoomState, role: str | None, now: float) -> ServerMessage:
     """The full picture a client gets on every (re)connection: a player's, or with ``role``
     None a facilitator's."""
@@ -83,7 +94,7 @@ def sync(room: RoomState, role: str | None, now: float) -> ServerMessage:
         **game_info(room, now),
         "type": "sync",
         "role": role,
-        "view": room.game.view(state, role),
+        "view": player_view(room, role),
         "decision": own.decision if own else None,
         "decision_id": own.id if own else None,
         "defaulted": room.record.last_defaulted.get(role),
@@ -97,7 +108,7 @@ def round_view(room: RoomState, role: str, now: float) -> Round:
         **game_info(room, now),
         "type": "round",
         "role": role,
-        "view": room.game.view(room.record.state, role),
+        "view": player_view(room, role),
         # The seat had no decision when the round closed: what the game used instead.
         "defaulted": room.record.last_defaulted.get(role),
     }

@@ -650,6 +650,14 @@ class Room:
                 self._peers[role] = []
                 out.append(ev.PROGRESS_DUE)
                 log.info("seat reset game=%s role=%s", self.game_id, role)
+            case ev.End():
+                # Everyone learns the game ended; then each player gets the whole picture, as
+                # an ended game's view has its debrief.
+                out.append(self._status(now))
+                for role, peers in self._peers.items():
+                    if peers:
+                        out.append(ev.Send(list(peers), self.sync_message(role, now)))
+                log.info("game=%s end status=%s", self.game_id, self.status)
             case _:
                 # Players learn at once of a start, pause, deadline or who plays which seat.
                 out.append(self._status(now))
