@@ -53,7 +53,8 @@ from storage.adapter import (
     StorageAdapter,
     check_document_key,
 )
-from storage.adapters.postgresql_writer import FAILURES, Fence, Op, Writer, WriteStats
+from storage.adapters.batching import Op, WriteStats
+from storage.adapters.postgresql_writer import FAILURES, Fence, Writer
 from storage.errors import StorageError
 from storage.leases import Leases
 

@@ -23,11 +23,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Collection, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 
+from storage.adapters.batching import Op, Result, WriteStats
 from storage.errors import Fenced, StorageError
 
 #: What asyncpg raises when the server or the link fails a request (InternalClientError: a
@@ -92,30 +92,6 @@ _WHAT = {
 #: the games whose writes must be refused. See the adapter's docstring.
 Fence = Callable[[asyncpg.Connection, Sequence[str]], Awaitable[Collection[str]]]
 
-
-@dataclass(slots=True)
-class WriteStats:
-    """Counters kept by the writer: how well group commit is batching."""
-
-    batches: int = 0
-    writes: int = 0
-    failed: int = 0
-    largest_batch: int = 0
-    #: Seconds spent running and committing batches, summed over the lanes.
-    busy_seconds: float = 0.0
-
-
-@dataclass(slots=True)
-class Op:
-    """One caller's write: what to do, with what, and the future its caller awaits."""
-
-    kind: str
-    game_id: str
-    params: tuple[Any, ...]
-    future: asyncio.Future[Any]
-
-
-Result = tuple[Any, BaseException | None]
 
 #: Writes per batch below which pending writes are not split between writers (see _dispatch).
 SPLIT = 32

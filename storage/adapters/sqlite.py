@@ -40,7 +40,8 @@ from storage.adapter import (
     StorageAdapter,
 )
 from storage.adapters import url_path
-from storage.adapters.sqlite_writer import Op, Writer, WriteStats
+from storage.adapters.batching import Op, WriteStats
+from storage.adapters.sqlite_writer import Writer
 from storage.errors import StorageError
 
 #: ``schema_version`` table value this code writes; older databases are migrated on open.

@@ -14,9 +14,9 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
+from storage.adapters.batching import Op, Result, WriteStats
 from storage.errors import StorageError
 
 UPSERT_SNAPSHOT = """
@@ -48,31 +48,6 @@ _WHAT = {
     "delete": "deleting",
     "pragma": "reading a pragma",
 }
-
-
-@dataclass(slots=True)
-class WriteStats:
-    """Counters kept by the writer thread: how well group commit is batching."""
-
-    batches: int = 0
-    writes: int = 0
-    failed: int = 0
-    largest_batch: int = 0
-    #: Seconds the writer spent running and committing batches (the rest it waited for work).
-    busy_seconds: float = 0.0
-
-
-@dataclass(slots=True)
-class Op:
-    """One caller's write: what to do, with what, and the future its caller awaits."""
-
-    kind: str
-    game_id: str
-    params: Any
-    future: asyncio.Future[Any]
-
-
-Result = tuple[Any, BaseException | None]
 
 
 class Writer:

@@ -1,0 +1,35 @@
+"""What the group-commit writers of SQLite and PostgreSQL share: a caller's write, a batch's
+results, and the counters that say how well writes are batching."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(slots=True)
+class WriteStats:
+    """Counters kept by a writer: how well group commit is batching."""
+
+    batches: int = 0
+    writes: int = 0
+    failed: int = 0
+    largest_batch: int = 0
+    #: Seconds spent running and committing batches (summed over a writer's lanes; the rest of
+    #: the time it waited for work).
+    busy_seconds: float = 0.0
+
+
+@dataclass(slots=True)
+class Op:
+    """One caller's write: what to do, with what, and the future its caller awaits."""
+
+    kind: str
+    game_id: str
+    params: Any
+    future: asyncio.Future[Any]
+
+
+#: One write's outcome in a batch: its value, or the error that refused it.
+Result = tuple[Any, BaseException | None]
