@@ -46,6 +46,28 @@ export function wsUrl(hello = {}) {
 const JOIN_ID_PREFIX = "gameserver.join.";
 const joinIds = new Map(); // the same ids, for a browser that keeps no localStorage
 
+/** The JSON value kept in localStorage under `key`, or null (none, unreadable, or no storage). */
+export function loadLocal(key) {
+  try {
+    return JSON.parse(localStorage.getItem(key) || "null");
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Keep `value` as JSON in localStorage under `key` (null removes it). Without storage (private
+ * browsing) nothing is kept: the page still works, only a reload forgets.
+ */
+export function saveLocal(key, value) {
+  try {
+    if (value === null) localStorage.removeItem(key);
+    else localStorage.setItem(key, JSON.stringify(value));
+  } catch {
+    // no storage here
+  }
+}
+
 /**
  * The join id this browser sends with a join code (`join_id`, docs/protocol.md): made once per
  * code and kept in localStorage, so that a join retried after its welcome was lost (a dropped

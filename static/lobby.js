@@ -5,28 +5,12 @@
 // long-poll: /lobby/me?since=<version> answers when the lobby changes. Everything the lobby
 // says it has saved first (docs/api.md, "A class's lobby").
 
-import { ApiError, api, el, newId, roleName } from "./client.js";
+import { ApiError, api, el, loadLocal, newId, roleName, saveLocal } from "./client.js";
 import { ERROR } from "/protocol.js";
 
 const $ = (id) => document.getElementById(id);
 const CLASS_PREFIX = "gameserver.class.";
 const RETRY_MS = 2000;
-
-function load(key) {
-  try {
-    return JSON.parse(localStorage.getItem(key) || "null");
-  } catch {
-    return null;
-  }
-}
-
-function store(key, value) {
-  try {
-    localStorage.setItem(key, JSON.stringify(value));
-  } catch {
-    // private browsing without storage: the lobby works, only a reload forgets the student
-  }
-}
 
 const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
 
@@ -40,10 +24,10 @@ export class Lobby {
     this.onSeat = onSeat;
     this.onMessage = onMessage;
     this.key = CLASS_PREFIX + classId;
-    this.saved = load(this.key) || {};
+    this.saved = loadLocal(this.key) || {};
     if (!this.saved.clientId) {
       this.saved.clientId = newId("device");
-      store(this.key, this.saved); // kept before the first join, so a retry sends the same id
+      saveLocal(this.key, this.saved); // kept before the first join, so a retry sends the same id
     }
     this.version = -1;
     this.polling = false;
@@ -112,7 +96,7 @@ export class Lobby {
     try {
       const out = await api("POST", this.path, { body: { name, client_id: this.saved.clientId, rejoin } });
       this.saved = { ...this.saved, token: out.token, name: out.student.name };
-      store(this.key, this.saved);
+      saveLocal(this.key, this.saved);
       this.apply(out);
       if (!this.seated) this.watch();
     } catch (err) {
@@ -174,7 +158,7 @@ export class Lobby {
         } catch (err) {
           if (err instanceof ApiError && (err.status === 401 || err.status === 404)) {
             this.saved = { clientId: this.saved.clientId };
-            store(this.key, this.saved);
+            saveLocal(this.key, this.saved);
             this.showForm("You are no longer in this class (your facilitator took you out, or the class link changed). Join again.");
             return;
           }

@@ -6,8 +6,8 @@
 
 import {
   ApiError, GameSocket, ServerClock, api, at, checkDecision, decisionRange, displayOf, el,
-  ensureKind, fetchKinds, fmt, fmtAs, fmtDuration, humanize, joinIdFor, kindOf, kindTitle, newId,
-  roleName, roundWord,
+  ensureKind, fetchKinds, fmt, fmtAs, fmtDuration, humanize, joinIdFor, kindOf, kindTitle,
+  loadLocal, newId, roleName, roundWord, saveLocal,
 } from "./client.js";
 import { renderDebrief } from "./debrief.js";
 import { Lobby } from "./lobby.js";
@@ -55,23 +55,6 @@ let lastRendered = "";
 
 // -- storage ------------------------------------------------------------------------------
 
-function load(key) {
-  try {
-    return JSON.parse(localStorage.getItem(key) || "null");
-  } catch {
-    return null;
-  }
-}
-
-function store(key, value) {
-  try {
-    if (value === null) localStorage.removeItem(key);
-    else localStorage.setItem(key, JSON.stringify(value));
-  } catch {
-    // private browsing without storage: the page still works, only a reload loses the seat
-  }
-}
-
 const gameIdOf = (code) => code.split("-")[0];
 
 function savedSeats() {
@@ -79,7 +62,7 @@ function savedSeats() {
   for (let i = 0; i < localStorage.length; i += 1) {
     const key = localStorage.key(i);
     if (key && key.startsWith(SEAT_PREFIX)) {
-      const value = load(key);
+      const value = loadLocal(key);
       if (value && value.token) out.push(value);
     }
   }
@@ -196,7 +179,7 @@ async function onJoinSubmit(event) {
     url.searchParams.set("code", code);
     history.replaceState(null, "", url);
   }
-  const saved = load(SEAT_PREFIX + gameIdOf(code));
+  const saved = loadLocal(SEAT_PREFIX + gameIdOf(code));
   if (saved && saved.token) {
     resumeSeat(saved);
     return;
@@ -228,7 +211,7 @@ function connect(newSeat) {
   lastRendered = "";
   botShown = false;
   game.gameId = seat.gameId;
-  game.outbox = load(OUTBOX_PREFIX + seat.gameId);
+  game.outbox = loadLocal(OUTBOX_PREFIX + seat.gameId);
   socket = new GameSocket({
     hello: () => (seat.token ? { token: seat.token } : {
       join: seat.code,
@@ -262,8 +245,8 @@ function seatLost(message) {
     lobby.resume(connection.state === "refused" ? RETRY_LOBBY_MS : 0);
     return;
   }
-  store(SEAT_PREFIX + lost.gameId, null);
-  store(OUTBOX_PREFIX + lost.gameId, null);
+  saveLocal(SEAT_PREFIX + lost.gameId, null);
+  saveLocal(OUTBOX_PREFIX + lost.gameId, null);
   game.outbox = null;
   clearTimeout(resendTimer);
   const code = lost.open ? lost.code : "";
@@ -310,8 +293,8 @@ function onState(state, info) {
     $("join-button").disabled = false;
   }
   if (state === "deleted" && seat) {
-    store(SEAT_PREFIX + seat.gameId, null);
-    store(OUTBOX_PREFIX + seat.gameId, null);
+    saveLocal(SEAT_PREFIX + seat.gameId, null);
+    saveLocal(OUTBOX_PREFIX + seat.gameId, null);
   }
   if (state === "superseded") $("superseded").hidden = false;
   if (state === "online") $("superseded").hidden = true;
@@ -347,7 +330,7 @@ function onMessage(message) {
       seat.gameId = message.game_id;
       game.gameId = message.game_id;
       game.role = message.role;
-      store(SEAT_PREFIX + seat.gameId, seat);
+      saveLocal(SEAT_PREFIX + seat.gameId, seat);
       $("join-section").hidden = true;
       $("game-section").hidden = false;
       $("join-button").disabled = false;
@@ -423,7 +406,7 @@ function applyFigures(message) {
 
 function setOutbox(value) {
   game.outbox = value;
-  store(OUTBOX_PREFIX + game.gameId, value);
+  saveLocal(OUTBOX_PREFIX + game.gameId, value);
   clearTimeout(resendTimer);
 }
 
@@ -756,7 +739,7 @@ function init() {
     return;
   }
   const code = (params.get("code") || "").trim().toUpperCase();
-  const saved = code ? load(SEAT_PREFIX + gameIdOf(code)) : null;
+  const saved = code ? loadLocal(SEAT_PREFIX + gameIdOf(code)) : null;
   if (saved && saved.token) resumeSeat(saved);
   else showJoin(code);
 }

@@ -4,6 +4,7 @@ results, and the counters that say how well writes are batching."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,3 +34,19 @@ class Op:
 
 #: One write's outcome in a batch: its value, or the error that refused it.
 Result = tuple[Any, BaseException | None]
+
+
+def resolve(
+    ops: list[Op], results: list[Result], error_for: Callable[[Op, BaseException], Exception]
+) -> None:
+    """On the event loop: wake every caller of a finished batch with its value, or with the
+    error ``error_for`` makes of what refused its write (chained to it)."""
+    for op, (value, exc) in zip(ops, results, strict=True):
+        if op.future.done():
+            continue  # the caller was cancelled; its write may still have been committed
+        if exc is None:
+            op.future.set_result(value)
+        else:
+            error = error_for(op, exc)
+            error.__cause__ = exc
+            op.future.set_exception(error)

@@ -27,7 +27,7 @@ from typing import Any
 
 import asyncpg
 
-from storage.adapters.batching import Op, Result, WriteStats
+from storage.adapters.batching import Op, Result, WriteStats, resolve
 from storage.errors import Fenced, StorageError
 
 #: What asyncpg raises when the server or the link fails a request (InternalClientError: a
@@ -184,7 +184,7 @@ class Writer:
             stats.writes += len(ops)
             stats.failed += sum(1 for _, exc in results if exc is not None)
             stats.largest_batch = max(stats.largest_batch, len(ops))
-            _resolve(ops, results)
+            resolve(ops, results, _error)
         finally:
             for op in ops:
                 left = self._busy[op.game_id] - 1
@@ -281,18 +281,7 @@ def _merge(ops: list[Op], refused: set[str], values: list[Any]) -> list[Result]:
     return [(None, _refused()) if op.game_id in refused else (next(run), None) for op in ops]
 
 
-def _resolve(ops: list[Op], results: list[Result]) -> None:
-    """Wake every caller of a finished batch with its value or its error."""
-    for op, (value, exc) in zip(ops, results, strict=True):
-        if op.future.done():
-            continue  # the caller was cancelled; its write may still have been committed
-        if exc is None:
-            op.future.set_result(value)
-        else:
-            kind = Fenced if isinstance(exc, Fenced) else StorageError
-            error = kind(
-                f"postgresql: {_WHAT[op.kind]} of game {op.game_id!r} failed: {exc}",
-                op.game_id,
-            )
-            error.__cause__ = exc
-            op.future.set_exception(error)
+def _error(op: Op, exc: BaseException) -> Exception:
+    """What a caller gets when its write failed (:class:`Fenced` when the fence refused it)."""
+    kind = Fenced if isinstance(exc, Fenced) else StorageError
+    return kind(f"postgresql: {_WHAT[op.kind]} of game {op.game_id!r} failed: {exc}", op.game_id)

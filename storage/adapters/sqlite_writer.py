@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from storage.adapters.batching import Op, Result, WriteStats
+from storage.adapters.batching import Op, Result, WriteStats, resolve
 from storage.errors import StorageError
 
 UPSERT_SNAPSHOT = """
@@ -137,7 +137,7 @@ class Writer:
         stats.writes += len(ops)
         stats.failed += sum(1 for _, exc in results if exc is not None)
         stats.largest_batch = max(stats.largest_batch, len(ops))
-        self._call(_resolve, ops, results)
+        self._call(resolve, ops, results, _error)
 
 
 def _commit(conn: sqlite3.Connection, ops: list[Op]) -> list[Result]:
@@ -239,17 +239,7 @@ def _settle(future: asyncio.Future[None], exc: BaseException | None) -> None:
             future.set_exception(exc)
 
 
-def _resolve(ops: list[Op], results: list[Result]) -> None:
-    """On the event loop: wake every caller of a committed batch (one call per batch)."""
-    for op, (value, exc) in zip(ops, results, strict=True):
-        if op.future.done():
-            continue  # the caller was cancelled; its write may still have been committed
-        if exc is None:
-            op.future.set_result(value)
-        else:
-            error = StorageError(
-                f"sqlite: {_WHAT.get(op.kind, op.kind)} of game {op.game_id!r} failed: {exc}",
-                op.game_id or None,
-            )
-            error.__cause__ = exc
-            op.future.set_exception(error)
+def _error(op: Op, exc: BaseException) -> Exception:
+    """What a caller gets when its write failed."""
+    what = _WHAT.get(op.kind, op.kind)
+    return StorageError(f"sqlite: {what} of game {op.game_id!r} failed: {exc}", op.game_id or None)
