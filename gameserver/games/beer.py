@@ -213,6 +213,7 @@ DISPLAY = Display(
             ),
         ),
         decisions="history.order",
+        per_round="history.cost",
     ),
     score=Score("Cost", "money", "lower"),
     briefing="Keep enough beer in stock to fill your orders at the lowest cost: $0.50 a week "
