@@ -165,6 +165,9 @@ class Debrief:
     lead: tuple[Note, ...] = ()
     #: The path of each role's decisions, for the swing of decisions the dashboard compares.
     decisions: str = ""
+    #: The path of each role's score in each round (a list): the class's charts add the roles'
+    #: up into the team's score per round, so that teams of different lengths compare.
+    per_round: str = ""
 
     def describe(self) -> dict[str, Any]:
         return _clean(
@@ -176,6 +179,7 @@ class Debrief:
                 "columns": [c.describe() for c in self.columns],
                 "lead": [n.describe() for n in self.lead],
                 "decisions": self.decisions,
+                "per_round": self.per_round,
             }
         )
 

@@ -1,10 +1,12 @@
 // The dashboard's class panel: the class link and its QR code (for the projector), who has
 // joined and who waits, the roster to pick names from, forming the teams, moving students
 // between seats and teams (before and during play), a message to the whole class, bots for
-// every empty seat, and the export of the whole class. It reads GET /api/sessions/{id} every few
+// every empty seat, the export of the whole class, and the teams' charts over time
+// (static/dash-trends.js). It reads GET /api/sessions/{id} every few
 // seconds; every change is one request of the class's API (docs/api.md, "A class's lobby").
 
 import { api, copyText, el, roleName } from "./client.js";
+import { classTrends } from "./dash-trends.js";
 import { qrSvg } from "./qr.js";
 
 const $ = (id) => document.getElementById(id);
@@ -34,6 +36,7 @@ export class ClassPanel {
     this.version = -1;
     this.timer = null;
     this.built = null; // the class the panel's controls were built for
+    this.trendsSignature = ""; // the rounds the charts were drawn for
   }
 
   get path() {
@@ -99,6 +102,33 @@ export class ClassPanel {
       this.gamesSignature = signature(games);
       this.renderStudents(lobby, games);
     }
+    const rounds = games.map((g) => `${g.game_id}:${g.round}:${g.status}`).join(",");
+    if (rounds !== this.trendsSignature) {
+      this.trendsSignature = rounds;
+      this.renderTrends(lobby, games);
+    }
+  }
+
+  /** The teams over time: their views are read only when a round has closed somewhere. */
+  async renderTrends(lobby, games) {
+    const sessionId = this.sessionId;
+    // the class's games come in team order; a clone is named by its title
+    const teams = games.map((game) => {
+      const n = lobby.teams.indexOf(game.game_id);
+      return { label: n >= 0 ? `Team ${n + 1}` : game.title || game.game_id, game };
+    });
+    const kind = teams.length ? teams[0].game.kind : null;
+    const box = $("class-trends");
+    if (!kind || !teams.some((t) => t.game.round > 0)) {
+      box.replaceChildren(el("p", { class: "muted" }, "The charts appear once a team has played a round."));
+      return;
+    }
+    const token = this.tokenFor(sessionId);
+    const loaded = await Promise.all(teams.map((t) => (t.game.round > 0
+      ? api("GET", `/api/games/${t.game.game_id}?view=1`, { token }).catch(() => null)
+      : null)));
+    if (sessionId !== this.sessionId) return;
+    box.replaceChildren(...classTrends(kind, teams.map((t, i) => ({ label: t.label, info: loaded[i] }))));
   }
 
   /** The panel's controls, built once per class (so a poll never takes the focus away). */
@@ -133,6 +163,8 @@ export class ClassPanel {
         el("caption", {}, "Students: move one with the seat list (a student on that seat swaps; a seat left empty gets a bot)"),
         el("thead", {}, el("tr", {}, ["#", "Name", "Rejoin code", "Seat", ""].map((h) => el("th", { scope: "col" }, h)))),
         el("tbody", { id: "class-students-body" }))),
+      el("h3", {}, "Teams over time"),
+      el("div", { id: "class-trends", "data-testid": "class-trends" }),
       el("h3", {}, "Message to the class"),
       el("form", { class: "toolbar", onsubmit: (event) => { event.preventDefault(); this.sendMessage(); } },
         message, el("button", { type: "submit", "data-testid": "class-send" }, "Send to everyone")),

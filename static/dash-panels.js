@@ -101,7 +101,8 @@ export function compareView(infos) {
       bars: summaries.map((s) => ({ label: s.info.title || s.info.game_id, value: teamScore(s) })),
       format,
     }));
-    const head = ["Team", `${humanize(roundWord(kind))}s`, `Team ${scoreLabel.toLowerCase()}`, ...roles.map((r) => roleName(r, kind))];
+    const word = roundWord(kind);
+    const head = ["Team", `${humanize(word)}s`, `Team ${scoreLabel.toLowerCase()}`, `Per ${word}`, ...roles.map((r) => roleName(r, kind))];
     parts.push(el("div", { class: "table-wrap" }, el("table", { class: "data", "data-testid": `compare-${kind}` },
       el("caption", {}, `${scoreLabel} and ${decision} swings per role (highest − lowest, standard deviation)`),
       el("thead", {}, el("tr", {}, head.map((h) => el("th", { scope: "col" }, h)))),
@@ -109,6 +110,8 @@ export function compareView(infos) {
         el("th", { scope: "row" }, s.info.title || s.info.game_id),
         el("td", {}, String(s.info.round)),
         el("td", {}, format(teamScore(s))),
+        // normalised for length: teams that played different numbers of rounds compare
+        el("td", {}, s.info.round > 0 ? format(teamScore(s) / s.info.round) : "–"),
         roles.map((r) => {
           const x = s.roles[r];
           return el("td", {}, x ? `${format(x.score)} · swing ${fmt(x.swing)} · sd ${fmt(x.std)}` : "–");

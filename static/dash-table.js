@@ -40,7 +40,8 @@ export function buildRow(info, { policies, onAction, onSeat, onReset }) {
     button("End", { "data-action": "end", class: "small danger", "data-testid": `act-end-${id}`, "aria-label": `End ${title}` }),
     button("Bots for empty seats", { "data-action": "bots", "data-testid": `act-bots-${id}`, "aria-label": `A bot on every empty seat of ${title}` }),
     button("Restore", { "data-action": "restore", "data-testid": `act-restore-${id}`, "aria-label": `Bring ${title} back into memory` }),
-    button("Details", { "data-action": "details", "data-testid": `act-details-${id}`, "aria-label": `Details, links and debrief of ${title}` }));
+    button("Details", { "data-action": "details", "data-testid": `act-details-${id}`, "aria-label": `Details, links and debrief of ${title}` }),
+    button("Projector", { "data-action": "projector", "data-testid": `act-projector-${id}`, "aria-label": `The debrief of ${title} in large type, full screen, for the projector` }));
   actions.addEventListener("click", (event) => {
     const target = event.target.closest("button[data-action]");
     if (target) onAction(target.dataset.action);
@@ -130,6 +131,10 @@ export function updateRow(row, info, d, { watched, clock }) {
   for (const node of row.querySelectorAll("button[data-action]")) {
     const action = node.dataset.action;
     if (action === "details") continue;
+    if (action === "projector") {
+      node.hidden = !(d.round > 0);
+      continue;
+    }
     if (action === "restore") node.hidden = info.active || watched;
     else node.hidden = !APPLIES[action].includes(d.status);
   }

@@ -17,6 +17,7 @@ import {
 import { setUpModels, showModels } from "./dash-models.js";
 import { ClassPanel } from "./dash-class.js";
 import { showHandouts } from "./dash-qr.js";
+import { showProjector } from "./dash-projector.js";
 import { renderDebrief } from "./debrief.js";
 import { ERROR, IN_PROGRESS } from "/protocol.js";
 
@@ -428,6 +429,10 @@ async function onAction(entry, action) {
     showDetail(entry.id);
     return;
   }
+  if (action === "projector") {
+    showProjector(entry.id, tokenFor(entry.id));
+    return;
+  }
   if (action === "restore") {
     entry.forceWatch = true;
     ensureWatches();
@@ -609,6 +614,11 @@ async function showDetail(gameId) {
     el("div", { class: "toolbar" },
       el("button", { type: "button", onclick: () => download(gameId, "csv") }, "Export CSV"),
       el("button", { type: "button", onclick: () => download(gameId, "json") }, "Export JSON"),
+      info.round > 0 ? el("button", {
+        type: "button", "data-testid": "detail-projector",
+        "aria-label": `The debrief of ${info.title || info.game_id} in large type, full screen, for the projector`,
+        onclick: (event) => showProjector(gameId, tokenFor(gameId), event.currentTarget),
+      }, "Projector view") : null,
       el("button", { type: "button", onclick: () => showDetail(gameId) }, "Refresh"),
       el("button", { type: "button", onclick: () => { section.hidden = true; } }, "Close")),
     cloneForm,

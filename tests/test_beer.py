@@ -48,7 +48,10 @@ def test_week_one_matches_the_board() -> None:
     assert view["week"] == 1
     figures = {f: view[f] for f in ("incoming_order", "received", "shipped", "inventory")}
     assert figures == {"incoming_order": 4, "received": 4, "shipped": 4, "inventory": 12}
-    assert (view["backlog"], view["cost"], view["total_cost"]) == (0, 6.0, 6.0)
+    # week 1's cost is known before its order; it joins the total when the week's round closes
+    assert (view["backlog"], view["cost"], view["total_cost"]) == (0, 6.0, 0.0)
+    after = GAME.view(play(new(), steady(1))[-1], "retailer")
+    assert after["total_cost"] == 6.0 == after["history"]["cost"][0]
     # 4 in the mail to the wholesaler, 8 on the road
     assert view["supply_line"] == 12
     assert GAME.view(new(), "factory")["supply_line"] == 8
@@ -362,6 +365,71 @@ def test_results_summary_and_facilitator_view_agree() -> None:
     assert board["team_cost_per_week"][:10] == [
         sum(s["nodes"][r]["history"]["cost"][-1] for r in ROLES) for s in states[1:]
     ]
-    # the facilitator also sees the week being played, already costed
-    assert board["team_cost"] == team["cost"] + sum(final["nodes"][r]["now"]["cost"] for r in ROLES)
+    # one count of costs: the weeks played, in the board, the results and the summaries
+    assert board["team_cost"] == team["cost"] == sum(board["team_cost_per_week"])
+    for role in ROLES:
+        assert board["roles"][role]["total_cost"] == results["roles"][role]["cost"]
+        assert board["roles"][role]["total_cost"] == summary[role]["cumulative_cost"]
+        assert GAME.view(final, role)["total_cost"] == results["roles"][role]["cost"]
+    # every chart of the board ends on the same week: the demand too
+    assert len(board["demand"]) == len(board["roles"]["retailer"]["history"]["order"]) == 10
     assert GAME.round_summary(new()) == {}
+
+
+# -- the debrief's sentences -----------------------------------------------------------------
+
+
+def lead(board: dict[str, object]) -> list[str]:
+    """The debrief notes the board shows: those whose ``when`` is true (or that have none)."""
+    assert GAME.display.debrief is not None
+    return [n.text for n in GAME.display.debrief.lead if not n.when or board[n.when]]
+
+
+def test_a_growing_swing_is_called_the_bullwhip() -> None:
+    demand = [4] * 4 + [8] * 16
+    # each role over-reacts more than the one below it
+    swings = {"retailer": 1, "wholesaler": 3, "distributor": 6, "factory": 10}
+    orders = [{r: 8 + (swings[r] if week % 2 else -swings[r]) for r in ROLES} for week in range(20)]
+    board = GAME.facilitator_view(play(new(weeks=20, demand_list=demand), orders)[-1])
+    assert board["bullwhip"] and not board["no_bullwhip"]
+    assert board["order_std"] == {
+        "retailer": 1.0,
+        "wholesaler": 3.0,
+        "distributor": 6.0,
+        "factory": 10.0,
+    }
+    assert board["demand_std"] == 1.6
+    assert board["demand_varies"] and not board["demand_constant"]
+    texts = lead(board)
+    assert any("That is the bullwhip effect." in t for t in texts)
+    assert any(t.startswith("Customers ordered between") for t in texts)
+    assert not any("No bullwhip" in t for t in texts)
+
+
+def test_a_flat_line_is_no_bullwhip_and_a_constant_demand_is_said_so() -> None:
+    board = GAME.facilitator_view(play(new(weeks=12, demand_list=[4]), steady(12))[-1])
+    assert board["demand"] == [4] * 12
+    assert board["demand_constant"] and not board["demand_varies"]
+    assert board["no_bullwhip"] and not board["bullwhip"]
+    assert board["order_std"] == dict.fromkeys(ROLES, 0.0)
+    texts = lead(board)
+    assert "Customers ordered {demand|first} cases every week." in texts
+    assert not any("between" in t or "That is the bullwhip effect." in t for t in texts)
+    assert any("did not grow up the chain" in t for t in texts)
+
+
+def test_a_swing_that_does_not_grow_past_the_retailer_is_no_bullwhip() -> None:
+    # the retailer swings most: the factory's orders vary more than the demand, but the swing
+    # shrinks up the chain
+    swings = {"retailer": 8, "wholesaler": 6, "distributor": 5, "factory": 4}
+    orders = [{r: 8 + (swings[r] if week % 2 else -swings[r]) for r in ROLES} for week in range(20)]
+    board = GAME.facilitator_view(play(new(weeks=20), orders)[-1])
+    assert board["no_bullwhip"] and not board["bullwhip"]
+
+
+def test_before_any_week_the_debrief_says_nothing_of_the_swing() -> None:
+    board = GAME.facilitator_view(new())
+    assert not any(
+        board[k] for k in ("bullwhip", "no_bullwhip", "demand_constant", "demand_varies")
+    )
+    assert board["demand"] == [] and board["team_cost"] == 0.0

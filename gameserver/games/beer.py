@@ -156,7 +156,7 @@ DISPLAY = Display(
         Figure("supply_line", "On order, not yet received", "cases"),
         Figure("last_order", "Your last order", "cases"),
         Figure("cost", "Cost this week", format="money"),
-        Figure("total_cost", "Total cost so far", format="money"),
+        Figure("total_cost", "Total cost of the weeks played", format="money"),
     ),
     decisions=(
         DecisionInput("order", "Your order (cases)", "cases", maximum_from="max_order", default=4),
@@ -193,13 +193,27 @@ DISPLAY = Display(
             Column("history.order", "Order std", stat="std"),
         ),
         lead=(
+            Note("Customers ordered {demand|first} cases every week.", "demand_constant"),
             Note(
-                "Customers ordered between {demand|min} and {demand|max} cases a week. Compare "
-                "how far each role's orders swung, in the table: the swing grows up the chain. "
-                "That is the bullwhip effect."
+                "Customers ordered between {demand|min} and {demand|max} cases a week.",
+                "demand_varies",
+            ),
+            Note(
+                "Compare how far each role's orders swung, in the table: the swing grows up the "
+                "chain, from a standard deviation of {demand_std} cases in the demand and "
+                "{order_std.retailer} at the retailer to {order_std.factory} at the factory. "
+                "That is the bullwhip effect.",
+                "bullwhip",
+            ),
+            Note(
+                "The orders' swing did not grow up the chain this time: a standard deviation of "
+                "{demand_std} cases in the demand, {order_std.retailer} at the retailer and "
+                "{order_std.factory} at the factory. No bullwhip.",
+                "no_bullwhip",
             ),
         ),
         decisions="history.order",
+        per_round="history.cost",
     ),
     score=Score("Cost", "money", "lower"),
     briefing="Keep enough beer in stock to fill your orders at the lowest cost: $0.50 a week "
@@ -363,7 +377,7 @@ class BeerGame(Game):
             "max_order": settings["max_order"],
             "holding_cost": settings["holding_cost"],
             "backlog_cost": settings["backlog_cost"],
-            **role_figures(node, over),
+            **role_figures(node),
             "last_order": orders[-1] if orders else None,
         }
         if over:

@@ -2,6 +2,16 @@
 
 Kept apart from the rules in :mod:`gameserver.games.beer` because they read every role at once,
 which a player's view must never do.
+
+One count of costs. Every cost here, in a player's view, in ``round_summary`` (the CSV) and in
+``results`` covers the *weeks played*: the weeks whose orders are placed (``state["round"]``).
+The pending week's cost is already known (step 3 comes before the order) and is shown as "cost
+this week", but it joins the totals only when that week's round closes, so that every table,
+chart and export agrees at every week.
+
+The bullwhip. The debrief says the swing of orders grows up the chain only when it did:
+:func:`bullwhip` compares the standard deviation of the factory's orders with the customer
+demand's and the retailer's (see :data:`BULLWHIP_FACTOR`).
 """
 
 from __future__ import annotations
@@ -12,10 +22,49 @@ from typing import Any
 
 from gameserver.game import State, View
 
+#: The bullwhip shows when the factory's orders vary at least this many times as much as the
+#: customer demand (standard deviations over the weeks played), more than the retailer's, and by
+#: at least :data:`BULLWHIP_MINIMUM` cases: a flat demand with a factory that once ordered 5 is no
+#: bullwhip.
+BULLWHIP_FACTOR = 2.0
+BULLWHIP_MINIMUM = 1.0
 
-def role_figures(node: Mapping[str, Any], over: bool) -> dict[str, Any]:
-    """One role's figures of the week being decided (the last week once over), its cost so far,
-    supply line and history: what its player sees, and one row of the facilitator's view."""
+
+def spread(values: Sequence[float]) -> float:
+    """The population standard deviation of ``values`` (0 for none), as the tables show it."""
+    return pstdev(values) if values else 0.0
+
+
+def bullwhip(state: State, roles: Sequence[str]) -> dict[str, Any]:
+    """Whether the orders' swing grew up the chain, with the numbers that say so.
+
+    ``order_std`` holds each role's standard deviation of orders, ``demand_std`` the customer
+    demand's (both rounded to a tenth); ``bullwhip`` is true when the factory's (the last role's)
+    is at least :data:`BULLWHIP_FACTOR` times the demand's, above the retailer's and at least
+    :data:`BULLWHIP_MINIMUM`; ``no_bullwhip`` is its opposite once a week is played (a debrief
+    note shows on each). ``demand_constant`` and ``demand_varies`` say whether the customers
+    ordered the same every week.
+    """
+    demand = state["nodes"][roles[0]]["history"]["incoming_order"]
+    order_std = {role: spread(state["nodes"][role]["history"]["order"]) for role in roles}
+    demand_std = spread(demand)
+    top, bottom = order_std[roles[-1]], order_std[roles[0]]
+    grew = top >= BULLWHIP_FACTOR * demand_std and top > bottom and top >= BULLWHIP_MINIMUM
+    played = bool(demand)
+    return {
+        "order_std": {role: round(value, 1) for role, value in order_std.items()},
+        "demand_std": round(demand_std, 1),
+        "bullwhip": played and grew,
+        "no_bullwhip": played and not grew,
+        "demand_constant": played and min(demand) == max(demand),
+        "demand_varies": played and min(demand) != max(demand),
+    }
+
+
+def role_figures(node: Mapping[str, Any]) -> dict[str, Any]:
+    """One role's figures of the week being decided (the last week once over), its cost of the
+    weeks played, supply line and history: what its player sees, and one row of the
+    facilitator's view."""
     now = node["now"]
     return {
         "incoming_order": now["incoming_order"],
@@ -24,8 +73,8 @@ def role_figures(node: Mapping[str, Any], over: bool) -> dict[str, Any]:
         "inventory": node["inventory"],
         "backlog": node["backlog"],
         "cost": now["cost"],
-        # the week being decided is already costed (step 3 came before the order)
-        "total_cost": node["cost_total"] + (0.0 if over else now["cost"]),
+        # the weeks played, as results and the round summaries count them (module docstring)
+        "total_cost": node["cost_total"],
         "supply_line": node["supply_line"],
         "history": {figure: list(values) for figure, values in node["history"].items()},
     }
@@ -43,14 +92,13 @@ def facilitator_view(state: State, roles: Sequence[str], over: bool) -> View:
         for index, cost in enumerate(node["history"]["cost"]):
             team_per_week[index] += cost
         out[role] = {
-            **role_figures(node, over),
+            **role_figures(node),
             # for the factory: production in process and production requests not yet brewed
             "in_transit": sum(node["inbound"]),
             "orders_in_mail": sum(node["mail"]),
         }
+    # the weeks played, as the roles' histories: every chart ends on the same week
     demand = list(state["nodes"][roles[0]]["history"]["incoming_order"])
-    if not over:
-        demand.append(state["nodes"][roles[0]]["now"]["incoming_order"])
     return {
         "game": state["game"],
         "week": week,
@@ -63,6 +111,7 @@ def facilitator_view(state: State, roles: Sequence[str], over: bool) -> View:
         "roles": out,
         "team_cost": sum(row["total_cost"] for row in out.values()),
         "team_cost_per_week": team_per_week,
+        **bullwhip(state, roles),
     }
 
 
@@ -89,7 +138,7 @@ def results(state: State, roles: Sequence[str]) -> dict[str, Any]:
             "received_total": sum(history["received"]),
             "shipped_total": sum(history["shipped"]),
             # the spread of orders, against the demand's: the bullwhip the debrief is about
-            "order_std": pstdev(orders) if orders else 0.0,
+            "order_std": spread(orders),
         }
     demand = state["nodes"][roles[0]]["history"]["incoming_order"]
     team = {
@@ -98,6 +147,6 @@ def results(state: State, roles: Sequence[str]) -> dict[str, Any]:
         "backlog_cost": sum(row["backlog_cost"] for row in out.values()),
         "weeks_played": state["round"],
         "demand_total": sum(demand),
-        "demand_std": pstdev(demand) if demand else 0.0,
+        "demand_std": spread(demand),
     }
     return {"roles": out, "team": team}

@@ -154,6 +154,7 @@ DISPLAY = Display(
             Note("It collapsed: too few fish were left to grow again.", "collapsed"),
         ),
         decisions="boats",
+        per_round="income",
     ),
     score=Score("Income", "number", "higher"),
     briefing="Your fleet shares one fish stock with the others. Each boat costs 25 a round; its "
