@@ -320,6 +320,16 @@ def test_a_class_of_30_plays_through_a_deadline_a_crash_a_move_and_an_early_end(
     # Had the 8 s of downtime been taken, it would show before - 8 - (back less the start-up,
     # a second or two) at most: well below this.
     assert after >= max(before - 1, GRACE) - 0.5 - back, ("downtime taken", before, after, back)
+    # The facilitator's table shows the same time left (it reconnects by itself too).
+    shown = dash.get_by_test_id(f"deadline-{team1}")
+    expect(shown).to_have_text(re.compile(r"^\d+:\d\d$"), timeout=15_000)
+    gaps = []
+    for _ in range(30):
+        gaps.append(_seconds(shown.inner_text()) - _seconds(deadline.inner_text()))
+        if abs(gaps[-1]) <= 1:
+            break
+        time.sleep(0.5)
+    assert abs(gaps[-1]) <= 1, gaps
     expect(notice).to_have_text("Week 1 closed without your order; 4 was used.")  # still
     # Every student is back: the 12 pages and the 18 protocol clients, on the dashboard too.
     for game in games:
