@@ -48,9 +48,13 @@ export function historyCharts(display, view) {
   }));
 }
 
+/** The round line: the open round, or for a game that is over how many rounds it played. */
 export function roundLine(game, display) {
   const word = display.round_word || "round";
-  if (game.status === STATUS.FINISHED) return `Game over: ${game.round} ${word}s played`;
+  const played = `${game.round} ${word}${game.round === 1 ? "" : "s"} played`;
+  if (game.status === STATUS.FINISHED) return `Game over: ${played}`;
+  // Ended by the facilitator: the open round never closes, so it is not named.
+  if (game.status === STATUS.ENDED) return `Game ended: ${played}`;
   const of = game.announced ? ` of ${game.announced}` : "";
   return `${humanize(word)} ${game.openRound}${of}`;
 }

@@ -376,6 +376,7 @@ def test_a_class_of_30_plays_through_a_deadline_a_crash_a_move_and_an_early_end(
         expect(debrief).to_be_visible()
         expect(debrief).to_contain_text("Debrief: the whole team")
         expect(page.locator("#game-note")).to_contain_text("The facilitator ended the game.")
+        expect(page.locator("#round-line")).to_have_text("Game ended: 1 week played")
         expect(page.locator("#decide-card")).to_be_hidden()
     expect(ann.get_by_test_id("debrief")).to_contain_text("Factory (you)")  # team 8's
     lea.reload()  # and after a reload
