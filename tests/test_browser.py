@@ -412,6 +412,30 @@ def test_the_debrief_shows_every_role_and_the_team_cost(
     no_page_errors(dash, *players)
 
 
+def test_a_game_ended_early_says_so_and_shows_the_debrief(
+    browser: Browser, contexts: list[BrowserContext], server: ServerProcess
+) -> None:
+    game = create(server, autostart=True, title="Team Early")
+    gid = game["game_id"]
+    players = join_all(browser, contexts, game)
+    for page, value in zip(players, ["4", "8", "12", "16"], strict=True):
+        decide(page, value)
+    for page in players:
+        expect_week(page, 2)
+    act(server, game, "end")
+    assert game_state(server, gid)["status"] == "ended"
+    for page in players:
+        # the open week will never close: the line says how many were played, not "Week 2"
+        expect(page.locator("#round-line")).to_have_text("Game ended: 1 week played")
+        expect(page.locator("#game-note")).to_contain_text("The facilitator ended the game.")
+        expect(page.get_by_test_id("debrief").get_by_test_id("team-cost")).to_be_visible()
+        expect(page.locator("#decide-card")).to_be_hidden()
+    players[0].reload()
+    expect(players[0].locator("#round-line")).to_have_text("Game ended: 1 week played")
+    expect(players[0].get_by_test_id("debrief")).to_be_visible()
+    no_page_errors(*players)
+
+
 def test_open_join_lets_players_pick_a_free_role(
     browser: Browser, contexts: list[BrowserContext], server: ServerProcess
 ) -> None:
