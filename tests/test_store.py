@@ -310,7 +310,8 @@ print(*loaded(), "sqlite3" in sys.modules)
     assert run.stdout.splitlines() == [
         "False",
         "memory False",
-        "memory sqlite sqlite_writer True",
+        # batching: what the SQLite and PostgreSQL writers share (no third-party import)
+        "batching memory sqlite sqlite_writer True",
     ]
 
 
