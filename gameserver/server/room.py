@@ -450,7 +450,11 @@ class Room:
         self._retries = 0
         self._set_record(save.game)
         self.pending, self._latest, self._kept_seq = {}, {}, {}
-        log.info(
+        # A line a round at INFO costs a few percent of the CPU of a busy server: a round every
+        # seat decided is DEBUG; one that used a default, or that ended the game, is INFO.
+        notable = bool(save.record.defaulted) or self.status == GameStatus.FINISHED
+        log.log(
+            logging.INFO if notable else logging.DEBUG,
             "round closed game=%s round=%d by=%s defaulted=%s%s",
             self.game_id,
             save.record.round,
