@@ -182,8 +182,13 @@ async def test_a_frozen_node_writes_nothing_once_its_games_are_taken_over(
         )
     assert stale == []
     assert lost == len(its)
-    # It tried: the deadlines that passed while it was frozen made it close rounds, refused.
-    assert fenced >= 1, f"frozen for {frozen_for:.1f} s; no write was even tried"
+    # On waking, two overdue timers race: the round deadlines that passed while it was frozen
+    # (the node closes rounds: writes, which the fence refuses) and its lease renewal (the node
+    # finds the games gone and drops them before writing). Most runs see the first; a loaded
+    # machine sometimes the second, which writes nothing either. The fence refusing a stale
+    # epoch's write through the adapter is tested on its own in tests/test_leases_postgresql.py.
+    if fenced == 0:
+        print(f"n{frozen + 1}: its lease renewal dropped the games before any write was tried")
     problems = []
     async with Api(nodes.url, nodes.admin_key) as reader:
         for team in teams:
