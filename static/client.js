@@ -1,7 +1,7 @@
 // Shared by the player page and the dashboard: the WebSocket client (docs/protocol.md), the HTTP
 // helper for the facilitator API (docs/api.md), a server clock and small DOM helpers. The
 // protocol's version and codes come from the server (/protocol.js, made from
-// gameserver/protocol.py), so a page and the server it talks to cannot disagree on them.
+// the gameserver/protocol package), so a page and the server it talks to cannot disagree on them.
 
 import { CLOSE, ERROR, PROTOCOL_VERSION } from "/protocol.js";
 

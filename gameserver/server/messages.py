@@ -30,7 +30,9 @@ class RoomState(Protocol):
     record: GameRecord
     round: int
     open_round: int
-    pending: dict[str, PendingDecision]
+
+    @property
+    def pending(self) -> dict[str, PendingDecision]: ...
 
     def submitted(self) -> list[str]: ...
 

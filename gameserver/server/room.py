@@ -29,9 +29,8 @@ import logging
 from collections import deque
 from dataclasses import dataclass, replace
 
-from gameserver.errors import CloseCode, Conflict, ErrorCode, GameServerError, NotFound
-from gameserver.game import Decision, Game, Policy
-from gameserver.games import make_policy
+from gameserver.errors import Conflict, ErrorCode, GameServerError, NotFound
+from gameserver.game import Game
 from gameserver.protocol import (
     GameInfo,
     GameStatus,
@@ -43,14 +42,13 @@ from gameserver.protocol import (
 )
 from gameserver.server import changes, messages
 from gameserver.server import events as ev
-from gameserver.server.records import GameRecord, PendingDecision, SeatRecord
+from gameserver.server.alarm import Alarm
+from gameserver.server.audience import Audience
+from gameserver.server.ballot import Ballot
+from gameserver.server.bots import BotPolicies
+from gameserver.server.records import GameRecord, PendingDecision
 
 log = logging.getLogger(__name__)
-
-#: Ids of earlier decisions a seat made in the open round that are remembered (newest kept).
-EARLIER_IDS = 64
-#: Seconds between attempts to save a round whose save failed, doubling up to the last.
-RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
 
 RUNNING, PAUSED, CREATED = GameStatus.RUNNING, GameStatus.PAUSED, GameStatus.CREATED
 
@@ -90,30 +88,27 @@ class Room:
         self.record = record
         self.round = self.open_round = 0
         self._set_record(record)
-        #: The durable decision of each seat for the open round.
-        self.pending: dict[str, PendingDecision] = dict(pending or {})
+        self._ballot = Ballot(pending)
         #: Whether the game was brought back from storage (a restart or a load on access).
         self.restored = restored
-        self._peers: dict[str, list[ev.Peer]] = {seat.role: [] for seat in record.seats}
-        self._watchers: list[ev.Peer] = []
-        self._in_flight: list[ev.SaveDecision] = []  # decision saves not done yet, oldest first
-        self._latest: dict[str, PendingDecision] = {}  # each seat's newest decision asked for
-        self._seq = 0  # numbers decision saves in the order they were asked for
-        self._kept_seq: dict[str, int] = {}  # the number of each seat's pending decision
+        self._audience = Audience(seat.role for seat in record.seats)
+        self._peers = self._audience.players  # each role's connection, looked up per decision
         self._closing: _Closing | None = None
         self._change: _Change | None = None
         self._queue: deque[ev.Command] = deque()
-        self._timer_at: float | None = None
-        self._retry_at: float | None = None
-        self._retry_reason = ""
-        self._retries = 0
-        self._policies: dict[str, tuple[object, Policy]] = {}
+        self._alarm = Alarm()
+        self._bots = BotPolicies()
 
     # -- what the room knows ------------------------------------------------------------------
 
     @property
     def game_id(self) -> str:
         return self.record.game_id
+
+    @property
+    def pending(self) -> dict[str, PendingDecision]:
+        """The durable decision of each seat for the open round."""
+        return self._ballot.pending
 
     @property
     def status(self) -> GameStatus:
@@ -136,11 +131,11 @@ class Room:
         """Something is in flight: a save, a close, a queued command, a timer, or a bot seat
         that will decide. A busy room must stay in memory."""
         return bool(
-            self._in_flight
+            self._ballot.in_flight
             or self._closing
             or self._change
             or self._queue
-            or self._timer_at is not None
+            or self._alarm.at is not None
             or any(seat.bot for seat in self.record.seats)
         )
 
@@ -155,15 +150,14 @@ class Room:
 
     def peers(self) -> list[ev.Peer]:
         """Every connection on the game: players and facilitators."""
-        out = [peer for peers in self._peers.values() for peer in peers]
-        return out + self._watchers
+        return self._audience.everyone()
 
     def in_flight(self) -> list[ev.SaveDecision]:
         """The decision saves asked for and not done yet, oldest first."""
-        return list(self._in_flight)
+        return list(self._ballot.in_flight)
 
     def has_peers(self) -> bool:
-        return bool(self._watchers) or any(self._peers.values())
+        return self._audience.any()
 
     def all_in(self) -> bool:
         # pending only ever holds the game's roles: counting them is enough.
@@ -197,9 +191,10 @@ class Room:
         return ev.Send(self.peers(), self._info(now))
 
     def _to_watchers(self, code: ErrorCode, text: str) -> list[ev.Effect]:
-        if not self._watchers:
+        watchers = self._audience.watchers
+        if not watchers:
             return []
-        return [ev.Send(list(self._watchers), error_message(code, text))]
+        return [ev.Send(list(watchers), error_message(code, text))]
 
     # -- the one entry point ------------------------------------------------------------------
 
@@ -225,9 +220,10 @@ class Room:
             case ev.Connect():
                 return self._connect(event, now)
             case ev.Disconnect():
-                return self._disconnect(event.peer)
+                return self._audience.disconnect(event.peer)
             case ev.RequestSync():
-                return [ev.Send([event.peer], self.sync_message(self._role_of(event.peer), now))]
+                role = self._audience.role_of(event.peer)
+                return [ev.Send([event.peer], self.sync_message(role, now))]
             case ev.TimerFired():
                 return self._timer_fired(now)
             case ev.Revive():
@@ -252,12 +248,8 @@ class Room:
         role, round_no = event.role, event.round
         if role not in self._peers:
             raise NotFound(f"no role {role!r} in this game", code=ErrorCode.NO_SUCH_ROLE)
-        current = self.pending.get(role)
-        if (
-            round_no == self.open_round
-            and current is not None
-            and event.id in (current.id, *current.earlier_ids)
-        ):
+        current = self._ballot.resent(role, event.id) if round_no == self.open_round else None
+        if current is not None:
             # A resend of an id this seat used in the open round (even while it closes):
             # acked again with the decision kept, and never brings an older decision back.
             superseded = None if event.id == current.id else current.id
@@ -285,20 +277,8 @@ class Room:
             )
         self._check_open()
         decision = self.game.validate_decision(self.record.state, role, event.decision)
-        latest = self._latest.get(role, current)
-        earlier: tuple[str, ...] = ()
-        if latest is not None:
-            earlier = latest.earlier_ids
-            if latest.id != event.id:
-                earlier = (*earlier, latest.id)[-EARLIER_IDS:]
-        return [self._decide(role, PendingDecision(decision, event.id, now, earlier), event.peer)]
-
-    def _decide(self, role: str, pending: PendingDecision, peer: ev.Peer | None) -> ev.SaveDecision:
-        self._seq += 1
-        save = ev.SaveDecision(role, self.open_round, pending, peer, self._seq)
-        self._in_flight.append(save)
-        self._latest[role] = pending
-        return save
+        pending = PendingDecision(decision, event.id, now, self._ballot.earlier_ids(role, event.id))
+        return [self._ballot.ask(role, self.open_round, pending, event.peer)]
 
     def _check_open(self) -> None:
         status = self.status
@@ -311,8 +291,8 @@ class Room:
 
     def _decision_saved(self, save: ev.SaveDecision, now: float) -> list[ev.Effect]:
         # On the path of every decision: locals, and no call that is not needed.
-        role, status = save.role, self.record.status
-        self._in_flight.remove(save)
+        status = self.record.status
+        self._ballot.done(save)
         if save.round != self.open_round or status.over:
             # The game ended meanwhile (a close waits for decisions in flight, so only an end
             # can leave a decision behind).
@@ -325,9 +305,7 @@ class Room:
         # The newest decision saved is kept (saves of one seat complete in the order asked,
         # but one may fail: then the one before it stands).
         pending = save.pending
-        if save.seq > self._kept_seq.get(role, 0):
-            self.pending[role] = pending
-            self._kept_seq[role] = save.seq
+        self._ballot.keep(save)
         out = []
         if save.peer is not None:
             out.append(ev.Send((save.peer,), ack(pending.id, save.round, pending.decision)))
@@ -345,7 +323,7 @@ class Room:
         if self._closing is not None:
             return [ev.Resolve(ref)] if ref is not None else []
         self._closing = _Closing(reason, ref)
-        self._retry_at = None
+        self._alarm.retry_at = None
         return self._maybe_close(now)
 
     def _maybe_close(self, now: float) -> list[ev.Effect]:
@@ -356,7 +334,7 @@ class Room:
             closing is None
             or closing.save is not None
             or closing.play is not None
-            or self._in_flight
+            or self._ballot.in_flight
             or self._change
         ):
             return []
@@ -447,9 +425,9 @@ class Room:
     def _round_saved(self, save: ev.SaveRound, now: float) -> list[ev.Effect]:
         closing = self._closing
         self._closing = None
-        self._retries = 0
+        self._alarm.retries = 0
         self._set_record(save.game)
-        self.pending, self._latest, self._kept_seq = {}, {}, {}
+        self._ballot.clear()
         # A line a round at INFO costs a few percent of the CPU of a busy server: a round every
         # seat decided is DEBUG; one that used a default, or that ended the game, is INFO.
         notable = bool(save.record.defaulted) or self.status == GameStatus.FINISHED
@@ -469,23 +447,21 @@ class Room:
 
     def _views(self, now: float) -> list[ev.Effect]:
         """After a round: each player its own view, the facilitators theirs."""
-        out: list[ev.Effect] = []
-        for role, peers in self._peers.items():
-            if peers:
-                out.append(ev.Send(list(peers), messages.round_view(self, role, now)))
-        if self._watchers:
-            out.append(ev.Send(list(self._watchers), messages.facilitator_round(self, now)))
+        audience = self._audience
+        out = audience.to_players(lambda role: messages.round_view(self, role, now))
+        if audience.watchers:
+            out.append(ev.Send(list(audience.watchers), messages.facilitator_round(self, now)))
         return out
 
     def _timer_fired(self, now: float) -> list[ev.Effect]:
-        self._timer_at = None
-        record = self.record
-        if self._retry_at is not None:
-            if now < self._retry_at:
+        alarm, record = self._alarm, self.record
+        alarm.at = None
+        if alarm.retry_at is not None:
+            if now < alarm.retry_at:
                 return self._timer()
-            self._retry_at = None
+            alarm.retry_at = None
             if record.status in (RUNNING, PAUSED):
-                return self._begin_close(self._retry_reason, None, now) + self._timer()
+                return self._begin_close(alarm.retry_reason, None, now) + self._timer()
         elif record.status == RUNNING and record.deadline is not None and now >= record.deadline:
             return self._begin_close("deadline", None, now) + self._timer()
         return self._timer()
@@ -493,27 +469,15 @@ class Room:
     def _timer(self) -> list[ev.Effect]:
         """A :class:`SetTimer` if the time the room wants to wake up at changed."""
         record = self.record
-        wanted: float | None = None
-        if self._retry_at is not None:  # a round that failed to save: the retry comes first
-            wanted = self._retry_at
-        elif (
-            record.status == RUNNING
-            and record.deadline is not None
-            and self._closing is None
-            and not self._reviving
-        ):
-            wanted = record.deadline
-        if wanted == self._timer_at:
-            return []
-        self._timer_at = wanted
-        return [ev.SetTimer(wanted)]
+        running = record.status == RUNNING and self._closing is None and not self._reviving
+        return self._alarm.want(record.deadline if running else None)
 
     # -- saves that failed ----------------------------------------------------------------------
 
     def _save_failed(self, event: ev.SaveFailed, now: float) -> list[ev.Effect]:
         save, error = event.save, event.error
         if isinstance(save, ev.SaveDecision):
-            self._in_flight.remove(save)
+            self._ballot.done(save)
             out: list[ev.Effect] = []
             if save.peer is not None:
                 text = f"your decision could not be saved: {error.message}"
@@ -533,10 +497,7 @@ class Room:
                 out.append(ev.Reject(closing.ref, error))
                 text = f"round {round_no} could not be saved: {error.message}"
             else:
-                delay = RETRY_DELAYS[min(self._retries, len(RETRY_DELAYS) - 1)]
-                self._retries += 1
-                self._retry_at = now + delay
-                self._retry_reason = save.record.closed_by
+                delay = self._alarm.retry(now, save.record.closed_by)
                 text = (
                     f"round {round_no} could not be saved ({error.message}); "
                     f"trying again in {delay:g} s"
@@ -561,37 +522,9 @@ class Room:
     # -- connections --------------------------------------------------------------------------
 
     def _connect(self, event: ev.Connect, now: float) -> list[ev.Effect]:
-        role, peer = event.role, event.peer
-        out: list[ev.Effect] = []
-        if role is None:
-            self._watchers.append(peer)
-        else:
-            for old in self._peers[role]:
-                text = "this seat connected elsewhere"
-                out.append(ev.Send([old], error_message(ErrorCode.SUPERSEDED, text)))
-                out.append(ev.Close(old, CloseCode.SUPERSEDED))
-            was_online = bool(self._peers[role])
-            self._peers[role] = [peer]
-            if not was_online:
-                out.append(ev.PROGRESS_DUE)
-        out.insert(0, ev.Send([peer], self.sync_message(role, now)))
-        return out
-
-    def _disconnect(self, peer: ev.Peer) -> list[ev.Effect]:
-        if peer in self._watchers:
-            self._watchers.remove(peer)
-            return []
-        for peers in self._peers.values():
-            if peer in peers:
-                peers.remove(peer)
-                return [] if peers else [ev.PROGRESS_DUE]
-        return []
-
-    def _role_of(self, peer: ev.Peer) -> str | None:
-        for role, peers in self._peers.items():
-            if peer in peers:
-                return role
-        return None
+        """The new connection's sync first, then what the audience makes of it."""
+        out = self._audience.connect(event.role, event.peer)
+        return [ev.Send([event.peer], self.sync_message(event.role, now)), *out]
 
     # -- commands -----------------------------------------------------------------------------
 
@@ -647,20 +580,14 @@ class Room:
             case ev.ClaimSeat():
                 log.info("seat claimed game=%s role=%s", self.game_id, change.result)
             case ev.ResetSeat(role=role):
-                text = "the facilitator reset this seat"
-                for peer in self._peers[role]:
-                    out.append(ev.Send([peer], error_message(ErrorCode.SEAT_RESET, text)))
-                    out.append(ev.Close(peer, CloseCode.SEAT_RESET))
-                self._peers[role] = []
+                out += self._audience.reset(role)
                 out.append(ev.PROGRESS_DUE)
                 log.info("seat reset game=%s role=%s", self.game_id, role)
             case ev.End():
                 # Everyone learns the game ended; then each player gets the whole picture, as
                 # an ended game's view has its debrief.
                 out.append(self._status(now))
-                for role, peers in self._peers.items():
-                    if peers:
-                        out.append(ev.Send(list(peers), self.sync_message(role, now)))
+                out += self._audience.to_players(lambda role: self.sync_message(role, now))
                 log.info("game=%s end status=%s", self.game_id, self.status)
             case _:
                 # Players learn at once of a start, pause, deadline or who plays which seat.
@@ -688,43 +615,12 @@ class Room:
         round_no = self.open_round
         for seat in self.record.seats:
             role, bot = seat.role, seat.bot
-            if bot is None or role in self.pending or role in self._latest:
+            if bot is None or self._ballot.asked(role):
                 continue
-            decision = self._bot_decision(seat, now)
+            decision = self._bots.decision(self.game, self.record, seat)
             pending = PendingDecision(decision, f"bot-{round_no}-{role}", now)
-            out.append(self._decide(role, pending, None))
+            out.append(self._ballot.ask(role, round_no, pending, None))
         return out
-
-    def _bot_decision(self, seat: SeatRecord, now: float) -> Decision:
-        """The bot's policy on the seat's view; the game's default decision if the policy
-        fails, so that a broken bot never stalls a round (the failure is logged)."""
-        assert seat.bot is not None
-        state, role = self.record.state, seat.role
-        try:
-            cached = self._policies.get(role)
-            if cached is None or cached[0] is not seat.bot:
-                cached = (
-                    seat.bot,
-                    make_policy(self.record.kind, seat.bot.policy, **seat.bot.params),
-                )
-                self._policies[role] = cached
-            raw = cached[1](self.game.view(state, role))
-            return self.game.validate_decision(state, role, raw)
-        except GameServerError as exc:
-            # A bot seat saved before its policy's parameters had ranges may hold a value now
-            # refused, or its policy may be gone: a line each round, not a traceback.
-            log.warning(
-                "bot policy refused game=%s role=%s: %s; using the default",
-                self.game_id,
-                role,
-                exc,
-            )
-            return self.game.default_decision(state, role)
-        except Exception:
-            log.exception(
-                "bot policy failed game=%s role=%s; using the default", self.game_id, role
-            )
-            return self.game.default_decision(state, role)
 
     @property
     def _reviving(self) -> bool:
