@@ -24,7 +24,8 @@ from gameserver.replay import replay_game
 from gameserver.server import events as ev
 from gameserver.server.config import Config
 from gameserver.server.gamestore import GameStore
-from gameserver.server.hub import Hub, Options
+from gameserver.server.hub import Hub
+from gameserver.server.newgame import Options
 from gameserver.server.records import BotSeat
 from storage import RoundRecord, Snapshot, open_store
 from storage.adapters.sqlite import SQLiteAdapter

@@ -33,7 +33,7 @@ from gameserver.server.http import (
     read_controlled,
     require_admin,
 )
-from gameserver.server.hub import Options
+from gameserver.server.newgame import Options
 from gameserver.server.records import BotSeat, GameRecord
 from gameserver.server.room import Room
 

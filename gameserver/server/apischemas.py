@@ -13,7 +13,7 @@ from typing import Any
 
 from gameserver.games import GAMES
 from gameserver.protocol import GameStatus
-from gameserver.server.hub import MAX_TEAMS, MAX_TITLE
+from gameserver.server.newgame import MAX_TEAMS, MAX_TITLE
 
 #: Largest whole number a browser's JSON keeps exactly; the API refuses larger ones (400).
 MAX_SAFE_INTEGER = 2**53 - 1

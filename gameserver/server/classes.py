@@ -37,7 +37,8 @@ from gameserver.server import events as ev
 from gameserver.server import lobby as lb
 from gameserver.server import tokens
 from gameserver.server.driver import Driver, Outbox
-from gameserver.server.hub import MAX_TEAMS, Hub, NewGame, Options, check_id, check_options
+from gameserver.server.hub import Hub, NewGame
+from gameserver.server.newgame import MAX_TEAMS, Options, check_id, check_options
 from gameserver.server.records import BotSeat
 
 log = logging.getLogger(__name__)

@@ -19,8 +19,8 @@ from gameserver.errors import InvalidSettings, NotFound, short
 from gameserver.games import get_game
 from gameserver.server.api import create_options
 from gameserver.server.http import ORJSONResponse, hub_of, json_body, require_admin
-from gameserver.server.hub import check_options
 from gameserver.server.lobby import clean_name
+from gameserver.server.newgame import check_options
 
 MAX_PRESETS = 200
 #: What a preset keeps of a create body.

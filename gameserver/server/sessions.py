@@ -38,7 +38,7 @@ from gameserver.server.http import (
     json_body,
     require_admin,
 )
-from gameserver.server.hub import check_id
+from gameserver.server.newgame import check_id
 from gameserver.server.records import GameRecord
 from gameserver.server.room import Room
 
