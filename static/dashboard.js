@@ -3,10 +3,10 @@
 // a poll of the API for the list), act on one game or all of them, read stored games, clone from
 // a round, compare teams, export CSV.
 
-import {
-  ApiError, GameSocket, ServerClock, api, copyText, el, fetchKinds, humanize, kindTitle, roleName,
-  roundWord,
-} from "./client.js";
+import { ApiError, GameSocket, ServerClock, api } from "./client.js";
+import { copyText, el } from "./dom.js";
+import { humanize } from "./format.js";
+import { fetchKinds, kindTitle, roleName, roundWord } from "./kinds.js";
 import {
   compareView, copyButton, downloadExport, linksTable, linksText, readSettings, resultsTable,
   settingsFields,

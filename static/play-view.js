@@ -3,9 +3,9 @@
 // the notes and the state of the decision box. Nothing here knows any game.
 
 import { lineChart } from "./charts.js";
-import {
-  at, decisionWords, el, fill, fmtAs, humanize, listWords, roleName,
-} from "./client.js";
+import { el } from "./dom.js";
+import { at, decisionWords, fill, fmtAs, humanize, listWords } from "./format.js";
+import { roleName } from "./kinds.js";
 import { STATUS } from "/protocol.js";
 
 const STATUS_WORDS = {

@@ -5,10 +5,14 @@
 // retried with the same join id (client.js keeps one per join code) get its seat back.
 
 import {
-  ApiError, GameSocket, ServerClock, api, at, checkDecision, decisionRange, displayOf, el,
-  ensureKind, fetchKinds, fmt, fmtAs, fmtDuration, humanize, joinIdFor, kindOf, kindTitle,
-  loadLocal, newId, roleName, roundWord, saveLocal,
+  ApiError, GameSocket, ServerClock, api, joinIdFor, loadLocal, newId, saveLocal,
 } from "./client.js";
+import { el } from "./dom.js";
+import { at, fmt, fmtAs, fmtDuration, humanize } from "./format.js";
+import {
+  checkDecision, decisionRange, displayOf, ensureKind, fetchKinds, kindOf, kindTitle, roleName,
+  roundWord,
+} from "./kinds.js";
 import { renderDebrief } from "./debrief.js";
 import { Lobby } from "./lobby.js";
 import {
