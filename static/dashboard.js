@@ -1,35 +1,28 @@
 // The facilitator dashboard: sign in (dash-auth.js), create games or a class (dash-create.js),
 // hand out join links (as text, QR codes and printed cards), follow every game live (one `watch`
-// WebSocket per game in memory, and a poll of the API for the list), act on one game or all of
-// them, read stored games, clone from a round (dash-detail.js), compare teams, export CSV.
+// WebSocket per game in memory, dash-watch.js, and a poll of the API for the list), act on one
+// game or all of them (dash-actions.js), read stored games, clone from a round (dash-detail.js),
+// compare teams, export CSV.
 
 import { ServerClock, api } from "./client.js";
 import {
   auth, authenticate, forgetCredentials, loadSaved, sessionToken, tokenFor, tokens,
 } from "./dash-auth.js";
+import { GameActions } from "./dash-actions.js";
 import { ClassPanel } from "./dash-class.js";
 import { CreateForm } from "./dash-create.js";
 import { GameDetails } from "./dash-detail.js";
 import { setUpModels, showModels } from "./dash-models.js";
-import { compareView, copyButton, linksTable, linksText } from "./dash-panels.js";
-import { showProjector } from "./dash-projector.js";
+import { compareView, linksTable, linksText } from "./dash-panels.js";
 import { showHandouts } from "./dash-qr.js";
-import {
-  APPLIES, buildRow, titleOf as titleOfGame, updateDeadline, updateRow,
-} from "./dash-table.js";
+import { buildRow, titleOf as titleOfGame, updateDeadline, updateRow } from "./dash-table.js";
 import { display, stopWatch, watchGames } from "./dash-watch.js";
 import { copyText, el } from "./dom.js";
-import { humanize } from "./format.js";
-import { roleName } from "./kinds.js";
 import { IN_PROGRESS } from "/protocol.js";
 
 const $ = (id) => document.getElementById(id);
 const POLL_MS = 5000; // the list (names, new games, restored); live figures come by WebSocket
 const PAGE_SIZE = 50; // games per page of the admin's list, newest first
-const DONE_WORDS = {
-  start: "started", pause: "paused", resume: "resumed", "close-round": "round closed",
-  extend: "deadline extended by a minute", end: "ended", bots: "bots on the empty seats",
-};
 
 const games = new Map(); // game id -> entry
 let listed = []; // game ids, in the list's order
@@ -250,9 +243,9 @@ function rowOf(entry) {
     const policies = (createForm.kinds.find((k) => k.kind === entry.info.kind) || {}).policies || [];
     entry.row = buildRow(entry.info, {
       policies,
-      onAction: (action) => onAction(entry, action),
-      onSeat: (role) => onSeatButton(entry, role),
-      onReset: (role) => onResetSeat(entry, role),
+      onAction: (action) => actions.onAction(entry, action),
+      onSeat: (role) => actions.onSeat(entry, role),
+      onReset: (role) => actions.onReset(entry, role),
     });
   }
   return entry.row;
@@ -280,127 +273,12 @@ function render() {
   renderConnection();
 }
 
-// -- actions --------------------------------------------------------------------------------
+// -- notices --------------------------------------------------------------------------------
 
 function say(text, problem = false) {
   const notice = $("notice");
   notice.textContent = text;
   notice.classList.toggle("error", problem);
-}
-
-async function onAction(entry, action) {
-  if (action === "details") {
-    details.show(entry.id);
-    return;
-  }
-  if (action === "projector") {
-    showProjector(entry.id, tokenFor(entry.id));
-    return;
-  }
-  if (action === "restore") {
-    entry.forceWatch = true;
-    ensureWatches();
-    say(`${titleOf(entry)}: bringing it back into memory…`);
-    return;
-  }
-  if (action === "end" && !confirm(`End ${titleOf(entry)} now? Players cannot decide any more.`)) return;
-  let body = action === "extend" ? { extend: 60 } : undefined;
-  if (action === "bots") body = { policy: $(`policy-${entry.id}`).value };
-  const path = action === "extend" ? "deadline" : action;
-  try {
-    entry.info = await api("POST", `/api/games/${entry.id}/${path}`, { token: tokenFor(entry.id), body });
-    say(`${titleOf(entry)}: ${DONE_WORDS[action]}.`);
-  } catch (err) {
-    say(`${titleOf(entry)}: ${err.message}`, true);
-  }
-  ensureWatches();
-  scheduleRender();
-}
-
-async function onSeatButton(entry, role) {
-  const seat = entry.info.seats.find((s) => s.role === role);
-  const path = `/api/games/${entry.id}/seats/${encodeURIComponent(role)}/bot`;
-  try {
-    if (seat && seat.bot) {
-      entry.info = await api("DELETE", path, { token: tokenFor(entry.id) });
-      say(`${titleOf(entry)}: the ${role} seat is back with a person.`);
-    } else {
-      const policy = $(`policy-${entry.id}`).value;
-      entry.info = await api("PUT", path, { token: tokenFor(entry.id), body: { policy, params: {} } });
-      say(`${titleOf(entry)}: a ${policy} bot plays the ${role} seat.`);
-    }
-  } catch (err) {
-    say(`${titleOf(entry)}: ${err.message}`, true);
-  }
-  scheduleRender();
-}
-
-/** A student lost their seat (new device, cleared browser): a new code for it, after a yes. */
-async function onResetSeat(entry, role) {
-  const seat = entry.info.seats.find((s) => s.role === role);
-  const who = seat && seat.name ? ` (${seat.name})` : "";
-  if (!confirm(`Reset the ${roleName(role)} seat${who} of ${titleOf(entry)}?\n\n`
-    + "Whoever is on it now is disconnected and their link stops working. "
-    + "The seat gets a new join code for the student to join again; decisions already made stay.")) return;
-  try {
-    entry.info = await api("POST", `/api/games/${entry.id}/seats/${encodeURIComponent(role)}/reset`, {
-      token: tokenFor(entry.id),
-    });
-  } catch (err) {
-    say(`${titleOf(entry)}: ${err.message}`, true);
-    return;
-  }
-  const link = entry.info.join.find((l) => l.role === role);
-  const notice = $("notice");
-  notice.classList.remove("error");
-  if (!link) {
-    notice.textContent = `${titleOf(entry)}: the ${role} seat was reset.`;
-  } else {
-    notice.replaceChildren(el("span", { class: "new-link", "data-testid": "reset-link" },
-      `${titleOf(entry)}: the ${role} seat was reset. New code `,
-      el("span", { class: "code", "data-testid": "reset-code" }, link.code), " · ",
-      el("a", { href: link.url, target: "_blank", rel: "noopener" }, link.url),
-      copyButton(link.url, `Copy the new ${role} link of ${titleOf(entry)}`, () => {})));
-  }
-  linksSignature = ""; // the join links show the new code
-  scheduleRender();
-}
-
-async function onBulk(action) {
-  const shown = shownEntries().filter((e) => APPLIES[action].includes(display(e).status));
-  if (!shown.length) {
-    say(`No game shown can ${action === "extend" ? "get more time" : action.replace("-", " ")} now.`);
-    return;
-  }
-  if (action === "end" && !confirm(`End ${shown.length} games now?`)) return;
-  const body = action === "extend" ? { extend: 60 } : undefined;
-  const path = action === "extend" ? "deadline" : action;
-  const filter = $("filter").value;
-  const failures = [];
-  let done = 0;
-  if (filter.startsWith("session:")) {
-    const sid = filter.slice(8);
-    try {
-      const out = await api("POST", `/api/sessions/${sid}/${path}`, { token: sessionToken(sid), body });
-      for (const r of out.results) {
-        if (r.ok) done += 1;
-        else if (shown.some((e) => e.id === r.game_id)) failures.push(`${r.game_id}: ${r.error}`);
-      }
-    } catch (err) {
-      failures.push(err.message);
-    }
-  } else {
-    await Promise.all(shown.map(async (entry) => {
-      try {
-        entry.info = await api("POST", `/api/games/${entry.id}/${path}`, { token: tokenFor(entry.id), body });
-        done += 1;
-      } catch (err) {
-        failures.push(`${titleOf(entry)}: ${err.message}`);
-      }
-    }));
-  }
-  say(`${humanize(DONE_WORDS[action])} in ${done} game${done === 1 ? "" : "s"}.${failures.length ? ` Not done: ${failures.join("; ")}` : ""}`, failures.length > 0);
-  await refresh();
 }
 
 // -- join links -----------------------------------------------------------------------------
@@ -444,6 +322,14 @@ const details = new GameDetails({
   say,
   refresh,
   titleOf: (gameId) => (games.get(gameId) ? titleOf(games.get(gameId)) : gameId),
+});
+const actions = new GameActions({
+  say,
+  onChange: () => scheduleRender(),
+  onWatch: () => ensureWatches(),
+  onDetails: (gameId) => details.show(gameId),
+  onLinks: () => { linksSignature = ""; },
+  refresh,
 });
 const createForm = new CreateForm({
   say,
@@ -504,7 +390,7 @@ function init() {
     render();
   });
   for (const node of document.querySelectorAll("[data-bulk]")) {
-    node.addEventListener("click", () => onBulk(node.dataset.bulk));
+    node.addEventListener("click", () => actions.onBulk(node.dataset.bulk, shownEntries()));
   }
   $("copy-all-links").addEventListener("click", async () => {
     const entries = shownEntries().filter((e) => IN_PROGRESS.includes(display(e).status));
