@@ -1,9 +1,9 @@
 // The player page: join (a seat's link, a typed code, or an open code plus a free role; the form
 // is play-join.js), then play. The seat token is kept in localStorage per game, so a reload or a
 // laptop that slept resumes the seat; a decision not yet acknowledged is kept there too and sent
-// (again, with the same message id) once the connection is back (play-seats.js keeps both). The
-// protocol makes such resends harmless, as it makes a join retried with the same join id
-// (client.js keeps one per join code) get its seat back.
+// (again, with the same message id) once the connection is back (play-seats.js keeps both,
+// play-outbox.js sends and resends the decision). The protocol makes such resends harmless, as it
+// makes a join retried with the same join id (client.js keeps one per join code) get its seat back.
 
 import { GameSocket, ServerClock, newId } from "./client.js";
 import { at, fmtAs, fmtDuration, humanize } from "./format.js";
@@ -12,7 +12,8 @@ import { renderDebrief } from "./debrief.js";
 import { Lobby } from "./lobby.js";
 import { buildDecisionFields, readDecision, showDecisionError } from "./play-decision.js";
 import { setUpJoin, showJoin } from "./play-join.js";
-import { forgetSeat, gameIdOf, keepOutbox, keepSeat, savedOutbox, savedSeat } from "./play-seats.js";
+import { Outbox } from "./play-outbox.js";
+import { forgetSeat, gameIdOf, keepSeat, savedOutbox, savedSeat } from "./play-seats.js";
 import {
   briefing, decisionState, defaultedWords, figureItems, gameNote, historyCharts, roundLine,
   statusWords,
@@ -20,7 +21,6 @@ import {
 import { ERROR, IN_PROGRESS, STATUS } from "/protocol.js";
 
 const $ = (id) => document.getElementById(id);
-const RESEND_AFTER_MS = 5000;
 const OVER = new Set([STATUS.FINISHED, STATUS.ENDED]);
 
 const game = {
@@ -44,13 +44,13 @@ const game = {
   defaulted: null, // what the last closed round used for this seat, which had no decision
 };
 const clock = new ServerClock();
+const outbox = new Outbox(game, () => socket);
 let seat = null; // {gameId, code, token, role, name, classId?, team?, rejoin?}
 let lobby = null; // the class's lobby, when the page was opened from a class link
 let announced = 0; // the number of the last class message shown
 let socket = null;
 let connection = { state: "idle", retryAt: 0 };
 let joined = false; // a welcome came on the current connection
-let resendTimer = null;
 let lastRendered = "";
 
 // -- joining ------------------------------------------------------------------------------
@@ -101,7 +101,7 @@ function seatLost(message) {
   }
   forgetSeat(lost.gameId);
   game.outbox = null;
-  clearTimeout(resendTimer);
+  outbox.stopResending();
   const code = lost.open ? lost.code : "";
   const url = new URL(location.href);
   if (!code && url.searchParams.has("code")) {
@@ -194,7 +194,7 @@ function onMessage(message) {
       game.confirmed = message.decision
         ? { round: message.open_round, decision: message.decision, id: message.decision_id }
         : null;
-      reconcileOutbox();
+      outbox.reconcile();
       render(true);
       break;
     case "round":
@@ -211,7 +211,7 @@ function onMessage(message) {
       const before = game.status;
       applyFigures(message);
       if (before !== game.status) announce(statusWords(game.status));
-      if (game.status === STATUS.RUNNING) sendOutbox();
+      if (game.status === STATUS.RUNNING) outbox.send();
       render(false);
       break;
     }
@@ -227,10 +227,13 @@ function onMessage(message) {
       render(false);
       break;
     case "ack":
-      onAck(message);
+      if (outbox.ack(message)) render(false);
       break;
     case "error":
-      if (joined) onError(message);
+      if (joined) {
+        outbox.error(message);
+        render(false);
+      }
       break;
     case "announcement":
       showAnnouncement(message);
@@ -256,96 +259,13 @@ function applyFigures(message) {
 
 // -- decisions ----------------------------------------------------------------------------
 
-function setOutbox(value) {
-  game.outbox = value;
-  keepOutbox(game.gameId, value);
-  clearTimeout(resendTimer);
-}
-
-/** After a (re)connection: was the decision made here received? If not, send it again. */
-function reconcileOutbox() {
-  const out = game.outbox;
-  if (!out) return;
-  if (game.confirmed && game.confirmed.id === out.id) {
-    setOutbox(null);
-  } else if (OVER.has(game.status)) {
-    setOutbox(null);
-  } else if (out.round >= game.round) {
-    // the open round, or the one just closed: the server acks a duplicate if it used it
-    sendOutbox();
-  } else {
-    game.notice = `Your ${roundWord(game.kind)} ${out.round} decision did not reach the server in time.`;
-    setOutbox(null);
-  }
-}
-
-function sendOutbox() {
-  const out = game.outbox;
-  if (!out || !socket || !socket.ready) return;
-  if (game.status !== STATUS.RUNNING && out.round === game.openRound) return; // wait for start/resume
-  socket.send({ type: "submit", round: out.round, id: out.id, decision: out.decision });
-  clearTimeout(resendTimer);
-  resendTimer = setTimeout(() => {
-    if (game.outbox && game.outbox.id === out.id) sendOutbox();
-  }, RESEND_AFTER_MS);
-}
-
-function onAck(ack) {
-  const out = game.outbox;
-  if (!out || ack.id !== out.id) return;
-  // The ack names what the round keeps: no decision for a resend the closed round used (it is
-  // the one sent), or the decision of a newer id of this seat that replaced this one.
-  const decision = ack.decision || out.decision;
-  if (ack.round === game.openRound) {
-    game.confirmed = { round: ack.round, decision, id: ack.superseded_by || ack.id };
-  } else {
-    game.notice = `Your ${roundWord(game.kind)} ${ack.round} decision was counted.`;
-  }
-  setOutbox(null);
-  render(false);
-}
-
-function onError(error) {
-  const out = game.outbox;
-  if (!out || error.id !== out.id) {
-    game.notice = error.message || error.code;
-    render(false);
-    return;
-  }
-  switch (error.code) {
-    case ERROR.PAUSED:
-    case ERROR.NOT_STARTED:
-      break; // stays queued; sent when the game runs
-    case ERROR.STORAGE_FAILURE:
-      clearTimeout(resendTimer);
-      resendTimer = setTimeout(sendOutbox, 2000);
-      break;
-    case ERROR.INVALID_DECISION:
-      setOutbox(null);
-      showDecisionError(error.message);
-      break;
-    case ERROR.ROUND_CLOSED:
-      setOutbox(null);
-      game.notice = `${humanize(roundWord(game.kind))} ${out.round} closed before your decision arrived; the default was used.`;
-      break;
-    case ERROR.WRONG_ROUND:
-      setOutbox(null);
-      socket.send({ type: "sync" });
-      break;
-    default:
-      setOutbox(null);
-      game.notice = error.message || error.code;
-  }
-  render(false);
-}
-
 function onDecide(event) {
   event.preventDefault();
   const decision = readDecision(displayOf(game.kind), game.view);
   if (!decision) return;
   game.notice = "";
-  setOutbox({ round: game.openRound, id: newId("d"), decision });
-  sendOutbox();
+  outbox.set({ round: game.openRound, id: newId("d"), decision });
+  outbox.send();
   render(false);
 }
 
