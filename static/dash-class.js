@@ -5,7 +5,9 @@
 // (static/dash-trends.js). It reads GET /api/sessions/{id} every few
 // seconds; every change is one request of the class's API (docs/api.md, "A class's lobby").
 
-import { api, copyText, el, roleName } from "./client.js";
+import { api } from "./client.js";
+import { copyText, el } from "./dom.js";
+import { roleName } from "./kinds.js";
 import { classTrends } from "./dash-trends.js";
 import { qrSvg } from "./qr.js";
 

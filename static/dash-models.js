@@ -3,7 +3,8 @@
 // sent with the admin key (POST /api/models). Compiling a model runs code made from it, which is
 // why only the admin key adds one.
 
-import { api, el } from "./client.js";
+import { api } from "./client.js";
+import { el } from "./dom.js";
 
 const $ = (id) => document.getElementById(id);
 

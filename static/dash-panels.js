@@ -2,7 +2,9 @@
 // table, the cross-team comparison, the settings form built from /api/kinds, and CSV/JSON export.
 
 import { barChart } from "./charts.js";
-import { copyText, el, fmt, fmtAs, humanize, kindTitle, roleName, roundWord } from "./client.js";
+import { copyText, el } from "./dom.js";
+import { fmt, fmtAs, humanize } from "./format.js";
+import { kindTitle, roleName, roundWord } from "./kinds.js";
 import { joinLinks, qrButton } from "./dash-qr.js";
 import { roleSummary } from "./debrief.js";
 

@@ -3,7 +3,9 @@
 // button, in its row and in its details) and reads the game with the dashboard's credential,
 // which stays in the dashboard's memory and storage: nothing of it goes into a URL.
 
-import { api, el, kindTitle, roundWord } from "./client.js";
+import { api } from "./client.js";
+import { el } from "./dom.js";
+import { kindTitle, roundWord } from "./kinds.js";
 import { renderDebrief } from "./debrief.js";
 
 const $ = (id) => document.getElementById(id);

@@ -2,7 +2,8 @@
 // short code and the URL beside it (a modal <dialog>: Escape or Close shuts it), and "Print
 // handouts" shows one card per seat, laid out for A4 or Letter paper (style.css, @media print).
 
-import { el, kindTitle, roleName } from "./client.js";
+import { el } from "./dom.js";
+import { kindTitle, roleName } from "./kinds.js";
 import { qrSvg } from "./qr.js";
 
 const $ = (id) => document.getElementById(id);

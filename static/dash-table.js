@@ -1,7 +1,9 @@
 // The dashboard's table of games: one row per game, built once and then updated in place, so a
 // live update never takes the keyboard focus away from a button.
 
-import { el, fmtDuration, humanize, kindTitle, roleName, roundWord } from "./client.js";
+import { el } from "./dom.js";
+import { fmtDuration, humanize } from "./format.js";
+import { kindTitle, roleName, roundWord } from "./kinds.js";
 import { IN_PROGRESS, STATUS } from "/protocol.js";
 
 /** The statuses in which each action of a row applies (the server refuses it in any other). */

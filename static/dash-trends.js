@@ -5,7 +5,9 @@
 // and the games' facilitator views (GET /api/games/{id}?view=1), like the debrief.
 
 import { barChart, lineChart } from "./charts.js";
-import { at, displayOf, el, fmtAs, humanize, roleName } from "./client.js";
+import { el } from "./dom.js";
+import { at, fmtAs, humanize } from "./format.js";
+import { displayOf, roleName } from "./kinds.js";
 
 function sum(values) {
   return values.filter((value) => typeof value === "number").reduce((a, b) => a + b, 0);

@@ -1,110 +1,40 @@
-// The facilitator dashboard: sign in, create games or a class, hand out join links (as text, QR
-// codes and printed cards), follow every game live (one `watch` WebSocket per game in memory, and
-// a poll of the API for the list), act on one game or all of them, read stored games, clone from
-// a round, compare teams, export CSV.
+// The facilitator dashboard: sign in (dash-auth.js), create games or a class (dash-create.js),
+// hand out join links (as text, QR codes and printed cards), follow every game live (one `watch`
+// WebSocket per game in memory, dash-watch.js, and a poll of the API for the list), act on one
+// game or all of them (dash-actions.js), read stored games, clone from a round (dash-detail.js),
+// compare teams, export CSV.
 
+import { ServerClock, api } from "./client.js";
 import {
-  ApiError, GameSocket, ServerClock, api, copyText, el, fetchKinds, humanize, kindTitle, roleName,
-  roundWord,
-} from "./client.js";
-import {
-  compareView, copyButton, downloadExport, linksTable, linksText, readSettings, resultsTable,
-  settingsFields,
-} from "./dash-panels.js";
-import {
-  APPLIES, buildRow, titleOf as titleOfGame, updateDeadline, updateRow,
-} from "./dash-table.js";
-import { setUpModels, showModels } from "./dash-models.js";
+  auth, authenticate, forgetCredentials, loadSaved, sessionToken, tokenFor, tokens,
+} from "./dash-auth.js";
+import { GameActions } from "./dash-actions.js";
 import { ClassPanel } from "./dash-class.js";
+import { CreateForm } from "./dash-create.js";
+import { GameDetails } from "./dash-detail.js";
+import { setUpModels, showModels } from "./dash-models.js";
+import { compareView, linksTable, linksText } from "./dash-panels.js";
 import { showHandouts } from "./dash-qr.js";
-import { showProjector } from "./dash-projector.js";
-import { renderDebrief } from "./debrief.js";
-import { ERROR, IN_PROGRESS } from "/protocol.js";
+import { buildRow, titleOf as titleOfGame, updateDeadline, updateRow } from "./dash-table.js";
+import { display, stopWatch, watchGames } from "./dash-watch.js";
+import { copyText, el } from "./dom.js";
+import { IN_PROGRESS } from "/protocol.js";
 
 const $ = (id) => document.getElementById(id);
-const CREDENTIAL = "gameserver.dash.credential";
-const TOKENS = "gameserver.dash.tokens";
 const POLL_MS = 5000; // the list (names, new games, restored); live figures come by WebSocket
 const PAGE_SIZE = 50; // games per page of the admin's list, newest first
-const MAX_WATCHED = 60; // beyond this many games, the poll alone keeps the table current
-const DONE_WORDS = {
-  start: "started", pause: "paused", resume: "resumed", "close-round": "round closed",
-  extend: "deadline extended by a minute", end: "ended", bots: "bots on the empty seats",
-};
 
-const auth = { credential: null, mode: null, scope: null, remember: false };
-let tokens = { games: {}, sessions: {} }; // facilitator tokens this browser was given
-let kinds = [];
 const games = new Map(); // game id -> entry
 let listed = []; // game ids, in the list's order
 let pollTimer = null;
 let renderQueued = false;
 let pollFailed = false;
 let linksSignature = "";
-let presets = [];
 let pagesWanted = 1; // pages of the admin's list shown
 let moreGames = false; // older games than those shown exist
 
-// -- storage and credentials ----------------------------------------------------------------
-
-function area() {
-  return auth.remember ? localStorage : sessionStorage;
-}
-
-function loadSaved() {
-  for (const storage of [sessionStorage, localStorage]) {
-    const credential = storage.getItem(CREDENTIAL);
-    if (credential) {
-      auth.remember = storage === localStorage;
-      try {
-        tokens = { games: {}, sessions: {}, ...JSON.parse(storage.getItem(TOKENS) || "{}") };
-      } catch {
-        tokens = { games: {}, sessions: {} };
-      }
-      return credential;
-    }
-  }
-  return null;
-}
-
-function saveTokens() {
-  area().setItem(TOKENS, JSON.stringify(tokens));
-}
-
-function tokenFor(gameId) {
-  if (auth.mode === "admin") return auth.credential;
-  return tokens.games[gameId] || auth.credential;
-}
-
-function sessionToken(sessionId) {
-  if (auth.mode === "admin") return auth.credential;
-  return tokens.sessions[sessionId] || auth.credential;
-}
-
-/** What a credential opens: the admin key, a session's token or a game's token. */
-async function identify(credential) {
-  try {
-    await api("GET", "/api/games?limit=1", { token: credential });
-    return { mode: "admin", scope: null };
-  } catch (err) {
-    if (!(err instanceof ApiError) || err.status !== 401) throw err;
-  }
-  const owner = credential.split(".")[0];
-  if (!credential.includes(".") || !owner) throw new ApiError("this key or token is not accepted", ERROR.BAD_TOKEN, 401);
-  if (owner.startsWith("S") && owner.length === 9) {
-    await api("GET", `/api/sessions/${owner}`, { token: credential });
-    return { mode: "session", scope: owner };
-  }
-  await api("GET", `/api/games/${owner}`, { token: credential });
-  return { mode: "game", scope: owner };
-}
-
 async function signIn(credential, remember) {
-  const who = await identify(credential);
-  Object.assign(auth, who, { credential, remember });
-  (remember ? sessionStorage : localStorage).removeItem(CREDENTIAL);
-  area().setItem(CREDENTIAL, credential);
-  saveTokens();
+  const who = await authenticate(credential, remember);
   $("signin").hidden = true;
   $("app").hidden = false;
   $("sign-out").hidden = false;
@@ -118,13 +48,13 @@ async function signIn(credential, remember) {
   if (who.mode === "admin") {
     showModels(auth.credential);
     setUpModels(() => auth.credential, async (kind) => {
-      await loadKinds();
+      await createForm.loadKinds();
       $("kind").value = kind;
-      buildSettings();
+      createForm.buildSettings();
     });
   }
   if (who.mode === "session") setFilterDefault(`session:${who.scope}`);
-  if (who.mode === "admin") loadPresets();
+  if (who.mode === "admin") createForm.loadPresets();
   classPanel.show(who.mode === "session" ? who.scope : null);
   await refresh();
   clearInterval(pollTimer);
@@ -139,11 +69,7 @@ function signOut() {
   games.clear();
   listed = [];
   $("games-body").replaceChildren();
-  sessionStorage.removeItem(CREDENTIAL);
-  localStorage.removeItem(CREDENTIAL);
-  sessionStorage.removeItem(TOKENS);
-  localStorage.removeItem(TOKENS);
-  Object.assign(auth, { credential: null, mode: null, scope: null });
+  forgetCredentials();
   $("app").hidden = true;
   $("sign-out").hidden = true;
   $("signin").hidden = false;
@@ -226,87 +152,18 @@ async function refresh() {
 
 // -- live: one watch socket per game in memory ----------------------------------------------
 
+const watchHooks = {
+  onState: () => {
+    renderConnection();
+    scheduleRender();
+  },
+  onChange: () => scheduleRender(),
+  refresh: () => refresh(),
+};
+
 function ensureWatches() {
-  let watched = 0;
-  for (const id of listed) {
-    const entry = games.get(id);
-    const status = display(entry).status;
-    const want = entry.forceWatch || (entry.info.active && IN_PROGRESS.includes(status) && watched < MAX_WATCHED);
-    if (want) watched += 1;
-    if (want && !entry.socket) startWatch(entry);
-    if (!want && entry.socket) stopWatch(entry);
-  }
+  watchGames(listed.map((id) => games.get(id)), watchHooks);
   renderConnection();
-}
-
-function startWatch(entry) {
-  entry.socket = new GameSocket({
-    hello: () => ({ watch: entry.id, token: tokenFor(entry.id) }),
-    onMessage: (message) => onWatchMessage(entry, message),
-    onState: (state) => {
-      entry.socketState = state;
-      if (state === "refused" || state === "deleted") stopWatch(entry);
-      renderConnection();
-      scheduleRender();
-    },
-  });
-  entry.socket.start();
-}
-
-function stopWatch(entry) {
-  if (entry.socket) entry.socket.stop();
-  entry.socket = null;
-  entry.live = null;
-  entry.socketState = null;
-}
-
-function onWatchMessage(entry, message) {
-  if (!["sync", "round", "status", "progress"].includes(message.type)) return;
-  const live = entry.live || (entry.live = {});
-  for (const key of [
-    "status", "round", "open_round", "total_rounds", "announced_rounds", "deadline",
-    "paused_remaining", "submitted", "online", "roles",
-  ]) {
-    if (key in message) live[key] = message[key];
-  }
-  entry.clock.update(message.server_time);
-  if (message.view) entry.view = message.view;
-  if (message.type === "sync" && entry.forceWatch && !entry.info.active) refresh();
-  if (live.status && !IN_PROGRESS.includes(live.status) && !entry.forceWatch) {
-    // over: let the game leave memory when idle; the API has its final state
-    stopWatch(entry);
-    refreshOne(entry);
-  }
-  scheduleRender();
-}
-
-async function refreshOne(entry) {
-  try {
-    entry.info = await api("GET", `/api/games/${entry.id}`, { token: tokenFor(entry.id) });
-  } catch {
-    return;
-  }
-  scheduleRender();
-}
-
-/** What the table shows: the live socket's figures when there is one, else the API's. */
-function display(entry) {
-  const info = entry.info;
-  const live = entry.socket && entry.live ? entry.live : null;
-  const pick = (key) => (live && key in live ? live[key] : info[key]);
-  const seats = info.seats.map((s) => ({
-    ...s,
-    online: live && live.online ? live.online.includes(s.role) : s.online,
-    submitted: live && live.submitted ? live.submitted.includes(s.role) : s.submitted,
-  }));
-  return {
-    status: pick("status"),
-    round: pick("round"),
-    total: live && live.total_rounds ? live.total_rounds : info.total_rounds,
-    deadline: pick("deadline"),
-    pausedRemaining: pick("paused_remaining"),
-    seats,
-  };
 }
 
 function setConnection(state, text) {
@@ -383,12 +240,12 @@ function titleOf(entry) {
 
 function rowOf(entry) {
   if (!entry.row) {
-    const policies = (kinds.find((k) => k.kind === entry.info.kind) || {}).policies || [];
+    const policies = (createForm.kinds.find((k) => k.kind === entry.info.kind) || {}).policies || [];
     entry.row = buildRow(entry.info, {
       policies,
-      onAction: (action) => onAction(entry, action),
-      onSeat: (role) => onSeatButton(entry, role),
-      onReset: (role) => onResetSeat(entry, role),
+      onAction: (action) => actions.onAction(entry, action),
+      onSeat: (role) => actions.onSeat(entry, role),
+      onReset: (role) => actions.onReset(entry, role),
     });
   }
   return entry.row;
@@ -416,127 +273,12 @@ function render() {
   renderConnection();
 }
 
-// -- actions --------------------------------------------------------------------------------
+// -- notices --------------------------------------------------------------------------------
 
 function say(text, problem = false) {
   const notice = $("notice");
   notice.textContent = text;
   notice.classList.toggle("error", problem);
-}
-
-async function onAction(entry, action) {
-  if (action === "details") {
-    showDetail(entry.id);
-    return;
-  }
-  if (action === "projector") {
-    showProjector(entry.id, tokenFor(entry.id));
-    return;
-  }
-  if (action === "restore") {
-    entry.forceWatch = true;
-    ensureWatches();
-    say(`${titleOf(entry)}: bringing it back into memory…`);
-    return;
-  }
-  if (action === "end" && !confirm(`End ${titleOf(entry)} now? Players cannot decide any more.`)) return;
-  let body = action === "extend" ? { extend: 60 } : undefined;
-  if (action === "bots") body = { policy: $(`policy-${entry.id}`).value };
-  const path = action === "extend" ? "deadline" : action;
-  try {
-    entry.info = await api("POST", `/api/games/${entry.id}/${path}`, { token: tokenFor(entry.id), body });
-    say(`${titleOf(entry)}: ${DONE_WORDS[action]}.`);
-  } catch (err) {
-    say(`${titleOf(entry)}: ${err.message}`, true);
-  }
-  ensureWatches();
-  scheduleRender();
-}
-
-async function onSeatButton(entry, role) {
-  const seat = entry.info.seats.find((s) => s.role === role);
-  const path = `/api/games/${entry.id}/seats/${encodeURIComponent(role)}/bot`;
-  try {
-    if (seat && seat.bot) {
-      entry.info = await api("DELETE", path, { token: tokenFor(entry.id) });
-      say(`${titleOf(entry)}: the ${role} seat is back with a person.`);
-    } else {
-      const policy = $(`policy-${entry.id}`).value;
-      entry.info = await api("PUT", path, { token: tokenFor(entry.id), body: { policy, params: {} } });
-      say(`${titleOf(entry)}: a ${policy} bot plays the ${role} seat.`);
-    }
-  } catch (err) {
-    say(`${titleOf(entry)}: ${err.message}`, true);
-  }
-  scheduleRender();
-}
-
-/** A student lost their seat (new device, cleared browser): a new code for it, after a yes. */
-async function onResetSeat(entry, role) {
-  const seat = entry.info.seats.find((s) => s.role === role);
-  const who = seat && seat.name ? ` (${seat.name})` : "";
-  if (!confirm(`Reset the ${roleName(role)} seat${who} of ${titleOf(entry)}?\n\n`
-    + "Whoever is on it now is disconnected and their link stops working. "
-    + "The seat gets a new join code for the student to join again; decisions already made stay.")) return;
-  try {
-    entry.info = await api("POST", `/api/games/${entry.id}/seats/${encodeURIComponent(role)}/reset`, {
-      token: tokenFor(entry.id),
-    });
-  } catch (err) {
-    say(`${titleOf(entry)}: ${err.message}`, true);
-    return;
-  }
-  const link = entry.info.join.find((l) => l.role === role);
-  const notice = $("notice");
-  notice.classList.remove("error");
-  if (!link) {
-    notice.textContent = `${titleOf(entry)}: the ${role} seat was reset.`;
-  } else {
-    notice.replaceChildren(el("span", { class: "new-link", "data-testid": "reset-link" },
-      `${titleOf(entry)}: the ${role} seat was reset. New code `,
-      el("span", { class: "code", "data-testid": "reset-code" }, link.code), " · ",
-      el("a", { href: link.url, target: "_blank", rel: "noopener" }, link.url),
-      copyButton(link.url, `Copy the new ${role} link of ${titleOf(entry)}`, () => {})));
-  }
-  linksSignature = ""; // the join links show the new code
-  scheduleRender();
-}
-
-async function onBulk(action) {
-  const shown = shownEntries().filter((e) => APPLIES[action].includes(display(e).status));
-  if (!shown.length) {
-    say(`No game shown can ${action === "extend" ? "get more time" : action.replace("-", " ")} now.`);
-    return;
-  }
-  if (action === "end" && !confirm(`End ${shown.length} games now?`)) return;
-  const body = action === "extend" ? { extend: 60 } : undefined;
-  const path = action === "extend" ? "deadline" : action;
-  const filter = $("filter").value;
-  const failures = [];
-  let done = 0;
-  if (filter.startsWith("session:")) {
-    const sid = filter.slice(8);
-    try {
-      const out = await api("POST", `/api/sessions/${sid}/${path}`, { token: sessionToken(sid), body });
-      for (const r of out.results) {
-        if (r.ok) done += 1;
-        else if (shown.some((e) => e.id === r.game_id)) failures.push(`${r.game_id}: ${r.error}`);
-      }
-    } catch (err) {
-      failures.push(err.message);
-    }
-  } else {
-    await Promise.all(shown.map(async (entry) => {
-      try {
-        entry.info = await api("POST", `/api/games/${entry.id}/${path}`, { token: tokenFor(entry.id), body });
-        done += 1;
-      } catch (err) {
-        failures.push(`${titleOf(entry)}: ${err.message}`);
-      }
-    }));
-  }
-  say(`${humanize(DONE_WORDS[action])} in ${done} game${done === 1 ? "" : "s"}.${failures.length ? ` Not done: ${failures.join("; ")}` : ""}`, failures.length > 0);
-  await refresh();
 }
 
 // -- join links -----------------------------------------------------------------------------
@@ -558,78 +300,6 @@ function renderLinks(shown) {
   if (!withSeats.length) box.append(el("p", { class: "muted" }, "No game in progress is shown."));
 }
 
-// -- details: links, debrief, clone, export -------------------------------------------------
-
-async function download(gameId, format) {
-  try {
-    say(`Downloaded ${await downloadExport(gameId, tokenFor(gameId), format)}.`);
-  } catch (err) {
-    say(`Export of ${gameId} failed: ${err.message}`, true);
-  }
-}
-
-async function showDetail(gameId) {
-  const entry = games.get(gameId);
-  const section = $("detail");
-  const bodyNode = $("detail-body");
-  section.hidden = false;
-  $("detail-heading").textContent = `${entry ? titleOf(entry) : gameId}: loading…`;
-  let info;
-  try {
-    info = await api("GET", `/api/games/${gameId}?view=1`, { token: tokenFor(gameId) });
-  } catch (err) {
-    bodyNode.replaceChildren(el("p", { class: "error" }, err.message));
-    return;
-  }
-  const word = roundWord(info.kind);
-  $("detail-heading").textContent = `${info.title || `Game ${info.game_id}`} (${info.game_id})`;
-  const cloneInput = el("input", {
-    id: "clone-round", type: "number", min: "0", max: String(info.round), value: String(info.round), inputmode: "numeric",
-  });
-  const cloneForm = el("form", { class: "form-row", "data-testid": "clone-form" },
-    el("div", { class: "field" }, el("label", { for: "clone-round" }, `Clone from the end of ${word}`), cloneInput),
-    el("div", { class: "field" }, el("button", { type: "submit" }, "Clone")));
-  cloneForm.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    try {
-      const made = await api("POST", `/api/games/${gameId}/clone`, {
-        token: tokenFor(gameId), body: { round: Number(cloneInput.value) },
-      });
-      tokens.games[made.game_id] = made.facilitator_token;
-      saveTokens();
-      say(`Cloned into ${made.game_id}; start it when the players have joined.`);
-      await refresh();
-      showDetail(made.game_id);
-    } catch (err) {
-      say(`Clone failed: ${err.message}`, true);
-    }
-  });
-  const token = tokens.games[gameId];
-  const where = info.active ? (info.restored ? "in memory, restored after a restart" : "in memory") : "stored only (not in memory)";
-  bodyNode.replaceChildren(el("div", {},
-    el("p", {}, `${kindTitle(info.kind)} · ${info.status} · ${info.round} of ${info.total_rounds} ${word}s played · ${where}`
-      + (info.cloned_from ? ` · cloned from ${info.cloned_from.game_id} at ${word} ${info.cloned_from.round}` : "")),
-    token ? el("p", {}, "Facilitator token of this game: ", el("span", { class: "token" }, token), " ",
-      copyButton(token, `Copy the facilitator token of ${info.game_id}`, say)) : null,
-    el("div", { class: "toolbar" },
-      el("button", { type: "button", onclick: () => download(gameId, "csv") }, "Export CSV"),
-      el("button", { type: "button", onclick: () => download(gameId, "json") }, "Export JSON"),
-      info.round > 0 ? el("button", {
-        type: "button", "data-testid": "detail-projector",
-        "aria-label": `The debrief of ${info.title || info.game_id} in large type, full screen, for the projector`,
-        onclick: (event) => showProjector(gameId, tokenFor(gameId), event.currentTarget),
-      }, "Projector view") : null,
-      el("button", { type: "button", onclick: () => showDetail(gameId) }, "Refresh"),
-      el("button", { type: "button", onclick: () => { section.hidden = true; } }, "Close")),
-    cloneForm,
-    IN_PROGRESS.includes(info.status) ? el("details", {}, el("summary", {}, "Join links"), linksTable(info, say)) : null,
-    resultsTable(info),
-    info.round > 0 && info.view
-      ? renderDebrief(info.kind, info.view, { heading: info.view.over ? "Debrief" : "So far", level: "h3" })
-      : el("p", { class: "muted" }, `No ${word} played yet.`)));
-  $("detail-heading").focus();
-}
-
 // -- compare teams ------------------------------------------------------------------------
 
 async function compare() {
@@ -645,153 +315,46 @@ async function compare() {
   box.replaceChildren(...compareView(loaded.filter(Boolean)));
 }
 
-// -- new games ------------------------------------------------------------------------------
+// -- start ----------------------------------------------------------------------------------
 
-async function loadKinds() {
-  try {
-    kinds = await fetchKinds(true);
-  } catch (err) {
-    $("create-error").textContent = `Could not load the game kinds: ${err.message}`;
-    return;
-  }
-  $("kind").replaceChildren(...kinds.map((k) => el("option", { value: k.kind }, k.title)));
-  buildSettings();
-  // rows built before the policies were known get their bot choices now
-  for (const entry of games.values()) {
-    if (entry.row) {
-      entry.row.remove();
-      entry.row = null;
+const classPanel = new ClassPanel({ tokenFor: sessionToken, say, onChange: () => refresh() });
+const details = new GameDetails({
+  say,
+  refresh,
+  titleOf: (gameId) => (games.get(gameId) ? titleOf(games.get(gameId)) : gameId),
+});
+const actions = new GameActions({
+  say,
+  onChange: () => scheduleRender(),
+  onWatch: () => ensureWatches(),
+  onDetails: (gameId) => details.show(gameId),
+  onLinks: () => { linksSignature = ""; },
+  refresh,
+});
+const createForm = new CreateForm({
+  say,
+  onKinds: () => {
+    // rows built before the policies were known get their bot choices now
+    for (const entry of games.values()) {
+      if (entry.row) {
+        entry.row.remove();
+        entry.row = null;
+      }
     }
-  }
-  if (auth.mode) render();
-}
-
-function buildSettings() {
-  const kind = kinds.find((k) => k.kind === $("kind").value);
-  $("settings").replaceChildren(...(kind ? settingsFields(kind) : []));
-}
-
-async function onCreate(event) {
-  event.preventDefault();
-  const error = $("create-error");
-  error.textContent = "";
-  const lobbyClass = $("lobby-class").checked;
-  const teams = lobbyClass ? 0 : Number($("teams").value || "1");
-  if (!lobbyClass && (!Number.isInteger(teams) || teams < 1 || teams > 200)) {
-    error.textContent = "Teams must be a whole number from 1 to 200.";
-    $("teams").focus();
-    return;
-  }
-  const body = {
-    kind: $("kind").value,
-    title: $("title").value.trim(),
-    settings: readSettings($("settings")),
-    open_join: $("open-join").checked,
-    autostart: $("autostart").checked,
-  };
-  if ($("round-seconds").value.trim()) body.round_seconds = Number($("round-seconds").value);
-  if ($("seed").value.trim()) body.seed = Number($("seed").value);
-  $("create-button").disabled = true;
-  try {
-    let created;
-    if (teams > 1 || lobbyClass) {
-      const out = await api("POST", "/api/sessions", { token: auth.credential, body: { ...body, teams } });
-      tokens.sessions[out.session_id] = out.facilitator_token;
-      const what = lobbyClass
-        ? `Created the class ${out.session_id}: share its link below; the teams form in its lobby.`
-        : `Created a class of ${out.games.length} games (${out.session_id}).`;
-      created = el("div", { class: "banner", "data-testid": "created" },
-        el("p", {}, `${what} Its facilitator token controls all of it and is shown only now: `,
-          el("span", { class: "token" }, out.facilitator_token), " "),
-        copyButton(out.facilitator_token, "Copy the class facilitator token", say));
-      filterDefault = `session:${out.session_id}`;
-      $("filter").dataset.touched = "";
-      classPanel.show(out.session_id);
-    } else {
-      const out = await api("POST", "/api/games", { token: auth.credential, body });
-      tokens.games[out.game_id] = out.facilitator_token;
-      created = el("div", { class: "banner", "data-testid": "created" },
-        el("p", {}, `Created game ${out.game_id}. Its facilitator token is shown only now: `,
-          el("span", { class: "token" }, out.facilitator_token), " "),
-        copyButton(out.facilitator_token, "Copy the game's facilitator token", say));
-    }
-    saveTokens();
-    $("created").replaceChildren(created);
+    if (auth.mode) render();
+  },
+  onClass: (sessionId) => {
+    filterDefault = `session:${sessionId}`;
+    $("filter").dataset.touched = "";
+    classPanel.show(sessionId);
+  },
+  onCreated: async () => {
     linksSignature = "";
     await refresh();
     $("filter").value = filterDefault;
     render();
-  } catch (err) {
-    error.textContent = err.message;
-  } finally {
-    $("create-button").disabled = false;
-  }
-}
-
-// -- presets --------------------------------------------------------------------------------
-
-async function loadPresets() {
-  try {
-    presets = (await api("GET", "/api/presets", { token: auth.credential })).presets;
-  } catch {
-    presets = [];
-  }
-  const select = $("preset");
-  const kept = select.value;
-  select.replaceChildren(el("option", { value: "" }, "None: fill in below"),
-    ...presets.map((p) => el("option", { value: p.name }, `${p.name} (${kindTitle(p.kind)})`)));
-  select.value = presets.some((p) => p.name === kept) ? kept : "";
-}
-
-/** Fill the form from a preset: kind, title, time limit, seed, open join and every setting. */
-function applyPreset(name) {
-  const preset = presets.find((p) => p.name === name);
-  if (!preset) return;
-  $("kind").value = preset.kind;
-  buildSettings();
-  $("title").value = preset.title || "";
-  $("round-seconds").value = preset.round_seconds ?? "";
-  $("seed").value = preset.seed ?? "";
-  $("open-join").checked = Boolean(preset.open_join);
-  for (const input of $("settings").querySelectorAll("[data-setting]")) {
-    const value = (preset.settings || {})[input.dataset.setting];
-    if (value === undefined) continue;
-    if (input.type === "checkbox") input.checked = Boolean(value);
-    else input.value = Array.isArray(value) ? value.join(", ") : String(value ?? "");
-  }
-  say(`The form holds the preset ${name}.`);
-}
-
-async function savePreset() {
-  const name = $("preset-name").value.trim() || $("preset").value;
-  if (!name) {
-    $("create-error").textContent = "Give the preset a name first.";
-    $("preset-name").focus();
-    return;
-  }
-  const body = {
-    kind: $("kind").value,
-    title: $("title").value.trim(),
-    settings: readSettings($("settings")),
-    open_join: $("open-join").checked,
-  };
-  if ($("round-seconds").value.trim()) body.round_seconds = Number($("round-seconds").value);
-  if ($("seed").value.trim()) body.seed = Number($("seed").value);
-  try {
-    presets = (await api("PUT", `/api/presets/${encodeURIComponent(name)}`, { token: auth.credential, body })).presets;
-    $("create-error").textContent = "";
-    $("preset-name").value = "";
-    await loadPresets();
-    $("preset").value = name;
-    say(`Saved the preset ${name}.`);
-  } catch (err) {
-    $("create-error").textContent = err.message;
-  }
-}
-
-// -- start ----------------------------------------------------------------------------------
-
-const classPanel = new ClassPanel({ tokenFor: sessionToken, say, onChange: () => refresh() });
+  },
+});
 
 function init() {
   $("signin-form").addEventListener("submit", async (event) => {
@@ -814,11 +377,7 @@ function init() {
     }
   });
   $("sign-out").addEventListener("click", signOut);
-  $("kind").addEventListener("change", buildSettings);
-  $("preset").addEventListener("change", () => applyPreset($("preset").value));
-  $("save-preset").addEventListener("click", savePreset);
-  $("lobby-class").addEventListener("change", () => { $("teams").disabled = $("lobby-class").checked; });
-  $("create-form").addEventListener("submit", onCreate);
+  createForm.setUp();
   $("filter").addEventListener("change", () => {
     $("filter").dataset.touched = "1";
     filterDefault = $("filter").value;
@@ -831,7 +390,7 @@ function init() {
     render();
   });
   for (const node of document.querySelectorAll("[data-bulk]")) {
-    node.addEventListener("click", () => onBulk(node.dataset.bulk));
+    node.addEventListener("click", () => actions.onBulk(node.dataset.bulk, shownEntries()));
   }
   $("copy-all-links").addEventListener("click", async () => {
     const entries = shownEntries().filter((e) => IN_PROGRESS.includes(display(e).status));
@@ -856,7 +415,7 @@ function init() {
       if (entry.row && !entry.row.hidden) updateDeadline(entry.row, display(entry), entry.clock);
     }
   }, 500);
-  loadKinds();
+  createForm.loadKinds();
   const saved = loadSaved();
   if (saved) {
     signIn(saved, auth.remember).catch(() => {

@@ -3,7 +3,9 @@
 // the lead sentences, every role's figures over time on one page, a table, the team's score.
 
 import { barChart, lineChart } from "./charts.js";
-import { at, displayOf, el, fill, fmt, fmtAs, humanize, roleName } from "./client.js";
+import { el } from "./dom.js";
+import { at, fill, fmt, fmtAs, humanize } from "./format.js";
+import { displayOf, roleName } from "./kinds.js";
 
 function stats(values) {
   const nums = (values || []).filter((v) => typeof v === "number");

@@ -5,7 +5,9 @@
 // long-poll: /lobby/me?since=<version> answers when the lobby changes. Everything the lobby
 // says it has saved first (docs/api.md, "A class's lobby").
 
-import { ApiError, api, el, loadLocal, newId, roleName, saveLocal } from "./client.js";
+import { ApiError, api, loadLocal, newId, saveLocal } from "./client.js";
+import { el } from "./dom.js";
+import { roleName } from "./kinds.js";
 import { ERROR } from "/protocol.js";
 
 const $ = (id) => document.getElementById(id);

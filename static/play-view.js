@@ -1,11 +1,12 @@
 // What the player page shows, as pure functions of the game state the page keeps and of what the
 // game declares (GET /api/kinds, `display`): the figures, the history charts, the round line,
-// the notes and the state of the decision box. Nothing here knows any game.
+// the notes, a round closed without the seat's decision and the state of the decision box. Nothing
+// here knows any game.
 
 import { lineChart } from "./charts.js";
-import {
-  at, decisionWords, el, fill, fmtAs, humanize, listWords, roleName,
-} from "./client.js";
+import { el } from "./dom.js";
+import { at, decisionWords, fill, fmt, fmtAs, humanize, listWords } from "./format.js";
+import { roleName, roundWord } from "./kinds.js";
 import { STATUS } from "/protocol.js";
 
 const STATUS_WORDS = {
@@ -77,6 +78,22 @@ export function gameNote(game, view, display) {
   if (view && !view.over) parts.push(...notesFor(display, view));
   if (game.notice) parts.push(game.notice);
   return parts.filter(Boolean).join(" ");
+}
+
+/**
+ * What the last closed round used for this seat because it had no decision, in words ("Week 4
+ * closed without your order; 8 was used."), or "" when the seat decided. Any game: the words
+ * come from the decision's own keys.
+ */
+export function defaultedWords(game) {
+  const used = game.defaulted;
+  if (!used || typeof used !== "object" || !game.round) return "";
+  const entries = Object.entries(used);
+  const what = entries.length === 1 ? humanize(entries[0][0]).toLowerCase() : "decision";
+  const value = entries.length === 1
+    ? fmt(entries[0][1])
+    : entries.map(([key, v]) => `${humanize(key).toLowerCase()} ${fmt(v)}`).join(", ");
+  return `${humanize(roundWord(game.kind))} ${game.round} closed without your ${what}; ${value} was used.`;
 }
 
 /** What the decision box says: {state: none|queued|sending|submitted|bot, value, text}. */

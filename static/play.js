@@ -1,26 +1,26 @@
-// The player page: join (a seat's link, a typed code, or an open code plus a free role), then play.
-// The seat token is kept in localStorage per game, so a reload or a laptop that slept resumes the
-// seat; a decision not yet acknowledged is kept there too and sent (again, with the same message
-// id) once the connection is back. The protocol makes such resends harmless, as it makes a join
-// retried with the same join id (client.js keeps one per join code) get its seat back.
+// The player page: join (a seat's link, a typed code, or an open code plus a free role; the form
+// is play-join.js), then play. The seat token is kept in localStorage per game, so a reload or a
+// laptop that slept resumes the seat; a decision not yet acknowledged is kept there too and sent
+// (again, with the same message id) once the connection is back (play-seats.js keeps both,
+// play-outbox.js sends and resends the decision). The protocol makes such resends harmless, as it
+// makes a join retried with the same join id (client.js keeps one per join code) get its seat back.
 
-import {
-  ApiError, GameSocket, ServerClock, api, at, checkDecision, decisionRange, displayOf, el,
-  ensureKind, fetchKinds, fmt, fmtAs, fmtDuration, humanize, joinIdFor, kindOf, kindTitle,
-  loadLocal, newId, roleName, roundWord, saveLocal,
-} from "./client.js";
+import { GameSocket, ServerClock, newId } from "./client.js";
+import { at, fmtAs, fmtDuration, humanize } from "./format.js";
+import { displayOf, ensureKind, fetchKinds, kindOf, kindTitle, roleName, roundWord } from "./kinds.js";
 import { renderDebrief } from "./debrief.js";
 import { Lobby } from "./lobby.js";
+import { buildDecisionFields, readDecision, showDecisionError } from "./play-decision.js";
+import { setUpJoin, showJoin } from "./play-join.js";
+import { Outbox } from "./play-outbox.js";
+import { forgetSeat, gameIdOf, keepSeat, savedOutbox, savedSeat } from "./play-seats.js";
 import {
-  briefing, decisionState, figureItems, gameNote, historyCharts, labelWithUnit, roundLine,
+  briefing, decisionState, defaultedWords, figureItems, gameNote, historyCharts, roundLine,
   statusWords,
 } from "./play-view.js";
 import { ERROR, IN_PROGRESS, STATUS } from "/protocol.js";
 
 const $ = (id) => document.getElementById(id);
-const SEAT_PREFIX = "gameserver.seat.";
-const OUTBOX_PREFIX = "gameserver.outbox.";
-const RESEND_AFTER_MS = 5000;
 const OVER = new Set([STATUS.FINISHED, STATUS.ENDED]);
 
 const game = {
@@ -44,162 +44,16 @@ const game = {
   defaulted: null, // what the last closed round used for this seat, which had no decision
 };
 const clock = new ServerClock();
+const outbox = new Outbox(game, () => socket);
 let seat = null; // {gameId, code, token, role, name, classId?, team?, rejoin?}
 let lobby = null; // the class's lobby, when the page was opened from a class link
 let announced = 0; // the number of the last class message shown
 let socket = null;
 let connection = { state: "idle", retryAt: 0 };
 let joined = false; // a welcome came on the current connection
-let resendTimer = null;
 let lastRendered = "";
 
-// -- storage ------------------------------------------------------------------------------
-
-const gameIdOf = (code) => code.split("-")[0];
-
-function savedSeats() {
-  const out = [];
-  for (let i = 0; i < localStorage.length; i += 1) {
-    const key = localStorage.key(i);
-    if (key && key.startsWith(SEAT_PREFIX)) {
-      const value = loadLocal(key);
-      if (value && value.token) out.push(value);
-    }
-  }
-  return out;
-}
-
 // -- joining ------------------------------------------------------------------------------
-
-function showJoin(code, message = "") {
-  $("join-section").hidden = false;
-  $("game-section").hidden = true;
-  $("join-code").value = code;
-  $("join-error").textContent = message;
-  const seats = savedSeats();
-  const box = $("saved-seats");
-  box.replaceChildren();
-  if (seats.length) {
-    box.append(el("p", {}, "Continue a game you joined on this device:"),
-      el("ul", { class: "plain" }, seats.map((s) => el("li", {},
-        el("button", { type: "button", onclick: () => resumeSeat(s) },
-          `${roleName(s.role)} in game ${s.gameId}${s.name ? ` (${s.name})` : ""}`)))));
-  }
-  if (code) probe(code);
-  else $("join-code").focus();
-}
-
-/**
- * Learn what a code opens without claiming anything (GET /api/join/{code}): a seat's code names
- * its seat, a game's open code lists the roles and which are free, an unknown code is a 404.
- * Resolves to the join info, {unknown: true}, or null when the server could not be asked.
- */
-const probes = new Map(); // code -> the question in flight, so a change and a submit ask once
-
-function probe(code) {
-  const info = $("seat-info");
-  info.hidden = true;
-  $("role-picker").hidden = true;
-  $("join-code").dataset.kind = "";
-  $("join-button").disabled = false;
-  if (!probes.has(code)) {
-    const asking = api("GET", `/api/join/${encodeURIComponent(code)}`)
-      .catch((err) => (err instanceof ApiError && err.status === 404 ? { unknown: true } : null))
-      .finally(() => probes.delete(code)); // seats get taken: ask afresh next time
-    probes.set(code, asking);
-  }
-  return probes.get(code).then(async (answer) => {
-    const typed = $("join-code").value.trim().toUpperCase();
-    if (typed !== code) return answer; // the player typed another code meanwhile
-    $("join-code").dataset.probed = code;
-    if (!answer) return null;
-    if (answer.unknown) {
-      $("join-error").textContent = `No game has the code ${code}. Check it and try again, or ask your facilitator for a new one.`;
-      $("join-code").dataset.kind = "unknown";
-      return answer;
-    }
-    await ensureKind(answer.kind).catch(() => null); // its title; the kind's name will do
-    const game = answer.title ? `${answer.title} (${kindTitle(answer.kind)})` : kindTitle(answer.kind);
-    const over = OVER.has(answer.status) ? " This game is over." : "";
-    // A join started on this device (its join id is kept) gets its seat back by joining again.
-    const tried = Boolean(joinIdFor(code, { create: false }));
-    const back = " If you joined it from this device, Join gets it back.";
-    if (answer.open) {
-      const free = answer.roles.filter((r) => r.free).length;
-      info.textContent = free
-        ? `This code opens ${game}: choose a free role.${over}`
-        : `Every seat of ${game} is taken.${over}`
-          + (tried ? back : " If one is yours, continue on the device you joined with, or ask your facilitator.");
-      showRolePicker(answer.roles, answer.kind, tried);
-      $("join-code").dataset.kind = "open";
-    } else {
-      const taken = answer.roles.some((r) => r.role === answer.role && !r.free);
-      info.textContent = `This code is for the ${roleName(answer.role, answer.kind)} seat of ${game}.${over}`
-        + (taken ? ` That seat is already taken.${tried ? back : " If it is yours, continue on the device you joined with, or ask your facilitator for a new code."}` : "");
-      $("join-code").dataset.kind = "seat";
-    }
-    info.hidden = false;
-    return answer;
-  });
-}
-
-/**
- * The open join's role picker: free roles can be chosen, taken ones are shown disabled. `tried`:
- * this device sent a join with this code before, which gets its seat back even when none is free.
- */
-function showRolePicker(roles, kind, tried = false) {
-  const box = $("role-options");
-  box.replaceChildren();
-  const option = (value, text, { checked = false, disabled = false } = {}) => {
-    const id = `role-${value || "any"}`;
-    return el("div", { class: `choice${disabled ? " taken" : ""}` },
-      el("input", { type: "radio", name: "role", id, value, checked, disabled }),
-      el("label", { for: id }, text));
-  };
-  const anyFree = roles.some((r) => r.free);
-  box.append(
-    option("", "Any free role", { checked: anyFree, disabled: !anyFree }),
-    ...roles.map((r) => option(r.role, r.free ? roleName(r.role, kind) : `${roleName(r.role, kind)} (taken)`, { disabled: !r.free })),
-  );
-  $("role-picker").hidden = false;
-  $("join-button").disabled = !anyFree && !tried;
-}
-
-async function onJoinSubmit(event) {
-  event.preventDefault();
-  const code = $("join-code").value.trim().toUpperCase();
-  if (!/^[0-9A-Z]+-[0-9A-Z]+$/.test(code)) {
-    $("join-error").textContent = "Enter a join code like K7P2QXMB-M4TA.";
-    $("join-code").focus();
-    return;
-  }
-  $("join-error").textContent = "";
-  const url = new URL(location.href);
-  if (url.searchParams.get("code") !== code) {
-    url.searchParams.set("code", code);
-    history.replaceState(null, "", url);
-  }
-  const saved = loadLocal(SEAT_PREFIX + gameIdOf(code));
-  if (saved && saved.token) {
-    resumeSeat(saved);
-    return;
-  }
-  if ($("join-code").dataset.probed !== code) {
-    const answer = await probe(code);
-    // an open code: let the player see the roles before taking one
-    if (answer && (answer.open || answer.unknown)) return;
-  }
-  if ($("join-code").dataset.kind === "unknown") {
-    probe(code); // maybe the code is known by now (a facilitator's typo fixed): ask again
-    return;
-  }
-  const picked = document.querySelector('input[name="role"]:checked');
-  const open = $("join-code").dataset.kind === "open";
-  const role = $("role-picker").hidden || !picked ? null : picked.value || null;
-  const name = $("join-name").value.trim() || null;
-  $("join-button").disabled = true;
-  connect({ gameId: gameIdOf(code), code, token: null, role, name, open });
-}
 
 function resumeSeat(saved) {
   connect({ ...saved });
@@ -211,7 +65,7 @@ function connect(newSeat) {
   lastRendered = "";
   botShown = false;
   game.gameId = seat.gameId;
-  game.outbox = loadLocal(OUTBOX_PREFIX + seat.gameId);
+  game.outbox = savedOutbox(seat.gameId);
   socket = new GameSocket({
     hello: () => (seat.token ? { token: seat.token } : {
       join: seat.code,
@@ -245,10 +99,9 @@ function seatLost(message) {
     lobby.resume(connection.state === "refused" ? RETRY_LOBBY_MS : 0);
     return;
   }
-  saveLocal(SEAT_PREFIX + lost.gameId, null);
-  saveLocal(OUTBOX_PREFIX + lost.gameId, null);
+  forgetSeat(lost.gameId);
   game.outbox = null;
-  clearTimeout(resendTimer);
+  outbox.stopResending();
   const code = lost.open ? lost.code : "";
   const url = new URL(location.href);
   if (!code && url.searchParams.has("code")) {
@@ -293,8 +146,7 @@ function onState(state, info) {
     $("join-button").disabled = false;
   }
   if (state === "deleted" && seat) {
-    saveLocal(SEAT_PREFIX + seat.gameId, null);
-    saveLocal(OUTBOX_PREFIX + seat.gameId, null);
+    forgetSeat(seat.gameId);
   }
   if (state === "superseded") $("superseded").hidden = false;
   if (state === "online") $("superseded").hidden = true;
@@ -330,7 +182,7 @@ function onMessage(message) {
       seat.gameId = message.game_id;
       game.gameId = message.game_id;
       game.role = message.role;
-      saveLocal(SEAT_PREFIX + seat.gameId, seat);
+      keepSeat(seat);
       $("join-section").hidden = true;
       $("game-section").hidden = false;
       $("join-button").disabled = false;
@@ -342,7 +194,7 @@ function onMessage(message) {
       game.confirmed = message.decision
         ? { round: message.open_round, decision: message.decision, id: message.decision_id }
         : null;
-      reconcileOutbox();
+      outbox.reconcile();
       render(true);
       break;
     case "round":
@@ -359,7 +211,7 @@ function onMessage(message) {
       const before = game.status;
       applyFigures(message);
       if (before !== game.status) announce(statusWords(game.status));
-      if (game.status === STATUS.RUNNING) sendOutbox();
+      if (game.status === STATUS.RUNNING) outbox.send();
       render(false);
       break;
     }
@@ -375,10 +227,13 @@ function onMessage(message) {
       render(false);
       break;
     case "ack":
-      onAck(message);
+      if (outbox.ack(message)) render(false);
       break;
     case "error":
-      if (joined) onError(message);
+      if (joined) {
+        outbox.error(message);
+        render(false);
+      }
       break;
     case "announcement":
       showAnnouncement(message);
@@ -404,153 +259,14 @@ function applyFigures(message) {
 
 // -- decisions ----------------------------------------------------------------------------
 
-function setOutbox(value) {
-  game.outbox = value;
-  saveLocal(OUTBOX_PREFIX + game.gameId, value);
-  clearTimeout(resendTimer);
-}
-
-/** After a (re)connection: was the decision made here received? If not, send it again. */
-function reconcileOutbox() {
-  const out = game.outbox;
-  if (!out) return;
-  if (game.confirmed && game.confirmed.id === out.id) {
-    setOutbox(null);
-  } else if (OVER.has(game.status)) {
-    setOutbox(null);
-  } else if (out.round >= game.round) {
-    // the open round, or the one just closed: the server acks a duplicate if it used it
-    sendOutbox();
-  } else {
-    game.notice = `Your ${roundWord(game.kind)} ${out.round} decision did not reach the server in time.`;
-    setOutbox(null);
-  }
-}
-
-function sendOutbox() {
-  const out = game.outbox;
-  if (!out || !socket || !socket.ready) return;
-  if (game.status !== STATUS.RUNNING && out.round === game.openRound) return; // wait for start/resume
-  socket.send({ type: "submit", round: out.round, id: out.id, decision: out.decision });
-  clearTimeout(resendTimer);
-  resendTimer = setTimeout(() => {
-    if (game.outbox && game.outbox.id === out.id) sendOutbox();
-  }, RESEND_AFTER_MS);
-}
-
-function onAck(ack) {
-  const out = game.outbox;
-  if (!out || ack.id !== out.id) return;
-  // The ack names what the round keeps: no decision for a resend the closed round used (it is
-  // the one sent), or the decision of a newer id of this seat that replaced this one.
-  const decision = ack.decision || out.decision;
-  if (ack.round === game.openRound) {
-    game.confirmed = { round: ack.round, decision, id: ack.superseded_by || ack.id };
-  } else {
-    game.notice = `Your ${roundWord(game.kind)} ${ack.round} decision was counted.`;
-  }
-  setOutbox(null);
-  render(false);
-}
-
-function onError(error) {
-  const out = game.outbox;
-  if (!out || error.id !== out.id) {
-    game.notice = error.message || error.code;
-    render(false);
-    return;
-  }
-  switch (error.code) {
-    case ERROR.PAUSED:
-    case ERROR.NOT_STARTED:
-      break; // stays queued; sent when the game runs
-    case ERROR.STORAGE_FAILURE:
-      clearTimeout(resendTimer);
-      resendTimer = setTimeout(sendOutbox, 2000);
-      break;
-    case ERROR.INVALID_DECISION:
-      setOutbox(null);
-      showDecisionError(error.message);
-      break;
-    case ERROR.ROUND_CLOSED:
-      setOutbox(null);
-      game.notice = `${humanize(roundWord(game.kind))} ${out.round} closed before your decision arrived; the default was used.`;
-      break;
-    case ERROR.WRONG_ROUND:
-      setOutbox(null);
-      socket.send({ type: "sync" });
-      break;
-    default:
-      setOutbox(null);
-      game.notice = error.message || error.code;
-  }
-  render(false);
-}
-
-function showDecisionError(message, field = $("decision-input")) {
-  $("decision-error").textContent = message;
-  for (const input of document.querySelectorAll("#decide-form input")) {
-    input.setAttribute("aria-invalid", message && input === field ? "true" : "false");
-  }
-}
-
 function onDecide(event) {
   event.preventDefault();
-  const display = displayOf(game.kind);
-  const decision = {};
-  for (const [index, input] of (display.decisions || []).entries()) {
-    const field = decisionField(index);
-    const check = checkDecision(field.value, input, game.view);
-    if (check.error) {
-      showDecisionError(check.error, field);
-      field.focus();
-      return;
-    }
-    decision[input.key] = check.value;
-  }
-  showDecisionError("");
+  const decision = readDecision(displayOf(game.kind), game.view);
+  if (!decision) return;
   game.notice = "";
-  setOutbox({ round: game.openRound, id: newId("d"), decision });
-  sendOutbox();
+  outbox.set({ round: game.openRound, id: newId("d"), decision });
+  outbox.send();
   render(false);
-}
-
-/** The input of the game's decision number `index`: the first keeps the page's own ids. */
-function decisionField(index) {
-  return $(index === 0 ? "decision-input" : `decision-input-${index}`);
-}
-
-/** The decision box's inputs, one per declared decision (built once per kind). */
-function buildDecisionFields(display, view) {
-  const inputs = display.decisions || [];
-  const box = $("decision-fields");
-  if (box.dataset.kind !== game.kind) {
-    box.dataset.kind = game.kind || "";
-    box.replaceChildren(...inputs.slice(1).map((input, n) => {
-      const index = n + 1;
-      return el("div", { class: "decision-extra" },
-        el("label", { for: `decision-input-${index}`, id: `decision-label-${index}` }, input.label),
-        el("input", {
-          id: `decision-input-${index}`, "data-decision": input.key, autocomplete: "off",
-          inputmode: input.whole ? "numeric" : "decimal", "aria-describedby": "decision-error",
-          oninput: () => showDecisionError(""),
-        }),
-        el("p", { class: "help", id: `decision-help-${index}` }));
-    }));
-  }
-  inputs.forEach((input, index) => {
-    const { min, max } = decisionRange(input, view);
-    const kind = input.whole ? "A whole number" : "A number";
-    const help = `${kind} from ${fmt(min)} to ${fmt(max)}.${input.help ? ` ${input.help}` : ""}`;
-    $(index === 0 ? "decision-label" : `decision-label-${index}`).textContent = labelWithUnit(input, view);
-    $(index === 0 ? "decision-help" : `decision-help-${index}`).textContent = help;
-    const field = decisionField(index);
-    field.dataset.decision = input.key;
-    field.inputMode = input.whole ? "numeric" : "decimal";
-    if (game.confirmed && game.confirmed.round === game.openRound && !field.value) {
-      field.value = String(game.confirmed.decision[input.key] ?? "");
-    }
-  });
 }
 
 // -- rendering ----------------------------------------------------------------------------
@@ -570,28 +286,12 @@ function announceRound() {
       .map((f) => `${f.label.toLowerCase()} ${fmtAs(f.format, at(view, f.key))}`);
     if (figures.length) text += ` ${humanize(figures.join(", "))}.`;
   }
-  const defaulted = defaultedWords();
+  const defaulted = defaultedWords(game);
   announce(defaulted ? `${defaulted} ${text}` : text);
 }
 
-/**
- * What the last closed round used for this seat because it had no decision, in words ("Week 4
- * closed without your order; 8 was used."), or "" when the seat decided. Any game: the words
- * come from the decision's own keys.
- */
-function defaultedWords() {
-  const used = game.defaulted;
-  if (!used || typeof used !== "object" || !game.round) return "";
-  const entries = Object.entries(used);
-  const what = entries.length === 1 ? humanize(entries[0][0]).toLowerCase() : "decision";
-  const value = entries.length === 1
-    ? fmt(entries[0][1])
-    : entries.map(([key, v]) => `${humanize(key).toLowerCase()} ${fmt(v)}`).join(", ");
-  return `${humanize(roundWord(game.kind))} ${game.round} closed without your ${what}; ${value} was used.`;
-}
-
 function renderDefaulted() {
-  const text = defaultedWords();
+  const text = defaultedWords(game);
   const box = $("defaulted-notice");
   box.hidden = !text;
   box.dataset.round = text ? String(game.round) : "";
@@ -650,7 +350,7 @@ function render(full) {
   $("game-note").textContent = gameNote(game, view, display);
   document.title = `${roleName(game.role || "", game.kind)}: ${roundLine(game, display)} · ${title}`;
   if (full) {
-    buildDecisionFields(display, view);
+    buildDecisionFields(game, display, view);
     $("figures").replaceChildren(...figureItems(display, view));
     const key2 = JSON.stringify([game.round, game.status]);
     if (key2 !== lastRendered) {
@@ -718,11 +418,7 @@ function startClass(classId) {
 }
 
 function init() {
-  $("join-form").addEventListener("submit", onJoinSubmit);
-  $("join-code").addEventListener("change", () => {
-    const code = $("join-code").value.trim().toUpperCase();
-    if (/^[0-9A-Z]+-[0-9A-Z]+$/.test(code)) probe(code);
-  });
+  setUpJoin(connect);
   $("decide-form").addEventListener("submit", onDecide);
   $("retry-now").addEventListener("click", () => socket && socket.retryNow());
   $("take-back").addEventListener("click", () => {
@@ -739,7 +435,7 @@ function init() {
     return;
   }
   const code = (params.get("code") || "").trim().toUpperCase();
-  const saved = code ? loadLocal(SEAT_PREFIX + gameIdOf(code)) : null;
+  const saved = code ? savedSeat(gameIdOf(code)) : null;
   if (saved && saved.token) resumeSeat(saved);
   else showJoin(code);
 }
