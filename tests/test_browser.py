@@ -379,12 +379,13 @@ def test_the_debrief_shows_every_role_and_the_team_cost(
         if week < 3:
             for page in players:
                 expect_week(page, week + 1)
+    for page in players:  # the last week closed: only then are the results the final ones
+        expect(page.locator("#round-line")).to_have_text("Game over: 3 weeks played")
     results = game_state(server, gid)["results"]
     team_cost = f"${results['team']['cost']:,.2f}"
     for page in players:
         debrief = page.get_by_test_id("debrief")
         expect(debrief).to_be_visible()
-        expect(page.locator("#round-line")).to_have_text("Game over: 3 weeks played")
         expect(debrief.locator("figure.chart")).to_have_count(4)  # orders, inventory, backlog, cost
         expect(debrief.get_by_test_id("team-cost")).to_have_text(team_cost)
         expect(page.locator("#decide-card")).to_be_hidden()
@@ -736,12 +737,13 @@ def test_four_players_play_a_model_game_drawn_from_its_declarations(
         expect_week(first, week)
         for page, value in zip(players, ["5", "6", "7", "8"], strict=True):
             decide(page, value)
+    for page in players:  # the last week closed: only then are the results the final ones
+        expect(page.locator("#round-line")).to_have_text("Game over: 3 weeks played")
     results = game_state(server, game["game_id"])["results"]
     team_cost = f"${results['team']['cost']:,.2f}"
     for page in players:
         debrief = page.get_by_test_id("debrief")
         expect(debrief).to_be_visible()
-        expect(page.locator("#round-line")).to_have_text("Game over: 3 weeks played")
         expect(debrief.locator("figure.chart")).to_have_count(4)  # three declared, the score
         expect(debrief.get_by_test_id("team-cost")).to_have_text(team_cost)
         expect(debrief).to_contain_text("Customers ordered between 4 and 4 cases a week")
