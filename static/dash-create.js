@@ -54,20 +54,13 @@ export class CreateForm {
     error.textContent = "";
     const lobbyClass = $("lobby-class").checked;
     const teams = lobbyClass ? 0 : Number($("teams").value || "1");
-    if (!lobbyClass && (!Number.isInteger(teams) || teams < 1 || teams > 200)) {
-      error.textContent = "Teams must be a whole number from 1 to 200.";
+    const most = Number($("teams").max); // the API's limit, kept in the page (test_pages.py)
+    if (!lobbyClass && (!Number.isInteger(teams) || teams < 1 || teams > most)) {
+      error.textContent = `Teams must be a whole number from 1 to ${most.toLocaleString("en")}.`;
       $("teams").focus();
       return;
     }
-    const body = {
-      kind: $("kind").value,
-      title: $("title").value.trim(),
-      settings: readSettings($("settings")),
-      open_join: $("open-join").checked,
-      autostart: $("autostart").checked,
-    };
-    if ($("round-seconds").value.trim()) body.round_seconds = Number($("round-seconds").value);
-    if ($("seed").value.trim()) body.seed = Number($("seed").value);
+    const body = { ...this.fields(), autostart: $("autostart").checked };
     $("create-button").disabled = true;
     try {
       let created;
@@ -134,13 +127,8 @@ export class CreateForm {
     this.say(`The form holds the preset ${name}.`);
   }
 
-  async savePreset() {
-    const name = $("preset-name").value.trim() || $("preset").value;
-    if (!name) {
-      $("create-error").textContent = "Give the preset a name first.";
-      $("preset-name").focus();
-      return;
-    }
+  /** What the form says a game is made of: its kind, title, settings, joining, deadline and seed. */
+  fields() {
     const body = {
       kind: $("kind").value,
       title: $("title").value.trim(),
@@ -149,6 +137,17 @@ export class CreateForm {
     };
     if ($("round-seconds").value.trim()) body.round_seconds = Number($("round-seconds").value);
     if ($("seed").value.trim()) body.seed = Number($("seed").value);
+    return body;
+  }
+
+  async savePreset() {
+    const name = $("preset-name").value.trim() || $("preset").value;
+    if (!name) {
+      $("create-error").textContent = "Give the preset a name first.";
+      $("preset-name").focus();
+      return;
+    }
+    const body = this.fields();
     try {
       this.presets = (await api("PUT", `/api/presets/${encodeURIComponent(name)}`, { token: auth.credential, body })).presets;
       $("create-error").textContent = "";

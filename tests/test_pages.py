@@ -28,6 +28,7 @@ from gameserver.protocol import (
     GameStatus,
     javascript_constants,
 )
+from gameserver.server.newgame import MAX_TEAMS
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 PAGES = sorted(STATIC.glob("*.js"))  # static/vendor/ is a third party's, not a page
@@ -332,3 +333,10 @@ def test_the_game_check_leaves_comments_and_declared_paths_alone() -> None:
         "const value = at(view, figure.key); const word = display.round_word;\n"
     )
     assert game_knowledge("example.js", snippet) == []
+
+
+def test_the_dashboard_takes_as_many_teams_as_the_api() -> None:
+    # the form's field holds the limit, and the script checks against the field's
+    assert 'Number($("teams").max)' in (STATIC / "dash-create.js").read_text()
+    field = re.search(r'<input id="teams"[^>]*max="(\d+)"', (STATIC / "dashboard.html").read_text())
+    assert field is not None and int(field.group(1)) == MAX_TEAMS
