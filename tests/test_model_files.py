@@ -166,6 +166,10 @@ def test_a_model_outside_its_folder_is_refused(tmp_path: Path, model_cache: Path
         ),
         (("rounds = 5", "rounds = 500"), "time.rounds_maximum: 500 rounds need the model to run"),
         (('[score]\nvariable = "Tank"', ""), "score: is required"),
+        (
+            ('[score]\nvariable = "Tank"', '[score]\nvariable = "Tank"\nadds_up = "yes"'),
+            "tank.toml: score.adds_up: must be true or false, got 'yes'",
+        ),
     ],
 )
 def test_a_bad_description_is_refused_naming_the_field(

@@ -66,6 +66,17 @@ def test_the_final_views_equal_the_built_in_debrief_week_by_week() -> None:
         for figure in ("order", "inventory", "backlog", "incoming_order"):
             assert mine["roles"][role]["history"][figure] == built["roles"][role]["history"][figure]
     assert game.results(ours)["team"]["cost"] == beer.results(theirs)["team"]["cost"]
+    # Each week's cost, for a class's charts: the built-in game's, summing to the total.
+    assert game.display.debrief is not None and beer.display.debrief is not None
+    assert game.display.debrief.per_round == "history.score_change"
+    for role in ROLES:
+        weekly = mine["roles"][role]["history"]["score_change"]
+        assert weekly == built["roles"][role]["history"]["cost"]
+        assert sum(weekly) == mine["roles"][role]["score"]
+    halfway = game.facilitator_view(
+        replay_game(game, game.validate_settings({}), 1, decisions[:9])[-1]
+    )
+    assert len(halfway["roles"]["factory"]["history"]["score_change"]) == 9
 
 
 def test_a_decision_takes_effect_in_the_round_it_is_made() -> None:

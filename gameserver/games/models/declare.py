@@ -82,6 +82,7 @@ def display(d: Description) -> Display:
         ),
         lead=lead,
         decisions=_history(d.decisions[0].key),
+        per_round="history.score_change" if d.score_adds_up else "",
     )
     roles = {r.id: r for r in d.roles}
     briefings = {rid: r.briefing for rid, r in roles.items() if r.briefing}

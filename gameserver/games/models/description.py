@@ -150,6 +150,9 @@ class Description:
     score_format: Literal["number", "money", "percent"]
     better: Literal["lower", "higher"]
     team_variable: str
+    #: The score adds up over the rounds (a total cost): its change each round is the round's
+    #: score, for a class's charts.
+    score_adds_up: bool
     charts: tuple[ChartSpec, ...]
     debrief_charts: tuple[ChartSpec, ...]
     debrief_lead: tuple[NoteSpec, ...]
@@ -224,6 +227,7 @@ def parse(text: str, source: str) -> Description:
         score_format=score.choice("format", ("number", "money", "percent"), "number"),  # type: ignore[arg-type]
         better=score.choice("better", ("lower", "higher"), "higher"),  # type: ignore[arg-type]
         team_variable=score.text("team", ""),
+        score_adds_up=bool(score.get("adds_up", bool, False, "true or false")),
         charts=tuple(_chart(r) for r in top.tables("charts")),
         debrief_charts=(),
         debrief_lead=(),

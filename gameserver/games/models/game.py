@@ -18,6 +18,7 @@ on (``report = "before"``, the board game's order) or the one they produced (``"
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -299,7 +300,11 @@ class ModelGame(Game):
             history[x.key] = [d[role][x.key] for d in state["decisions"] if role in d]
         out["history"] = history
         model_role = self.model_names(state["settings"])[role]
-        out["score"] = state["series"][self._var(self.described.score_variable, model_role)][-1]
+        scores = state["series"][self._var(self.described.score_variable, model_role)]
+        out["score"] = scores[-1]
+        if self.described.score_adds_up:  # each round's share of the total
+            ends = scores[len(scores) - 1 - state["round"] :]
+            history["score_change"] = [after - before for before, after in itertools.pairwise(ends)]
         return out
 
     def view(self, state: State, role: str) -> View:
