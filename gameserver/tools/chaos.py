@@ -204,9 +204,11 @@ async def _kill_at_moments(
         down = rng.uniform(0.0, 0.4)
         await asyncio.sleep(down)
         back = await node.start(within=120.0)
-        which = f"node {victim + 1} (holding {len(held)} games) " if len(servers.nodes) > 1 else ""
+        what = "SIGKILL"
+        if len(servers.nodes) > 1:
+            what += f" of node {victim + 1} (holding {len(held)} games)"
         out(
-            f"kill {n}/{len(moments)}: SIGKILL of {which}at {at}/{total} rounds, "
+            f"kill {n}/{len(moments)}: {what} at {at}/{total} rounds, "
             f"down {down:.2f} s, healthy {back:.2f} s after the restart"
         )
     if watchers:
