@@ -167,7 +167,7 @@ class PostgreSQLAdapter(StorageAdapter):
                 await migrate(conn, redacted(self.dsn))
         except BaseException as exc:
             await pool.close()
-            if isinstance(exc, asyncpg.PostgresError | asyncpg.InterfaceError):
+            if isinstance(exc, FAILURES):
                 raise StorageError(f"postgresql: migrating failed: {exc}") from exc
             raise
         writer = Writer(
@@ -327,7 +327,7 @@ class PostgreSQLAdapter(StorageAdapter):
         row = (d.collection, d.key, d.schema_version, float(d.updated_at), d.payload)
         try:
             await pool.execute(_UPSERT_DOCUMENT, *row)
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+        except FAILURES as exc:
             where = f"{d.collection}/{d.key}"
             raise StorageError(f"postgresql: saving document {where} failed: {exc}") from exc
 
