@@ -48,8 +48,10 @@ from __future__ import annotations
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
+
+from storage.errors import StorageError
 
 if TYPE_CHECKING:
     from storage.leases import Leases
@@ -179,6 +181,19 @@ class Document:
     schema_version: int
     updated_at: float
     payload: bytes
+
+
+def advanced(snapshot: Snapshot, header: SnapshotHeader) -> Snapshot:
+    """``snapshot`` with the columns :meth:`StorageAdapter.advance_round` writes taken from
+    ``header``."""
+    return replace(
+        snapshot,
+        status=header.status,
+        in_progress=header.in_progress,
+        round=header.round,
+        updated_at=header.updated_at,
+        summary=header.summary,
+    )
 
 
 def check_document_key(collection: str, key: str) -> None:
@@ -339,6 +354,29 @@ class StorageAdapter(ABC):
         by comparing ``snapshot.round`` with :meth:`load_rounds`. A round already stored under
         the same key is replaced.
         """
+
+    async def advance_round(self, record: RoundRecord, header: SnapshotHeader) -> None:
+        """Store a completed round and bring the game's snapshot's columns up to it, keeping
+        the snapshot's payload as it is.
+
+        From ``header`` only ``status``, ``in_progress``, ``round``, ``updated_at`` and
+        ``summary`` are written; the rest of the snapshot (its payload, kind, group, creation
+        time) stays. The server calls this for most rounds instead of :meth:`append_round`:
+        the payload then lags behind the rounds, and the server brings a game read back up to
+        date by replaying the rounds after its payload's own round. Atomic like
+        :meth:`append_round`. The game must have a snapshot: if it has none, the adapter
+        raises :class:`~storage.errors.StorageError` or stores nothing.
+
+        Not abstract: this default reads the snapshot and writes it back whole with the round
+        through :meth:`append_round`: right for any store. SQLite and PostgreSQL override it
+        with an update of the columns alone.
+        """
+        snapshot = await self.load_snapshot(record.game_id)
+        if snapshot is None:
+            raise StorageError(
+                f"{self.name}: game {record.game_id!r} has no snapshot to advance", record.game_id
+            )
+        await self.append_round(record, advanced(snapshot, header))
 
     @abstractmethod
     async def load_rounds(self, game_id: str, after: int = 0) -> list[RoundRecord]:

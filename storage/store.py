@@ -273,6 +273,33 @@ class Store:
         record = RoundRecord(game_id, round, RECORD_VERSION, time.time(), self._codec.encode(data))
         await self._write(game_id, self.adapter.append_round(record, self._snapshot(game)))
 
+    async def advance_round(
+        self, game_id: str, round: int, data: dict[str, Any], game: StoredGame
+    ) -> None:
+        """Store a completed round and bring the game's columns (status, round, summary) up
+        to ``game``'s, atomically, keeping its stored data as it is (``game.data`` is not
+        written): see :meth:`storage.adapter.StorageAdapter.advance_round`."""
+        if game.game_id != game_id:
+            raise ValueError(
+                f"round of game {game_id!r} given with the snapshot of {game.game_id!r}"
+            )
+        _check_round(game_id, round)
+        _check_round(game_id, game.round)
+        now = time.time()
+        record = RoundRecord(game_id, round, RECORD_VERSION, now, self._codec.encode(data))
+        header = SnapshotHeader(
+            game_id,
+            game.kind,
+            game.status,
+            game.in_progress,
+            game.round,
+            game.created_at,
+            now,
+            game.group,
+            None if game.summary is None else orjson.dumps(game.summary).decode(),
+        )
+        await self._write(game_id, self.adapter.advance_round(record, header))
+
     async def load_rounds(self, game_id: str, after: int = 0) -> list[StoredRound]:
         """The game's rounds numbered above ``after``, in order."""
         records = await self._read(game_id, self.adapter.load_rounds(game_id, after))

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -41,6 +42,7 @@ from storage import (
     Snapshot,
     SnapshotHeader,
     StorageAdapter,
+    StorageError,
     Store,
     StoredGame,
 )
@@ -380,6 +382,47 @@ class AdapterConformance:
         await adapter.append_round(round_record("g1", 1, b"old"), snap("g1", 1))
         await adapter.append_round(round_record("g1", 1, b"new"), snap("g1", 1, payload=b"n"))
         assert [r.payload for r in await adapter.load_rounds("g1")] == [b"new"]
+
+    async def test_advance_round_keeps_the_payload_and_moves_the_columns(
+        self, adapter: StorageAdapter
+    ) -> None:
+        first = snap("g1", 1, payload=b"whole at 1", group="A", summary='{"v": 1}')
+        await adapter.append_round(round_record("g1", 1, b"r1"), first)
+        later = snap(
+            "g1",
+            3,
+            payload=b"not written",
+            status="finished",
+            in_progress=False,
+            group="A",
+            summary='{"v": 2}',
+            updated_at=1_700_000_999.5,
+        )
+        for n in (2, 3):
+            await adapter.advance_round(round_record("g1", n, b"r%d" % n), SnapshotHeader.of(later))
+        stored = await adapter.load_snapshot("g1")
+        assert stored == replace(later, payload=b"whole at 1", created_at=first.created_at)
+        assert [r.payload for r in await adapter.load_rounds("g1")] == [b"r1", b"r2", b"r3"]
+        [header] = await adapter.load_headers(HeaderQuery(groups=frozenset({"A"})))
+        assert header == SnapshotHeader.of(stored)
+        assert [s.game_id for s in await adapter.load_snapshots(in_progress_only=True)] == []
+
+    async def test_advance_round_of_a_game_without_a_snapshot_stores_nothing(
+        self, adapter: StorageAdapter
+    ) -> None:
+        await adapter.save_snapshot(snap("g2", 0))
+        missing, present = await asyncio.gather(
+            adapter.advance_round(round_record("g1", 1), SnapshotHeader.of(snap("g1", 1))),
+            adapter.advance_round(round_record("g2", 1), SnapshotHeader.of(snap("g2", 1))),
+            return_exceptions=True,
+        )
+        assert missing is None or isinstance(missing, StorageError), missing
+        assert present is None, present
+        assert await adapter.load_rounds("g1") == []
+        assert await adapter.load_snapshot("g1") is None
+        # The other game's round, in the same batch, is not taken down with it.
+        assert [r.round for r in await adapter.load_rounds("g2")] == [1]
+        assert (await adapter.load_snapshot("g2")).round == 1  # type: ignore[union-attr]
 
     # -- delete
 

@@ -253,6 +253,14 @@ class PostgreSQLAdapter(StorageAdapter):
         row = (r.game_id, r.round, r.schema_version, float(r.created_at), r.payload)
         await self._submit("round", r.game_id, row + _snapshot_row(snapshot))
 
+    async def advance_round(self, record: RoundRecord, header: SnapshotHeader) -> None:
+        """Insert the round and update the game row's columns (not its payload) in one
+        statement; nothing is stored if the game has no row."""
+        r, h = record, header
+        row = (r.game_id, r.round, r.schema_version, float(r.created_at), r.payload)
+        columns = (h.status, h.in_progress, h.round, float(h.updated_at), h.summary)
+        await self._submit("advance", r.game_id, row + columns)
+
     async def delete_game(self, game_id: str) -> bool:
         """Delete the game's rows from all three tables in one statement."""
         deleted: bool = await self._submit("delete", game_id, (game_id,))

@@ -71,6 +71,17 @@ APPEND_ROUND = """
         round = excluded.round, schema_version = excluded.schema_version,
         created_at = excluded.created_at, updated_at = excluded.updated_at,
         payload = excluded.payload, grp = excluded.grp, summary = excluded.summary"""
+# A round, and the game row's columns (not its payload) brought up to it: advance_round.
+# Nothing at all is stored for a game without its row.
+ADVANCE_ROUND = """
+    WITH stored_round AS (
+        INSERT INTO rounds (game_id, round, schema_version, created_at, payload)
+        SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT FROM games WHERE game_id = $1)
+        ON CONFLICT (game_id, round) DO UPDATE SET
+            schema_version = excluded.schema_version, created_at = excluded.created_at,
+            payload = excluded.payload)
+    UPDATE games SET status = $6, in_progress = $7, round = $8, updated_at = $9, summary = $10
+    WHERE game_id = $1"""
 # Data-modifying WITH clauses always run to completion, read or not.
 DELETE_GAME = """
     WITH d AS (DELETE FROM decisions WHERE game_id = $1 RETURNING 1),
@@ -78,12 +89,18 @@ DELETE_GAME = """
          g AS (DELETE FROM games WHERE game_id = $1 RETURNING 1)
     SELECT EXISTS (SELECT FROM d) OR EXISTS (SELECT FROM r) OR EXISTS (SELECT FROM g)"""
 
-STATEMENTS = {"snapshot": UPSERT_SNAPSHOT, "decision": UPSERT_DECISION, "round": APPEND_ROUND}
+STATEMENTS = {
+    "snapshot": UPSERT_SNAPSHOT,
+    "decision": UPSERT_DECISION,
+    "round": APPEND_ROUND,
+    "advance": ADVANCE_ROUND,
+}
 
 _WHAT = {
     "snapshot": "saving the snapshot",
     "decision": "saving a decision",
     "round": "appending a round",
+    "advance": "appending a round",
     "delete": "deleting",
 }
 

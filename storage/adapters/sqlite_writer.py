@@ -41,10 +41,16 @@ UPSERT_ROUND = """
         schema_version = excluded.schema_version, created_at = excluded.created_at,
         payload = excluded.payload"""
 
+# The game row's columns a round brings up to date when its payload is kept (advance_round).
+UPDATE_COLUMNS = """
+    UPDATE games SET status = ?, in_progress = ?, round = ?, updated_at = ?, summary = ?
+    WHERE game_id = ?"""
+
 _WHAT = {
     "snapshot": "saving the snapshot",
     "decision": "saving a decision",
     "round": "appending a round",
+    "advance": "appending a round",
     "delete": "deleting",
     "pragma": "reading a pragma",
 }
@@ -160,7 +166,7 @@ def _run_batch(conn: sqlite3.Connection, ops: list[Op]) -> list[Any]:
     i, n = 0, len(ops)
     while i < n:
         kind = ops[i].kind
-        if kind not in ("snapshot", "decision", "round"):
+        if kind not in ("snapshot", "decision", "round", "advance"):
             values.append(_apply(conn, ops[i]))
             i += 1
             continue
@@ -172,6 +178,12 @@ def _run_batch(conn: sqlite3.Connection, ops: list[Op]) -> list[Any]:
             conn.executemany(UPSERT_SNAPSHOT, [op.params for op in group])
         elif kind == "decision":
             conn.executemany(UPSERT_DECISION, [op.params for op in group])
+        elif kind == "advance":
+            conn.executemany(UPSERT_ROUND, [op.params[0] for op in group])
+            before = conn.total_changes
+            conn.executemany(UPDATE_COLUMNS, [op.params[1] for op in group])
+            if conn.total_changes - before != len(group):  # a game without its row
+                raise _NoSnapshot  # the slow path finds which, and fails that one alone
         else:
             # All rounds of the run, then all snapshots: different tables, and each table
             # still sees its rows in submission order, so the last snapshot wins as it should.
@@ -212,6 +224,10 @@ def _apply(conn: sqlite3.Connection, op: Op) -> Any:
     elif op.kind == "round":
         conn.execute(UPSERT_ROUND, op.params[0])
         conn.execute(UPSERT_SNAPSHOT, op.params[1])
+    elif op.kind == "advance":
+        conn.execute(UPSERT_ROUND, op.params[0])
+        if conn.execute(UPDATE_COLUMNS, op.params[1]).rowcount != 1:
+            raise _NoSnapshot("the game has no snapshot to advance")
     elif op.kind == "delete":
         removed = 0
         for table in ("games", "decisions", "rounds"):
@@ -222,6 +238,10 @@ def _apply(conn: sqlite3.Connection, op: Op) -> Any:
     else:
         raise ValueError(f"unknown write kind {op.kind!r}")
     return None
+
+
+class _NoSnapshot(Exception):
+    """A round advanced a game that has no row (see StorageAdapter.advance_round)."""
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
