@@ -23,11 +23,11 @@ from gameserver.protocol import GameStatus, Submit
 from gameserver.replay import replay_game
 from gameserver.server import events as ev
 from gameserver.server.config import Config
-from gameserver.server.gamestore import GameStore
+from gameserver.server.gamestore import SNAPSHOT_EVERY, GameStore
 from gameserver.server.hub import Hub
 from gameserver.server.newgame import Options
 from gameserver.server.records import BotSeat
-from storage import RoundRecord, Snapshot, open_store
+from storage import RoundRecord, Snapshot, SnapshotHeader, open_store
 from storage.adapters.sqlite import SQLiteAdapter
 
 ROLES = ["retailer", "wholesaler", "distributor", "factory"]
@@ -68,6 +68,12 @@ class FlakyAdapter(SQLiteAdapter):
             self.fail_rounds -= 1
             raise OSError("disk full")
         await super().append_round(record, snapshot)
+
+    async def advance_round(self, record: RoundRecord, header: SnapshotHeader) -> None:
+        if self.fail_rounds:
+            self.fail_rounds -= 1
+            raise OSError("disk full")
+        await super().advance_round(record, header)
 
 
 def make_hub(path: Path, adapter: SQLiteAdapter | None = None, **config: Any) -> Hub:
@@ -111,6 +117,73 @@ async def test_a_game_played_in_process_equals_its_replay(hub: Hub) -> None:
     assert made.driver.room.record.state == states[-1]
     assert [m["round"] for m in outboxes["factory"].of("round")] == [1, 2, 3, 4, 5]
     assert all(m["duplicate"] is False for m in outboxes["retailer"].of("ack"))
+
+
+async def stored_state_round(hub: Hub, game_id: str) -> tuple[int, int]:
+    """The rounds played as the stored columns say, and as the stored record's state says."""
+    stored = await hub.store.store.load_game(game_id)
+    assert stored is not None
+    return stored.round, get_game("beer").current_round(stored.data["state"])
+
+
+async def test_rounds_between_whole_records_are_read_and_restored_by_replay(
+    tmp_path: Path,
+) -> None:
+    """Most rounds store the round and the game's columns, not its whole record (which holds
+    the state): every read, restore and eviction still gives the game as it is."""
+    hub = make_hub(tmp_path, idle_timeout=3600.0)
+    await hub.start()
+    made = await hub.create_game("beer", {"weeks": 12}, Options(seed=5, autostart=True))
+    game_id, driver = made.driver.game_id, made.driver
+    outboxes = await seat_all(hub, game_id)
+    for week in range(1, SNAPSHOT_EVERY + 4):
+        await play_round(hub, game_id, outboxes, week)
+    played = SNAPSHOT_EVERY + 3
+    columns, state_round = await stored_state_round(hub, game_id)
+    assert columns == played and state_round < played  # the stored record lags
+    # Read without bringing it back (what an export or a listing does): caught up.
+    record = await hub.store.read(game_id)
+    assert record is not None and record.state == driver.room.record.state
+    assert record.last_round_ids == driver.room.record.last_round_ids
+    [listed] = await hub.store.list_games(group=record.session_id or "")
+    assert listed.state == driver.room.record.state
+    # A decision of the open round, then a crash-like restart: restored exactly.
+    await driver.submit(outboxes["retailer"], "retailer", Submit(played + 1, "x", {"order": 7}))
+    expected = driver.room.record
+    await hub.stop()
+    again = make_hub(tmp_path, idle_timeout=0.0)
+    await again.start()
+    room = (await again.driver(game_id)).room
+    assert room.record.state == expected.state and room.round == played
+    assert room.pending["retailer"].decision == {"order": 7}
+    # Played on to the end: equal to the game replayed from its rounds.
+    driver = await again.driver(game_id)
+    for role, outbox in outboxes.items():
+        driver.connect(outbox, role)
+    for week in range(played + 1, 13):
+        await play_round(again, game_id, outboxes, week)
+    assert room.status == GameStatus.FINISHED
+    rounds = await again.store.load_rounds(game_id)
+    states = replay_game(get_game("beer"), {"weeks": 12}, 5, (r.decisions for r in rounds))
+    assert room.record.state == states[-1]
+    assert await stored_state_round(again, game_id) == (12, 12)  # the last round: whole
+    await again.stop()
+
+
+async def test_a_game_leaving_memory_writes_its_record_whole_first(tmp_path: Path) -> None:
+    hub = make_hub(tmp_path, idle_timeout=0.0)
+    await hub.start()
+    made = await hub.create_game("beer", {}, Options(seed=2, autostart=True))
+    game_id = made.driver.game_id
+    outboxes = await seat_all(hub, game_id)
+    for week in (1, 2, 3):
+        await play_round(hub, game_id, outboxes, week)
+    assert (await stored_state_round(hub, game_id))[1] < 3
+    for outbox in outboxes.values():
+        made.driver.disconnect(outbox)
+    assert await hub.evict_idle() == 1 and game_id not in hub.drivers
+    assert await stored_state_round(hub, game_id) == (3, 3)
+    await hub.stop()
 
 
 async def test_idle_games_leave_memory_are_read_without_coming_back_and_come_back_on_access(

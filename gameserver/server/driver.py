@@ -34,7 +34,7 @@ from gameserver.protocol import Submit, encode
 from gameserver.server import changes
 from gameserver.server import events as ev
 from gameserver.server.decisions import DecisionSaves, Spawn
-from gameserver.server.gamestore import GameStore
+from gameserver.server.gamestore import SNAPSHOT_EVERY, GameStore, Snapshots
 from gameserver.server.metrics import Metrics
 from gameserver.server.room import Room
 from gameserver.server.turn import Turn
@@ -85,6 +85,9 @@ class Driver:
         self._waiting: dict[ev.SaveDecision, asyncio.Future[asyncio.Task[None] | None]] = {}
         self._running = 0  # effect lists being carried out (saves in flight)
         self.last_active = time.monotonic()
+        # A model's engine steps slowly: its record is written whole every round, so that
+        # reading it back never replays a step.
+        self._snapshots = Snapshots(1 if room.game.slow_step else SNAPSHOT_EVERY)
 
     @property
     def game_id(self) -> str:
@@ -162,6 +165,14 @@ class Driver:
         if self.room.has_peers() or self.room.busy or self._running:
             return None
         return now - self.last_active
+
+    async def write_whole(self) -> None:
+        """Write the game's record whole if rounds were stored after the last whole one (see
+        :class:`Snapshots`): before it leaves memory, so that reading it needs no replay."""
+        if self._snapshots.behind:
+            record = self.room.record
+            await self._store.save_game(record)
+            self._snapshots.saved(record, self.room.round, whole=True)
 
     def stop(self) -> None:
         """Leave memory: no timer fires any more."""
@@ -258,10 +269,15 @@ class Driver:
         started = time.perf_counter()
         try:
             if isinstance(save, ev.SaveRound):
-                await self._store.append_round(save.record, save.game)
+                round_no = save.record.round
+                whole = self._snapshots.whole(save.game, round_no)
+                await self._store.append_round(save.record, save.game, whole=whole)
+                self._snapshots.saved(save.game, round_no, whole=whole)
                 self._metrics.rounds += 1
             else:
                 await self._store.save_game(save.game)
+                round_no = self.room.game.current_round(save.game.state)
+                self._snapshots.saved(save.game, round_no, whole=True)
         except GameServerError as exc:
             outcome: ev.Event = ev.SaveFailed(save, exc)
         except Exception as exc:  # the room must hear of every save, or its game stalls

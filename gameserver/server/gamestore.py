@@ -73,7 +73,7 @@ def _failure(exc: Exception, what: str, subject: object) -> StorageFailure:
     return StorageFailure(f"{what}{subject}: {type(exc).__name__}: {exc}")
 
 
-def _stored(record: GameRecord, game: Game) -> StoredGame:
+def _stored(record: GameRecord, game: Game, data: dict[str, Any] | None = None) -> StoredGame:
     return StoredGame(
         game_id=record.game_id,
         kind=record.kind,
@@ -81,7 +81,7 @@ def _stored(record: GameRecord, game: Game) -> StoredGame:
         in_progress=record.status.in_progress,
         round=game.current_round(record.state),
         created_at=record.created_at,
-        data=game_to_json(record),
+        data=game_to_json(record) if data is None else data,
         group=record.session_id or "",
         summary=summary_of(record, game),
     )
@@ -92,6 +92,47 @@ def _record(stored: StoredGame) -> GameRecord:
         return game_from_json(stored.data)
     except LayoutError as exc:
         raise StorageFailure(f"game {stored.game_id}: {exc}") from exc
+
+
+#: A closed round rewrites its game's stored record whole at least every this many rounds.
+SNAPSHOT_EVERY = 8
+
+
+class Snapshots:
+    """When a closed round rewrites its game's stored record whole; one per game in memory.
+
+    Every round stores its round record and brings the game's columns (status, rounds played,
+    summary) up to date. The record itself (the state, which holds the game's history and grows
+    with it, and everything else) is encoded and written whole only for the first round saved
+    after the game came into memory, once every ``every`` rounds, and whenever the record differs
+    from the last one written whole in anything but what its rounds give back by replaying
+    them (the state, the last round's ids and defaults): the last round, a deadline, a seat, a
+    setting. Reading the game back replays the rounds after its stored state
+    (:meth:`GameStore.read`, and restoring it): the rules are deterministic.
+    """
+
+    def __init__(self, every: int = SNAPSHOT_EVERY) -> None:
+        self.every = max(1, every)
+        self._base: GameRecord | None = None  # the last record written whole, rounds blanked
+        self._round = 0  # its round
+        #: Whether rounds were stored after the last record written whole.
+        self.behind = False
+
+    def whole(self, game: GameRecord, round_no: int) -> bool:
+        """Whether the round ``round_no`` that made ``game`` writes it whole."""
+        if self._base is None or round_no - self._round >= self.every:
+            return True
+        return _without_rounds(game) != self._base
+
+    def saved(self, game: GameRecord, round_no: int, *, whole: bool) -> None:
+        """``game``, as of round ``round_no``, is stored (``whole`` or not)."""
+        if whole:
+            self._base, self._round = _without_rounds(game), round_no
+        self.behind = not whole
+
+
+def _without_rounds(record: GameRecord) -> GameRecord:
+    return replace(record, state={}, last_round_ids={}, last_defaulted={})
 
 
 class GameStore:
@@ -152,10 +193,18 @@ class GameStore:
             for (game_id, _save), outcome in zip(decisions, outcomes, strict=True)
         ]
 
-    async def append_round(self, record: RoundRecord, game: GameRecord) -> None:
-        """A closed round and the game's record after it, atomically."""
-        stored = _stored(game, get_game(game.kind))
-        call = self.store.append_round(game.game_id, record.round, round_to_json(record), stored)
+    async def append_round(
+        self, record: RoundRecord, game: GameRecord, *, whole: bool = True
+    ) -> None:
+        """A closed round and the game's record after it, atomically. Not ``whole``: the
+        stored record stays as it was and only its columns follow (see :class:`Snapshots`)."""
+        data = round_to_json(record)
+        if whole:
+            stored = _stored(game, get_game(game.kind))
+            call = self.store.append_round(game.game_id, record.round, data, stored)
+        else:
+            stored = _stored(game, get_game(game.kind), data={})
+            call = self.store.advance_round(game.game_id, record.round, data, stored)
         await _guard(call, "saving a round of game ", game.game_id)
 
     async def copy_rounds(self, source: str, target: GameRecord, up_to: int) -> None:
@@ -173,9 +222,9 @@ class GameStore:
     # -- reading ------------------------------------------------------------------------------
 
     async def read(self, game_id: str) -> GameRecord | None:
-        """The game's stored record as it is (not caught up with later rounds)."""
+        """The game's stored record, caught up with the rounds stored after it."""
         stored = await _guard(self.store.load_game(game_id), "reading game ", game_id)
-        return None if stored is None else _record(stored)
+        return None if stored is None else await self._caught_up(_record(stored), stored.round)
 
     async def load(self, game_id: str) -> LoadedGame | None:
         """The game whole, to bring into memory; None if there is none."""
@@ -226,7 +275,8 @@ class GameStore:
             result = await _guard(call, "listing the games of ", group)
         for error in result.errors:
             log.error("listing: %s", error)
-        return await asyncio.to_thread(_records, result.games)
+        records = await asyncio.to_thread(_records, result.games)
+        return [await self._caught_up(record, played) for record, played in records]
 
     async def list_headers(self, query: HeaderQuery) -> list[GameHeader]:
         """A page of stored games, their summaries but not their records (see
@@ -266,21 +316,36 @@ class GameStore:
             await self.save_game(_record(stored))
         return len(result.games)
 
+    async def _caught_up(self, record: GameRecord, played: int | None = None) -> GameRecord:
+        """``record`` with the rounds stored after its state replayed: a record written a few
+        rounds back (:class:`Snapshots`), or by a store that cannot write a round and its
+        record atomically. ``played``: the rounds the stored columns say were played (when
+        known, no rounds are read unless it is ahead of the record)."""
+        game = get_game(record.kind)
+        at = game.current_round(record.state)
+        if played is not None and played <= at:
+            return record
+        later = await self.load_rounds(record.game_id, after=at)
+        if not later:
+            return record
+        decisions = [r.decisions for r in later]
+        if game.slow_step:  # a model's engine: off the loop, which serves other games
+            states = await asyncio.to_thread(_replayed, game, record.state, decisions)
+        else:
+            states = _replayed(game, record.state, decisions)
+        last = later[-1]
+        changes: dict[str, Any] = {
+            "state": states[-1],
+            "last_round_ids": last.ids,
+            "last_defaulted": {role: last.decisions[role] for role in last.defaulted},
+        }
+        if game.is_over(states[-1]):
+            changes.update(status=GameStatus.FINISHED, deadline=None, paused_remaining=None)
+        return replace(record, **changes)
+
     async def _whole(self, record: GameRecord) -> LoadedGame:
         game = get_game(record.kind)
-        # A snapshot older than its last round (a store that cannot write both atomically):
-        # replay the rounds after it; the rules are deterministic.
-        later = await self.load_rounds(record.game_id, after=game.current_round(record.state))
-        if later:
-            decisions = [r.decisions for r in later]
-            if game.slow_step:  # a model's engine: off the loop, which serves other games
-                states = await asyncio.to_thread(_replayed, game, record.state, decisions)
-            else:
-                states = _replayed(game, record.state, decisions)
-            changes: dict[str, Any] = {"state": states[-1], "last_round_ids": later[-1].ids}
-            if game.is_over(states[-1]):
-                changes["status"] = GameStatus.FINISHED
-            record = replace(record, **changes)
+        record = await self._caught_up(record)
         open_round = game.current_round(record.state) + 1
         call = self.store.load_decisions(record.game_id, open_round)
         raw = await _guard(call, "reading the decisions of game ", record.game_id)
@@ -299,11 +364,12 @@ class SaveDecisionLike(Protocol):
     pending: PendingDecision
 
 
-def _records(games: list[StoredGame]) -> list[GameRecord]:
+def _records(games: list[StoredGame]) -> list[tuple[GameRecord, int]]:
+    """Each game's record and the rounds its columns say were played."""
     out = []
     for stored in games:
         try:
-            out.append(_record(stored))
+            out.append((_record(stored), stored.round))
         except StorageFailure as exc:
             log.error("listing: %s", exc)
     return out

@@ -419,6 +419,13 @@ class Hub:
             idle = driver.idle_for(now)
             if idle is None or idle < self.config.idle_timeout:
                 continue
+            try:
+                await driver.write_whole()
+            except StorageFailure as exc:  # stays in memory; the next sweep tries again
+                log.error("game %s stays in memory: %s", game_id, exc)
+                continue
+            if self.drivers.get(game_id) is not driver or driver.idle_for(now) is None:
+                continue  # deleted, or someone came back, while it was written
             driver.stop()
             del self.drivers[game_id]
             evicted += 1
