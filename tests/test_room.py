@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from gameserver.errors import CloseCode, ErrorCode, GameServerError, StorageFailure
@@ -181,6 +181,53 @@ def test_the_last_decision_closes_the_round_and_views_go_out_after_its_save() ->
         (message,) = of(peer, "round")
         assert message["role"] == role and message["round"] == 1 and message["open_round"] == 2
     assert h.room.round == 1 and h.room.pending == {}
+
+
+def three_saved(round_seconds: float | None = None) -> tuple[Harness, dict[str, Peer]]:
+    """A started game whose retailer, wholesaler and distributor decided round 1, saved."""
+    h, peers = started(round_seconds=round_seconds)
+    for n, role in enumerate(ROLES[:3]):
+        submit(h, peers[role], role, 5 + n, f"{role}-1")
+    h.complete_all()
+    return h, peers
+
+
+def test_the_decision_that_completes_a_round_is_saved_with_the_round() -> None:
+    h, peers = three_saved()
+    submit(h, peers["factory"], "factory", 11, "last")
+    # One save, the round's, which holds the decision; nothing told before it completes.
+    (save,) = h.saves
+    assert isinstance(save, ev.SaveRound) and save.carries is not None
+    assert save.record.decisions["factory"] == {"order": 11}
+    assert save.record.ids["factory"] == "last"
+    assert of(peers["factory"], "ack") == [] and of(peers["retailer"], "round") == []
+    # A resend meanwhile is answered by the ack that follows the save, not before.
+    submit(h, peers["factory"], "factory", 11, "last")
+    assert len(h.saves) == 1 and of(peers["factory"], "ack") == []
+    h.complete()
+    (acked,) = of(peers["factory"], "ack")
+    assert (acked["id"], acked["round"], acked["decision"]) == ("last", 1, {"order": 11})
+    assert peers["factory"].got.index(acked) < peers["factory"].got.index(
+        of(peers["factory"], "round")[0]
+    )
+    assert all(len(of(peer, "round")) == 1 for peer in peers.values())
+    assert h.room.round == 1 and h.room.pending == {}
+
+
+def test_when_a_round_saved_with_its_last_decision_fails_that_player_is_told() -> None:
+    h, peers = three_saved(round_seconds=60)
+    submit(h, peers["factory"], "factory", 11, "last")
+    h.complete(fail=True)
+    (error,) = of(peers["factory"], "error")
+    assert error["code"] == ErrorCode.STORAGE_FAILURE and error["id"] == "last"
+    assert of(peers["factory"], "ack") == [] and of(peers["retailer"], "round") == []
+    # The round stays open with the three saved decisions; no retry closes it without the
+    # fourth: the deadline still stands, and the player's resend closes it.
+    assert h.room.round == 0 and not h.room.closing and sorted(h.room.pending) == sorted(ROLES[:3])
+    assert h.timer == h.room.record.deadline
+    submit(h, peers["factory"], "factory", 11, "last")
+    h.complete_all()
+    assert h.room.round == 1 and of(peers["factory"], "ack")[-1]["id"] == "last"
 
 
 def test_a_resend_of_an_older_id_does_not_bring_the_old_decision_back() -> None:
@@ -612,6 +659,7 @@ def test_random_event_sequences_keep_the_invariants(
     # (round, role) -> the newest (by the order asked) decision acknowledged: seq, id, decision
     acked: dict[tuple[int, str], tuple[int, str, Any]] = {}
     committed_status = h.room.status
+    merged = [0]  # decisions acked with the round they completed
 
     def check_sends(effects: list[ev.Effect], done: ev.Save | None) -> None:
         nonlocal committed_status
@@ -624,10 +672,14 @@ def test_random_event_sequences_keep_the_invariants(
                 # A round's views go out only once its save completed.
                 assert isinstance(done, ev.SaveRound) and done.record.round == message["round"]
             if kind == "ack" and not message["duplicate"]:
-                assert isinstance(done, ev.SaveDecision) and done.pending.id == message["id"]
-                key = (message["round"], done.role)
-                if done.seq > acked.get(key, (0, "", None))[0]:
-                    acked[key] = (done.seq, message["id"], message["decision"])
+                # A decision is acked once saved: on its own, or with the round it completed.
+                decided = done.carries if isinstance(done, ev.SaveRound) else done
+                assert isinstance(decided, ev.SaveDecision)
+                assert decided.pending.id == message["id"]
+                key = (message["round"], decided.role)
+                if decided.seq > acked.get(key, (0, "", None))[0]:
+                    acked[key] = (decided.seq, message["id"], message["decision"])
+                merged[0] += decided is not done
             if kind == "status":
                 assert isinstance(done, ev.SaveGame) and message["status"] == done.game.status
 
@@ -687,3 +739,4 @@ def test_random_event_sequences_keep_the_invariants(
             break
         h.complete()
     assert not h.saves and not h.room.closing
+    event("a decision saved with its round" if merged[0] else "no decision saved with its round")

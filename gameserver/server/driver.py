@@ -236,6 +236,12 @@ class Driver:
         else:
             outcome = await self._save(effect)
         effects = self._handle(outcome)
+        carried = effect.carries if isinstance(effect, ev.SaveRound) else None
+        waiting = self._waiting.pop(carried, None) if carried is not None else None
+        if waiting is not None and not waiting.done():
+            # Someone awaits the decision this round was saved with (a resend through the API).
+            waiting.set_result(self._kick(effects))
+            return
         for then in effects:
             if isinstance(then, _WAITED):
                 await self._carry(effects)
@@ -274,6 +280,8 @@ class Driver:
                 await self._store.append_round(save.record, save.game, whole=whole)
                 self._snapshots.saved(save.game, round_no, whole=whole)
                 self._metrics.rounds += 1
+                if save.carries is not None:
+                    self._metrics.decisions += 1
             else:
                 await self._store.save_game(save.game)
                 round_no = self.room.game.current_round(save.game.state)

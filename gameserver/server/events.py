@@ -216,10 +216,13 @@ class SaveDecision:
 
 @dataclass(slots=True, eq=False)
 class SaveRound:
-    """Store a closed round and the game's new record together, atomically."""
+    """Store a closed round and the game's new record together, atomically. ``carries``: the
+    decision that completed the round, saved with it (it is in the round's record) rather than
+    on its own first; the room acks it once this save is done."""
 
     record: RoundRecord
     game: GameRecord
+    carries: SaveDecision | None = None
 
 
 @dataclass(slots=True, eq=False)

@@ -266,6 +266,9 @@ class Room:
                 code=ErrorCode.ROUND_CLOSED,
             )
         if round_no == self.open_round and self._closing is not None:
+            carried = self._closing.save.carries if self._closing.save is not None else None
+            if carried is not None and carried.role == role and carried.pending.id == event.id:
+                return []  # a resend of the decision the round is closing with: acked once saved
             raise Conflict(
                 f"round {round_no} is closing; decisions will be for round {round_no + 1}",
                 code=ErrorCode.ROUND_CLOSED,
@@ -278,7 +281,38 @@ class Room:
         self._check_open()
         decision = self.game.validate_decision(self.record.state, role, event.decision)
         pending = PendingDecision(decision, event.id, now, self._ballot.earlier_ids(role, event.id))
-        return [self._ballot.ask(role, self.open_round, pending, event.peer)]
+        save = self._ballot.ask(role, self.open_round, pending, event.peer)
+        if self._completes_round(role):
+            return self._close_with(save, now)
+        return [save]
+
+    def _completes_round(self, role: str) -> bool:
+        """Whether a decision of ``role`` just asked for is the last one the open round waits
+        for, with nothing else being saved: then it is saved with the round it closes."""
+        return (
+            self.record.status is RUNNING
+            and self._closing is None
+            and self._change is None
+            and not self.game.slow_step
+            and len(self._ballot.in_flight) == 1
+            and len(self.pending) == len(self._peers) - (role not in self.pending)
+        )
+
+    def _close_with(self, save: ev.SaveDecision, now: float) -> list[ev.Effect]:
+        """Close the round with ``save``'s decision in it: one save (the round's, which holds
+        the decision) instead of two one after the other, and one message to each player (the
+        ack and the views leave together). The ack still follows the save."""
+        decisions = {**self.pending, save.role: save.pending}
+        try:
+            round_record, record = changes.closed_round(
+                self.game, self.record, decisions, "all_submitted", now
+            )
+        except Exception:  # saved alone: the close that follows reports the fault
+            return [save]
+        closing = self._closing = _Closing("all_submitted", None)
+        self._alarm.retry_at = None
+        closing.save = ev.SaveRound(round_record, record, carries=save)
+        return [closing.save]
 
     def _check_open(self) -> None:
         status = self.status
@@ -426,6 +460,13 @@ class Room:
         closing = self._closing
         self._closing = None
         self._alarm.retries = 0
+        acked: list[ev.Effect] = []
+        carried = save.carries
+        if carried is not None:
+            self._ballot.done(carried)
+            if carried.peer is not None:
+                message = ack(carried.pending.id, carried.round, carried.pending.decision)
+                acked.append(ev.Send((carried.peer,), message))
         self._set_record(save.game)
         self._ballot.clear()
         # A line a round at INFO costs a few percent of the CPU of a busy server: a round every
@@ -440,7 +481,7 @@ class Room:
             ",".join(save.record.defaulted) or "-",
             " finished" if self.status == GameStatus.FINISHED else "",
         )
-        out: list[ev.Effect] = [*self._timer(), *self._views(now)]
+        out: list[ev.Effect] = [*acked, *self._timer(), *self._views(now)]
         if closing is not None and closing.ref is not None:
             out.append(ev.Resolve(closing.ref))
         return out + self._bots_decide(now) + self._next_command(now)
@@ -493,8 +534,19 @@ class Room:
             self._closing = None
             round_no = save.record.round
             out = []
+            carried = save.carries
+            if carried is not None:
+                # The decision that completed the round was not saved either: its player is
+                # told, as for any decision, and the round waits for it again (no retry).
+                self._ballot.done(carried)
+                if carried.peer is not None:
+                    text = f"your decision could not be saved: {error.message}"
+                    message = error_message(ErrorCode.STORAGE_FAILURE, text, carried.pending.id)
+                    out.append(ev.Send([carried.peer], message))
             if closing is not None and closing.ref is not None:
                 out.append(ev.Reject(closing.ref, error))
+                text = f"round {round_no} could not be saved: {error.message}"
+            elif carried is not None:
                 text = f"round {round_no} could not be saved: {error.message}"
             else:
                 delay = self._alarm.retry(now, save.record.closed_by)
