@@ -66,8 +66,10 @@ async def _finish(server: ServerProcess, entry: dict[str, Any], game: dict[str, 
         for role, client in players.items():
             await client.send({"type": "sync"})
             own = await client.expect("sync")
-            if own["decision"] is not None:
-                continue  # decided before the upgrade: kept, not asked again
+            if own["decision"] is not None or own["open_round"] != week:
+                # Decided before the upgrade: kept, not asked again (and so the round may
+                # already have closed with the decision before this seat's: all were in).
+                continue
             msg_id = f"new-{role}-{week}"
             frame = {"type": "submit", "round": week, "id": msg_id}
             await client.send({**frame, "decision": _decision(kind, role, week)})
