@@ -12,22 +12,16 @@ and a command is answered after their save. While a change of the game's record 
 (a round closing, a command), further commands wait in the room's queue, so two commands never
 race; decisions go on being taken meanwhile.
 
-Closing a round: when every seat has decided, the deadline passes, or the facilitator closes it.
-A close waits for decisions still being saved (a player who got an ack is always counted), then
-plays the round with defaults for the missing seats and saves it. A round whose save fails
-stays open; an automatic close is retried with backoff and reported to the facilitators, so a
-round never silently stays open past its deadline. A game whose step is slow
-(:attr:`Game.slow_step`) has its round played off the event loop: the room asks for it with a
-:class:`~gameserver.server.events.PlayRound` and saves what comes back. A round that cannot be
-played (the game's rules raise, or take longer than :attr:`Game.step_timeout`) stays open and
-pauses its game, with an error to the facilitators; resuming tries again.
+Closing a round (when every seat has decided, the deadline passes, or the facilitator closes
+it) is in :mod:`gameserver.server.closing`: the room keeps its :class:`Closing` while it waits,
+plays and saves, and carries on with its commands, timer and bots once it is over.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import deque
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from gameserver.errors import Conflict, ErrorCode, GameServerError, NotFound
 from gameserver.game import Game
@@ -46,21 +40,20 @@ from gameserver.server.alarm import Alarm
 from gameserver.server.audience import Audience
 from gameserver.server.ballot import Ballot
 from gameserver.server.bots import BotPolicies
+from gameserver.server.closing import (
+    Closing,
+    carried_ack,
+    log_closed,
+    not_saved,
+    round_with,
+    to_watchers,
+    views,
+)
 from gameserver.server.records import GameRecord, PendingDecision
 
 log = logging.getLogger(__name__)
 
 RUNNING, PAUSED, CREATED = GameStatus.RUNNING, GameStatus.PAUSED, GameStatus.CREATED
-
-
-@dataclass(slots=True)
-class _Closing:
-    """A round close asked for: waiting for decisions in flight, then being saved."""
-
-    reason: str
-    ref: ev.Ref | None
-    play: ev.PlayRound | None = None  # being played in a worker thread
-    save: ev.SaveRound | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +86,7 @@ class Room:
         self.restored = restored
         self._audience = Audience(seat.role for seat in record.seats)
         self._peers = self._audience.players  # each role's connection, looked up per decision
-        self._closing: _Closing | None = None
+        self._closing: Closing | None = None
         self._change: _Change | None = None
         self._queue: deque[ev.Command] = deque()
         self._alarm = Alarm()
@@ -189,12 +182,6 @@ class Room:
 
     def _status(self, now: float) -> ev.Send:
         return ev.Send(self.peers(), self._info(now))
-
-    def _to_watchers(self, code: ErrorCode, text: str) -> list[ev.Effect]:
-        watchers = self._audience.watchers
-        if not watchers:
-            return []
-        return [ev.Send(list(watchers), error_message(code, text))]
 
     # -- the one entry point ------------------------------------------------------------------
 
@@ -302,17 +289,12 @@ class Room:
         """Close the round with ``save``'s decision in it: one save (the round's, which holds
         the decision) instead of two one after the other, and one message to each player (the
         ack and the views leave together). The ack still follows the save."""
-        decisions = {**self.pending, save.role: save.pending}
-        try:
-            round_record, record = changes.closed_round(
-                self.game, self.record, decisions, "all_submitted", now
-            )
-        except Exception:  # saved alone: the close that follows reports the fault
+        closed = round_with(self.game, self.record, self.pending, save, now)
+        if closed is None:  # saved alone: the close that follows reports the fault
             return [save]
-        closing = self._closing = _Closing("all_submitted", None)
+        self._closing = Closing("all_submitted", None, save=closed)
         self._alarm.retry_at = None
-        closing.save = ev.SaveRound(round_record, record, carries=save)
-        return [closing.save]
+        return [closed]
 
     def _check_open(self) -> None:
         status = self.status
@@ -351,12 +333,12 @@ class Room:
         out.append(ev.PROGRESS_DUE)
         return out
 
-    # -- closing a round ----------------------------------------------------------------------
+    # -- closing a round (its steps are in :mod:`gameserver.server.closing`) ------------------
 
     def _begin_close(self, reason: str, ref: ev.Ref | None, now: float) -> list[ev.Effect]:
         if self._closing is not None:
             return [ev.Resolve(ref)] if ref is not None else []
-        self._closing = _Closing(reason, ref)
+        self._closing = Closing(reason, ref)
         self._alarm.retry_at = None
         return self._maybe_close(now)
 
@@ -373,65 +355,24 @@ class Room:
         ):
             return []
         status = self.status
-        if (
-            not status.in_progress
-            or status == CREATED
-            or (closing.reason == "deadline" and status != RUNNING)
-            or (closing.reason == "all_submitted" and not (status == RUNNING and self.all_in()))
-        ):
+        if not closing.holds(status, self.all_in()):
             # What asked for the close no longer holds (a pause or an end came first).
             self._closing = None
-            out: list[ev.Effect] = []
-            if closing.ref is not None:
-                out.append(ev.Reject(closing.ref, Conflict(f"the game is {status}")))
-            return out + self._timer() + self._next_command(now)
-        game = self.game
-        if game.slow_step:
-            play = ev.PlayRound(
-                self.record, dict(self.pending), closing.reason, now, game.step_timeout
-            )
-            closing.play = play
-            return [play]
+            return closing.dropped(status) + self._timer() + self._next_command(now)
         try:
-            round_record, record = changes.closed_round(
-                game, self.record, self.pending, closing.reason, now
-            )
+            return [closing.start(self.game, self.record, self.pending, now)]
         except Exception as exc:  # a fault in the game's rules must not wedge the game
             log.exception("round %d of game %s could not be played", self.open_round, self.game_id)
             return self._not_played(f"{type(exc).__name__}: {exc}", now)
-        closing.save = ev.SaveRound(round_record, record)
-        return [closing.save]
 
     def _played(self, event: ev.Played, now: float) -> list[ev.Effect]:
         closing = self._closing
-        if closing is None or closing.play is not event.play:
-            return []
-        closing.play = None
-        record = event.game
-        if record.deadline is not None:  # the next round's clock starts now, not before the step
-            record = replace(record, deadline=record.deadline + max(0.0, now - event.play.at))
-        closing.save = ev.SaveRound(event.record, record)
-        return [closing.save]
+        return [] if closing is None else closing.played(event, now)
 
     def _play_failed(self, event: ev.PlayFailed, now: float) -> list[ev.Effect]:
         closing = self._closing
-        if closing is None or closing.play is not event.play:
+        if closing is None or not closing.play_failed(event, self.game_id, self.open_round):
             return []
-        closing.play = None
-        if event.timed_out:
-            log.error(
-                "round %d of game %s took longer than %g s to play",
-                self.open_round,
-                self.game_id,
-                event.play.timeout,
-            )
-        else:
-            log.error(
-                "round %d of game %s could not be played: %s",
-                self.open_round,
-                self.game_id,
-                event.error,
-            )
         return self._not_played(event.error, now)
 
     def _not_played(self, why: str, now: float) -> list[ev.Effect]:
@@ -441,13 +382,7 @@ class Room:
         assert closing is not None
         self._closing = None
         paused = self.status == RUNNING
-        text = f"round {self.open_round} could not be played: {why}"
-        if paused:
-            text += "; the game is paused, resume it to try again"
-        error = Conflict(text, code=ErrorCode.ROUND_NOT_PLAYED)
-        out = self._to_watchers(ErrorCode.ROUND_NOT_PLAYED, text)
-        if closing.ref is not None:
-            out.append(ev.Reject(closing.ref, error))
+        out = closing.not_played(why, self.open_round, paused, self._audience.watchers)
         if paused:
             pause = ev.Pause(None)
             record, _ = changes.changed(self.record, pause, now)
@@ -457,42 +392,29 @@ class Room:
         return out + self._next_command(now)
 
     def _round_saved(self, save: ev.SaveRound, now: float) -> list[ev.Effect]:
-        closing = self._closing
-        self._closing = None
+        closing, self._closing = self._closing, None
         self._alarm.retries = 0
-        acked: list[ev.Effect] = []
-        carried = save.carries
-        if carried is not None:
-            self._ballot.done(carried)
-            if carried.peer is not None:
-                message = ack(carried.pending.id, carried.round, carried.pending.decision)
-                acked.append(ev.Send((carried.peer,), message))
+        if save.carries is not None:
+            self._ballot.done(save.carries)
         self._set_record(save.game)
         self._ballot.clear()
-        # A line a round at INFO costs a few percent of the CPU of a busy server: a round every
-        # seat decided is DEBUG; one that used a default, or that ended the game, is INFO.
-        notable = bool(save.record.defaulted) or self.status == GameStatus.FINISHED
-        log.log(
-            logging.INFO if notable else logging.DEBUG,
-            "round closed game=%s round=%d by=%s defaulted=%s%s",
-            self.game_id,
-            save.record.round,
-            save.record.closed_by,
-            ",".join(save.record.defaulted) or "-",
-            " finished" if self.status == GameStatus.FINISHED else "",
-        )
-        out: list[ev.Effect] = [*acked, *self._timer(), *self._views(now)]
+        log_closed(self.game_id, save, self.status)
+        out = [*carried_ack(save), *self._timer(), *views(self, self._audience, now)]
         if closing is not None and closing.ref is not None:
             out.append(ev.Resolve(closing.ref))
         return out + self._bots_decide(now) + self._next_command(now)
 
-    def _views(self, now: float) -> list[ev.Effect]:
-        """After a round: each player its own view, the facilitators theirs."""
-        audience = self._audience
-        out = audience.to_players(lambda role: messages.round_view(self, role, now))
-        if audience.watchers:
-            out.append(ev.Send(list(audience.watchers), messages.facilitator_round(self, now)))
-        return out
+    def _round_not_saved(
+        self, save: ev.SaveRound, error: GameServerError, now: float
+    ) -> list[ev.Effect]:
+        closing, self._closing = self._closing, None
+        if save.carries is not None:
+            self._ballot.done(save.carries)
+        ref = closing.ref if closing is not None else None
+        out, text = not_saved(save, error, ref, self._alarm, now)
+        log.error("game %s: %s", self.game_id, text)
+        out += to_watchers(self._audience.watchers, ErrorCode.STORAGE_FAILURE, text)
+        return out + self._timer() + self._next_command(now)
 
     def _timer_fired(self, now: float) -> list[ev.Effect]:
         alarm, record = self._alarm, self.record
@@ -530,33 +452,7 @@ class Room:
                 )
             return out + self._maybe_close(now)
         if isinstance(save, ev.SaveRound):
-            closing = self._closing
-            self._closing = None
-            round_no = save.record.round
-            out = []
-            carried = save.carries
-            if carried is not None:
-                # The decision that completed the round was not saved either: its player is
-                # told, as for any decision, and the round waits for it again (no retry).
-                self._ballot.done(carried)
-                if carried.peer is not None:
-                    text = f"your decision could not be saved: {error.message}"
-                    message = error_message(ErrorCode.STORAGE_FAILURE, text, carried.pending.id)
-                    out.append(ev.Send([carried.peer], message))
-            if closing is not None and closing.ref is not None:
-                out.append(ev.Reject(closing.ref, error))
-                text = f"round {round_no} could not be saved: {error.message}"
-            elif carried is not None:
-                text = f"round {round_no} could not be saved: {error.message}"
-            else:
-                delay = self._alarm.retry(now, save.record.closed_by)
-                text = (
-                    f"round {round_no} could not be saved ({error.message}); "
-                    f"trying again in {delay:g} s"
-                )
-            log.error("game %s: %s", self.game_id, text)
-            out += self._to_watchers(ErrorCode.STORAGE_FAILURE, text)
-            return out + self._timer() + self._next_command(now)
+            return self._round_not_saved(save, error, now)
         change = self._change
         self._change = None
         out = []
