@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +105,34 @@ async def test_views_are_private_and_progress_is_shared(server: ServerProcess) -
             if other != role:
                 assert other not in sync["view"], f"{role} sees {other}"
         assert "demand" not in text or role == "retailer"
+    for client in players.values():
+        await client.close()
+
+
+async def test_the_last_decision_of_a_round_is_acked_with_the_round(
+    server: ServerProcess,
+) -> None:
+    """The decision that completes a round is saved with it: its ack, then the round, and no
+    progress between them; the export has it."""
+    game = create(server, autostart=True)
+    players = await seat_all(server, game)
+    for role in ("retailer", "wholesaler", "distributor"):
+        await submit(players[role], 1, {"order": 5})
+    factory = players["factory"]
+    progress = await factory.expect("progress")
+    while len(progress["submitted"]) < 3:
+        progress = await factory.expect("progress")
+    factory._unread.clear()  # type: ignore[attr-defined]
+    await factory.send({"type": "submit", "round": 1, "id": "last", "decision": {"order": 12}})
+    acked, closed = await factory.recv(), await factory.recv()
+    assert (acked["type"], acked["id"], acked["decision"]) == ("ack", "last", {"order": 12})
+    assert (closed["type"], closed["round"]) == ("round", 1)
+    assert export_json(server, game)["rounds"][0]["decisions"]["factory"] == {"order": 12}
+    # One write for it: the round's. The three others were saved on their own first.
+    with closing(sqlite3.connect(server.data / "games.db")) as db:
+        query = "SELECT seat FROM decisions WHERE game_id = ? AND round = 1 ORDER BY seat"
+        seats = [seat for (seat,) in db.execute(query, (game["game_id"],))]
+    assert seats == ["distributor", "retailer", "wholesaler"]
     for client in players.values():
         await client.close()
 
