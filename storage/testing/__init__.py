@@ -25,9 +25,8 @@ too. The tests carry the asyncio mark, so pytest-asyncio's strict mode works.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import replace
-from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -35,10 +34,8 @@ import pytest_asyncio
 from storage import (
     DAMAGED,
     CorruptRecord,
-    DecisionRecord,
     Document,
     HeaderQuery,
-    RoundRecord,
     Snapshot,
     SnapshotHeader,
     StorageAdapter,
@@ -47,49 +44,16 @@ from storage import (
     StoredGame,
 )
 from storage.codec import ZSTD_MAGIC, Codec
-
-AdapterFactory = Callable[[], StorageAdapter]
-ALL_BYTES = bytes(range(256)) * 3
-
-
-def snap(game_id: str, round: int = 0, *, payload: bytes = b"{}", **kw: Any) -> Snapshot:
-    """A snapshot with plausible defaults; keyword arguments override any field."""
-    fields: dict[str, Any] = {
-        "kind": "beer",
-        "status": "running",
-        "in_progress": True,
-        "schema_version": 1,
-        "created_at": 1_700_000_000.25,
-        "updated_at": 1_700_000_100.5 + round,
-    }
-    fields.update(kw)
-    return Snapshot(game_id=game_id, round=round, payload=payload, **fields)
-
-
-def decision(game_id: str, round: int, seat: str, payload: bytes = b"{}") -> DecisionRecord:
-    """A decision with fixed version and time."""
-    return DecisionRecord(game_id, round, seat, 1, 1_700_000_050.125, payload)
-
-
-def round_record(game_id: str, round: int, payload: bytes = b"{}") -> RoundRecord:
-    """A round record with fixed version and a time that grows with the round."""
-    return RoundRecord(game_id, round, 1, 1_700_000_060.0 + round, payload)
-
-
-def document(collection: str, key: str, payload: bytes = b"{}") -> Document:
-    """A document with fixed version and time."""
-    return Document(collection, key, 1, 1_700_000_070.75, payload)
-
-
-def _grouped_games() -> list[Snapshot]:
-    """Games in groups "A", "B", "" (no group) and None (unknown), sorted by id."""
-    groups: list[str | None] = ["A", "B", "A", "", "B", "A", None, "", "A"]
-    games = [snap(f"g{n}", n, group=group) for n, group in enumerate(groups)]
-    return _by_id(games)
-
-
-def _by_id(snapshots: Iterable[Snapshot]) -> list[Snapshot]:
-    return sorted(snapshots, key=lambda s: s.game_id)
+from storage.testing.records import (
+    ALL_BYTES,
+    AdapterFactory,
+    by_id,
+    decision,
+    document,
+    grouped_games,
+    round_record,
+    snap,
+)
 
 
 @pytest.mark.asyncio
@@ -158,12 +122,12 @@ class AdapterConformance:
     # -- groups
 
     async def test_load_group_returns_exactly_its_snapshots(self, adapter: StorageAdapter) -> None:
-        games = _grouped_games()
+        games = grouped_games()
         for game in games:
             await adapter.save_snapshot(game)
         for group in ("A", "B", "", None):
             found = await adapter.load_group(group)
-            assert _by_id(found) == [g for g in games if g.group == group], group
+            assert by_id(found) == [g for g in games if g.group == group], group
         assert await adapter.load_group("a") == []  # groups are compared exactly
         assert await adapter.load_group("C") == []
 
@@ -171,7 +135,7 @@ class AdapterConformance:
         first = adapter_factory()
         if not first.durable:
             pytest.skip(f"{first.name} is not durable")
-        games = _grouped_games()
+        games = grouped_games()
         await first.open()
         for game in games:
             await first.save_snapshot(game)
@@ -181,7 +145,7 @@ class AdapterConformance:
         try:
             for group in ("A", "B", "", None):
                 found = await second.load_group(group)
-                assert _by_id(found) == [g for g in games if g.group == group], group
+                assert by_id(found) == [g for g in games if g.group == group], group
         finally:
             await second.close()
 
@@ -257,7 +221,7 @@ class AdapterConformance:
         assert await adapter.load_headers(HeaderQuery(groups=frozenset())) == []
 
     async def test_headers_of_the_unknown_group(self, adapter: StorageAdapter) -> None:
-        for game in _grouped_games():
+        for game in grouped_games():
             await adapter.save_snapshot(game)
         found = await adapter.load_headers(HeaderQuery(groups=frozenset({None, ""})))
         assert [(h.game_id, h.group) for h in found] == [("g3", ""), ("g6", None), ("g7", "")]
