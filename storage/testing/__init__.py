@@ -53,6 +53,16 @@ from storage.testing.records import (
 )
 from storage.testing.snapshots import SnapshotConformance
 
+__all__ = [
+    "ALL_BYTES",
+    "AdapterConformance",
+    "AdapterFactory",
+    "decision",
+    "document",
+    "round_record",
+    "snap",
+]
+
 
 @pytest.mark.asyncio
 class AdapterConformance(DocumentConformance, SnapshotConformance):
