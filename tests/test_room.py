@@ -71,6 +71,8 @@ class Harness:
         self.timer: float | None = None
         self.results: dict[int, Any] = {}
         self.progress_due = False
+        #: Decision saves asked for this turn of the loop, not handed to the store yet.
+        self.undispatched: list[ev.SaveDecision] = []
 
     def handle(self, event: ev.Event) -> list[ev.Effect]:
         if isinstance(event, ev.TimerFired):
@@ -80,6 +82,8 @@ class Harness:
         for effect in out:
             if isinstance(effect, ev.SaveDecision | ev.SaveRound | ev.SaveGame):
                 self.saves.append(effect)
+                if isinstance(effect, ev.SaveDecision):
+                    self.undispatched.append(effect)
             elif isinstance(effect, ev.Send):
                 for peer in effect.to:
                     assert isinstance(peer, Peer)
@@ -97,9 +101,24 @@ class Harness:
                 self.results[id(effect.ref)] = ("error", effect.error)
         return out
 
+    def end_turn(self) -> list[ev.Effect]:
+        """The loop turn ends, as the driver's decision batch does: the room may close its
+        round with the decisions not handed to the store yet (then they are not saved alone)."""
+        saves, self.undispatched = self.undispatched, []
+        if not saves:
+            return []
+        out = self.handle(ev.TurnEnded(saves))
+        for effect in out:
+            if isinstance(effect, ev.SaveRound):
+                for carried in effect.carries:
+                    self.saves.remove(carried)
+        return out
+
     def complete(self, save: ev.Save | None = None, *, fail: bool = False) -> list[ev.Effect]:
         save = save if save is not None else self.saves[0]
         self.saves.remove(save)
+        if save in self.undispatched:
+            self.undispatched.remove(save)
         if fail:
             return self.handle(ev.SaveFailed(save, StorageFailure("disk full")))
         return self.handle(ev.Saved(save))
@@ -195,9 +214,10 @@ def three_saved(round_seconds: float | None = None) -> tuple[Harness, dict[str, 
 def test_the_decision_that_completes_a_round_is_saved_with_the_round() -> None:
     h, peers = three_saved()
     submit(h, peers["factory"], "factory", 11, "last")
+    h.end_turn()
     # One save, the round's, which holds the decision; nothing told before it completes.
     (save,) = h.saves
-    assert isinstance(save, ev.SaveRound) and save.carries is not None
+    assert isinstance(save, ev.SaveRound) and [c.pending.id for c in save.carries] == ["last"]
     assert save.record.decisions["factory"] == {"order": 11}
     assert save.record.ids["factory"] == "last"
     assert of(peers["factory"], "ack") == [] and of(peers["retailer"], "round") == []
@@ -217,6 +237,7 @@ def test_the_decision_that_completes_a_round_is_saved_with_the_round() -> None:
 def test_when_a_round_saved_with_its_last_decision_fails_that_player_is_told() -> None:
     h, peers = three_saved(round_seconds=60)
     submit(h, peers["factory"], "factory", 11, "last")
+    h.end_turn()
     h.complete(fail=True)
     (error,) = of(peers["factory"], "error")
     assert error["code"] == ErrorCode.STORAGE_FAILURE and error["id"] == "last"
@@ -226,8 +247,40 @@ def test_when_a_round_saved_with_its_last_decision_fails_that_player_is_told() -
     assert h.room.round == 0 and not h.room.closing and sorted(h.room.pending) == sorted(ROLES[:3])
     assert h.timer == h.room.record.deadline
     submit(h, peers["factory"], "factory", 11, "last")
+    h.end_turn()
     h.complete_all()
     assert h.room.round == 1 and of(peers["factory"], "ack")[-1]["id"] == "last"
+
+
+def test_decisions_that_complete_a_round_in_one_turn_are_saved_with_it_alone() -> None:
+    h, peers = started()
+    submit(h, peers["retailer"], "retailer", 3, "r-old")
+    for n, role in enumerate(ROLES):
+        submit(h, peers[role], role, 5 + n, f"{role}-new")
+    assert [type(s) for s in h.saves] == [ev.SaveDecision] * 5
+    h.end_turn()
+    (save,) = h.saves  # the five decision saves ride with the round: one write
+    assert isinstance(save, ev.SaveRound) and len(save.carries) == 5
+    assert save.record.decisions == {role: {"order": 5 + n} for n, role in enumerate(ROLES)}
+    assert all(of(peer, "ack") == [] for peer in peers.values())
+    h.complete()
+    assert [a["id"] for a in of(peers["retailer"], "ack")] == ["r-old", "retailer-new"]
+    for role in ROLES[1:]:
+        assert [a["id"] for a in of(peers[role], "ack")] == [f"{role}-new"]
+    assert all(len(of(peer, "round")) == 1 for peer in peers.values())
+
+
+def test_decisions_of_a_turn_that_do_not_complete_the_round_are_saved_alone() -> None:
+    h, peers = started()
+    submit(h, peers["retailer"], "retailer", 3, "early")
+    h.end_turn()  # not every seat: nothing changes
+    assert [type(s) for s in h.saves] == [ev.SaveDecision]
+    for role in ROLES[1:]:
+        submit(h, peers[role], role, 4, f"{role}-1")
+    h.end_turn()  # every seat, but the retailer's save is already with the store
+    assert [type(s) for s in h.saves] == [ev.SaveDecision] * 4
+    h.complete_all()
+    assert h.room.round == 1 and all(len(of(peer, "ack")) == 1 for peer in peers.values())
 
 
 def test_a_resend_of_an_older_id_does_not_bring_the_old_decision_back() -> None:
@@ -643,6 +696,7 @@ events = st.lists(
         st.tuples(st.just("tick"), st.integers(0, 90)),
         st.tuples(st.sampled_from(["pause", "resume", "close", "extend", "end"])),
         st.tuples(st.just("reconnect"), st.sampled_from(ROLES)),
+        st.tuples(st.just("turn")),
     ),
     max_size=120,
 )
@@ -673,7 +727,10 @@ def test_random_event_sequences_keep_the_invariants(
                 assert isinstance(done, ev.SaveRound) and done.record.round == message["round"]
             if kind == "ack" and not message["duplicate"]:
                 # A decision is acked once saved: on its own, or with the round it completed.
-                decided = done.carries if isinstance(done, ev.SaveRound) else done
+                if isinstance(done, ev.SaveRound):
+                    [decided] = [c for c in done.carries if c.pending.id == message["id"]]
+                else:
+                    decided = done
                 assert isinstance(decided, ev.SaveDecision)
                 assert decided.pending.id == message["id"]
                 key = (message["round"], decided.role)
@@ -714,6 +771,8 @@ def test_random_event_sequences_keep_the_invariants(
                 h.now += step[1]
                 if h.timer is not None and h.now >= h.timer:
                     check_sends(h.handle(ev.TimerFired()), None)
+            elif kind == "turn":
+                check_sends(h.end_turn(), None)
             elif kind == "reconnect":
                 peer = Peer(step[1])
                 peers[step[1]] = peer

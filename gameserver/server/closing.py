@@ -3,10 +3,11 @@
 A round closes when every seat has decided, the deadline passes, or the facilitator closes it.
 While it closes, the room (:mod:`gameserver.server.room`) keeps a :class:`Closing`: the close
 waits for decisions still being saved (a player who got an ack is always counted), then plays
-the round with defaults for the missing seats and saves it. The decision that completes a round
-is saved with the round it closes (:func:`round_with`): one write instead of two in a row, and its
-ack leaves with the views, after the save. A game whose step is slow (:attr:`Game.slow_step`)
-has its round played off the event loop: the close asks for it with a
+the round with defaults for the missing seats and saves it. The decisions that complete a round
+within one turn of the event loop (with nothing else being saved) are saved with the round they
+close (:func:`round_with`): one write instead of two in a row, and their acks leave with the
+views, after the save. A game whose step is slow (:attr:`Game.slow_step`) has its round played
+off the event loop: the close asks for it with a
 :class:`~gameserver.server.events.PlayRound` and saves what comes back.
 
 A round whose save fails stays open; an automatic close is retried with backoff
@@ -124,27 +125,25 @@ class Closing:
 def round_with(
     game: Game,
     record: GameRecord,
-    pending: Mapping[str, PendingDecision],
-    save: ev.SaveDecision,
+    decisions: Mapping[str, PendingDecision],
+    saves: tuple[ev.SaveDecision, ...],
     now: float,
 ) -> ev.SaveRound | None:
-    """The save of the round that ``save``'s decision completes, carrying the decision; None if
-    the game's rules raise."""
-    decisions = {**pending, save.role: save.pending}
+    """The save of the round played with ``decisions`` (one per seat), carrying the decision
+    saves ``saves`` that completed it; None if the game's rules raise."""
     try:
         round_record, after = changes.closed_round(game, record, decisions, "all_submitted", now)
     except Exception:
         return None
-    return ev.SaveRound(round_record, after, carries=save)
+    return ev.SaveRound(round_record, after, carries=saves)
 
 
-def carried_ack(save: ev.SaveRound) -> list[ev.Effect]:
-    """The ack of the decision a saved round carried, if its player is connected."""
-    carried = save.carries
-    if carried is None or carried.peer is None:
-        return []
+def carried_acks(save: ev.SaveRound) -> list[ev.Effect]:
+    """The acks of the decisions a saved round carried, to their connected players."""
     return [
-        ev.Send((carried.peer,), ack(carried.pending.id, carried.round, carried.pending.decision))
+        ev.Send((c.peer,), ack(c.pending.id, c.round, c.pending.decision))
+        for c in save.carries
+        if c.peer is not None
     ]
 
 
@@ -180,17 +179,19 @@ def not_saved(
     effects, and what to tell the facilitators."""
     round_no = save.record.round
     out: list[ev.Effect] = []
-    carried = save.carries
-    if carried is not None and carried.peer is not None:
-        # The decision that completed the round was not saved either: its player is told, as
-        # for any decision, and the round waits for it again (no retry).
-        text = f"your decision could not be saved: {error.message}"
-        message = error_message(ErrorCode.STORAGE_FAILURE, text, carried.pending.id)
-        out.append(ev.Send([carried.peer], message))
+    for carried in save.carries:
+        # The decisions that completed the round were not saved either: their players are
+        # told, as for any decision, and the round waits for them again (no retry).
+        if carried.peer is not None:
+            text = f"your decision could not be saved: {error.message}"
+            message = error_message(ErrorCode.STORAGE_FAILURE, text, carried.pending.id)
+            out.append(ev.Send([carried.peer], message))
+        else:
+            log.warning("bot decision not saved role=%s: %s", carried.role, error)
     if ref is not None:
         out.append(ev.Reject(ref, error))
         text = f"round {round_no} could not be saved: {error.message}"
-    elif carried is not None:
+    elif save.carries:
         text = f"round {round_no} could not be saved: {error.message}"
     else:
         delay = alarm.retry(now, save.record.closed_by)

@@ -4,7 +4,9 @@ A decision is the server's most frequent write. Awaited one by one, each costs a
 and a wake-up of its own even though the store commits them together. Here the drivers hand
 their decisions in (:meth:`DecisionSaves.add`); at the end of the turn one task saves them all
 with :meth:`GameStore.save_decisions` (the SQLite adapter: one transaction, one fsync) and tells
-each driver how its decision fared, in the order they came.
+each driver how its decision fared, in the order they came. First each game is offered its
+decisions of the turn (:meth:`Driver.close_with`): those that complete its round are saved with
+the round instead, in one write.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ class Driver(Protocol):
 
     def decision_saved(self, save: ev.SaveDecision, error: GameServerError | None) -> None: ...
 
+    def close_with(self, saves: list[ev.SaveDecision]) -> bool: ...
+
 
 class DecisionSaves:
     """Collects decision saves during a loop turn and saves them at its end, in one call."""
@@ -50,6 +54,16 @@ class DecisionSaves:
 
     def _start(self) -> None:
         batch, self._batch = self._batch, []
+        if not batch:
+            return
+        # A game whose round these decisions complete saves them with the round instead.
+        by_game: dict[Driver, list[ev.SaveDecision]] = {}
+        for driver, save in batch:
+            by_game.setdefault(driver, []).append(save)
+        closed = [driver for driver, saves in by_game.items() if driver.close_with(saves)]
+        if closed:
+            gone = set(closed)
+            batch = [(driver, save) for driver, save in batch if driver not in gone]
         if batch:
             self._spawn(self._save(batch), "decisions")
 

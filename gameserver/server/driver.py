@@ -129,6 +129,16 @@ class Driver:
         self._apply(effects)
         return None
 
+    def close_with(self, saves: list[ev.SaveDecision]) -> bool:
+        """The turn ends with these decision saves not yet handed to the store: whether the
+        room closed its round with them (:class:`events.TurnEnded`); then they are saved with
+        the round, not on their own."""
+        effects = self._handle(ev.TurnEnded(saves))
+        if not effects:
+            return False
+        self._kick(effects)
+        return True
+
     def decision_saved(self, save: ev.SaveDecision, error: GameServerError | None) -> None:
         """The outcome of a decision's save (from :class:`DecisionSaves`), to the room."""
         outcome: ev.Event = ev.Saved(save) if error is None else ev.SaveFailed(save, error)
@@ -236,11 +246,13 @@ class Driver:
         else:
             outcome = await self._save(effect)
         effects = self._handle(outcome)
-        carried = effect.carries if isinstance(effect, ev.SaveRound) else None
-        waiting = self._waiting.pop(carried, None) if carried is not None else None
-        if waiting is not None and not waiting.done():
-            # Someone awaits the decision this round was saved with (a resend through the API).
-            waiting.set_result(self._kick(effects))
+        if isinstance(effect, ev.SaveRound) and effect.carries and self._waiting:
+            # Someone awaits a decision this round was saved with (a submit through the API).
+            waiters = [self._waiting.pop(c, None) for c in effect.carries]
+            follow_up = self._kick(effects)
+            for waiting in waiters:
+                if waiting is not None and not waiting.done():
+                    waiting.set_result(follow_up)
             return
         for then in effects:
             if isinstance(then, _WAITED):
@@ -280,8 +292,7 @@ class Driver:
                 await self._store.append_round(save.record, save.game, whole=whole)
                 self._snapshots.saved(save.game, round_no, whole=whole)
                 self._metrics.rounds += 1
-                if save.carries is not None:
-                    self._metrics.decisions += 1
+                self._metrics.decisions += len(save.carries)
             else:
                 await self._store.save_game(save.game)
                 round_no = self.room.game.current_round(save.game.state)

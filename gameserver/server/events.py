@@ -166,6 +166,16 @@ class Revive:
 
 
 @dataclass(slots=True)
+class TurnEnded:
+    """The turn of the event loop ends with ``saves`` (the room's decision saves asked for in
+    it, in order) not yet handed to the store: if they complete the open round, the room may
+    close it with them instead, in one save (a :class:`SaveRound` that ``carries`` them); it
+    then answers with that save, else with nothing and they are saved on their own."""
+
+    saves: list[SaveDecision]
+
+
+@dataclass(slots=True)
 class Played:
     """A round asked for by :class:`PlayRound` was played: its record and the game's next."""
 
@@ -196,6 +206,7 @@ Event = (
     | Revive
     | Played
     | PlayFailed
+    | TurnEnded
 )
 
 # -- effects --------------------------------------------------------------------------------
@@ -217,12 +228,12 @@ class SaveDecision:
 @dataclass(slots=True, eq=False)
 class SaveRound:
     """Store a closed round and the game's new record together, atomically. ``carries``: the
-    decision that completed the round, saved with it (it is in the round's record) rather than
-    on its own first; the room acks it once this save is done."""
+    decisions that completed the round (see :class:`TurnEnded`), saved with it (they are in the
+    round's record) rather than on their own first; the room acks them once this save is done."""
 
     record: RoundRecord
     game: GameRecord
-    carries: SaveDecision | None = None
+    carries: tuple[SaveDecision, ...] = ()
 
 
 @dataclass(slots=True, eq=False)

@@ -42,7 +42,7 @@ from gameserver.server.ballot import Ballot
 from gameserver.server.bots import BotPolicies
 from gameserver.server.closing import (
     Closing,
-    carried_ack,
+    carried_acks,
     log_closed,
     not_saved,
     round_with,
@@ -200,6 +200,8 @@ class Room:
                 return self._game_saved(changed, now)
             case ev.SaveFailed():
                 return self._save_failed(event, now)
+            case ev.TurnEnded():
+                return self._turn_ended(event.saves, now)
             case ev.Played():
                 return self._played(event, now)
             case ev.PlayFailed():
@@ -253,9 +255,9 @@ class Room:
                 code=ErrorCode.ROUND_CLOSED,
             )
         if round_no == self.open_round and self._closing is not None:
-            carried = self._closing.save.carries if self._closing.save is not None else None
-            if carried is not None and carried.role == role and carried.pending.id == event.id:
-                return []  # a resend of the decision the round is closing with: acked once saved
+            carried = self._closing.save.carries if self._closing.save is not None else ()
+            if any(c.role == role and c.pending.id == event.id for c in carried):
+                return []  # a resend of a decision the round is closing with: acked once saved
             raise Conflict(
                 f"round {round_no} is closing; decisions will be for round {round_no + 1}",
                 code=ErrorCode.ROUND_CLOSED,
@@ -268,30 +270,29 @@ class Room:
         self._check_open()
         decision = self.game.validate_decision(self.record.state, role, event.decision)
         pending = PendingDecision(decision, event.id, now, self._ballot.earlier_ids(role, event.id))
-        save = self._ballot.ask(role, self.open_round, pending, event.peer)
-        if self._completes_round(role):
-            return self._close_with(save, now)
-        return [save]
+        return [self._ballot.ask(role, self.open_round, pending, event.peer)]
 
-    def _completes_round(self, role: str) -> bool:
-        """Whether a decision of ``role`` just asked for is the last one the open round waits
-        for, with nothing else being saved: then it is saved with the round it closes."""
-        return (
-            self.record.status is RUNNING
-            and self._closing is None
-            and self._change is None
-            and not self.game.slow_step
-            and len(self._ballot.in_flight) == 1
-            and len(self.pending) == len(self._peers) - (role not in self.pending)
-        )
-
-    def _close_with(self, save: ev.SaveDecision, now: float) -> list[ev.Effect]:
-        """Close the round with ``save``'s decision in it: one save (the round's, which holds
-        the decision) instead of two one after the other, and one message to each player (the
-        ack and the views leave together). The ack still follows the save."""
-        closed = round_with(self.game, self.record, self.pending, save, now)
-        if closed is None:  # saved alone: the close that follows reports the fault
-            return [save]
+    def _turn_ended(self, saves: list[ev.SaveDecision], now: float) -> list[ev.Effect]:
+        """Close the open round with ``saves`` (the decisions asked for this turn, none handed
+        to the store yet) if they complete it and nothing else is being saved: one save (the
+        round's, which holds them) instead of two one after the other, and the acks leave with
+        the views, after it. Else nothing: they are saved on their own."""
+        if (
+            self.record.status is not RUNNING
+            or self._closing is not None
+            or self._change is not None
+            or self.game.slow_step
+            or len(saves) != len(self._ballot.in_flight)
+        ):
+            return []
+        decisions = dict(self.pending)
+        for save in saves:  # in the order asked: a seat's newest wins, as when saved one by one
+            decisions[save.role] = save.pending
+        if len(decisions) != len(self._peers):
+            return []
+        closed = round_with(self.game, self.record, decisions, tuple(saves), now)
+        if closed is None:  # the rules raise: saved alone, and the close that follows says so
+            return []
         self._closing = Closing("all_submitted", None, save=closed)
         self._alarm.retry_at = None
         return [closed]
@@ -394,12 +395,12 @@ class Room:
     def _round_saved(self, save: ev.SaveRound, now: float) -> list[ev.Effect]:
         closing, self._closing = self._closing, None
         self._alarm.retries = 0
-        if save.carries is not None:
-            self._ballot.done(save.carries)
+        for carried in save.carries:
+            self._ballot.done(carried)
         self._set_record(save.game)
         self._ballot.clear()
         log_closed(self.game_id, save, self.status)
-        out = [*carried_ack(save), *self._timer(), *views(self, self._audience, now)]
+        out = [*carried_acks(save), *self._timer(), *views(self, self._audience, now)]
         if closing is not None and closing.ref is not None:
             out.append(ev.Resolve(closing.ref))
         return out + self._bots_decide(now) + self._next_command(now)
@@ -408,8 +409,8 @@ class Room:
         self, save: ev.SaveRound, error: GameServerError, now: float
     ) -> list[ev.Effect]:
         closing, self._closing = self._closing, None
-        if save.carries is not None:
-            self._ballot.done(save.carries)
+        for carried in save.carries:
+            self._ballot.done(carried)
         ref = closing.ref if closing is not None else None
         out, text = not_saved(save, error, ref, self._alarm, now)
         log.error("game %s: %s", self.game_id, text)
