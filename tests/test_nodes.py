@@ -130,6 +130,11 @@ async def test_a_frozen_node_writes_nothing_once_its_games_are_taken_over(
         os.kill(pid, signal.SIGSTOP)
         stopped_at = time.monotonic()
         try:
+            # Nobody takes over a game that finished on it before it froze (it stays its own):
+            # the games to be taken over are those the database has in progress.
+            query = "SELECT game_id FROM games WHERE in_progress AND game_id = ANY($1::text[])"
+            its = {row["game_id"] for row in await conn.fetch(query, sorted(its))}
+            assert its, f"every game n{frozen + 1} held had finished before it froze"
             others = [n for n in range(3) if n != frozen]
 
             async def taken_over() -> bool:
