@@ -8,14 +8,16 @@ survives a kill -9 or a power cut, as far as the store can promise).
 Three kinds of record, all keyed by ``game_id``:
 
 ``Snapshot``
-    A game's current state, one per game, replaced on every save. O(1) in the game's length:
-    the history lives in rounds, never in the snapshot. It names the game's group (the class
-    it is played in), so that one group's games can be found without reading every game.
+    A game's current state, one per game, replaced when saved whole
+    (:meth:`StorageAdapter.advance_round` moves its columns and keeps its payload). The payload
+    holds whatever the game keeps in its state, which may grow with the game (a Beer Game keeps
+    each role's history). It names the game's group (the class it is played in), so that one
+    group's games can be found without reading every game.
 ``DecisionRecord``
     One submitted decision of one seat for one round, keyed ``(game_id, round, seat)``; saving
     again replaces it (a player changed their mind). Written before the decision is acknowledged.
 ``RoundRecord``
-    One completed round (the decisions and the resulting state), keyed ``(game_id, round)``;
+    One completed round (its decisions and what it produced), keyed ``(game_id, round)``;
     appended once per round, read back for replay, clone and export.
 
 Beside them, two things with defaults, so that adapters written before them keep working:
