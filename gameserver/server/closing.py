@@ -5,10 +5,10 @@ While it closes, the room (:mod:`gameserver.server.room`) keeps a :class:`Closin
 waits for decisions still being saved (a player who got an ack is always counted), then plays
 the round with defaults for the missing seats and saves it. The decisions that complete a round
 within one turn of the event loop (with nothing else being saved) are saved with the round they
-close (:func:`round_with`): one write instead of two in a row, and their acks leave with the
-views, after the save. A game whose step is slow (:attr:`Game.slow_step`) has its round played
-off the event loop: the close asks for it with a
-:class:`~gameserver.server.events.PlayRound` and saves what comes back.
+close (:class:`~gameserver.server.events.TurnEnded`, the ``carries`` of :meth:`Closing.start`):
+one write instead of two in a row, and their acks leave with the views, after the save. A game
+whose step is slow (:attr:`Game.slow_step`) has its round played off the event loop: the close
+asks for it with a :class:`~gameserver.server.events.PlayRound` and saves what comes back.
 
 A round whose save fails stays open; an automatic close is retried with backoff
 (:class:`~gameserver.server.alarm.Alarm`) and reported to the facilitators, so a round never
@@ -67,7 +67,12 @@ class Closing:
         return [ev.Reject(self.ref, Conflict(f"the game is {status}"))]
 
     def start(
-        self, game: Game, record: GameRecord, pending: Mapping[str, PendingDecision], now: float
+        self,
+        game: Game,
+        record: GameRecord,
+        pending: Mapping[str, PendingDecision],
+        now: float,
+        carries: tuple[ev.SaveDecision, ...] = (),
     ) -> ev.PlayRound | ev.SaveRound:
         """Play the round with the ``pending`` decisions: a slow game's is asked of a worker
         thread, any other's is played here and its save returned. Raises what the game's rules
@@ -76,7 +81,7 @@ class Closing:
             self.play = ev.PlayRound(record, dict(pending), self.reason, now, game.step_timeout)
             return self.play
         round_record, after = changes.closed_round(game, record, pending, self.reason, now)
-        self.save = ev.SaveRound(round_record, after)
+        self.save = ev.SaveRound(round_record, after, carries=carries)
         return self.save
 
     def played(self, event: ev.Played, now: float) -> list[ev.Effect]:
@@ -120,22 +125,6 @@ class Closing:
         if self.ref is not None:
             out.append(ev.Reject(self.ref, error))
         return out
-
-
-def round_with(
-    game: Game,
-    record: GameRecord,
-    decisions: Mapping[str, PendingDecision],
-    saves: tuple[ev.SaveDecision, ...],
-    now: float,
-) -> ev.SaveRound | None:
-    """The save of the round played with ``decisions`` (one per seat), carrying the decision
-    saves ``saves`` that completed it; None if the game's rules raise."""
-    try:
-        round_record, after = changes.closed_round(game, record, decisions, "all_submitted", now)
-    except Exception:
-        return None
-    return ev.SaveRound(round_record, after, carries=saves)
 
 
 def carried_acks(save: ev.SaveRound) -> list[ev.Effect]:
@@ -190,8 +179,7 @@ def not_saved(
             log.warning("bot decision not saved role=%s: %s", carried.role, error)
     if ref is not None:
         out.append(ev.Reject(ref, error))
-        text = f"round {round_no} could not be saved: {error.message}"
-    elif save.carries:
+    if ref is not None or save.carries:
         text = f"round {round_no} could not be saved: {error.message}"
     else:
         delay = alarm.retry(now, save.record.closed_by)

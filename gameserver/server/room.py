@@ -45,7 +45,6 @@ from gameserver.server.closing import (
     carried_acks,
     log_closed,
     not_saved,
-    round_with,
     to_watchers,
     views,
 )
@@ -290,10 +289,12 @@ class Room:
             decisions[save.role] = save.pending
         if len(decisions) != len(self._peers):
             return []
-        closed = round_with(self.game, self.record, decisions, tuple(saves), now)
-        if closed is None:  # the rules raise: saved alone, and the close that follows says so
+        closing = Closing("all_submitted", None)
+        try:
+            closed = closing.start(self.game, self.record, decisions, now, carries=tuple(saves))
+        except Exception:  # the rules raise: saved alone, and the close that follows says so
             return []
-        self._closing = Closing("all_submitted", None, save=closed)
+        self._closing = closing
         self._alarm.retry_at = None
         return [closed]
 
