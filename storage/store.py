@@ -265,12 +265,7 @@ class Store:
         self, game_id: str, round: int, data: dict[str, Any], game: StoredGame
     ) -> None:
         """Store a completed round together with the game's new snapshot, atomically."""
-        if game.game_id != game_id:
-            raise ValueError(
-                f"round of game {game_id!r} given with the snapshot of {game.game_id!r}"
-            )
-        _check_round(game_id, round)
-        record = RoundRecord(game_id, round, RECORD_VERSION, time.time(), self._codec.encode(data))
+        record = self._round(game_id, round, data, game)
         await self._write(game_id, self.adapter.append_round(record, self._snapshot(game)))
 
     async def advance_round(
@@ -279,14 +274,8 @@ class Store:
         """Store a completed round and bring the game's columns (status, round, summary) up
         to ``game``'s, atomically, keeping its stored data as it is (``game.data`` is not
         written): see :meth:`storage.adapter.StorageAdapter.advance_round`."""
-        if game.game_id != game_id:
-            raise ValueError(
-                f"round of game {game_id!r} given with the snapshot of {game.game_id!r}"
-            )
-        _check_round(game_id, round)
+        record = self._round(game_id, round, data, game)
         _check_round(game_id, game.round)
-        now = time.time()
-        record = RoundRecord(game_id, round, RECORD_VERSION, now, self._codec.encode(data))
         header = SnapshotHeader(
             game_id,
             game.kind,
@@ -294,11 +283,22 @@ class Store:
             game.in_progress,
             game.round,
             game.created_at,
-            now,
+            record.created_at,
             game.group,
-            None if game.summary is None else orjson.dumps(game.summary).decode(),
+            _summary_text(game),
         )
         await self._write(game_id, self.adapter.advance_round(record, header))
+
+    def _round(
+        self, game_id: str, round: int, data: dict[str, Any], game: StoredGame
+    ) -> RoundRecord:
+        """The record of round ``round``, stored with (the columns of) ``game``."""
+        if game.game_id != game_id:
+            raise ValueError(
+                f"round of game {game_id!r} given with the snapshot of {game.game_id!r}"
+            )
+        _check_round(game_id, round)
+        return RoundRecord(game_id, round, RECORD_VERSION, time.time(), self._codec.encode(data))
 
     async def load_rounds(self, game_id: str, after: int = 0) -> list[StoredRound]:
         """The game's rounds numbered above ``after``, in order."""
@@ -350,7 +350,7 @@ class Store:
             now,
             self._codec.encode(game.data),
             game.group,
-            None if game.summary is None else orjson.dumps(game.summary).decode(),
+            _summary_text(game),
         )
 
     def _game(self, s: Snapshot) -> StoredGame:
@@ -418,6 +418,10 @@ class Store:
             raise StorageError(
                 f"{self.adapter.name}: reading {subject} failed: {exc}", game_id
             ) from exc
+
+
+def _summary_text(game: StoredGame) -> str | None:
+    return None if game.summary is None else orjson.dumps(game.summary).decode()
 
 
 def _summary(text: str | None) -> dict[str, Any] | None:
