@@ -29,12 +29,14 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 
-pytestmark = [
+#: The marks of every browser test module: without Chromium, they skip and say why.
+BROWSER_MARKS = [
     pytest.mark.browser,
     pytest.mark.skipif(
         not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"
     ),
 ]
+pytestmark = BROWSER_MARKS
 
 if CHROMIUM.exists():
     from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
@@ -116,10 +118,17 @@ def expect_week(page: Page, week: int) -> None:
     expect(page.locator("#round-line")).to_have_text(re.compile(rf"^Week {week} of 50$"))
 
 
-def dashboard(browser: Browser, contexts: list[BrowserContext], server: ServerProcess) -> Page:
-    page = new_page(browser, contexts, viewport={"width": 1300, "height": 900})
+def dashboard(
+    browser: Browser,
+    contexts: list[BrowserContext],
+    server: ServerProcess,
+    credential: str = ADMIN_KEY,
+    height: int = 900,
+) -> Page:
+    """The dashboard, signed in with ``credential`` (the admin key, or a class's token)."""
+    page = new_page(browser, contexts, viewport={"width": 1300, "height": height})
     page.goto(server.url + "/dashboard")
-    page.fill("#credential", ADMIN_KEY)
+    page.fill("#credential", credential)
     page.click("#signin-button")
     expect(page.locator("#app")).to_be_visible()
     return page

@@ -24,7 +24,7 @@ from websockets.exceptions import ConnectionClosed
 
 from gameserver.protocol import CloseCode
 from tests.support import ServerProcess, WSClient, resume
-from tests.test_browser import CHROMIUM
+from tests.test_browser import BROWSER_MARKS, CHROMIUM
 
 if CHROMIUM.exists():  # as in tests/test_browser.py: without Chromium, the tests skip
     from tests.test_browser import (
@@ -40,13 +40,7 @@ if CHROMIUM.exists():  # as in tests/test_browser.py: without Chromium, the test
     )
 
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"
-    ),
-]
+pytestmark = [*BROWSER_MARKS, pytest.mark.slow]
 __all__ = ["browser", "contexts"]  # the fixtures, used by name
 
 NAMES = [

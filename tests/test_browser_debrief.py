@@ -6,30 +6,21 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import pytest
-
 from tests.support import ADMIN_KEY, ServerProcess
-from tests.test_browser import CHROMIUM
+from tests.test_browser import BROWSER_MARKS, CHROMIUM
 
 if CHROMIUM.exists():  # as in tests/test_browser.py: without Chromium, the tests skip
     from tests.test_browser import (
         Browser,
         BrowserContext,
-        Page,
         browser,
         contexts,
         dashboard,
         expect,
-        new_page,
         no_page_errors,
     )
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"
-    ),
-]
+pytestmark = BROWSER_MARKS
 __all__ = ["browser", "contexts"]  # the fixtures, used by name
 
 BOTS = ("retailer", "wholesaler", "distributor")
@@ -138,17 +129,6 @@ def test_the_projector_view_opens_with_one_click_and_agrees_with_the_details(
     no_page_errors(dash)
 
 
-def class_dashboard(
-    browser: Browser, contexts: list[BrowserContext], server: ServerProcess, token: str
-) -> Page:
-    page = new_page(browser, contexts, viewport={"width": 1300, "height": 1000})
-    page.goto(server.url + "/dashboard")
-    page.fill("#credential", token)
-    page.click("#signin-button")
-    expect(page.locator("#app")).to_be_visible()
-    return page
-
-
 def test_a_class_charts_its_teams_over_time_per_round(
     browser: Browser, contexts: list[BrowserContext], server: ServerProcess
 ) -> None:
@@ -167,7 +147,7 @@ def test_a_class_charts_its_teams_over_time_per_round(
     ends = [wait_for_round(server, first, 8), wait_for_round(server, second, 4)]
     assert [g["round"] for g in ends] == [8, 4]
 
-    dash = class_dashboard(browser, contexts, server, token)
+    dash = dashboard(browser, contexts, server, token, height=1000)
     trends = dash.get_by_test_id("class-trends")
     charts = trends.get_by_test_id("class-trends-charts").locator("figure.chart")
     # one chart of decisions per role, every team a line, and the team cost per week
