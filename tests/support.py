@@ -141,6 +141,11 @@ class WSClient:
     async def send_raw(self, frame: str | bytes) -> None:
         await self.ws.send(frame)
 
+    def forget_unread(self) -> None:
+        """Drop what :meth:`expect` skipped and kept back: the next :meth:`recv` reads what
+        the server sends from now on."""
+        self._unread.clear()
+
     async def recv(self, timeout: float = 10.0) -> dict[str, Any]:
         if self._unread:
             return self._unread.pop(0)

@@ -122,7 +122,7 @@ async def test_the_last_decision_of_a_round_is_acked_with_the_round(
     progress = await factory.expect("progress")
     while len(progress["submitted"]) < 3:
         progress = await factory.expect("progress")
-    factory._unread.clear()  # type: ignore[attr-defined]
+    factory.forget_unread()
     await factory.send({"type": "submit", "round": 1, "id": "last", "decision": {"order": 12}})
     acked, closed = await factory.recv(), await factory.recv()
     assert (acked["type"], acked["id"], acked["decision"]) == ("ack", "last", {"order": 12})
