@@ -349,6 +349,16 @@ def test_view_copies_history() -> None:
     assert state["nodes"]["retailer"]["history"]["order"] == [4, 4, 4]
 
 
+def test_history_and_summary_keep_the_figures_order() -> None:
+    """Tables and exports show the figures in FIGURES' order, read off the state's keys."""
+    for state in play(new(), steady(3)):
+        for role in ROLES:
+            assert list(state["nodes"][role]["history"]) == list(FIGURES)
+            assert list(GAME.view(state, role)["history"]) == list(FIGURES)
+    summary = GAME.round_summary(state)
+    assert list(summary["factory"]) == [*FIGURES, "cumulative_cost"]
+
+
 def test_results_summary_and_facilitator_view_agree() -> None:
     states = play(new(), steady(10, wholesaler=6))
     final = states[-1]

@@ -81,7 +81,7 @@ def role_figures(node: Mapping[str, Any]) -> dict[str, Any]:
         # the weeks played, as results and the round summaries count them (module docstring)
         "total_cost": node["cost_total"],
         "supply_line": node["supply_line"],
-        "history": {figure: list(values) for figure, values in node["history"].items()},
+        "history": {figure: values.copy() for figure, values in node["history"].items()},
     }
 
 
