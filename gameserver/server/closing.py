@@ -154,7 +154,8 @@ def log_closed(game_id: str, save: ev.SaveRound, status: GameStatus) -> None:
 
 def views(room: messages.RoomState, audience: Audience, now: float) -> list[ev.Effect]:
     """After a round: each player its own view, the facilitators theirs."""
-    out = audience.to_players(lambda role: messages.round_view(room, role, now))
+    info = messages.game_info(room, now)
+    out = audience.to_players(lambda role: messages.round_view(room, role, info))
     if audience.watchers:
         out.append(ev.Send(list(audience.watchers), messages.facilitator_round(room, now)))
     return out

@@ -104,10 +104,11 @@ def sync(room: RoomState, role: str | None, now: float) -> ServerMessage:
     return player
 
 
-def round_view(room: RoomState, role: str, now: float) -> Round:
-    """A player's ``round`` message: the round just closed, seen from ``role``."""
+def round_view(room: RoomState, role: str, info: GameInfo) -> Round:
+    """A player's ``round`` message: the round just closed, seen from ``role``. ``info`` is
+    ``game_info(room, now)``, the same for every player, so it is made once a round."""
     return {
-        **game_info(room, now),
+        **info,
         "type": "round",
         "role": role,
         "view": player_view(room, role),
