@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
+from operator import attrgetter
 from typing import Any, Protocol, TypeVar
 
 from gameserver.errors import StorageFailure
@@ -113,7 +114,8 @@ class Snapshots:
 
     def __init__(self, every: int = SNAPSHOT_EVERY) -> None:
         self.every = max(1, every)
-        self._base: GameRecord | None = None  # the last record written whole, rounds blanked
+        # What replaying rounds does not give back, of the last record written whole.
+        self._base: tuple[Any, ...] | None = None
         self._round = 0  # its round
         #: Whether rounds were stored after the last record written whole.
         self.behind = False
@@ -122,17 +124,25 @@ class Snapshots:
         """Whether the round ``round_no`` that made ``game`` writes it whole."""
         if self._base is None or round_no - self._round >= self.every:
             return True
-        return _without_rounds(game) != self._base
+        return _not_from_rounds(game) != self._base
 
     def saved(self, game: GameRecord, round_no: int, *, whole: bool) -> None:
         """``game``, as of round ``round_no``, is stored (``whole`` or not)."""
         if whole:
-            self._base, self._round = _without_rounds(game), round_no
+            self._base, self._round = _not_from_rounds(game), round_no
         self.behind = not whole
 
 
-def _without_rounds(record: GameRecord) -> GameRecord:
-    return replace(record, state={}, last_round_ids={}, last_defaulted={})
+#: Every field of a game's record but those its rounds give back by replaying them. A tuple of
+#: them compares field by field, and a field that did not change is the same object: this runs
+#: every round, and building a record to compare was 2% of the server's time.
+_not_from_rounds = attrgetter(
+    *(
+        f.name
+        for f in fields(GameRecord)
+        if f.name not in ("state", "last_round_ids", "last_defaulted")
+    )
+)
 
 
 class GameStore:
