@@ -15,7 +15,9 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
+from websockets.frames import Frame, Opcode
 
+from gameserver.server.websocket import _text_header
 from tests.support import (
     ADMIN_KEY,
     UPGRADE,
@@ -158,6 +160,39 @@ async def test_normal_clients_are_unaffected(server: ServerProcess) -> None:
     await player.send({"type": "ping", "id": "still-here"})
     assert (await player.expect("pong"))["id"] == "still-here"
     await player.close()
+
+
+async def test_messages_arrive_as_whole_text_frames(server: ServerProcess) -> None:
+    """Read off the socket: after the 101, the welcome and the sync are each one final text
+    frame, unmasked, whose length (the sync's takes the 16-bit form) spans its JSON."""
+    game = new_game(server)
+    codes = game["join"]
+    assert isinstance(codes, list)
+    conn = await RawConnection.open(server.port)
+    await conn.send(UPGRADE)
+    assert (await conn.read_head()).startswith(b"HTTP/1.1 101")
+    await conn.send(client_frame(1, orjson.dumps({"type": "hello", "join": codes[1]["code"]})))
+    while len(server_frames(conn.received)) < 2:
+        chunk = await asyncio.wait_for(conn.reader.read(65536), 5)
+        assert chunk, "closed before the welcome and the sync"
+        conn.received += chunk
+    frames = server_frames(conn.received)
+    assert [opcode for opcode, _ in frames[:2]] == [1, 1], frames
+    assert [orjson.loads(payload)["type"] for _, payload in frames[:2]] == ["welcome", "sync"]
+    assert conn.received[0] == 0x81  # FIN and text, nothing before the first frame
+    sync_at = conn.received.index(frames[1][1]) - 4
+    assert len(frames[1][1]) >= 126 and conn.received[sync_at : sync_at + 2] == b"\x81\x7e"
+    conn.close()
+
+
+@pytest.mark.parametrize("size", [0, 1, 125, 126, 127, 65535, 65536, 70000])
+def test_text_frames_are_framed_as_websockets_frames_them(size: int) -> None:
+    """The server frames its text messages itself (gameserver.server.websocket): byte for
+    byte what websockets would send, at every length boundary of RFC 6455."""
+    payload = b"x" * size
+    ours = _text_header(size) + payload
+    assert ours == Frame(Opcode.TEXT, payload).serialize(mask=False)
+    assert server_frames(ours) == [(1, payload)]
 
 
 # -- requests no library sends ------------------------------------------------------------------
