@@ -25,6 +25,7 @@ from gameserver.cli.args import add_policy_flags, pair, params_from, settings_fr
 from gameserver.cli.model import add_model_folder
 from gameserver.client.api import Api
 from gameserver.client.bot import ws_url
+from gameserver.client.link import run
 from gameserver.client.teams import (
     Plan,
     Team,
@@ -162,7 +163,7 @@ def run_bots(args: argparse.Namespace) -> int:
         raise InvalidSettings("--timeout and --give-up must be positive")
     _raise_file_limit()
     show = args.progress or sys.stderr.isatty()
-    figures = asyncio.run(_run(args, plan, url, show))
+    figures = run(_run(args, plan, url, show))
     print(render(figures), end="")
     if args.json:
         with open(args.json, "wb") as out:

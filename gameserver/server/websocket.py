@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, cast
 
 from websockets.exceptions import PayloadTooBig, ProtocolError
 from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
@@ -50,6 +50,8 @@ def _text_header(size: int) -> bytes:
     if size < 1 << 16:
         return bytes((_FIN_TEXT, 126)) + size.to_bytes(2, "big")
     return bytes((_FIN_TEXT, 127)) + size.to_bytes(8, "big")
+
+
 # websockets logs every connection opened and closed at INFO: thousands of lines under load.
 _protocol_log = logging.getLogger(__name__ + ".protocol")
 _protocol_log.setLevel(logging.WARNING)
@@ -108,8 +110,7 @@ class WebSocketConnection(asyncio.Protocol):
     # -- asyncio.Protocol -----------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        self._transport = cast(asyncio.Transport, transport)  # a stream (asyncio or uvloop)
         self.heard = self._keepalive.loop.time()
         if self._server_state is not None:
             self._server_state.connections.add(self)

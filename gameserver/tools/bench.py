@@ -46,6 +46,7 @@ import orjson
 from websockets.asyncio.client import connect
 
 from gameserver.client.api import Api
+from gameserver.client.link import run
 from gameserver.client.teams import Plan, create_teams, play, summarize
 from gameserver.client.timing import Think
 from gameserver.errors import GameServerError
@@ -461,13 +462,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                     continue
                 print(f"running {scenario.name}: {scenario.games} games ...", file=sys.stderr)
                 url = postgresql() if postgresql is not None else None
-                outcomes.append(asyncio.run(run_scenario(scenario, Path(tmp), postgresql=url)))
+                outcomes.append(run(run_scenario(scenario, Path(tmp), postgresql=url)))
             if "restore" in chosen:
                 print(f"running restore: {args.restore_games} games ...", file=sys.stderr)
-                restore = asyncio.run(run_restore(args.restore_games, Path(tmp)))
+                restore = run(run_restore(args.restore_games, Path(tmp)))
             if "failover" in chosen and postgresql is not None:
                 print(f"running failover: {args.kills} kills ...", file=sys.stderr)
-                failover = asyncio.run(run_failover(postgresql(), Path(tmp), args.kills))
+                failover = run(run_failover(postgresql(), Path(tmp), args.kills))
     except (ServerError, GameServerError, OSError) as exc:
         print(f"scripts/bench: {exc}", file=sys.stderr)
         return 1

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from gameserver.client.api import Api
+from gameserver.client.link import run
 from gameserver.client.teams import Team, play, progress, team_for
 from gameserver.client.timing import NO_THINK, Think
 from gameserver.errors import GameServerError
@@ -469,7 +470,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.models is not None:
                 _add_models(args.models, Path(cache))
             get_game(args.kind)  # an unknown kind: one line, exit code 2
-            result = asyncio.run(
+            result = run(
                 run_chaos(
                     games=args.games,
                     kills=args.kills,
