@@ -350,6 +350,11 @@ def whole_number_decision(raw: Any, key: str, low: int, high: int) -> Decision:
     :class:`InvalidDecision` saying so: ``order must be a whole number between 0 and 10000,
     got -3``. Refuses bools, strings, fractions, a missing key and extra keys; accepts 3.0 as 3
     (JSON has one number type)."""
+    # The usual decision, checked first: this runs for every decision a server receives.
+    if isinstance(raw, dict) and len(raw) == 1:
+        value = raw.get(key)
+        if type(value) is int and low <= value <= high:
+            return {key: value}
     allowed = f"{key} must be a whole number between {low} and {high}"
     if not isinstance(raw, Mapping):
         raise InvalidDecision(f'{allowed}, got {_short(raw)} instead of {{"{key}": <number>}}')
