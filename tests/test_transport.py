@@ -15,9 +15,7 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
-from websockets.frames import Frame, Opcode
 
-from gameserver.server.websocket import _text_header
 from tests.support import (
     ADMIN_KEY,
     UPGRADE,
@@ -183,16 +181,6 @@ async def test_messages_arrive_as_whole_text_frames(server: ServerProcess) -> No
     sync_at = conn.received.index(frames[1][1]) - 4
     assert len(frames[1][1]) >= 126 and conn.received[sync_at : sync_at + 2] == b"\x81\x7e"
     conn.close()
-
-
-@pytest.mark.parametrize("size", [0, 1, 125, 126, 127, 65535, 65536, 70000])
-def test_text_frames_are_framed_as_websockets_frames_them(size: int) -> None:
-    """The server frames its text messages itself (gameserver.server.websocket): byte for
-    byte what websockets would send, at every length boundary of RFC 6455."""
-    payload = b"x" * size
-    ours = _text_header(size) + payload
-    assert ours == Frame(Opcode.TEXT, payload).serialize(mask=False)
-    assert server_frames(ours) == [(1, payload)]
 
 
 # -- requests no library sends ------------------------------------------------------------------

@@ -2,9 +2,10 @@
 
 uvicorn serves HTTP and hands every WebSocket upgrade to a :class:`WebSocketConnection` (made by
 :class:`Upgrades`, its ``ws`` protocol factory). From there the bytes go through websockets'
-``ServerProtocol`` (the handshake, framing, UTF-8, size limit, ping and close) and each complete
-message straight to the connection's :class:`~gameserver.server.session.Session`, inside the
-event loop's read callback: no queue, no task switch, no Starlette object per message.
+``ServerProtocol`` (the handshake, ping, close, fragments, and every broken frame) or, for the
+common single-frame messages, :mod:`gameserver.server.framing`; each complete message goes
+straight to the connection's :class:`~gameserver.server.session.Session`, inside the event
+loop's read callback: no queue, no task switch, no Starlette object per message.
 
 Sending never waits: :meth:`WebSocketConnection.send` frames a message into the protocol's
 buffer, and the frames of one turn of the event loop leave in one socket write (a round's view,
@@ -29,6 +30,7 @@ from websockets.protocol import State
 from websockets.server import ServerProtocol
 
 from gameserver.errors import CloseCode
+from gameserver.server.framing import Reader, text_header
 from gameserver.server.hub import Hub
 from gameserver.server.session import Session
 
@@ -40,18 +42,6 @@ PATH = "/ws"
 CLOSE_TIMEOUT = 5.0
 
 _DATA = (Opcode.TEXT, Opcode.BINARY, Opcode.CONT)
-_FIN_TEXT = 0x81  # RFC 6455 5.2: FIN, opcode 1
-
-
-def _text_header(size: int) -> bytes:
-    """The header of a server's (unmasked) final text frame of ``size`` bytes (RFC 6455 5.2)."""
-    if size < 126:
-        return bytes((_FIN_TEXT, size))
-    if size < 1 << 16:
-        return bytes((_FIN_TEXT, 126)) + size.to_bytes(2, "big")
-    return bytes((_FIN_TEXT, 127)) + size.to_bytes(8, "big")
-
-
 # websockets logs every connection opened and closed at INFO: thousands of lines under load.
 _protocol_log = logging.getLogger(__name__ + ".protocol")
 _protocol_log.setLevel(logging.WARNING)
@@ -69,6 +59,7 @@ class WebSocketConnection(asyncio.Protocol):
         "_out",
         "_parts",
         "_paused",
+        "_reader",
         "_server_state",
         "_session",
         "_text",
@@ -94,6 +85,7 @@ class WebSocketConnection(asyncio.Protocol):
         self._session: Session | None = None
         self._parts: list[bytes] = []
         self._out: list[bytes] = []  # frames of this turn, framed here (see send)
+        self._reader: Reader | None = None  # reads the common frames, once open (framing.py)
         self._text = True  # the message being assembled came in a text frame
         self._flush_due = False
         self._paused = False
@@ -118,6 +110,20 @@ class WebSocketConnection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self.heard = self._keepalive.loop.time()
         self.pinged = False
+        reader = self._reader
+        if reader is None or reader.handed_over:
+            self._through_websockets(data)
+        else:
+            for payload, text in reader.feed(data):
+                if text is None:
+                    self._through_websockets(payload)
+                else:
+                    self._message(payload, text)
+        self._write()
+        if self._ws.close_expected() and self._closer is None:
+            self._closer = self._keepalive.loop.call_later(CLOSE_TIMEOUT, self._abort)
+
+    def _through_websockets(self, data: bytes) -> None:
         ws = self._ws
         ws.receive_data(data)
         for event in ws.events_received():
@@ -128,9 +134,6 @@ class WebSocketConnection(asyncio.Protocol):
                 self._handshake(event)
         if ws.parser_exc is not None and self.close_code is None:
             self._refused(ws.parser_exc)
-        self._write()
-        if ws.close_expected() and self._closer is None:
-            self._closer = self._keepalive.loop.call_later(CLOSE_TIMEOUT, self._abort)
 
     def eof_received(self) -> bool | None:
         self._ws.receive_eof()
@@ -180,7 +183,7 @@ class WebSocketConnection(asyncio.Protocol):
             queued = ws.data_to_send()
             if queued:
                 out += queued
-            out.append(_text_header(len(data)))
+            out.append(text_header(len(data)))
             out.append(data)
         if not self._flush_due:
             self._flush_due = True
@@ -233,6 +236,11 @@ class WebSocketConnection(asyncio.Protocol):
             return
         self._session = Session(self._hub, self)
         self._keepalive.connections.add(self)
+        if not ws.extensions:
+            # From here the common frames are read in framing.py. websockets has seen the
+            # request alone (uvicorn hands over the request it parsed, not what followed it),
+            # so its parser stands at a frame boundary, as framing.Reader needs.
+            self._reader = Reader(self._hub.config.max_message_bytes)
 
     def _refused(self, exc: Exception) -> None:
         """The client broke the WebSocket protocol: websockets has sent the close frame (1002,
@@ -258,9 +266,13 @@ class WebSocketConnection(asyncio.Protocol):
             self._parts.clear()
         elif frame.opcode is not Opcode.CONT:
             self._text = frame.opcode is Opcode.TEXT
+        self._message(payload, self._text)
+
+    def _message(self, payload: bytes, text: bool) -> None:
+        """One whole message from the client, read here or by websockets."""
         if self._session is None or self.close_code is not None:
             return
-        if self._text and not payload.isascii():
+        if text and not payload.isascii():
             try:
                 payload.decode()
             except UnicodeDecodeError as exc:
