@@ -15,13 +15,9 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
-import pytest
 from websockets.asyncio.server import ServerConnection, serve
-from websockets.frames import Opcode
-from websockets.protocol import Protocol, Side, State
 
 from gameserver.client.bot import Bot
-from gameserver.client.link import client_frame
 from gameserver.protocol import (
     PROTOCOL_VERSION,
     CloseCode,
@@ -201,20 +197,3 @@ def test_the_client_package_does_not_import_the_server() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["[]"]
-
-
-@pytest.mark.parametrize("size", [0, 1, 125, 126, 127, 65535, 65536, 70000])
-def test_a_bots_frames_are_what_a_websocket_server_reads(size: int) -> None:
-    """Bots frame their messages themselves (gameserver.client.link): websockets' server side
-    reads each back whole, at every length boundary of RFC 6455, each under a fresh mask."""
-    payload = bytes(range(256)) * (size // 256) + bytes(size % 256)
-    frames = [client_frame(payload) for _ in range(3)]
-    server = Protocol(Side.SERVER, state=State.OPEN, max_size=None)
-    server.receive_data(b"".join(frames))
-    events = server.events_received()
-    assert [(e.opcode, e.fin, bytes(e.data)) for e in events] == [
-        (Opcode.BINARY, True, payload)
-    ] * 3
-    assert server.parser_exc is None
-    head = 2 if size < 126 else 4 if size < 65536 else 10
-    assert len({frame[head : head + 4] for frame in frames}) == 3

@@ -1,5 +1,5 @@
-"""gameserver.server.framing: the frames the server reads and writes itself, against
-websockets' own parser (the live tests read them off real sockets)."""
+"""gameserver.protocol.framing: the frames the server and the bots read and write themselves,
+against websockets' own parser and framing (the live tests read them off real sockets)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import pytest
 from websockets.frames import Frame, Opcode
 from websockets.protocol import Protocol, Side, State
 
-from gameserver.server.framing import Reader, text_header
+from gameserver.protocol import framing
+from gameserver.protocol.framing import Reader, text_header
 from tests.support import client_frame
 
 LIMIT = 1000
@@ -104,3 +105,35 @@ def test_text_frames_are_framed_as_websockets_frames_them(size: int) -> None:
     at every length boundary of RFC 6455."""
     payload = b"x" * size
     assert text_header(size) + payload == Frame(Opcode.TEXT, payload).serialize(mask=False)
+
+
+@pytest.mark.parametrize("size", [0, 1, 125, 126, 127, 65535, 65536, 70000])
+def test_a_bots_frames_are_what_a_websocket_server_reads(size: int) -> None:
+    """Bots frame their messages themselves: websockets' server side reads each back whole, at
+    every length boundary, each under a fresh mask."""
+    payload = bytes(range(256)) * (size // 256) + bytes(size % 256)
+    frames = [framing.client_frame(payload) for _ in range(3)]
+    server = Protocol(Side.SERVER, state=State.OPEN, max_size=None)
+    server.receive_data(b"".join(frames))
+    events = server.events_received()
+    assert [(e.opcode, e.fin, bytes(e.data)) for e in events] == [
+        (Opcode.BINARY, True, payload)
+    ] * 3
+    assert server.parser_exc is None
+    head = 2 if size < 126 else 4 if size < 65536 else 10
+    assert len({frame[head : head + 4] for frame in frames}) == 3
+    # and the server's reader reads them too
+    assert Reader(100_000).feed(b"".join(frames)) == [(payload, False)] * 3
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_bot_reads_the_servers_frames_however_the_bytes_arrive(seed: int) -> None:
+    rng = random.Random(seed)
+    sizes = [rng.choice([0, 5, 125, 126, 1100, 65536]) for _ in range(20)]
+    sent = [bytes(rng.randrange(0x20, 0x7F) for _ in range(size)) for size in sizes]
+    stream = b"".join(text_header(len(payload)) + payload for payload in sent)
+    reader = Reader(1 << 22, masked=False)
+    assert read(reader, chopped(stream, rng)) == [(payload, True) for payload in sent]
+    # a masked frame is not what a server sends: websockets refuses it
+    reader.feed(client_frame(1, b"x"))
+    assert reader.handed_over

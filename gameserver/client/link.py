@@ -4,15 +4,15 @@ The asyncio client of websockets hands each message to a waiting task through a 
 queue: a task wake-up and a few allocations per frame, which is most of the cost when one
 process runs two thousand bots. A bot needs none of it: it reacts to each message at once and
 never waits on one. So here the bytes read from the socket go through websockets' own frame
-parser (``ClientProtocol``, which also answers pings and the closing handshake) straight to the
-bot's handler, inside the event loop's read callback. A handler that raises fails the link: the
+parser (``ClientProtocol``, which also answers pings and the closing handshake), the common
+frames through :mod:`gameserver.protocol.framing`, straight to the bot's handler, inside the
+event loop's read callback. A handler that raises fails the link: the
 transport is aborted and the task that owns the link gets the exception from :meth:`Link.wait`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import ssl
 import time
 from collections.abc import Callable, Coroutine
@@ -23,10 +23,7 @@ from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 from websockets.uri import WebSocketURI
 
-try:  # websockets' C speedup, as its own framing uses
-    from websockets.speedups import apply_mask
-except ImportError:  # pragma: no cover - a websockets built without its C extension
-    from websockets.utils import apply_mask
+from gameserver.protocol.framing import Reader, client_frame
 
 #: ``handler(link, payload)``: called for every complete text or binary message.
 Handler = Callable[["Link", bytes], None]
@@ -40,6 +37,8 @@ class Link(asyncio.Protocol):
 
     def __init__(self, uri: WebSocketURI, handler: Handler, max_size: int) -> None:
         self._ws = ClientProtocol(uri, max_size=max_size)
+        self._max_size = max_size
+        self._reader: Reader | None = None
         self._handler = handler
         self._transport: asyncio.Transport | None = None
         self._parts: list[bytes] = []
@@ -58,6 +57,19 @@ class Link(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.last_received = time.monotonic()
+        reader = self._reader
+        if reader is None or reader.handed_over:
+            self._through_websockets(data)
+        else:
+            for payload, text in reader.feed(data):
+                if text is None:
+                    self._through_websockets(payload)
+                elif not self._deliver(payload):
+                    return
+        if self.failure is None:
+            self._flush()
+
+    def _through_websockets(self, data: bytes) -> None:
         ws = self._ws
         ws.receive_data(data)
         for event in ws.events_received():
@@ -65,6 +77,10 @@ class Link(asyncio.Protocol):
                 if ws.handshake_exc is not None:
                     self._not_opened(ws.handshake_exc)
                 elif not self.opened.done():
+                    # From here the common frames are read in protocol/framing.py. The server
+                    # sends none before the hello, so websockets has read the response alone
+                    # and its parser stands at a frame boundary, as framing.Reader needs.
+                    self._reader = Reader(self._max_size, masked=False)
                     self.opened.set_result(None)
                 continue
             if event.opcode not in _DATA:
@@ -76,13 +92,18 @@ class Link(asyncio.Protocol):
             if self._parts:
                 payload = b"".join([*self._parts, payload])
                 self._parts.clear()
-            if self.failure is None:
-                try:
-                    self._handler(self, payload)
-                except Exception as exc:
-                    self.fail(exc)
-                    return
-        self._flush()
+            if not self._deliver(payload):
+                return
+
+    def _deliver(self, payload: bytes) -> bool:
+        """Hand one whole message to the handler; False if it failed the link."""
+        if self.failure is None:
+            try:
+                self._handler(self, payload)
+            except Exception as exc:
+                self.fail(exc)
+                return False
+        return True
 
     def eof_received(self) -> bool | None:
         self._ws.receive_eof()
@@ -109,8 +130,8 @@ class Link(asyncio.Protocol):
     def send(self, data: bytes) -> None:
         """Send one binary message now (dropped if the connection is no longer open)."""
         if self._ws.state is State.OPEN and self._transport is not None:
-            # Framed here: websockets draws each frame's mask with a system call of its own,
-            # which was most of a bot's cost of sending (see _Masks). The protocol object has
+            # Framed in protocol/framing.py: websockets draws each frame's mask with a system
+            # call of its own, most of a bot's cost of sending. The protocol object has
             # nothing queued (every call flushes it), so the order is kept.
             self._transport.write(client_frame(data))
 
@@ -177,40 +198,6 @@ def run(main: Coroutine[Any, Any, T]) -> T:
     except ImportError:  # pragma: no cover - uvloop is a dependency where it builds
         return asyncio.run(main)
     return uvloop.run(main)
-
-
-class _Masks:
-    """Masking keys for client frames, 4 bytes each, from the operating system's random source
-    a thousand at a time (RFC 6455 5.3 asks for strong entropy, not a system call per frame)."""
-
-    def __init__(self, batch: int = 1024) -> None:
-        self._batch = 4 * batch
-        self._pool = b""
-        self._at = 0
-
-    def next(self) -> bytes:
-        if self._at >= len(self._pool):
-            self._pool, self._at = os.urandom(self._batch), 0
-        mask = self._pool[self._at : self._at + 4]
-        self._at += 4
-        return mask
-
-
-_masks = _Masks()
-
-
-def client_frame(payload: bytes, opcode: int = Opcode.BINARY) -> bytes:
-    """A final, masked data frame carrying ``payload``, as a client sends it (RFC 6455 5.2)."""
-    size = len(payload)
-    first = 0x80 | opcode
-    if size < 126:
-        head = bytes((first, 0x80 | size))
-    elif size < 1 << 16:
-        head = bytes((first, 0x80 | 126)) + size.to_bytes(2, "big")
-    else:
-        head = bytes((first, 0x80 | 127)) + size.to_bytes(8, "big")
-    mask = _masks.next()
-    return head + mask + apply_mask(payload, mask)
 
 
 async def open_link(uri: WebSocketURI, handler: Handler, *, max_size: int = 2**22) -> Link:

@@ -3,7 +3,7 @@
 uvicorn serves HTTP and hands every WebSocket upgrade to a :class:`WebSocketConnection` (made by
 :class:`Upgrades`, its ``ws`` protocol factory). From there the bytes go through websockets'
 ``ServerProtocol`` (the handshake, ping, close, fragments, and every broken frame) or, for the
-common single-frame messages, :mod:`gameserver.server.framing`; each complete message goes
+common single-frame messages, :mod:`gameserver.protocol.framing`; each complete message goes
 straight to the connection's :class:`~gameserver.server.session.Session`, inside the event
 loop's read callback: no queue, no task switch, no Starlette object per message.
 
@@ -30,7 +30,7 @@ from websockets.protocol import State
 from websockets.server import ServerProtocol
 
 from gameserver.errors import CloseCode
-from gameserver.server.framing import Reader, text_header
+from gameserver.protocol.framing import Reader, text_header
 from gameserver.server.hub import Hub
 from gameserver.server.session import Session
 
@@ -85,7 +85,7 @@ class WebSocketConnection(asyncio.Protocol):
         self._session: Session | None = None
         self._parts: list[bytes] = []
         self._out: list[bytes] = []  # frames of this turn, framed here (see send)
-        self._reader: Reader | None = None  # reads the common frames, once open (framing.py)
+        self._reader: Reader | None = None  # reads the common frames once open (framing.py)
         self._text = True  # the message being assembled came in a text frame
         self._flush_due = False
         self._paused = False

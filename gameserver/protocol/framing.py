@@ -1,12 +1,14 @@
 """The WebSocket frames of the hot path, written and read here; websockets does the rest.
 
-Every message a player sends and every one it gets is a single frame (RFC 6455 5.2): the server
+Every message a player sends and every one it gets is a single frame (RFC 6455 5.2): a server
 sends final, unmasked text frames, and a client sends final, masked text or binary frames.
 websockets' sans-I/O protocol reads and writes those through a general path (a parser
-coroutine, a ``Frame`` object, its checks), which was a tenth of the server's time with 1,000
-players. So these two shapes are framed and read here, and everything else is websockets'
-business: the handshake, pings and pongs, the closing handshake, fragmented messages, and
-every frame that breaks a rule, which websockets answers with the right close code.
+coroutine, a ``Frame`` object, its checks, a system call for each mask), which was a tenth of
+the server's time with 1,000 players and most of a bot's. So these shapes are framed and read
+here, by the server (``gameserver.server.websocket``) and by the bots
+(``gameserver.client.link``), and everything else is websockets' business: the handshake, pings
+and pongs, the closing handshake, fragmented messages, and every frame that breaks a rule,
+which websockets answers with the right close code.
 
 :class:`Reader` hands websockets only whole frames, so websockets' parser always stands at a
 frame boundary. Pings and pongs go to it frame by frame and reading here goes on; any other
@@ -14,6 +16,8 @@ frame hands it the rest of the stream for good (:attr:`Reader.handed_over`).
 """
 
 from __future__ import annotations
+
+import os
 
 try:  # websockets' C speedup, as its own framing uses
     from websockets.speedups import apply_mask
@@ -39,14 +43,51 @@ def text_header(size: int) -> bytes:
     return bytes((_FIN_TEXT, 127)) + size.to_bytes(8, "big")
 
 
+class _Masks:
+    """Masking keys for client frames, 4 bytes each, from the operating system's random source
+    a thousand at a time (RFC 6455 5.3 asks for strong entropy, not a system call per frame)."""
+
+    def __init__(self, batch: int = 1024) -> None:
+        self._batch = 4 * batch
+        self._pool = b""
+        self._at = 0
+
+    def next(self) -> bytes:
+        if self._at >= len(self._pool):
+            self._pool, self._at = os.urandom(self._batch), 0
+        mask = self._pool[self._at : self._at + 4]
+        self._at += 4
+        return mask
+
+
+_masks = _Masks()
+
+
+def client_frame(payload: bytes, opcode: int = 2) -> bytes:
+    """A final, masked data frame carrying ``payload`` (binary unless ``opcode`` says 1, text),
+    as a client sends it."""
+    size = len(payload)
+    first = 0x80 | opcode
+    if size < 126:
+        head = bytes((first, _MASKED | size))
+    elif size < 1 << 16:
+        head = bytes((first, _MASKED | 126)) + size.to_bytes(2, "big")
+    else:
+        head = bytes((first, _MASKED | 127)) + size.to_bytes(8, "big")
+    mask = _masks.next()
+    return head + mask + apply_mask(payload, mask)
+
+
 class Reader:
-    """Splits what a client sends into its frames; see the module docstring."""
+    """Splits what the other side sends into its frames; see the module docstring. A server
+    reads masked frames (``masked``, as RFC 6455 requires of clients), a client unmasked ones."""
 
-    __slots__ = ("_buffer", "_max_size", "handed_over")
+    __slots__ = ("_buffer", "_mask_bit", "_max_size", "handed_over")
 
-    def __init__(self, max_size: int) -> None:
+    def __init__(self, max_size: int, *, masked: bool = True) -> None:
         self._buffer = b""
         self._max_size = max_size
+        self._mask_bit = _MASKED if masked else 0
         #: Whether the stream now goes to websockets alone, from the last item returned on.
         self.handed_over = False
 
@@ -67,24 +108,26 @@ class Reader:
                 size = int.from_bytes(buffer[at + 2 : head], "big")
             if head > end:
                 break
-            masked = second & _MASKED
-            if first in (_FIN_TEXT, _FIN_BINARY) and masked and size <= self._max_size:
+            right_mask = second & _MASKED == self._mask_bit
+            if first in (_FIN_TEXT, _FIN_BINARY) and right_mask and size <= self._max_size:
                 kind: bool | None = first == _FIN_TEXT
-            elif first in (_PING, _PONG) and masked and size <= 125:
+            elif first in (_PING, _PONG) and right_mask and size <= 125:
                 kind = None
             else:  # a close, a fragment, a broken or oversized frame: websockets' from here
                 self.handed_over = True
                 self._buffer = b""
                 items.append((buffer[at:], None))
                 return items
-            stop = head + 4 + size
+            start = head + 4 if self._mask_bit else head
+            stop = start + size
             if stop > end:
                 break
             if kind is None:
                 items.append((buffer[at:stop], None))
+            elif start == head:
+                items.append((buffer[head:stop], kind))
             else:
-                mask = buffer[head : head + 4]
-                items.append((apply_mask(buffer[head + 4 : stop], mask), kind))
+                items.append((apply_mask(buffer[start:stop], buffer[head:start]), kind))
             at = stop
         self._buffer = buffer[at:]
         return items
