@@ -16,6 +16,11 @@ from tests.support import client_frame
 LIMIT = 1000
 
 
+def started(reader: Reader) -> Reader:
+    reader.start()
+    return reader
+
+
 def read(reader: Reader, chunks: list[bytes]) -> list[tuple[bytes, bool | None]]:
     return [item for chunk in chunks for item in reader.feed(chunk)]
 
@@ -40,13 +45,13 @@ def test_messages_come_out_whole_however_the_bytes_arrive(seed: int) -> None:
         payload = bytes(rng.randrange(0x20, 0x7F) for _ in range(size))
         sent.append((payload, text))
     stream = b"".join(client_frame(1 if text else 2, payload) for payload, text in sent)
-    assert read(Reader(LIMIT), chopped(stream, rng)) == sent
+    assert read(started(Reader(LIMIT)), chopped(stream, rng)) == sent
 
 
 def test_pings_and_pongs_go_to_websockets_whole_and_reading_goes_on() -> None:
     ping, pong = client_frame(9, b"are you there"), client_frame(10, b"")
     hello, submit = client_frame(1, b'{"type":"hello"}'), client_frame(1, b'{"type":"sync"}')
-    reader = Reader(LIMIT)
+    reader = started(Reader(LIMIT))
     items = read(reader, chopped(hello + ping + submit + pong, random.Random(1)))
     assert items == [
         (b'{"type":"hello"}', True),
@@ -54,7 +59,7 @@ def test_pings_and_pongs_go_to_websockets_whole_and_reading_goes_on() -> None:
         (b'{"type":"sync"}', True),
         (pong, None),
     ]
-    assert not reader.handed_over
+    assert reader.reading
     # websockets answers the ping it was given as if it had read the stream itself
     server = Protocol(Side.SERVER, state=State.OPEN)
     server.receive_data(ping)
@@ -77,10 +82,10 @@ def test_pings_and_pongs_go_to_websockets_whole_and_reading_goes_on() -> None:
 )
 def test_any_other_frame_hands_the_rest_of_the_stream_to_websockets(frame: bytes, why: str) -> None:
     before, after = client_frame(1, b'{"a":1}'), client_frame(1, b'{"b":2}')
-    reader = Reader(LIMIT)
+    reader = started(Reader(LIMIT))
     items = reader.feed(before + frame + after)
     assert items == [(b'{"a":1}', True), (frame + after, None)], why
-    assert reader.handed_over
+    assert not reader.reading
     # and websockets, given those bytes at a frame boundary, reads them as the stream they
     # are: a close ends it; all else here breaks the protocol (a fragment is followed by a
     # new message, not its continuation)
@@ -94,7 +99,7 @@ def test_any_other_frame_hands_the_rest_of_the_stream_to_websockets(frame: bytes
 
 def test_a_header_split_anywhere_waits_for_the_rest() -> None:
     frame = client_frame(1, b"y" * 70000)
-    reader = Reader(100_000)
+    reader = started(Reader(100_000))
     assert reader.feed(frame[:1]) == [] and reader.feed(frame[1:9]) == []
     assert reader.feed(frame[9:-1]) == [] and reader.feed(frame[-1:]) == [(b"y" * 70000, True)]
 
@@ -123,7 +128,7 @@ def test_a_bots_frames_are_what_a_websocket_server_reads(size: int) -> None:
     head = 2 if size < 126 else 4 if size < 65536 else 10
     assert len({frame[head : head + 4] for frame in frames}) == 3
     # and the server's reader reads them too
-    assert Reader(100_000).feed(b"".join(frames)) == [(payload, False)] * 3
+    assert started(Reader(100_000)).feed(b"".join(frames)) == [(payload, False)] * 3
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -132,8 +137,16 @@ def test_a_bot_reads_the_servers_frames_however_the_bytes_arrive(seed: int) -> N
     sizes = [rng.choice([0, 5, 125, 126, 1100, 65536]) for _ in range(20)]
     sent = [bytes(rng.randrange(0x20, 0x7F) for _ in range(size)) for size in sizes]
     stream = b"".join(text_header(len(payload)) + payload for payload in sent)
-    reader = Reader(1 << 22, masked=False)
+    reader = started(Reader(1 << 22, masked=False))
     assert read(reader, chopped(stream, rng)) == [(payload, True) for payload in sent]
     # a masked frame is not what a server sends: websockets refuses it
     reader.feed(client_frame(1, b"x"))
-    assert reader.handed_over
+    assert not reader.reading
+
+
+def test_before_the_handshake_is_done_everything_goes_to_websockets() -> None:
+    reader = Reader(LIMIT)
+    frame = client_frame(1, b"{}")
+    assert reader.feed(b"GET /ws HTTP/1.1\r\n") == [(b"GET /ws HTTP/1.1\r\n", None)]
+    reader.start()
+    assert reader.feed(frame) == [(b"{}", True)]

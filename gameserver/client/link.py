@@ -37,8 +37,8 @@ class Link(asyncio.Protocol):
 
     def __init__(self, uri: WebSocketURI, handler: Handler, max_size: int) -> None:
         self._ws = ClientProtocol(uri, max_size=max_size)
-        self._max_size = max_size
-        self._reader: Reader | None = None
+        # Reads the common frames once open (protocol/framing.py); websockets all before.
+        self._reader = Reader(max_size, masked=False)
         self._handler = handler
         self._transport: asyncio.Transport | None = None
         self._parts: list[bytes] = []
@@ -57,15 +57,11 @@ class Link(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.last_received = time.monotonic()
-        reader = self._reader
-        if reader is None or reader.handed_over:
-            self._through_websockets(data)
-        else:
-            for payload, text in reader.feed(data):
-                if text is None:
-                    self._through_websockets(payload)
-                elif not self._deliver(payload):
-                    return
+        for payload, text in self._reader.feed(data):
+            if text is None:
+                self._through_websockets(payload)
+            elif not self._deliver(payload):
+                return
         if self.failure is None:
             self._flush()
 
@@ -80,7 +76,7 @@ class Link(asyncio.Protocol):
                     # From here the common frames are read in protocol/framing.py. The server
                     # sends none before the hello, so websockets has read the response alone
                     # and its parser stands at a frame boundary, as framing.Reader needs.
-                    self._reader = Reader(self._max_size, masked=False)
+                    self._reader.start()
                     self.opened.set_result(None)
                 continue
             if event.opcode not in _DATA:

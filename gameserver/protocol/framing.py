@@ -12,7 +12,8 @@ which websockets answers with the right close code.
 
 :class:`Reader` hands websockets only whole frames, so websockets' parser always stands at a
 frame boundary. Pings and pongs go to it frame by frame and reading here goes on; any other
-frame hands it the rest of the stream for good (:attr:`Reader.handed_over`).
+frame hands it the rest of the stream for good (:attr:`Reader.reading` turns false). Before
+:meth:`Reader.start` (the handshake, websockets' alone) everything goes to websockets too.
 """
 
 from __future__ import annotations
@@ -82,18 +83,26 @@ class Reader:
     """Splits what the other side sends into its frames; see the module docstring. A server
     reads masked frames (``masked``, as RFC 6455 requires of clients), a client unmasked ones."""
 
-    __slots__ = ("_buffer", "_mask_bit", "_max_size", "handed_over")
+    __slots__ = ("_buffer", "_mask_bit", "_max_size", "reading")
 
     def __init__(self, max_size: int, *, masked: bool = True) -> None:
         self._buffer = b""
         self._max_size = max_size
         self._mask_bit = _MASKED if masked else 0
-        #: Whether the stream now goes to websockets alone, from the last item returned on.
-        self.handed_over = False
+        #: Whether frames are read here: from :meth:`start` until a frame hands the rest of
+        #: the stream to websockets.
+        self.reading = False
+
+    def start(self) -> None:
+        """Read frames from now on: the handshake is done, and websockets' parser stands at a
+        frame boundary (it has read nothing past the handshake)."""
+        self.reading = True
 
     def feed(self, data: bytes) -> list[Item]:
         """The frames completed by ``data``, in order (see :data:`Item`); a partial frame
-        waits for the next call."""
+        waits for the next call. While not :attr:`reading`, ``data`` whole, for websockets."""
+        if not self.reading:
+            return [(data, None)]
         buffer = self._buffer + data if self._buffer else data
         items: list[Item] = []
         at, end = 0, len(buffer)
@@ -114,7 +123,7 @@ class Reader:
             elif first in (_PING, _PONG) and right_mask and size <= 125:
                 kind = None
             else:  # a close, a fragment, a broken or oversized frame: websockets' from here
-                self.handed_over = True
+                self.reading = False
                 self._buffer = b""
                 items.append((buffer[at:], None))
                 return items

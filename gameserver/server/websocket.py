@@ -85,7 +85,8 @@ class WebSocketConnection(asyncio.Protocol):
         self._session: Session | None = None
         self._parts: list[bytes] = []
         self._out: list[bytes] = []  # frames of this turn, framed here (see send)
-        self._reader: Reader | None = None  # reads the common frames once open (framing.py)
+        # Reads the common frames once open (protocol/framing.py); websockets all before.
+        self._reader = Reader(config.max_message_bytes)
         self._text = True  # the message being assembled came in a text frame
         self._flush_due = False
         self._paused = False
@@ -110,15 +111,11 @@ class WebSocketConnection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self.heard = self._keepalive.loop.time()
         self.pinged = False
-        reader = self._reader
-        if reader is None or reader.handed_over:
-            self._through_websockets(data)
-        else:
-            for payload, text in reader.feed(data):
-                if text is None:
-                    self._through_websockets(payload)
-                else:
-                    self._message(payload, text)
+        for payload, text in self._reader.feed(data):
+            if text is None:
+                self._through_websockets(payload)
+            else:
+                self._message(payload, text)
         self._write()
         if self._ws.close_expected() and self._closer is None:
             self._closer = self._keepalive.loop.call_later(CLOSE_TIMEOUT, self._abort)
@@ -240,7 +237,7 @@ class WebSocketConnection(asyncio.Protocol):
             # From here the common frames are read in framing.py. websockets has seen the
             # request alone (uvicorn hands over the request it parsed, not what followed it),
             # so its parser stands at a frame boundary, as framing.Reader needs.
-            self._reader = Reader(self._hub.config.max_message_bytes)
+            self._reader.start()
 
     def _refused(self, exc: Exception) -> None:
         """The client broke the WebSocket protocol: websockets has sent the close frame (1002,
