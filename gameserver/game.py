@@ -38,6 +38,9 @@ from gameserver.errors import InvalidDecision, InvalidSettings
 State = dict[str, Any]
 Decision = dict[str, Any]
 View = dict[str, Any]
+#: How a role's view changed in a round (:meth:`Game.view_update`): ``{"set": {key: value},
+#: "extend": {key: {name: [items]}}}``, applied by :func:`apply_view_update`.
+ViewUpdate = dict[str, Any]
 
 SettingType = Literal["int", "float", "bool", "str", "int_list"]
 
@@ -246,6 +249,15 @@ class Game(ABC):
         """What this role may see: its own figures and history, nothing of other roles
         (unless the game is over, when a game may reveal everything for the debrief)."""
 
+    def view_update(self, state: State, role: str) -> ViewUpdate | None:
+        """How this role's view changed in the round that made ``state``, for the clients
+        that take updates instead of whole views (docs/protocol.md, ``view_updates``): what
+        :func:`apply_view_update` turns ``view(state before, role)`` into ``view(state,
+        role)`` with, exactly. A view's history grows every round; an update carries the new
+        entries only, so its size does not grow with the game. None (the default, and for a
+        round that ends the game): the clients get the whole view."""
+        return None
+
     @abstractmethod
     def facilitator_view(self, state: State) -> View:
         """Everything, for the facilitator and the debrief."""
@@ -343,6 +355,25 @@ def require_roles(decisions: Mapping[str, Decision], roles: Sequence[str]) -> No
     extra = [r for r in decisions if r not in roles]
     if missing or extra:
         raise ValueError(f"step needs one decision per role; missing {missing}, unknown {extra}")
+
+
+def apply_view_update(view: View, update: ViewUpdate) -> View:
+    """The view after ``update`` (:meth:`Game.view_update`): the keys of ``set`` take its
+    values, and each list ``extend`` names, ``view[key][name]``, gets its items appended. A new
+    view: ``view`` is not changed. Raises ``ValueError`` when ``update`` does not fit ``view``
+    (a list it extends is missing)."""
+    out = {**view, **update.get("set", {})}
+    for key, lists in update.get("extend", {}).items():
+        inner = out.get(key)
+        if not isinstance(inner, dict):
+            raise ValueError(f"the view has no {key!r} to extend")
+        grown = dict(inner)
+        for name, items in lists.items():
+            if not isinstance(grown.get(name), list):
+                raise ValueError(f"the view has no list {key}.{name} to extend")
+            grown[name] = [*grown[name], *items]
+        out[key] = grown
+    return out
 
 
 def whole_number_decision(raw: Any, key: str, low: int, high: int) -> Decision:

@@ -98,6 +98,21 @@ export function joinIdFor(code, { create = true } = {}) {
 }
 
 /**
+ * The view after a round's `view_update` (docs/protocol.md): the keys of `set` take its values,
+ * and each list `extend` names, `view[key][name]`, gets its items appended. A new object:
+ * `view` is left as it was.
+ */
+export function applyViewUpdate(view, update) {
+  const out = { ...view, ...(update.set || {}) };
+  for (const [key, lists] of Object.entries(update.extend || {})) {
+    const grown = { ...out[key] };
+    for (const [name, items] of Object.entries(lists)) grown[name] = [...(grown[name] || []), ...items];
+    out[key] = grown;
+  }
+  return out;
+}
+
+/**
  * One WebSocket that says hello, and reconnects with backoff until stopped.
  *
  * `hello()` is called on every connection, so it can switch from a join code to the seat token.

@@ -5,7 +5,7 @@
 // play-outbox.js sends and resends the decision). The protocol makes such resends harmless, as it
 // makes a join retried with the same join id (client.js keeps one per join code) get its seat back.
 
-import { GameSocket, ServerClock, newId } from "./client.js";
+import { GameSocket, ServerClock, applyViewUpdate, newId } from "./client.js";
 import { at, fmtAs, fmtDuration, humanize } from "./format.js";
 import { displayOf, ensureKind, fetchKinds, kindOf, kindTitle, roleName, roundWord } from "./kinds.js";
 import { renderDebrief } from "./debrief.js";
@@ -32,6 +32,7 @@ const game = {
   openRound: 1,
   announced: null,
   view: null,
+  viewRound: null, // the rounds played when `view` was made: what a round's update applies to
   submitted: [],
   online: [],
   roles: [],
@@ -67,8 +68,11 @@ function connect(newSeat) {
   game.gameId = seat.gameId;
   game.outbox = savedOutbox(seat.gameId);
   socket = new GameSocket({
-    hello: () => (seat.token ? { token: seat.token } : {
+    // view_updates: each round brings what changed in the view, not the whole view, which grows
+    // with the game (docs/protocol.md).
+    hello: () => (seat.token ? { token: seat.token, view_updates: true } : {
       join: seat.code,
+      view_updates: true,
       ...(seat.name ? { name: seat.name } : {}),
       ...(seat.role ? { role: seat.role } : {}),
     }),
@@ -191,6 +195,7 @@ function onMessage(message) {
       applyFigures(message);
       game.defaulted = message.defaulted ?? null;
       game.view = message.view;
+      game.viewRound = message.round;
       game.confirmed = message.decision
         ? { round: message.open_round, decision: message.decision, id: message.decision_id }
         : null;
@@ -200,7 +205,15 @@ function onMessage(message) {
     case "round":
       applyFigures(message);
       game.defaulted = message.defaulted ?? null;
-      game.view = message.view;
+      if (!message.view_update) {
+        game.view = message.view;
+        game.viewRound = message.round;
+      } else if (game.view && game.viewRound === message.round - 1) {
+        game.view = applyViewUpdate(game.view, message.view_update);
+        game.viewRound = message.round;
+      } else {
+        socket.send({ type: "sync" }); // not the view this updates: the sync brings the whole one
+      }
       game.confirmed = null;
       game.notice = "";
       if (document.activeElement !== $("decision-input")) $("decision-input").value = "";

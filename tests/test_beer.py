@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gameserver.errors import InvalidDecision, InvalidSettings
-from gameserver.game import State
+from gameserver.game import State, apply_view_update
 from gameserver.games.beer import FIGURES, ROLES, BeerGame, demand_in_week
 
 GAME = BeerGame()
@@ -347,6 +347,39 @@ def test_view_copies_history() -> None:
     view = GAME.view(state, "retailer")
     view["history"]["order"].append(99)
     assert state["nodes"]["retailer"]["history"]["order"] == [4, 4, 4]
+
+
+@given(raw=game_settings, orders=weekly_orders)
+def test_each_rounds_update_turns_the_last_view_into_the_new_one(
+    raw: dict[str, Any], orders: Orders
+) -> None:
+    """A client that takes updates holds exactly the view a client of whole views gets, every
+    round to the last, which brings the whole view with the debrief."""
+    states = play(new(**raw), orders)
+    assert GAME.view_update(states[0], "retailer") is None  # no round closed yet
+    for before, after in itertools.pairwise(states):
+        for role in ROLES:
+            update = GAME.view_update(after, role)
+            if GAME.is_over(after):
+                assert update is None
+                continue
+            assert update is not None
+            held = GAME.view(before, role)
+            kept = copy.deepcopy(held)
+            assert apply_view_update(held, update) == GAME.view(after, role)
+            assert held == kept  # applying makes a new view
+            # the update's size does not grow with the game: one entry per history list
+            assert all(len(items) == 1 for items in update["extend"]["history"].values())
+
+
+def test_an_update_that_does_not_fit_the_view_is_refused() -> None:
+    states = play(new(), steady(2))
+    update = GAME.view_update(states[2], "factory")
+    assert update is not None
+    with pytest.raises(ValueError, match="no 'history' to extend"):
+        apply_view_update({"week": 1}, update)
+    with pytest.raises(ValueError, match=r"no list history\.incoming_order to extend"):
+        apply_view_update({"history": {}}, update)
 
 
 def test_history_and_summary_keep_the_figures_order() -> None:

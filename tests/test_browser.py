@@ -213,6 +213,14 @@ def test_four_players_play_rounds_while_the_dashboard_follows(
     expect(players[0].get_by_test_id("fig-incoming_order")).to_have_text("4")  # the demand
     expect(players[0].locator("#charts figure.chart")).to_have_count(3)
     expect(players[0].locator("#charts svg polyline")).to_have_count(5)
+    # The pages took each round as an update of their view (view_updates): what they show is
+    # what a reload, which brings the whole view, shows.
+    shown = [players[1].locator("#figures"), players[1].locator("#charts")]
+    before = [part.inner_html() for part in shown]
+    players[1].reload()
+    expect_week(players[1], 4)
+    expect(players[1].locator("#charts svg polyline")).to_have_count(5)
+    assert [part.inner_html() for part in shown] == before
     history = game_state(server, gid)
     assert history["round"] == 3
     assert {s["role"]: s["name"] for s in history["seats"]} == {r: r.title() for r in BEER_ROLES}

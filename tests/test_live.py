@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from gameserver.game import apply_view_update
 from gameserver.games import get_game, make_policy
 from tests.support import ADMIN_KEY, ServerProcess, WSClient, join, replay_summaries, resume
 
@@ -88,6 +89,55 @@ async def test_full_beer_game_with_pass_through(server: ServerProcess) -> None:
     assert [r["summary"] for r in export["rounds"]] == replay_summaries(export)
     for client in [*players.values(), watcher]:
         await client.close()
+
+
+async def test_players_taking_updates_hold_the_whole_view_every_round(
+    server: ServerProcess,
+) -> None:
+    """With ``view_updates``, each round of the Beer Game brings an update; applied to the view
+    held, it gives what a ``sync`` gives, round after round, through a reconnection; the last
+    round brings the whole view with the debrief. A player without it gets whole views."""
+    game = create(server, autostart=True, settings={"weeks": 5})
+    clients, views = {}, {}
+    for link in game["join"]:
+        takes = link["role"] != "factory"
+        hello = {"type": "hello", "join": link["code"], "view_updates": takes}
+        clients[link["role"]] = client = await WSClient.open(server.ws_url, hello)
+        client.token = (await client.expect("welcome"))["token"]  # type: ignore[attr-defined]
+        views[link["role"]] = (await client.expect("sync"))["view"]
+    for week in range(1, 6):
+        if week == 3:  # the retailer comes back: a sync, then updates again
+            await clients["retailer"].close()
+            token = clients["retailer"].token  # type: ignore[attr-defined]
+            hello = {"type": "hello", "token": token, "view_updates": True}
+            clients["retailer"] = again = await WSClient.open(server.ws_url, hello)
+            views["retailer"] = (await again.expect("sync"))["view"]
+        for client in clients.values():
+            await submit(client, week, {"order": 4 + week})
+        for role, client in clients.items():
+            message = await client.expect("round", round=week)
+            if week < 5 and role != "factory":
+                assert "view" not in message
+                views[role] = apply_view_update(views[role], message["view_update"])
+            else:
+                assert "view_update" not in message
+                views[role] = message["view"]
+            await client.send({"type": "sync"})
+            assert views[role] == (await client.expect("sync"))["view"], (role, week)
+    assert all("debrief" in view for view in views.values())
+    for client in clients.values():
+        await client.close()
+
+
+async def test_a_game_without_updates_sends_whole_views(server: ServerProcess) -> None:
+    game = create(server, kind="fishery", autostart=True)
+    hello = {"type": "hello", "join": game["join"][0]["code"], "view_updates": True}
+    client = await WSClient.open(server.ws_url, hello)
+    await client.expect("sync")
+    assert act(server, game, "close-round").status_code == 200
+    message = await client.expect("round", round=1)
+    assert message["view"] and "view_update" not in message
+    await client.close()
 
 
 async def test_views_are_private_and_progress_is_shared(server: ServerProcess) -> None:

@@ -19,6 +19,11 @@ def test_hello_forms() -> None:
     )
     joined = protocol.parse_hello({"type": "hello", "join": "c", "role": "factory", "name": "Ann"})
     assert joined == protocol.Join(code="C", role="factory", name="Ann")
+    updated = protocol.parse_hello({"type": "hello", "join": "c", "view_updates": True})
+    assert updated == protocol.Join(code="C", role=None, name=None, view_updates=True)
+    resumed = protocol.parse_hello({"type": "hello", "token": "G.s", "view_updates": False})
+    assert resumed == protocol.Resume("G.s")
+    assert protocol.parse_hello({"type": "hello", "token": "G.s", "view_updates": None}) == resumed
 
 
 @pytest.mark.parametrize(
@@ -31,6 +36,8 @@ def test_hello_forms() -> None:
         ({"type": "hello", "token": ""}, "bad_field"),
         ({"type": "hello", "join": "c", "name": "x" * 65}, "bad_field"),
         ({"type": "hello", "join": ["c"]}, "bad_field"),
+        ({"type": "hello", "join": "c", "view_updates": "yes"}, "bad_field"),
+        ({"type": "hello", "token": "G.s", "view_updates": 1}, "bad_field"),
     ],
 )
 def test_bad_hello(data: dict[str, object], code: str) -> None:

@@ -26,6 +26,7 @@ MESSAGES: dict[tuple[str, str | None], type] = {
     ("sync", "each of `seats`"): protocol.SeatInfo,
     ("round", "player"): protocol.Round,
     ("round", "facilitator"): protocol.FacilitatorRound,
+    ("round", "player taking updates"): protocol.RoundUpdate,
     ("status", None): protocol.GameInfo,
     ("progress", None): protocol.Progress,
     ("ack", None): protocol.Ack,
@@ -134,15 +135,21 @@ async def test_a_real_server_sends_exactly_the_documented_fields(server: ServerP
     ack = await player.expect("ack", id="a1")
     check(ack, ("ack", None))
     assert ack["duplicate"] is False and ack["superseded_by"] is None
+    hello = {"type": "hello", "join": game["join"][1]["code"], "view_updates": True}
+    updated = await WSClient.open(server.ws_url, hello)
+    await updated.expect("sync")
     assert act(server, game, "close-round").status_code == 200
     check(await player.expect("round"), ("round", "player"))
     check(await watcher.expect("round"), ("round", "facilitator"))
+    update = await updated.expect("round")
+    check(update, ("round", "player taking updates"))
+    assert set(update["view_update"]) == {"set", "extend"}
     again, resumed = await resume(server.ws_url, joined["token"])
     welcome_back = again.received[0]
     check(welcome_back, ("welcome", None))
     assert welcome_back["resumed"] is True and welcome_back["token"] is None
     check(resumed, ("sync", "player"))
-    for client in (watcher, player, again):
+    for client in (watcher, player, again, updated):
         await client.close()
 
 

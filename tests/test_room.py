@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from gameserver.errors import CloseCode, ErrorCode, GameServerError, StorageFailure
+from gameserver.game import apply_view_update
 from gameserver.games import get_game
 from gameserver.games.beer import BeerGame as BeerGameForRoom
 from gameserver.protocol import (
@@ -200,6 +201,29 @@ def test_the_last_decision_closes_the_round_and_views_go_out_after_its_save() ->
         (message,) = of(peer, "round")
         assert message["role"] == role and message["round"] == 1 and message["open_round"] == 2
     assert h.room.round == 1 and h.room.pending == {}
+
+
+def test_a_connection_taking_updates_gets_the_round_as_an_update_of_its_view() -> None:
+    h, peers = started()
+    taker = Peer("updates")
+    h.handle(ev.Connect(taker, "retailer", updates=True))  # supersedes the retailer's first
+    before = taker.got[0]["view"]
+    for n, role in enumerate(ROLES):
+        submit(h, taker if role == "retailer" else peers[role], role, 4 + n, f"m{n}")
+    h.complete_all()
+    (update,) = of(taker, "round")
+    assert "view" not in update and update["round"] == 1
+    assert apply_view_update(before, update["view_update"]) == h.room.game.view(
+        h.room.record.state, "retailer"
+    )
+    assert "view_update" not in of(peers["wholesaler"], "round")[0]
+    # the next connection on the seat, without updates, gets whole views again
+    plain = Peer("plain")
+    h.handle(ev.Connect(plain, "retailer"))
+    for n, role in enumerate(ROLES):
+        submit(h, plain if role == "retailer" else peers[role], role, 4, f"n{n}", round_no=2)
+    h.complete_all()
+    assert "view" in of(plain, "round")[0] and of(taker, "round") == [update]
 
 
 def three_saved(round_seconds: float | None = None) -> tuple[Harness, dict[str, Peer]]:

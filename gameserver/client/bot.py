@@ -59,7 +59,7 @@ from websockets.uri import parse_uri
 
 from gameserver.client.link import Link, open_link
 from gameserver.client.timing import NO_THINK, RoundTimer, Think
-from gameserver.game import Decision, Policy, View
+from gameserver.game import Decision, Policy, View, apply_view_update
 from gameserver.protocol import (
     PROTOCOL_VERSION,
     CloseCode,
@@ -281,7 +281,9 @@ class Bot:
         return f"connection closed with {code}"
 
     def _hello(self) -> bytes:
-        hello: dict[str, Any] = {"type": "hello", "v": PROTOCOL_VERSION}
+        # Each round's view as an update of the last, where the game gives one: a few hundred
+        # bytes to read instead of a whole view that grows with the game.
+        hello: dict[str, Any] = {"type": "hello", "v": PROTOCOL_VERSION, "view_updates": True}
         if self.token is not None:
             hello["token"] = self.token
         else:
@@ -375,7 +377,13 @@ class Bot:
         self._learn(link, message)
         if self.timer is not None:
             self.timer.viewed(self.round, at)
-        self.view = message.get("view")
+        update = message.get("view_update")
+        if update is None:
+            self.view = message.get("view")
+        elif self.view is not None and self._view_round == self.round - 1:
+            self.view = apply_view_update(self.view, update)
+        else:
+            self.view = None  # not the view this updates: _next asks for a sync
         self._view_round = self.round
         if self._pending is not None and self._pending.round <= self.round:
             self._pending = None  # closed without it (a deadline, or a facilitator)

@@ -74,11 +74,12 @@ from gameserver.game import (
     Setting,
     State,
     View,
+    ViewUpdate,
     require_roles,
     whole_number_decision,
 )
 from gameserver.games import beer_policies
-from gameserver.games.beer_report import facilitator_view, results, role_figures
+from gameserver.games.beer_report import facilitator_view, results, role_numbers
 
 ROLES = ("retailer", "wholesaler", "distributor", "factory")
 #: Who each role ships to and orders from.
@@ -361,12 +362,33 @@ class BeerGame(Game):
         role's numbers; the customer demand reaches only the retailer, as its incoming order.
         Once the game is over it adds ``debrief``, the facilitator's view of everything.
         """
+        view = self._numbers(state, role)
+        history = state["nodes"][role]["history"]
+        view["history"] = {figure: values.copy() for figure, values in history.items()}
+        if view["over"]:
+            view["debrief"] = self.facilitator_view(state)
+        return view
+
+    def view_update(self, state: State, role: str) -> ViewUpdate | None:
+        """Every figure of the view but the history, and the week just played appended to
+        each history list; the whole view (None) for the round that ends the game, which
+        brings the debrief."""
+        if state["round"] == 0 or self.is_over(state):
+            return None
+        history = state["nodes"][role]["history"]
+        return {
+            "set": self._numbers(state, role),
+            "extend": {"history": {figure: values[-1:] for figure, values in history.items()}},
+        }
+
+    def _numbers(self, state: State, role: str) -> View:
+        """The view but its history and debrief."""
         settings = state["settings"]
         node = state["nodes"][role]
         over = self.is_over(state)
         week = state["round"] if over else state["round"] + 1
         orders = node["history"]["order"]
-        view: View = {
+        return {
             "game": self.name,
             "role": role,
             "customer": _CUSTOMER[role],
@@ -379,12 +401,9 @@ class BeerGame(Game):
             "max_order": settings["max_order"],
             "holding_cost": settings["holding_cost"],
             "backlog_cost": settings["backlog_cost"],
-            **role_figures(node),
+            **role_numbers(node),
             "last_order": orders[-1] if orders else None,
         }
-        if over:
-            view["debrief"] = self.facilitator_view(state)
-        return view
 
     def facilitator_view(self, state: State) -> View:
         return facilitator_view(state, ROLES, self.is_over(state))

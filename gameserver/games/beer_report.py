@@ -70,6 +70,14 @@ def role_figures(node: Mapping[str, Any]) -> dict[str, Any]:
     """One role's figures of the week being decided (the last week once over), its cost of the
     weeks played, supply line and history: what its player sees, and one row of the
     facilitator's view."""
+    return {
+        **role_numbers(node),
+        "history": {figure: values.copy() for figure, values in node["history"].items()},
+    }
+
+
+def role_numbers(node: Mapping[str, Any]) -> dict[str, Any]:
+    """:func:`role_figures` but the history."""
     now = node["now"]
     return {
         "incoming_order": now["incoming_order"],
@@ -81,7 +89,6 @@ def role_figures(node: Mapping[str, Any]) -> dict[str, Any]:
         # the weeks played, as results and the round summaries count them (module docstring)
         "total_cost": node["cost_total"],
         "supply_line": node["supply_line"],
-        "history": {figure: values.copy() for figure, values in node["history"].items()},
     }
 
 

@@ -23,6 +23,8 @@ class Join:
     role: str | None
     name: str | None
     join_id: str | None = None
+    #: Each round's view comes as an update of the last one (docs/protocol.md).
+    view_updates: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +32,7 @@ class Resume:
     """Come back to a seat with the token received on joining."""
 
     token: str
+    view_updates: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +66,18 @@ class SyncRequest:
 
 
 ClientMessage = Submit | Ping | SyncRequest
+
+
+def _flag(data: dict[str, Any], key: str) -> bool:
+    """A true/false field: absent or null -> False, anything but a boolean -> bad_field."""
+    value = data.get(key)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise ProtocolError(
+            f"{key!r} must be true or false, got {short(value)}", code=ErrorCode.BAD_FIELD
+        )
+    return value
 
 
 def _text(data: dict[str, Any], key: str, limit: int, *, required: bool) -> str | None:
@@ -111,7 +126,8 @@ def parse_hello(data: dict[str, Any]) -> Hello:
         )
     # A page may still hold the code it joined with: the token, when there is one, wins.
     if data.get("token") is not None:
-        return Resume(token=_text(data, "token", 200, required=True) or "")
+        token = _text(data, "token", 200, required=True) or ""
+        return Resume(token=token, view_updates=_flag(data, "view_updates"))
     if data.get("join") is not None:
         code = (_text(data, "join", 200, required=True) or "").strip().upper()
         join_id = _text(data, "join_id", MAX_ID, required=False)
@@ -126,6 +142,7 @@ def parse_hello(data: dict[str, Any]) -> Hello:
             role=_text(data, "role", 200, required=False),
             name=_text(data, "name", MAX_ID, required=False),
             join_id=join_id,
+            view_updates=_flag(data, "view_updates"),
         )
     raise ProtocolError(
         "'hello' needs one of 'join' (a join code), 'token' (to resume a seat) or 'watch' "

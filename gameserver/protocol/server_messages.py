@@ -90,6 +90,16 @@ class Round(GameInfo):
     defaulted: Any
 
 
+class RoundUpdate(GameInfo):
+    """A round closed, for a player that takes updates (``view_updates`` in its hello): how
+    its view changed (``view_update``, see :func:`gameserver.game.apply_view_update`), and
+    ``defaulted`` as in :class:`Round`."""
+
+    role: str
+    view_update: Any
+    defaulted: Any
+
+
 class FacilitatorRound(GameInfo):
     """A round closed: the facilitator's new view, and the decision it used for each seat
     that had none, by role."""
@@ -151,6 +161,7 @@ ServerMessage = (
     | Sync
     | FacilitatorSync
     | Round
+    | RoundUpdate
     | FacilitatorRound
     | Progress
     | Ack

@@ -21,6 +21,8 @@ class Audience:
         #: Each role's connections: none or one (a list, so that a seat is looked up once).
         self.players: dict[str, list[ev.Peer]] = {role: [] for role in roles}
         self.watchers: list[ev.Peer] = []
+        #: The players' connections that take each round's view as an update.
+        self.updated: set[ev.Peer] = set()
 
     def everyone(self) -> list[ev.Peer]:
         """Every connection on the game: players and facilitators."""
@@ -36,14 +38,17 @@ class Audience:
                 return role
         return None
 
-    def connect(self, role: str | None, peer: ev.Peer) -> list[ev.Effect]:
+    def connect(self, role: str | None, peer: ev.Peer, updates: bool = False) -> list[ev.Effect]:
         """Take a connection for ``role`` (None: a facilitator); a seat's connection before it
-        is told and closed."""
+        is told and closed. ``updates``: it takes each round's view as an update."""
         out: list[ev.Effect] = []
         if role is None:
             self.watchers.append(peer)
         else:
+            if updates:
+                self.updated.add(peer)
             for old in self.players[role]:
+                self.updated.discard(old)
                 text = "this seat connected elsewhere"
                 out.append(ev.Send([old], error_message(ErrorCode.SUPERSEDED, text)))
                 out.append(ev.Close(old, CloseCode.SUPERSEDED))
@@ -54,6 +59,7 @@ class Audience:
         return out
 
     def disconnect(self, peer: ev.Peer) -> list[ev.Effect]:
+        self.updated.discard(peer)
         if peer in self.watchers:
             self.watchers.remove(peer)
             return []
@@ -68,13 +74,29 @@ class Audience:
         out: list[ev.Effect] = []
         text = "the facilitator reset this seat"
         for peer in self.players[role]:
+            self.updated.discard(peer)
             out.append(ev.Send([peer], error_message(ErrorCode.SEAT_RESET, text)))
             out.append(ev.Close(peer, CloseCode.SEAT_RESET))
         self.players[role] = []
         return out
 
-    def to_players(self, message_of: Callable[[str], ServerMessage]) -> list[ev.Effect]:
-        """Each connected player its own message."""
-        return [
-            ev.Send(list(peers), message_of(role)) for role, peers in self.players.items() if peers
-        ]
+    def to_players(
+        self,
+        message_of: Callable[[str], ServerMessage],
+        update_of: Callable[[str], ServerMessage | None] | None = None,
+    ) -> list[ev.Effect]:
+        """Each connected player its own message: ``update_of(role)`` to a connection that
+        takes updates, when there is one (not None), else ``message_of(role)``."""
+        out: list[ev.Effect] = []
+        for role, peers in self.players.items():
+            if not peers:
+                continue
+            if update_of is not None and not self.updated.isdisjoint(peers):
+                update = update_of(role)
+                if update is not None:
+                    out.append(ev.Send([p for p in peers if p in self.updated], update))
+                    peers = [p for p in peers if p not in self.updated]
+                    if not peers:
+                        continue
+            out.append(ev.Send(list(peers), message_of(role)))
+        return out

@@ -155,7 +155,10 @@ def log_closed(game_id: str, save: ev.SaveRound, status: GameStatus) -> None:
 def views(room: messages.RoomState, audience: Audience, now: float) -> list[ev.Effect]:
     """After a round: each player its own view, the facilitators theirs."""
     info = messages.game_info(room, now)
-    out = audience.to_players(lambda role: messages.round_view(room, role, info))
+    out = audience.to_players(
+        lambda role: messages.round_view(room, role, info),
+        lambda role: messages.round_update(room, role, info),
+    )
     if audience.watchers:
         out.append(ev.Send(list(audience.watchers), messages.facilitator_round(room, now)))
     return out

@@ -157,8 +157,9 @@ class Driver:
         self._kick(self._handle(make(future)))
         return await future
 
-    def connect(self, conn: Outbox, role: str | None) -> None:
-        self._kick(self._handle(ev.Connect(conn, role)))
+    def connect(self, conn: Outbox, role: str | None, *, updates: bool = False) -> None:
+        """A connection joined (``updates``: it takes each round's view as an update)."""
+        self._kick(self._handle(ev.Connect(conn, role, updates)))
 
     def disconnect(self, conn: Outbox) -> None:
         self._kick(self._handle(ev.Disconnect(conn)))

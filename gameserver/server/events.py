@@ -29,10 +29,12 @@ Ref = Hashable
 
 @dataclass(slots=True)
 class Connect:
-    """A connection joined: a player on ``role``, or a facilitator watching (``role`` None)."""
+    """A connection joined: a player on ``role``, or a facilitator watching (``role`` None).
+    ``updates``: the player takes each round's view as an update (docs/protocol.md)."""
 
     peer: Peer
     role: str | None
+    updates: bool = False
 
 
 @dataclass(slots=True)

@@ -16,6 +16,7 @@ from gameserver.protocol import (
     GameInfo,
     GameStatus,
     Round,
+    RoundUpdate,
     SeatInfo,
     ServerMessage,
     Sync,
@@ -113,6 +114,24 @@ def round_view(room: RoomState, role: str, info: GameInfo) -> Round:
         "role": role,
         "view": player_view(room, role),
         # The seat had no decision when the round closed: what the game used instead.
+        "defaulted": room.record.last_defaulted.get(role),
+    }
+
+
+def round_update(room: RoomState, role: str, info: GameInfo) -> RoundUpdate | None:
+    """The ``round`` message of a player that takes updates: how its view changed, or None
+    when the game gives none for this round (then the whole view, :func:`round_view`). A game
+    the facilitator ended gets its whole view, which adds the debrief."""
+    if room.record.status == GameStatus.ENDED:
+        return None
+    update = room.game.view_update(room.record.state, role)
+    if update is None:
+        return None
+    return {
+        **info,
+        "type": "round",
+        "role": role,
+        "view_update": update,
         "defaulted": room.record.last_defaulted.get(role),
     }
 

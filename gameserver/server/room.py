@@ -473,7 +473,7 @@ class Room:
 
     def _connect(self, event: ev.Connect, now: float) -> list[ev.Effect]:
         """The new connection's sync first, then what the audience makes of it."""
-        out = self._audience.connect(event.role, event.peer)
+        out = self._audience.connect(event.role, event.peer, event.updates)
         return [ev.Send([event.peer], self.sync_message(event.role, now)), *out]
 
     # -- commands -----------------------------------------------------------------------------

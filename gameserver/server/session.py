@@ -166,7 +166,8 @@ class Session:
         peer.game_id, peer.seat = driver.game_id, role
         peer.kind = "player" if role is not None else "facilitator"
         peer.send(protocol.encode(welcome))
-        driver.connect(peer, role)
+        updates = isinstance(hello, protocol.Join | protocol.Resume) and hello.view_updates
+        driver.connect(peer, role, updates=updates)
         while self._waiting and not self._ended:
             self.receive(self._waiting.popleft())
 
