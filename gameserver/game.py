@@ -39,7 +39,7 @@ State = dict[str, Any]
 Decision = dict[str, Any]
 View = dict[str, Any]
 #: How a role's view changed in a round (:meth:`Game.view_update`): ``{"set": {key: value},
-#: "extend": {key: {name: [items]}}}``, applied by :func:`apply_view_update`.
+#: "extend": {key: [items] or {name: [items]}}}``, applied by :func:`apply_view_update`.
 ViewUpdate = dict[str, Any]
 
 SettingType = Literal["int", "float", "bool", "str", "int_list"]
@@ -359,16 +359,22 @@ def require_roles(decisions: Mapping[str, Decision], roles: Sequence[str]) -> No
 
 def apply_view_update(view: View, update: ViewUpdate) -> View:
     """The view after ``update`` (:meth:`Game.view_update`): the keys of ``set`` take its
-    values, and each list ``extend`` names, ``view[key][name]``, gets its items appended. A new
+    values; in ``extend``, a key given a list of items has them appended to the list
+    ``view[key]``, and a key given ``{name: [items]}`` to each list ``view[key][name]``. A new
     view: ``view`` is not changed. Raises ``ValueError`` when ``update`` does not fit ``view``
     (a list it extends is missing)."""
     out = {**view, **update.get("set", {})}
-    for key, lists in update.get("extend", {}).items():
-        inner = out.get(key)
-        if not isinstance(inner, dict):
+    for key, more in update.get("extend", {}).items():
+        held = out.get(key)
+        if isinstance(more, list):
+            if not isinstance(held, list):
+                raise ValueError(f"the view has no list {key!r} to extend")
+            out[key] = [*held, *more]
+            continue
+        if not isinstance(held, dict):
             raise ValueError(f"the view has no {key!r} to extend")
-        grown = dict(inner)
-        for name, items in lists.items():
+        grown = dict(held)
+        for name, items in more.items():
             if not isinstance(grown.get(name), list):
                 raise ValueError(f"the view has no list {key}.{name} to extend")
             grown[name] = [*grown[name], *items]

@@ -98,15 +98,19 @@ export function joinIdFor(code, { create = true } = {}) {
 }
 
 /**
- * The view after a round's `view_update` (docs/protocol.md): the keys of `set` take its values,
- * and each list `extend` names, `view[key][name]`, gets its items appended. A new object:
- * `view` is left as it was.
+ * The view after a round's `view_update` (docs/protocol.md): the keys of `set` take its values;
+ * in `extend`, a key given a list has its items appended to the list `view[key]`, and a key
+ * given `{name: [items]}` to each list `view[key][name]`. A new object: `view` is left as it was.
  */
 export function applyViewUpdate(view, update) {
   const out = { ...view, ...(update.set || {}) };
-  for (const [key, lists] of Object.entries(update.extend || {})) {
+  for (const [key, more] of Object.entries(update.extend || {})) {
+    if (Array.isArray(more)) {
+      out[key] = [...(out[key] || []), ...more];
+      continue;
+    }
     const grown = { ...out[key] };
-    for (const [name, items] of Object.entries(lists)) grown[name] = [...(grown[name] || []), ...items];
+    for (const [name, items] of Object.entries(more)) grown[name] = [...(grown[name] || []), ...items];
     out[key] = grown;
   }
   return out;

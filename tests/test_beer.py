@@ -378,6 +378,9 @@ def test_an_update_that_does_not_fit_the_view_is_refused() -> None:
     assert update is not None
     with pytest.raises(ValueError, match="no 'history' to extend"):
         apply_view_update({"week": 1}, update)
+    with pytest.raises(ValueError, match="no list 'boats' to extend"):
+        apply_view_update({"boats": 3}, {"extend": {"boats": [4]}})
+    assert apply_view_update({"boats": [3]}, {"extend": {"boats": [4]}}) == {"boats": [3, 4]}
     with pytest.raises(ValueError, match=r"no list history\.incoming_order to extend"):
         apply_view_update({"history": {}}, update)
 

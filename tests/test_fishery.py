@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gameserver.errors import InvalidDecision, InvalidSettings
-from gameserver.game import State
+from gameserver.game import State, apply_view_update
 from gameserver.games.fishery import FisheryGame
 
 GAME = FisheryGame()
@@ -154,6 +154,26 @@ VIEW_KEYS = {
 
 
 @settings(max_examples=30, deadline=None)
+@given(boats=rounds_of_boats, players=st.integers(2, 8), seed=st.integers(0, 2**32))
+def test_each_rounds_update_turns_the_last_view_into_the_new_one(
+    boats: list[list[int]], players: int, seed: int
+) -> None:
+    """A fleet that takes updates holds exactly the whole view, every round to the last, which
+    brings the whole view with the debrief."""
+    states = play(new(seed, players=players, rounds=6), boats)
+    assert GAME.view_update(states[0], "fleet-1") is None
+    for before, after in itertools.pairwise(states):
+        for role in before["fleets"]:
+            update = GAME.view_update(after, role)
+            if GAME.is_over(after):
+                assert update is None
+                continue
+            assert update is not None
+            held = GAME.view(before, role)
+            assert apply_view_update(held, update) == GAME.view(after, role)
+            assert all(len(items) == 1 for items in update["extend"].values())
+
+
 @given(ours=rounds_of_boats, theirs=rounds_of_boats)
 def test_a_fleet_sees_only_its_own_numbers(ours: list[list[int]], theirs: list[list[int]]) -> None:
     """Graft other fleets' records and the true stock from another game: the view must not

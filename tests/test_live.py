@@ -129,14 +129,17 @@ async def test_players_taking_updates_hold_the_whole_view_every_round(
         await client.close()
 
 
-async def test_a_game_without_updates_sends_whole_views(server: ServerProcess) -> None:
+async def test_the_fishery_sends_updates_too(server: ServerProcess) -> None:
     game = create(server, kind="fishery", autostart=True)
     hello = {"type": "hello", "join": game["join"][0]["code"], "view_updates": True}
     client = await WSClient.open(server.ws_url, hello)
-    await client.expect("sync")
-    assert act(server, game, "close-round").status_code == 200
-    message = await client.expect("round", round=1)
-    assert message["view"] and "view_update" not in message
+    view = (await client.expect("sync"))["view"]
+    for round_no in (1, 2):
+        assert act(server, game, "close-round").status_code == 200
+        message = await client.expect("round", round=round_no)
+        view = apply_view_update(view, message["view_update"])
+        await client.send({"type": "sync"})
+        assert view == (await client.expect("sync"))["view"]
     await client.close()
 
 

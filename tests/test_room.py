@@ -226,6 +226,25 @@ def test_a_connection_taking_updates_gets_the_round_as_an_update_of_its_view() -
     assert "view" in of(plain, "round")[0] and of(taker, "round") == [update]
 
 
+class _NoUpdates(BeerGameForRoom):
+    def view_update(self, state: Any, role: str) -> None:
+        return None
+
+
+def test_a_game_that_gives_no_update_sends_the_whole_view_to_those_asking() -> None:
+    h = Harness(Room(_NoUpdates(), beer_record()))
+    peers = {role: Peer(role) for role in ROLES}
+    for role, peer in peers.items():
+        h.handle(ev.Connect(peer, role, updates=True))
+    assert h.command(ev.Start) == ("ok", None)
+    for n, role in enumerate(ROLES):
+        submit(h, peers[role], role, 4 + n, f"m{n}")
+    h.complete_all()
+    for peer in peers.values():
+        (message,) = of(peer, "round")
+        assert message["view"] and "view_update" not in message
+
+
 def three_saved(round_seconds: float | None = None) -> tuple[Harness, dict[str, Peer]]:
     """A started game whose retailer, wholesaler and distributor decided round 1, saved."""
     h, peers = started(round_seconds=round_seconds)

@@ -62,6 +62,7 @@ from gameserver.game import (
     Setting,
     State,
     View,
+    ViewUpdate,
     require_roles,
     round_half_up,
     whole_number_decision,
@@ -292,11 +293,31 @@ class FisheryGame(Game):
 
     def view(self, state: State, role: str) -> View:
         """This fleet's own history and the public estimates; everything once the game is over."""
+        view = self._numbers(state, role)
+        for key, values in self._histories(state, role).items():
+            view[key] = list(values)
+        if view["over"]:
+            view["debrief"] = self.facilitator_view(state)
+        return view
+
+    def view_update(self, state: State, role: str) -> ViewUpdate | None:
+        """Every figure of the view, and the round just played appended to each of its lists;
+        the whole view (None) for the round that ends the game, which brings the debrief."""
+        if state["round"] == 0 or self.is_over(state):
+            return None
+        lists = self._histories(state, role)
+        return {
+            "set": self._numbers(state, role),
+            "extend": {key: values[-1:] for key, values in lists.items()},
+        }
+
+    def _numbers(self, state: State, role: str) -> View:
+        """The view but its lists and debrief."""
         settings = state["settings"]
         fleet = state["fleets"][role]
         over = self.is_over(state)
         boats = fleet["boats"]
-        view: View = {
+        return {
             "game": self.name,
             "role": role,
             "round": state["round"] if over else state["round"] + 1,
@@ -305,17 +326,21 @@ class FisheryGame(Game):
             "rules": {name: settings[name] for name in PUBLIC_RULES},
             "max_boats": settings["max_boats"],
             "stock_estimate": state["estimates"][-1],
-            "stock_estimates": list(state["estimates"]),
             "last_boats": boats[-1] if boats else None,
-            "boats": list(boats),
-            "catch": list(fleet["catch"]),
-            "income": list(fleet["income"]),
             "total_income": fleet["total_income"],
             "total_catch": fleet["total_catch"],
         }
-        if over:
-            view["debrief"] = self.facilitator_view(state)
-        return view
+
+    @staticmethod
+    def _histories(state: State, role: str) -> dict[str, list[Any]]:
+        """The view's lists, one entry a round (the estimates one more: before round 1)."""
+        fleet = state["fleets"][role]
+        return {
+            "stock_estimates": state["estimates"],
+            "boats": fleet["boats"],
+            "catch": fleet["catch"],
+            "income": fleet["income"],
+        }
 
     def facilitator_view(self, state: State) -> View:
         settings = state["settings"]
