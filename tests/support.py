@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import copy
+import itertools
 import os
 import signal
 import subprocess
@@ -17,6 +19,7 @@ import httpx
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
 
+from gameserver.game import Game, State, ViewUpdate, apply_view_update
 from gameserver.games import get_game
 from gameserver.replay import replay_game
 from gameserver.tools.localserver import free_port
@@ -445,3 +448,24 @@ def markdown_table(text: str, header: str) -> list[list[str]]:
             break
         rows.append([cell.strip() for cell in line.strip("|").split("|")])
     return rows
+
+
+def updates_rebuild_views(game: Game, states: list[State], roles: list[str]) -> list[ViewUpdate]:
+    """Check that each round's view update, applied to the view of the state before, gives the
+    whole view (and leaves the view it was given as it was); that there is none before the
+    first round nor for the round that ends the game. The updates, for checks of their own."""
+    assert game.view_update(states[0], roles[0]) is None  # no round closed yet
+    updates = []
+    for before, after in itertools.pairwise(states):
+        for role in roles:
+            update = game.view_update(after, role)
+            if game.is_over(after):
+                assert update is None  # the whole view, with the debrief
+                continue
+            assert update is not None
+            held = game.view(before, role)
+            kept = copy.deepcopy(held)
+            assert apply_view_update(held, update) == game.view(after, role)
+            assert held == kept
+            updates.append(update)
+    return updates

@@ -15,8 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gameserver.errors import InvalidDecision, InvalidSettings
-from gameserver.game import State, apply_view_update
+from gameserver.game import State
 from gameserver.games.fishery import FisheryGame
+from tests.support import updates_rebuild_views
 
 GAME = FisheryGame()
 
@@ -161,17 +162,8 @@ def test_each_rounds_update_turns_the_last_view_into_the_new_one(
     """A fleet that takes updates holds exactly the whole view, every round to the last, which
     brings the whole view with the debrief."""
     states = play(new(seed, players=players, rounds=6), boats)
-    assert GAME.view_update(states[0], "fleet-1") is None
-    for before, after in itertools.pairwise(states):
-        for role in before["fleets"]:
-            update = GAME.view_update(after, role)
-            if GAME.is_over(after):
-                assert update is None
-                continue
-            assert update is not None
-            held = GAME.view(before, role)
-            assert apply_view_update(held, update) == GAME.view(after, role)
-            assert all(len(items) == 1 for items in update["extend"].values())
+    for update in updates_rebuild_views(GAME, states, list(states[0]["fleets"])):
+        assert all(len(items) == 1 for items in update["extend"].values())
 
 
 @given(ours=rounds_of_boats, theirs=rounds_of_boats)
