@@ -3,11 +3,12 @@
 The asyncio client of websockets hands each message to a waiting task through a future and a
 queue: a task wake-up and a few allocations per frame, which is most of the cost when one
 process runs two thousand bots. A bot needs none of it: it reacts to each message at once and
-never waits on one. So here the bytes read from the socket go through websockets' own frame
-parser (``ClientProtocol``, which also answers pings and the closing handshake), the common
-frames through :mod:`gameserver.protocol.framing`, straight to the bot's handler, inside the
-event loop's read callback. A handler that raises fails the link: the
-transport is aborted and the task that owns the link gets the exception from :meth:`Link.wait`.
+never waits on one. So here the bytes read from the socket go straight to the bot's handler,
+inside the event loop's read callback: the common frames through
+:mod:`gameserver.protocol.framing`, the rest through websockets' own frame parser
+(``ClientProtocol``, which also answers pings and the closing handshake). A handler that raises
+fails the link: the transport is aborted and the task that owns the link gets the exception
+from :meth:`Link.wait`.
 """
 
 from __future__ import annotations
