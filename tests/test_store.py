@@ -311,7 +311,7 @@ print(*loaded(), "sqlite3" in sys.modules)
         "False",
         "memory False",
         # batching: what the SQLite and PostgreSQL writers share (no third-party import)
-        "batching memory sqlite sqlite_writer True",
+        "batching memory sqlite sqlite_process sqlite_writer True",
     ]
 
 

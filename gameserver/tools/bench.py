@@ -10,7 +10,8 @@ process, :mod:`gameserver.client.bot`) play them to the end over WebSockets. Per
 - ack p50/p99: a bot's submit to its ack; round p50/p99: the last submit of a round to the last
   bot of that game having the new view (both as the bots measure them, so they include the
   bots' own delays on this shared machine);
-- server CPU (user + system, as a share of one core) and peak RSS (``VmHWM``); RSS per game:
+- server CPU (user + system, as a share of one core) and peak RSS (``VmHWM``), of the server
+  process and the processes it starts (the SQLite writer process); RSS per game:
   RSS after the games ended (all still in memory, at week 36) minus RSS before they were
   created, divided by G;
 - errors, reconnects and connections dropped, all of which should be zero.
@@ -76,17 +77,35 @@ class Outcome:
     figures: dict[str, Any] = field(default_factory=dict)
 
 
+def _tree(pid: int) -> list[int]:
+    """``pid`` and the processes it started, theirs too (a server's SQLite writer process)."""
+    found = [pid]
+    with contextlib.suppress(OSError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                found.extend(_tree(int(child)))
+    return found
+
+
 def _proc_status(pid: int, key: str) -> int:
-    """A ``VmRSS``/``VmHWM`` line of /proc/PID/status, in KiB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1])
-    return 0
+    """A ``VmRSS``/``VmHWM`` line of /proc/PID/status, in KiB, summed over its tree."""
+    total = 0
+    for member in _tree(pid):
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{member}/status").read_text().splitlines():
+                if line.startswith(key + ":"):
+                    total += int(line.split()[1])
+    return total
 
 
 def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User and system CPU seconds of ``pid`` and of the processes it started."""
+    total = 0
+    for member in _tree(pid):
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 async def _decisions_total(api: Api) -> int:

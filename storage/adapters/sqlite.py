@@ -1,16 +1,18 @@
 """SQLiteAdapter: one database file in WAL mode, with group commit.
 
-Writes: one dedicated writer thread owns the only writing connection. Coroutines append their
-write to a list; once per event-loop iteration the list is handed to the thread in one queue put.
-The thread takes everything queued, runs it in one transaction, commits (one fsync for the whole
-batch with ``synchronous=FULL``) and resolves every caller's future with one
-``call_soon_threadsafe`` per batch. Each await therefore returns only after its own commit, while
-250 games writing at once share a handful of fsyncs.
+Writes: one writer process owns the only writing connection (:mod:`sqlite_process`), fed by
+one writer thread (:mod:`sqlite_writer`). Coroutines append their write to a list; once per
+event-loop iteration the list is handed to the thread in one queue put. The thread takes
+everything queued and sends it to the process, which runs it in one transaction and commits (one
+fsync for the whole batch with ``synchronous=FULL``); the thread then resolves every caller's
+future with one ``call_soon_threadsafe`` per batch. Each await therefore returns only after its
+own commit, while 250 games writing at once share a handful of fsyncs.
 
 Why sqlite3 and not aiosqlite here: measured on the target machine, a thread hop costs 11-90 us
 and aiosqlite makes two per call, so two per write; this design makes two per *batch*. And
 coroutines sharing one aiosqlite connection end up inside each other's transactions, which a
-single owning thread rules out by construction.
+single owner rules out by construction. Why a process: ``sqlite3`` takes the GIL back after
+every row it steps, which a thread in this process does at the event loop's expense.
 
 Reads: reads of one game (its snapshot, a round's decisions, its rounds) run inline on a separate
 read-only connection. WAL lets readers go alongside the writer without waiting, and a primary-key
@@ -134,11 +136,18 @@ class SQLiteAdapter(StorageAdapter):
     # -- life cycle
 
     async def open(self) -> None:
-        """Create or migrate the schema, start the writer thread, open the read connection."""
+        """Create or migrate the schema, start the writer thread and process, open the read
+        connection."""
         if self._writer is not None:
             raise StorageError(f"sqlite: {self.path} is already open")
         self._loop = asyncio.get_running_loop()
-        writer = Writer(self._loop, self._connect_writer, self._max_batch, self.stats)
+        settings = [
+            str(self.path),
+            self.synchronous,
+            str(int(self.wal_autocheckpoint)),
+            str(self.busy_timeout),
+        ]
+        writer = Writer(self._loop, self._prepare, settings, self._max_batch, self.stats)
         await writer.start()
         self._writer = writer
         # The inline reader runs on the event loop, so it must not sit out a long lock wait:
@@ -160,7 +169,7 @@ class SQLiteAdapter(StorageAdapter):
     def _connect(
         self, *, query_only: bool = False, timeout: float | None = None
     ) -> sqlite3.Connection:
-        # isolation_level=None: no implicit transactions; the writer says BEGIN and COMMIT itself.
+        # isolation_level=None: no implicit transactions (the migration says BEGIN itself).
         wait = self.busy_timeout if timeout is None else timeout
         conn = sqlite3.connect(
             self.path, isolation_level=None, check_same_thread=False, timeout=wait
@@ -169,22 +178,17 @@ class SQLiteAdapter(StorageAdapter):
             conn.execute("PRAGMA query_only = ON")
         return conn
 
-    def _connect_writer(self) -> sqlite3.Connection:
-        """Runs on the writer thread: pragmas, then schema migration in one transaction."""
+    def _prepare(self) -> None:
+        """Runs on the writer thread before the writer process starts: WAL, then the schema's
+        check and migration in one transaction (which waits for the write lock: a writer
+        process of a server that just died finishes its commit first)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = self._connect()
         try:
             conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute(f"PRAGMA synchronous = {self.synchronous}")
-            # A checkpoint runs inside the commit that crosses the threshold and fsyncs the
-            # database file; at SQLite's default (1,000 pages) 250 games writing at once pay one
-            # every few commits. 4,000 pages (16 MB of WAL) measured about 15% more writes/s.
-            conn.execute(f"PRAGMA wal_autocheckpoint = {int(self.wal_autocheckpoint)}")
             _migrate(conn, self.path)
-        except BaseException:
+        finally:
             conn.close()
-            raise
-        return conn
 
     # -- writes: handed to the writer thread in batches
 
@@ -255,6 +259,11 @@ class SQLiteAdapter(StorageAdapter):
         """Delete the game's rows from all three tables in one transaction."""
         deleted: bool = await self._submit("delete", game_id, (game_id,))
         return deleted
+
+    @property
+    def writer_pid(self) -> int | None:
+        """The process id of the writer process, while the adapter is open."""
+        return self._writer.pid if self._writer is not None else None
 
     async def pragma(self, name: str) -> Any:
         """The value of ``PRAGMA name`` on the writer's connection (settings are per connection)."""

@@ -1,0 +1,165 @@
+"""The SQLite writer process: a batch it was holding when it died fails, the next batch starts a
+new one, it outlives neither its server nor a signal meant for the server's group, and it never
+commits for a server that is gone."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from storage import DecisionRecord, StorageError
+from storage.adapters import sqlite_process
+from storage.adapters.sqlite import SQLiteAdapter
+
+
+def decision(game_id: str, round: int = 1, seat: str = "retailer") -> DecisionRecord:
+    return DecisionRecord(game_id, round, seat, 1, 1_700_000_000.0, b"{}")
+
+
+@pytest.fixture
+async def adapter(tmp_path: Path) -> AsyncIterator[SQLiteAdapter]:
+    adapter = SQLiteAdapter(tmp_path / "games.db")
+    await adapter.open()
+    yield adapter
+    await adapter.close()
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A child that exited but was not waited for yet is a zombie: gone for our purposes.
+    stat = Path(f"/proc/{pid}/stat")
+    return not stat.exists() or stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def wait_gone(pid: int, within: float = 10.0) -> bool:
+    deadline = time.monotonic() + within
+    while alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+async def test_writes_go_through_a_process_of_its_own(adapter: SQLiteAdapter) -> None:
+    pid = adapter.writer_pid
+    assert pid is not None and pid != os.getpid() and alive(pid)
+    await adapter.save_decision(decision("g1"))
+    assert len(await adapter.load_decisions("g1", 1)) == 1
+    await adapter.close()
+    assert adapter.writer_pid is None and wait_gone(pid)
+
+
+async def test_a_killed_writer_process_fails_its_batch_and_the_next_starts_another(
+    adapter: SQLiteAdapter,
+) -> None:
+    first = adapter.writer_pid
+    assert first is not None
+    os.kill(first, signal.SIGKILL)
+    with pytest.raises(StorageError, match=r"writer process ended.*'g1'"):
+        await adapter.save_decision(decision("g1"))
+    await adapter.save_decision(decision("g2"))  # a new process
+    second = adapter.writer_pid
+    assert second is not None and second != first
+    assert len(await adapter.load_decisions("g2", 1)) == 1
+    assert await adapter.pragma("synchronous") == 2  # FULL: the new one has the settings too
+
+
+async def test_the_writer_process_ignores_a_signal_meant_for_the_server(
+    adapter: SQLiteAdapter,
+) -> None:
+    # Ctrl-C in a terminal (or a service manager) signals the whole group: the server shuts
+    # down gracefully and still has its last writes to commit.
+    pid = adapter.writer_pid
+    assert pid is not None
+    for number in (signal.SIGINT, signal.SIGTERM):
+        os.kill(pid, number)
+    await asyncio.sleep(0.1)
+    await adapter.save_decision(decision("g1"))
+    assert adapter.writer_pid == pid
+
+
+SERVER = """
+import asyncio, sys
+from storage.adapters.sqlite import SQLiteAdapter
+from storage import DecisionRecord
+
+async def main():
+    adapter = SQLiteAdapter(sys.argv[1])
+    await adapter.open()
+    await adapter.save_decision(DecisionRecord("g1", 1, "retailer", 1, 1.0, b"{}"))
+    print(adapter.writer_pid, flush=True)
+    await asyncio.sleep(60)
+
+asyncio.run(main())
+"""
+
+
+def test_the_writer_process_ends_with_a_killed_server(tmp_path: Path) -> None:
+    server = subprocess.Popen(
+        [sys.executable, "-c", SERVER, str(tmp_path / "games.db")], stdout=subprocess.PIPE
+    )
+    try:
+        assert server.stdout is not None
+        writer = int(server.stdout.readline())
+        assert alive(writer)
+    finally:
+        server.kill()
+        server.wait()
+    assert wait_gone(writer)
+    with sqlite3.connect(tmp_path / "games.db") as db:  # and what it acknowledged is there
+        assert db.execute("SELECT game_id FROM decisions").fetchall() == [("g1",)]
+
+
+def test_a_batch_is_not_committed_for_a_server_that_is_gone(tmp_path: Path) -> None:
+    path = str(tmp_path / "games.db")
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "CREATE TABLE decisions (game_id, round, seat, schema_version, created_at,"
+            " payload, PRIMARY KEY (game_id, round, seat))"
+        )
+    conn = sqlite_process.connect(path, "FULL", 1000, 1.0)
+    try:
+        writes = [("decision", ("g1", 1, "retailer", 1, 1.0, b"{}"))]
+        with pytest.raises(sqlite_process.Orphaned):
+            # The parent it checks for is not this process's parent: as after the server died.
+            sqlite_process.commit(conn, writes, parent=os.getppid() + 1)
+        assert not conn.in_transaction
+        assert sqlite_process.commit(conn, writes, parent=os.getppid()) == [(None, None)]
+    finally:
+        conn.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT count(*) FROM decisions").fetchone() == (1,)
+
+
+def test_a_writer_process_that_cannot_open_the_database_says_why(tmp_path: Path) -> None:
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-I",
+            "-S",
+            sqlite_process.__file__,
+            str(tmp_path / "no" / "such.db"),
+            "FULL",
+            "1000",
+            "1.0",
+        ],
+        capture_output=True,
+        check=False,
+    )
+    assert run.returncode == 1
+    assert sqlite_process.read_frame(io.BytesIO(run.stdout)).startswith(
+        "OperationalError: unable to open database file"
+    )
