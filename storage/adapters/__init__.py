@@ -3,7 +3,8 @@
 ::
 
     sqlite.py          SQLiteAdapter: one database file, WAL, group commit (the default)
-    sqlite_writer.py   its writer thread
+    sqlite_writer.py   its writer: batches to the writer process, outcomes to their callers
+    sqlite_process.py  the writer process (standard library only)
     postgresql.py      PostgreSQLAdapter: a PostgreSQL database through asyncpg, group commit
     postgresql_writer.py  its writer: lanes of batches, one transaction each
     files.py           FileAdapter: one folder per game, every file written atomically

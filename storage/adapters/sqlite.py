@@ -1,18 +1,19 @@
 """SQLiteAdapter: one database file in WAL mode, with group commit.
 
 Writes: one writer process owns the only writing connection (:mod:`sqlite_process`), fed by
-one writer thread (:mod:`sqlite_writer`). Coroutines append their write to a list; once per
-event-loop iteration the list is handed to the thread in one queue put. The thread takes
-everything queued and sends it to the process, which runs it in one transaction and commits (one
-fsync for the whole batch with ``synchronous=FULL``); the thread then resolves every caller's
-future with one ``call_soon_threadsafe`` per batch. Each await therefore returns only after its
-own commit, while 250 games writing at once share a handful of fsyncs.
+the writer (:mod:`sqlite_writer`) on the event loop. Coroutines append their write to a list;
+once per event-loop iteration the list is handed to the writer. Whenever the process is free,
+the writer sends it everything queued; the process runs it in one transaction and commits (one
+fsync for the whole batch with ``synchronous=FULL``), and its answer on a pipe wakes the loop,
+which resolves every caller of the batch. Each await therefore returns only after its own
+commit, while 250 games writing at once share a handful of fsyncs.
 
 Why sqlite3 and not aiosqlite here: measured on the target machine, a thread hop costs 11-90 us
-and aiosqlite makes two per call, so two per write; this design makes two per *batch*. And
+and aiosqlite makes two per call, so two per write; this design makes two process hops per
+*batch*. And
 coroutines sharing one aiosqlite connection end up inside each other's transactions, which a
 single owner rules out by construction. Why a process: ``sqlite3`` takes the GIL back after
-every row it steps, which a thread in this process does at the event loop's expense.
+every row it steps, which a thread of the server's would do at the event loop's expense.
 
 Reads: reads of one game (its snapshot, a round's decisions, its rounds) run inline on a separate
 read-only connection. WAL lets readers go alongside the writer without waiting, and a primary-key
@@ -136,8 +137,7 @@ class SQLiteAdapter(StorageAdapter):
     # -- life cycle
 
     async def open(self) -> None:
-        """Create or migrate the schema, start the writer thread and process, open the read
-        connection."""
+        """Create or migrate the schema, start the writer process, open the read connection."""
         if self._writer is not None:
             raise StorageError(f"sqlite: {self.path} is already open")
         self._loop = asyncio.get_running_loop()
@@ -179,7 +179,7 @@ class SQLiteAdapter(StorageAdapter):
         return conn
 
     def _prepare(self) -> None:
-        """Runs on the writer thread before the writer process starts: WAL, then the schema's
+        """Runs in a worker thread before the writer process starts: WAL, then the schema's
         check and migration in one transaction (which waits for the write lock: a writer
         process of a server that just died finishes its commit first)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -190,7 +190,7 @@ class SQLiteAdapter(StorageAdapter):
         finally:
             conn.close()
 
-    # -- writes: handed to the writer thread in batches
+    # -- writes: handed to the writer process in batches
 
     async def _submit(self, kind: str, game_id: str, params: Any) -> Any:
         loop = self._loop

@@ -1,15 +1,15 @@
 """The SQLite writer process: owns the only writing connection, commits one batch at a time.
 
-The SQLite adapter's writer thread (:mod:`storage.adapters.sqlite_writer`) starts this module
-as a process of its own (``python -I -S sqlite_process.py PATH SYNCHRONOUS AUTOCHECKPOINT
-BUSY_TIMEOUT``) and sends it batches over its standard input. Why a process and not the thread
-itself: the ``sqlite3`` module takes Python's GIL back after every row it steps, and a thread
+The SQLite adapter's writer (:mod:`storage.adapters.sqlite_writer`) starts this module as a
+process of its own (``python -I -S sqlite_process.py PATH SYNCHRONOUS AUTOCHECKPOINT
+BUSY_TIMEOUT``) and sends it batches over its standard input. Why a process and not a thread of
+the server: the ``sqlite3`` module takes Python's GIL back after every row it steps, and a thread
 doing that hundreds of times a commit keeps taking the GIL from the event loop (measured: 10-20
-us of the loop's CPU per decision, a third of it in futex calls). A process has its own GIL; the
-thread now waits on a pipe, one hop per batch.
+us of the loop's CPU per decision, a third of it in futex calls). A process has its own GIL, and
+the event loop talks to it through pipes, one message each way per batch.
 
 It runs on the standard library only (no ``storage`` import, no site packages: it starts in
-about 20 ms) and speaks in frames, each a 4-byte big-endian length and a pickle:
+tens of milliseconds) and speaks in frames, each a 4-byte big-endian length and a pickle:
 
 - out, once at start: ``None`` when the connection is open, else the line that says why not;
 - in: a batch, a list of ``(kind, params)`` writes, run in one transaction (:func:`commit`);
@@ -35,7 +35,7 @@ import sqlite3
 import struct
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import IO, Any
 
 UPSERT_SNAPSHOT = """
@@ -224,18 +224,30 @@ def _rollback(conn: sqlite3.Connection) -> None:
             conn.execute("ROLLBACK")
 
 
-# -- frames, shared with the writer thread that talks to this process
+# -- frames, shared with the writer that talks to this process
 
 
-def write_frame(out: IO[bytes], value: Any) -> None:
-    """Send ``value`` as one frame and flush it."""
+def frame(value: Any) -> bytes:
+    """``value`` as one frame."""
     data = pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
-    out.write(_LENGTH.pack(len(data)) + data)
-    out.flush()
+    return _LENGTH.pack(len(data)) + data
+
+
+def frames(buffer: bytearray) -> Iterator[Any]:
+    """The values of the whole frames at the start of ``buffer``, taken out of it."""
+    size = _LENGTH.size
+    while len(buffer) >= size:
+        end = size + _LENGTH.unpack_from(buffer)[0]
+        if len(buffer) < end:
+            return
+        value = pickle.loads(memoryview(buffer)[size:end])
+        del buffer[:end]
+        yield value
 
 
 def read_frame(source: IO[bytes]) -> Any:
-    """The next frame's value; EOFError at the end of the stream, even in the middle of one."""
+    """The next frame's value from a blocking stream; EOFError at its end, even in the middle
+    of a frame."""
     head = _read_exactly(source, _LENGTH.size)
     return pickle.loads(_read_exactly(source, _LENGTH.unpack(head)[0]))
 
@@ -245,6 +257,11 @@ def _read_exactly(source: IO[bytes], size: int) -> bytes:
     if data is None or len(data) != size:
         raise EOFError("the stream ended")
     return data
+
+
+def _write(out: IO[bytes], value: Any) -> None:
+    out.write(frame(value))
+    out.flush()
 
 
 def main(argv: Sequence[str]) -> int:
@@ -257,9 +274,9 @@ def main(argv: Sequence[str]) -> int:
         path, synchronous, autocheckpoint, busy_timeout = argv
         conn = connect(path, synchronous, int(autocheckpoint), float(busy_timeout))
     except Exception as exc:
-        write_frame(out, f"{type(exc).__name__}: {exc}")
+        _write(out, f"{type(exc).__name__}: {exc}")
         return 1
-    write_frame(out, None)
+    _write(out, None)
     try:
         while True:
             try:
@@ -268,7 +285,7 @@ def main(argv: Sequence[str]) -> int:
                 return 0
             started = time.perf_counter()
             results = commit(conn, writes, parent)
-            write_frame(out, (results, time.perf_counter() - started))
+            _write(out, (results, time.perf_counter() - started))
     except (Orphaned, BrokenPipeError):
         return 1
     finally:

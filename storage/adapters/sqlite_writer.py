@@ -1,14 +1,14 @@
-"""The SQLite writer thread: hands batches of queued writes to the writer process, one at a time.
+"""The SQLite writer: hands batches of queued writes to the writer process, one at a time.
 
-Only :class:`storage.adapters.sqlite.SQLiteAdapter` uses this. A batch is everything queued
-when the thread comes round; while the process commits it, the next batch gathers. Nothing waits
-on a timer: the commit itself is the window, so one game writing alone pays one fsync and no
-added latency. The process (:mod:`storage.adapters.sqlite_process`) owns the only writing
-connection and runs each batch in one transaction; this thread sends it the batch and waits for
-the outcomes on a pipe, without the GIL, and so takes it from the event loop twice a batch
-rather than at every row.
+Only :class:`storage.adapters.sqlite.SQLiteAdapter` uses this. The process
+(:mod:`storage.adapters.sqlite_process`) owns the only writing connection and runs each batch in
+one transaction. The event loop talks to it through two pipes: a batch is everything queued when
+the process is free; while it commits, the next batch gathers. Nothing waits on a timer: the
+commit itself is the window, so one game writing alone pays one fsync and no added latency. Its
+answer wakes the loop, which resolves every caller of the batch and sends the next. No thread of
+this process touches SQLite, so nothing takes the GIL from the event loop while a batch commits.
 
-The schema is checked and migrated on this thread, before the process starts. If the process
+The schema is checked and migrated in a worker thread, before the process starts. If the process
 dies, the writes of the batch it held fail (they may or may not have been committed), and the
 next batch starts a new process.
 """
@@ -17,13 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import queue
 import sqlite3
 import subprocess
 import sys
-import threading
+from collections import deque
 from collections.abc import Callable, Sequence
-from typing import IO, Any, cast
 
 from storage.adapters import sqlite_process
 from storage.adapters.batching import Op, Result, WriteStats, resolve
@@ -42,7 +40,8 @@ _EXIT_TIMEOUT = 10.0
 
 
 class Writer:
-    """The thread that feeds the writer process; see the module docstring."""
+    """Sends batches to the writer process and resolves their callers; see the module
+    docstring."""
 
     def __init__(
         self,
@@ -52,180 +51,204 @@ class Writer:
         max_batch: int,
         stats: WriteStats,
     ) -> None:
-        """``prepare`` checks and migrates the schema (on the thread, before the process
+        """``prepare`` checks and migrates the schema (in a worker thread, before the process
         starts); ``settings`` are the process's arguments (see :mod:`sqlite_process`)."""
         self._loop = loop
         self._prepare = prepare
         self._settings = list(settings)
         self._max_batch = max_batch
         self.stats = stats
-        # SimpleQueue: a C-level put that never blocks the event loop.
-        self._queue: queue.SimpleQueue[list[Op] | None] = queue.SimpleQueue()
-        self._started: asyncio.Future[None] = loop.create_future()
-        self._stopped: asyncio.Future[None] = loop.create_future()
+        self._queued: deque[Op] = deque()
+        self._sent: list[Op] | None = None  # the batch the process is committing
         self._process: _Process | None = None
+        self._starting: asyncio.Task[None] | None = None
+        self._idle: asyncio.Future[None] | None = None  # what stop() waits for
 
     async def start(self) -> None:
-        """Start the thread and the process; returns once the connection is open and migrated
-        (or raises)."""
-        # A daemon thread, so a process that never calls close() can still exit; writes whose
-        # await returned are committed either way (and the writer process exits with it).
-        threading.Thread(target=self._main, name="sqlite-writer", daemon=True).start()
-        await self._started
+        """Migrate, then start the process; returns once its connection is open (or raises)."""
+        await asyncio.to_thread(self._prepare)
+        self._process = await _Process.start(self._loop, self._settings, self._answered)
 
     def submit(self, batch: list[Op]) -> None:
-        """Queue writes for the next transaction (called on the event loop)."""
-        self._queue.put(batch)
+        """Queue writes for the next transaction."""
+        self._queued.extend(batch)
+        self._send()
 
     async def stop(self) -> None:
-        """Commit everything queued so far, then end the thread and the process."""
-        self._queue.put(None)
-        await self._stopped
+        """Commit everything queued so far, then end the process."""
+        if self._sent is not None or self._queued or self._starting is not None:
+            self._idle = self._loop.create_future()
+            await self._idle
+        process, self._process = self._process, None
+        if process is not None:
+            await process.stop()
 
     @property
     def pid(self) -> int | None:
         """The writer process's id, while it runs."""
-        process = self._process
-        return process.pid if process is not None else None
+        return self._process.pid if self._process is not None else None
 
-    # -- on the writer thread
-
-    def _call(self, callback: Callable[..., None], *args: Any) -> None:
-        # A closed loop has nobody left waiting.
-        with contextlib.suppress(RuntimeError):
-            self._loop.call_soon_threadsafe(callback, *args)
-
-    def _main(self) -> None:
-        try:
-            self._prepare()
-            self._process = _Process.start(self._settings)
-        except BaseException as exc:
-            self._call(_settle, self._started, exc)
-            self._call(_settle, self._stopped, None)
+    def _send(self) -> None:
+        """The next batch to the process, if it is free (and there, else start one)."""
+        if self._sent is not None or not self._queued:
             return
-        self._call(_settle, self._started, None)
-        try:
-            self._serve()
-        finally:
-            if self._process is not None:
-                self._process.stop()
-                self._process = None
-            self._call(_settle, self._stopped, None)
+        process = self._process
+        if process is None or not process.running:
+            if self._starting is None:
+                self._starting = self._loop.create_task(self._restart())
+            return
+        queued, size = self._queued, min(self._max_batch, len(self._queued))
+        batch = [queued.popleft() for _ in range(size)]
+        self._sent = batch
+        process.send([(op.kind, op.params) for op in batch])
 
-    def _serve(self) -> None:
-        stopping = False
-        while not stopping:  # ends at the sentinel that stop() queues
-            item = self._queue.get()
-            ops: list[Op] = []
-            if item is None:
-                stopping = True
+    def _answered(self, answer: tuple[list[sqlite_process.Outcome], float] | StorageError) -> None:
+        """The process's answer to the batch it was sent (or why there is none)."""
+        ops, self._sent = self._sent, None
+        if ops is not None:
+            if isinstance(answer, StorageError):
+                results: list[Result] = [(None, answer)] * len(ops)
+                seconds = 0.0
             else:
-                ops.extend(item)
-            while len(ops) < self._max_batch:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    stopping = True
-                else:
-                    ops.extend(item)
-            # One list from the event loop can hold more than max_batch writes: split it.
-            for start in range(0, len(ops), self._max_batch):
-                self._run(ops[start : start + self._max_batch])
+                outcomes, seconds = answer
+                results = [(value, _refusal(error)) for value, error in outcomes]
+            self._count(ops, results, seconds)
+            resolve(ops, results, _error)
+        self._send()
+        self._check_idle()
 
-    def _run(self, ops: list[Op]) -> None:
-        results, seconds = self._commit(ops)
+    async def _restart(self) -> None:
+        """A new process after the last one died; if it cannot start, what is queued fails."""
+        try:
+            self._process = await _Process.start(self._loop, self._settings, self._answered)
+        except StorageError as exc:
+            ops = list(self._queued)
+            self._queued.clear()
+            results: list[Result] = [(None, exc)] * len(ops)
+            self._count(ops, results, 0.0)
+            resolve(ops, results, _error)
+        finally:
+            self._starting = None
+        self._send()
+        self._check_idle()
+
+    def _count(self, ops: list[Op], results: list[Result], seconds: float) -> None:
         stats = self.stats
         stats.busy_seconds += seconds
         stats.batches += 1
         stats.writes += len(ops)
         stats.failed += sum(1 for _, exc in results if exc is not None)
         stats.largest_batch = max(stats.largest_batch, len(ops))
-        self._call(resolve, ops, results, _error)
 
-    def _commit(self, ops: list[Op]) -> tuple[list[Result], float]:
-        """The batch's outcomes from the process, and the seconds it took there; if the
-        process is gone, every write fails and the next batch starts a new one."""
-        try:
-            if self._process is None:
-                self._process = _Process.start(self._settings)
-            outcomes, seconds = self._process.commit([(op.kind, op.params) for op in ops])
-        except StorageError as exc:
-            if self._process is not None:
-                self._process.kill()
-                self._process = None
-            return [(None, exc)] * len(ops), 0.0
-        return [(value, _refusal(error)) for value, error in outcomes], seconds
+    def _check_idle(self) -> None:
+        idle = self._idle
+        if idle is not None and self._sent is None and not self._queued and self._starting is None:
+            self._idle = None
+            if not idle.done():
+                idle.set_result(None)
 
 
-class _Process:
-    """The writer process, and the pipes to it."""
+Answer = Callable[[tuple[list[sqlite_process.Outcome], float] | StorageError], None]
 
-    def __init__(self, popen: subprocess.Popen[bytes]) -> None:
+
+class _Process(asyncio.Protocol):
+    """The writer process: a batch out on its input, its answer back on its output."""
+
+    def __init__(self, popen: subprocess.Popen[bytes], answer: Answer) -> None:
         self._popen = popen
         self.pid = popen.pid
-        self._in = cast(IO[bytes], popen.stdin)
-        self._out = cast(IO[bytes], popen.stdout)
+        self._answer = answer
+        self._buffer = bytearray()
+        self._ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._input: asyncio.WriteTransport | None = None
+        self._output: asyncio.ReadTransport | None = None
+        #: Whether it can take a batch: started, and its output still open.
+        self.running = False
 
     @classmethod
-    def start(cls, settings: Sequence[str]) -> _Process:
+    async def start(
+        cls, loop: asyncio.AbstractEventLoop, settings: Sequence[str], answer: Answer
+    ) -> _Process:
         """Start it; returns once its connection is open (else raises StorageError)."""
         # -I -S: no site packages, no PYTHON* variables; it needs the standard library alone.
         command = [sys.executable, "-I", "-S", sqlite_process.__file__, *settings]
         try:
-            popen = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+            # Not asyncio's subprocess API: its child watcher is a thread per process; the pipes
+            # are all this needs of the loop, and fork and exec take about a millisecond.
+            popen = subprocess.Popen(  # noqa: ASYNC220
+                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE
+            )
         except OSError as exc:
             raise StorageError(f"sqlite: the writer process could not start: {exc}") from exc
-        process = cls(popen)
+        process = cls(popen, answer)
         try:
-            failure = sqlite_process.read_frame(process._out)
-        except EOFError:
-            failure = f"it exited with code {process._ended()}"
-        if failure is not None:
-            process.kill()
-            raise StorageError(f"sqlite: the writer process could not open the database: {failure}")
+            process._output, _ = await loop.connect_read_pipe(lambda: process, popen.stdout)
+            process._input, _ = await loop.connect_write_pipe(asyncio.Protocol, popen.stdin)
+            await process._ready
+        except BaseException:
+            await process.kill()
+            raise
+        process.running = True
         return process
 
-    def commit(
-        self, writes: list[sqlite_process.Write]
-    ) -> tuple[list[sqlite_process.Outcome], float]:
-        """Run ``writes`` in one transaction of the process."""
-        try:
-            sqlite_process.write_frame(self._in, writes)
-            result: tuple[list[sqlite_process.Outcome], float] = sqlite_process.read_frame(
-                self._out
-            )
-        except (EOFError, OSError):
-            raise StorageError(
-                f"sqlite: the writer process ended (exit code {self._ended()}); the batch may not"
-                " have been committed"
-            ) from None
-        return result
+    def send(self, writes: list[sqlite_process.Write]) -> None:
+        """Send a batch; its answer goes to ``answer``."""
+        assert self._input is not None  # started
+        self._input.write(sqlite_process.frame(writes))
 
-    def stop(self) -> None:
+    async def stop(self) -> None:
         """Close its input: it exits, having committed everything it was sent."""
-        with contextlib.suppress(OSError):
-            self._in.close()
+        self.running = False
+        if self._input is not None:
+            self._input.close()
         try:
-            self._popen.wait(_EXIT_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.kill()
-        self._out.close()
+            await asyncio.wait_for(asyncio.to_thread(self._popen.wait), _EXIT_TIMEOUT)
+        except TimeoutError:
+            await self.kill()
 
-    def kill(self) -> None:
+    async def kill(self) -> None:
+        self.running = False
         with contextlib.suppress(OSError):
             self._popen.kill()
-        self._popen.wait()
-        for pipe in (self._in, self._out):
-            with contextlib.suppress(OSError):
-                pipe.close()
+        await asyncio.to_thread(self._popen.wait)
+        for transport in (self._input, self._output):
+            if transport is not None:
+                transport.close()
 
-    def _ended(self) -> int | None:
-        try:
-            return self._popen.wait(1.0)
-        except subprocess.TimeoutExpired:
-            return None
+    # -- asyncio.Protocol, on its output
+
+    def data_received(self, data: bytes) -> None:
+        buffer = self._buffer
+        buffer += data
+        for value in sqlite_process.frames(buffer):
+            if not self._ready.done():  # the first frame: None, or why it could not open
+                if value is None:
+                    self._ready.set_result(None)
+                else:
+                    message = f"sqlite: the writer process could not open the database: {value}"
+                    self._ready.set_exception(StorageError(message))
+            else:
+                self._answer(value)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        was_running, self.running = self.running, False
+        code = self._popen.poll()
+        if not self._ready.done():
+            self._ready.set_exception(
+                StorageError(f"sqlite: the writer process could not start (exit code {code})")
+            )
+        elif was_running:
+            self._answer(
+                StorageError(
+                    f"sqlite: the writer process ended (exit code {code}); the batch it held may"
+                    " not have been committed"
+                )
+            )
+            self._reap()
+
+    def _reap(self) -> None:
+        # Wait for it in a thread, so that it does not stay a zombie.
+        asyncio.get_running_loop().run_in_executor(None, self._popen.wait)
 
 
 class WriteRefused(Exception):
