@@ -350,6 +350,26 @@ def test_view_copies_history() -> None:
     assert state["nodes"]["retailer"]["history"]["order"] == [4, 4, 4]
 
 
+def test_the_players_of_a_finished_game_share_one_debrief() -> None:
+    class Counting(BeerGame):
+        made = 0
+
+        def facilitator_view(self, state: State) -> dict[str, Any]:
+            Counting.made += 1
+            return super().facilitator_view(state)
+
+    game = Counting()
+    first = play(new(weeks=4), steady(4))[-1]
+    views = [game.view(first, role) for role in ROLES]
+    assert Counting.made == 1
+    assert all(view["debrief"] == GAME.facilitator_view(first) for view in views)
+    # Another game's end (another state, even an equal one) gets a debrief of its own.
+    second = play(new(weeks=4), steady(4, retailer=8))[-1]
+    assert game.view(second, "factory")["debrief"] == GAME.facilitator_view(second)
+    assert game.view(copy.deepcopy(first), "factory")["debrief"] == views[0]["debrief"]
+    assert Counting.made == 3
+
+
 @given(raw=game_settings, orders=weekly_orders)
 def test_each_rounds_update_turns_the_last_view_into_the_new_one(
     raw: dict[str, Any], orders: Orders

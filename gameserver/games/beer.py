@@ -366,7 +366,7 @@ class BeerGame(Game):
         history = state["nodes"][role]["history"]
         view["history"] = {figure: values.copy() for figure, values in history.items()}
         if view["over"]:
-            view["debrief"] = self.facilitator_view(state)
+            view["debrief"] = self.debrief(state)
         return view
 
     def view_update(self, state: State, role: str) -> ViewUpdate | None:

@@ -297,7 +297,7 @@ class FisheryGame(Game):
         for key, values in self._histories(state, role).items():
             view[key] = list(values)
         if view["over"]:
-            view["debrief"] = self.facilitator_view(state)
+            view["debrief"] = self.debrief(state)
         return view
 
     def view_update(self, state: State, role: str) -> ViewUpdate | None:

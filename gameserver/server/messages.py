@@ -73,7 +73,7 @@ def player_view(room: RoomState, role: str) -> dict[str, Any]:
     state = room.record.state
     view = room.game.view(state, role)
     if room.record.status == GameStatus.ENDED and "debrief" not in view:
-        view = {**view, "debrief": room.game.facilitator_view(state)}
+        view = {**view, "debrief": room.game.debrief(state)}
     return view
 
 

@@ -330,7 +330,7 @@ class ModelGame(Game):
             }
         view["decide"] = decide
         if over:
-            view["debrief"] = self.facilitator_view(state)
+            view["debrief"] = self.debrief(state)
         return view
 
     def facilitator_view(self, state: State) -> View:
