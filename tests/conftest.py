@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from storage.adapters.sqlite import SQLiteAdapter
 from tests.pgcluster import Cluster, ClusterUnavailable
 from tests.support import ServerProcess
 
@@ -96,3 +97,12 @@ def model_server(
     proc.start(timeout=90)
     yield proc
     proc.stop()
+
+
+@pytest.fixture
+async def sqlite_adapter(tmp_path: Path) -> AsyncIterator[SQLiteAdapter]:
+    """An open SQLiteAdapter on a new database file (``games.db`` in ``tmp_path``)."""
+    adapter = SQLiteAdapter(tmp_path / "games.db")
+    await adapter.open()
+    yield adapter
+    await adapter.close()

@@ -12,7 +12,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -27,11 +26,8 @@ def decision(game_id: str, round: int = 1, seat: str = "retailer") -> DecisionRe
 
 
 @pytest.fixture
-async def adapter(tmp_path: Path) -> AsyncIterator[SQLiteAdapter]:
-    adapter = SQLiteAdapter(tmp_path / "games.db")
-    await adapter.open()
-    yield adapter
-    await adapter.close()
+def adapter(sqlite_adapter: SQLiteAdapter) -> SQLiteAdapter:
+    return sqlite_adapter
 
 
 def alive(pid: int) -> bool:

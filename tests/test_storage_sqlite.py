@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -32,11 +31,8 @@ def snap(
 
 
 @pytest.fixture
-async def adapter(tmp_path: Path) -> AsyncIterator[SQLiteAdapter]:
-    adapter = SQLiteAdapter(tmp_path / "games.db")
-    await adapter.open()
-    yield adapter
-    await adapter.close()
+def adapter(sqlite_adapter: SQLiteAdapter) -> SQLiteAdapter:
+    return sqlite_adapter
 
 
 async def test_concurrent_writes_share_commits(adapter: SQLiteAdapter) -> None:
