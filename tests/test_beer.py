@@ -379,6 +379,8 @@ def test_each_rounds_update_turns_the_last_view_into_the_new_one(
     for update in updates_rebuild_views(GAME, play(new(**raw), orders), list(ROLES)):
         # the update's size does not grow with the game: one entry per history list
         assert all(len(items) == 1 for items in update["extend"]["history"].values())
+        # nor does it repeat what is fixed when the game is made (rules, costs, neighbours)
+        assert not update["set"].keys() & {"role", "customer", "supplier", "holding_cost"}
 
 
 def test_an_update_that_does_not_fit_the_view_is_refused() -> None:

@@ -370,37 +370,43 @@ class BeerGame(Game):
         return view
 
     def view_update(self, state: State, role: str) -> ViewUpdate | None:
-        """Every figure of the view but the history, and the week just played appended to
-        each history list; the whole view (None) for the round that ends the game, which
-        brings the debrief."""
+        """The figures that change from week to week (not the rules, costs and neighbours, fixed
+        when the game is made), and the week just played appended to each history list; the
+        whole view (None) for the round that ends the game, which brings the debrief."""
         if state["round"] == 0 or self.is_over(state):
             return None
         history = state["nodes"][role]["history"]
         return {
-            "set": self._numbers(state, role),
+            "set": self._weekly(state, role),
             "extend": {"history": {figure: values[-1:] for figure, values in history.items()}},
         }
 
     def _numbers(self, state: State, role: str) -> View:
         """The view but its history and debrief."""
         settings = state["settings"]
-        node = state["nodes"][role]
-        over = self.is_over(state)
-        week = state["round"] if over else state["round"] + 1
-        orders = node["history"]["order"]
         return {
             "game": self.name,
             "role": role,
             "customer": _CUSTOMER[role],
             "supplier": _SUPPLIER[role],
-            "week": week,
             "weeks_announced": settings["weeks_announced"],
-            "over": over,
-            "forced": not over and week <= settings["forced_weeks"],
             "forced_order": settings["forced_order"],
             "max_order": settings["max_order"],
             "holding_cost": settings["holding_cost"],
             "backlog_cost": settings["backlog_cost"],
+            **self._weekly(state, role),
+        }
+
+    def _weekly(self, state: State, role: str) -> View:
+        """The figures of the view that change from week to week."""
+        node = state["nodes"][role]
+        over = self.is_over(state)
+        week = state["round"] if over else state["round"] + 1
+        orders = node["history"]["order"]
+        return {
+            "week": week,
+            "over": over,
+            "forced": not over and week <= state["settings"]["forced_weeks"],
             **role_numbers(node),
             "last_order": orders[-1] if orders else None,
         }
