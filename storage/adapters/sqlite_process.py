@@ -227,10 +227,11 @@ def _rollback(conn: sqlite3.Connection) -> None:
 # -- frames, shared with the writer that talks to this process
 
 
-def frame(value: Any) -> bytes:
-    """``value`` as one frame."""
+def frame(value: Any) -> tuple[bytes, bytes]:
+    """``value`` as one frame: its length, and the pickle (two parts, so that a batch of a
+    megabyte is not copied once more to join them)."""
     data = pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
-    return _LENGTH.pack(len(data)) + data
+    return _LENGTH.pack(len(data)), data
 
 
 def frames(buffer: bytearray) -> Iterator[Any]:
@@ -260,7 +261,8 @@ def _read_exactly(source: IO[bytes], size: int) -> bytes:
 
 
 def _write(out: IO[bytes], value: Any) -> None:
-    out.write(frame(value))
+    for part in frame(value):
+        out.write(part)
     out.flush()
 
 
