@@ -122,7 +122,8 @@ export function applyViewUpdate(view, update) {
  * `hello()` is called on every connection, so it can switch from a join code to the seat token.
  * `onMessage(msg)` gets every server message; `onState(state, info)` gets "connecting"
  * (info.reconnecting: true after a connection was lost or refused), "online", "offline"
- * (info.retryAt, info.code), "superseded" (info.error: the `superseded` error
+ * (info.retryAt; info.code: the close code of the connection lost, absent after an attempt
+ * that never connected), "superseded" (info.error: the `superseded` error
  * that came before the close, if any: another window took the seat, or the facilitator reset it),
  * "deleted" or "refused" (info.error). A connection that stops answering the heartbeat goes
  * "offline" within seconds (see PONG_LATE_MS).
@@ -236,7 +237,9 @@ export class GameSocket {
     this.awaitingPong = false;
     this.pingSentAt = 0;
     this.onState("connecting", { reconnecting: this.attempt > 0 });
+    let opened = false;
     ws.onopen = () => {
+      opened = true;
       this.lastHeard = Date.now();
       const hello = { type: "hello", v: PROTOCOL_VERSION, ...this.hello() };
       if (hello.join && !hello.token && !hello.watch) hello.join_id = joinIdFor(hello.join);
@@ -284,7 +287,9 @@ export class GameSocket {
         this.stop();
         this.onState("deleted", {});
       } else {
-        this._retry(event.code);
+        // An attempt that never opened (the server is down) lost no connection: info.code
+        // stays the close of the last one that was open (1012 for a restart, say).
+        this._retry(opened ? event.code : undefined);
       }
     };
   }

@@ -162,7 +162,8 @@ function renderConnection() {
   const box = $("connection");
   const { state } = connection;
   box.dataset.state = state;
-  if (connection.code) box.dataset.closeCode = String(connection.code); // the last close, for tests
+  // The close of the last connection that was open, for tests (failed attempts keep it).
+  if (connection.code) box.dataset.closeCode = String(connection.code);
   const words = {
     idle: "Not joined yet",
     connecting: "Connecting…",
