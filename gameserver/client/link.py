@@ -199,7 +199,7 @@ def run(main: Coroutine[Any, Any, T]) -> T:
     Meanwhile Python's cycle collector runs less often: a process of a thousand bots holds a
     few hundred thousand objects (connections, views), and at the default thresholds the
     collector scanned them all every few seconds, for up to 300 ms at a time, in all a third
-    of the bots' CPU (``scripts/bench``'s saturated row, 750 games: 9.0 s of CPU, 2.7 s of it
+    of the bots' CPU (``gameserver bots`` with 750 games x 36 weeks: 9.0 s of CPU, 2.7 s of it
     collecting). What exists before ``main`` starts is frozen out of the scans, and the young
     generation is collected every 50,000 objects rather than 700 (6.1 s of CPU; the longest
     pause 48 ms instead of 300). Both are put back when ``main`` ends."""

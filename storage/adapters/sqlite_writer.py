@@ -265,7 +265,7 @@ def _widen(pipe: IO[bytes] | None) -> None:
     """Give the pipe to the process a buffer of a megabyte where the system allows (Linux;
     64 KB by default): a batch then goes into it at once, rather than into a buffer of the
     event loop's transport, copied, and out again a piece at a time."""
-    setting = getattr(fcntl, "F_SETPIPE_SZ", None) if fcntl is not None else None
+    setting = getattr(fcntl, "F_SETPIPE_SZ", None)  # None without fcntl, or off Linux
     if pipe is None or setting is None:
         return
     with contextlib.suppress(OSError):  # above /proc/sys/fs/pipe-max-size: the default stays
