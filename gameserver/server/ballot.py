@@ -66,12 +66,15 @@ class Ballot:
         """A decision's save is over, saved or failed."""
         self.in_flight.remove(save)
 
+    def newer(self, save: ev.SaveDecision) -> bool:
+        """Whether ``save`` was asked for after the seat's kept decision (or there is none)."""
+        return save.seq > self._kept_seq.get(save.role, 0)
+
     def keep(self, save: ev.SaveDecision) -> None:
         """A decision of the open round was saved: it counts, unless a newer one already does."""
-        role = save.role
-        if save.seq > self._kept_seq.get(role, 0):
-            self.pending[role] = save.pending
-            self._kept_seq[role] = save.seq
+        if self.newer(save):
+            self.pending[save.role] = save.pending
+            self._kept_seq[save.role] = save.seq
 
     def clear(self) -> None:
         """A round closed: the next one starts with no decisions."""

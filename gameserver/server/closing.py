@@ -4,9 +4,12 @@ A round closes when every seat has decided, the deadline passes, or the facilita
 While it closes, the room (:mod:`gameserver.server.room`) keeps a :class:`Closing`: the close
 waits for decisions still being saved (a player who got an ack is always counted), then plays
 the round with defaults for the missing seats and saves it. The decisions that complete a round
-within one turn of the event loop (with nothing else being saved) are saved with the round they
-close (:class:`~gameserver.server.events.TurnEnded`, the ``carries`` of :meth:`Closing.start`):
-one write instead of two in a row, and their acks leave with the views, after the save. A game
+within one turn of the event loop are saved with the round they close
+(:class:`~gameserver.server.events.TurnEnded`, the ``carries`` of :meth:`Closing.start`): one
+write instead of two in a row, and their acks leave with the views, after the save. Decisions of
+the round still being saved from an earlier turn (its ``joins``) do not hold that save back: it
+goes out behind them, holding their decisions too, and the room takes its outcome once it has
+heard theirs; one whose own save failed stands or falls with the round's (:meth:`Closing.hold`). A game
 whose step is slow (:attr:`Game.slow_step`) has its round played off the event loop: the close
 asks for it with a :class:`~gameserver.server.events.PlayRound` and saves what comes back.
 
@@ -24,7 +27,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from gameserver.errors import Conflict, ErrorCode, GameServerError
 from gameserver.game import Game
@@ -48,6 +51,12 @@ class Closing:
     ref: ev.Ref | None
     play: ev.PlayRound | None = None  # being played in a worker thread
     save: ev.SaveRound | None = None
+    #: Of the save's ``joins``, those whose decision the round holds (a seat's newest).
+    uses: tuple[ev.SaveDecision, ...] = ()
+    #: Those of ``uses`` whose own save failed: they stand or fall with the round's.
+    held: list[tuple[ev.SaveDecision, GameServerError]] = field(default_factory=list)
+    #: The save's outcome, heard before all of its ``joins``' (it waits for theirs).
+    outcome: ev.Saved | ev.SaveFailed | None = None
 
     def holds(self, status: GameStatus, all_in: bool) -> bool:
         """Whether what asked for the close still holds (a pause or an end may have come
@@ -73,16 +82,40 @@ class Closing:
         pending: Mapping[str, PendingDecision],
         now: float,
         carries: tuple[ev.SaveDecision, ...] = (),
+        joins: tuple[ev.SaveDecision, ...] = (),
+        uses: tuple[ev.SaveDecision, ...] = (),
     ) -> ev.PlayRound | ev.SaveRound:
         """Play the round with the ``pending`` decisions: a slow game's is asked of a worker
-        thread, any other's is played here and its save returned. Raises what the game's rules
-        raise."""
+        thread, any other's is played here and its save returned (see :class:`SaveRound` for
+        ``carries`` and ``joins``; ``uses``: the joins whose decisions are in ``pending``).
+        Raises what the game's rules raise."""
         if game.slow_step:
             self.play = ev.PlayRound(record, dict(pending), self.reason, now, game.step_timeout)
             return self.play
         round_record, after = changes.closed_round(game, record, pending, self.reason, now)
-        self.save = ev.SaveRound(round_record, after, carries=carries)
+        self.save = ev.SaveRound(round_record, after, carries=carries, joins=joins)
+        self.uses = uses
         return self.save
+
+    def hold(self, save: ev.SaveDecision, error: GameServerError) -> bool:
+        """A decision save failed: whether the round being saved holds its decision; then it
+        is kept (:meth:`held_acks`, :meth:`held_errors`) and its player hears nothing yet."""
+        if self.save is None or not any(used is save for used in self.uses):
+            return False
+        self.held.append((save, error))
+        return True
+
+    def held_acks(self) -> list[ev.Effect]:
+        """The round was saved: the decisions it held whose own saves failed are durable in it."""
+        return [
+            ev.Send((s.peer,), ack(s.pending.id, s.round, s.pending.decision))
+            for s, _ in self.held
+            if s.peer is not None
+        ]
+
+    def held_errors(self, game_id: str) -> list[ev.Effect]:
+        """The round was not saved: the decisions it held whose own saves failed were lost."""
+        return [e for save, error in self.held for e in decision_failed(game_id, save, error)]
 
     def played(self, event: ev.Played, now: float) -> list[ev.Effect]:
         """A round played in a worker thread: its save, if it was this close's."""
@@ -125,6 +158,16 @@ class Closing:
         if self.ref is not None:
             out.append(ev.Reject(self.ref, error))
         return out
+
+
+def decision_failed(game_id: str, save: ev.SaveDecision, error: GameServerError) -> list[ev.Effect]:
+    """A decision's save failed: its player is told (a bot's is logged)."""
+    if save.peer is None:
+        log.warning("bot decision not saved game=%s role=%s: %s", game_id, save.role, error)
+        return []
+    text = f"your decision could not be saved: {error.message}"
+    message = error_message(ErrorCode.STORAGE_FAILURE, text, save.pending.id)
+    return [ev.Send([save.peer], message)]
 
 
 def carried_acks(save: ev.SaveRound) -> list[ev.Effect]:

@@ -170,9 +170,10 @@ class Revive:
 @dataclass(slots=True)
 class TurnEnded:
     """The turn of the event loop ends with ``saves`` (the room's decision saves asked for in
-    it, in order) not yet handed to the store: if they complete the open round, the room may
-    close it with them instead, in one save (a :class:`SaveRound` that ``carries`` them); it
-    then answers with that save, else with nothing and they are saved on their own."""
+    it, in order) not yet handed to the store: if they complete the open round (with those
+    saved or still being saved), the room may close it with them instead, in one save (a
+    :class:`SaveRound` that ``carries`` them); it then answers with that save, else with
+    nothing and they are saved on their own."""
 
     saves: list[SaveDecision]
 
@@ -231,11 +232,15 @@ class SaveDecision:
 class SaveRound:
     """Store a closed round and the game's new record together, atomically. ``carries``: the
     decisions that completed the round (see :class:`TurnEnded`), saved with it (they are in the
-    round's record) rather than on their own first; the room acks them once this save is done."""
+    round's record) rather than on their own first; the room acks them once this save is done.
+    ``joins``: the decision saves already handed to the store on their own when the round
+    closed; its record holds their decisions (whichever lands first), and the room takes this
+    save's outcome only once it has heard theirs."""
 
     record: RoundRecord
     game: GameRecord
     carries: tuple[SaveDecision, ...] = ()
+    joins: tuple[SaveDecision, ...] = ()
 
 
 @dataclass(slots=True, eq=False)

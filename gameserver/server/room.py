@@ -43,6 +43,7 @@ from gameserver.server.bots import BotPolicies
 from gameserver.server.closing import (
     Closing,
     carried_acks,
+    decision_failed,
     log_closed,
     not_saved,
     to_watchers,
@@ -193,8 +194,8 @@ class Room:
                 return self._submit(event, now)
             case ev.Saved(save=ev.SaveDecision() as decision):
                 return self._decision_saved(decision, now)
-            case ev.Saved(save=ev.SaveRound() as closed):
-                return self._round_saved(closed, now)
+            case ev.Saved(save=ev.SaveRound()):
+                return self._round_outcome(event, now)
             case ev.Saved(save=ev.SaveGame() as changed):
                 return self._game_saved(changed, now)
             case ev.SaveFailed():
@@ -273,25 +274,39 @@ class Room:
 
     def _turn_ended(self, saves: list[ev.SaveDecision], now: float) -> list[ev.Effect]:
         """Close the open round with ``saves`` (the decisions asked for this turn, none handed
-        to the store yet) if they complete it and nothing else is being saved: one save (the
-        round's, which holds them) instead of two one after the other, and the acks leave with
-        the views, after it. Else nothing: they are saved on their own."""
+        to the store yet) if they complete it: one save (the round's, which holds them) instead
+        of two one after the other, and their acks leave with the views, after it. Decisions of
+        the round handed to the store in an earlier turn and still being saved count too: the
+        round's save goes out at once, behind them, and its outcome is taken once theirs are
+        (:meth:`_round_outcome`). Else nothing: they are saved on their own."""
+        in_flight = self._ballot.in_flight
         if (
             self.record.status is not RUNNING
             or self._closing is not None
             or self._change is not None
             or self.game.slow_step
-            or len(saves) != len(self._ballot.in_flight)
         ):
             return []
-        decisions = dict(self.pending)
-        for save in saves:  # in the order asked: a seat's newest wins, as when saved one by one
-            decisions[save.role] = save.pending
-        if len(decisions) != len(self._peers):
+        open_round = self.open_round
+        newest: dict[str, ev.SaveDecision] = {}
+        for save in in_flight:  # in the order asked: a seat's newest wins, as when saved one by one
+            if save.round != open_round:
+                return []
+            if self._ballot.newer(save):
+                newest[save.role] = save
+        if len(newest.keys() | self.pending.keys()) != len(self._peers):
             return []
+        decisions = dict(self.pending)
+        for role, save in newest.items():
+            decisions[role] = save.pending
+        carried = {id(save) for save in saves}
+        joins = tuple(save for save in in_flight if id(save) not in carried)
+        uses = tuple(save for save in newest.values() if id(save) not in carried)
         closing = Closing("all_submitted", None)
         try:
-            closed = closing.start(self.game, self.record, decisions, now, carries=tuple(saves))
+            closed = closing.start(
+                self.game, self.record, decisions, now, tuple(saves), joins, uses
+            )
         except Exception:  # the rules raise: saved alone, and the close that follows says so
             return []
         self._closing = closing
@@ -319,7 +334,7 @@ class Room:
                 code = ErrorCode.GAME_OVER if status.over else ErrorCode.ROUND_CLOSED
                 text = f"round {save.round} closed before your decision was saved"
                 out.append(ev.Send([save.peer], error_message(code, text, save.pending.id)))
-            return out + self._maybe_close(now)
+            return out + self._maybe_close(now) + self._heard(now)
         # The newest decision saved is kept (saves of one seat complete in the order asked,
         # but one may fail: then the one before it stands).
         pending = save.pending
@@ -329,7 +344,7 @@ class Room:
             out.append(ev.Send((save.peer,), ack(pending.id, save.round, pending.decision)))
         if self._closing is not None:
             out.append(ev.PROGRESS_DUE)
-            return out + self._maybe_close(now)
+            return out + self._maybe_close(now) + self._heard(now)
         if status is RUNNING and self.all_in():
             return out + self._begin_close("all_submitted", None, now)
         out.append(ev.PROGRESS_DUE)
@@ -393,6 +408,36 @@ class Room:
             out.append(save)
         return out + self._next_command(now)
 
+    def _round_outcome(self, event: ev.Saved | ev.SaveFailed, now: float) -> list[ev.Effect]:
+        """A round's save is over: taken now, or, while decisions it joins are still being
+        saved, once they are (:meth:`_heard`), so that each is answered as saved or not first."""
+        save = event.save
+        assert isinstance(save, ev.SaveRound)
+        closing = self._closing
+        if closing is not None and closing.save is save and self._joined(save):
+            closing.outcome = event
+            return []
+        if isinstance(event, ev.Saved):
+            return self._round_saved(save, now)
+        return self._round_not_saved(save, event.error, now)
+
+    def _joined(self, save: ev.SaveRound) -> bool:
+        """Whether a decision save the round ``save`` joins is still being saved."""
+        in_flight = self._ballot.in_flight
+        return any(joined in in_flight for joined in save.joins)
+
+    def _heard(self, now: float) -> list[ev.Effect]:
+        """A decision's outcome was taken: the round's, if it waited for that one."""
+        closing = self._closing
+        if closing is None or closing.outcome is None:
+            return []
+        event = closing.outcome
+        assert isinstance(event.save, ev.SaveRound)
+        if self._joined(event.save):
+            return []
+        closing.outcome = None
+        return self._round_outcome(event, now)
+
     def _round_saved(self, save: ev.SaveRound, now: float) -> list[ev.Effect]:
         closing, self._closing = self._closing, None
         self._alarm.retries = 0
@@ -401,7 +446,8 @@ class Room:
         self._set_record(save.game)
         self._ballot.clear()
         log_closed(self.game_id, save, self.status)
-        out = [*carried_acks(save), *self._timer(), *views(self, self._audience, now)]
+        held = closing.held_acks() if closing is not None else []
+        out = [*carried_acks(save), *held, *self._timer(), *views(self, self._audience, now)]
         if closing is not None and closing.ref is not None:
             out.append(ev.Resolve(closing.ref))
         return out + self._bots_decide(now) + self._next_command(now)
@@ -414,6 +460,8 @@ class Room:
             self._ballot.done(carried)
         ref = closing.ref if closing is not None else None
         out, text = not_saved(save, error, ref, self._alarm, now)
+        if closing is not None:
+            out = closing.held_errors(self.game_id) + out
         log.error("game %s: %s", self.game_id, text)
         out += to_watchers(self._audience.watchers, ErrorCode.STORAGE_FAILURE, text)
         return out + self._timer() + self._next_command(now)
@@ -443,18 +491,13 @@ class Room:
         save, error = event.save, event.error
         if isinstance(save, ev.SaveDecision):
             self._ballot.done(save)
-            out: list[ev.Effect] = []
-            if save.peer is not None:
-                text = f"your decision could not be saved: {error.message}"
-                message = error_message(ErrorCode.STORAGE_FAILURE, text, save.pending.id)
-                out.append(ev.Send([save.peer], message))
-            else:
-                log.warning(
-                    "bot decision not saved game=%s role=%s: %s", self.game_id, save.role, error
-                )
-            return out + self._maybe_close(now)
+            closing = self._closing
+            if closing is not None and closing.hold(save, error):
+                return self._heard(now)  # told with the round's outcome, which holds it
+            out = decision_failed(self.game_id, save, error)
+            return out + self._maybe_close(now) + self._heard(now)
         if isinstance(save, ev.SaveRound):
-            return self._round_not_saved(save, error, now)
+            return self._round_outcome(event, now)
         change = self._change
         self._change = None
         out = []
