@@ -1,6 +1,7 @@
-"""The SQLite writer process: a batch it was holding when it died fails, the next batch starts a
-new one, it outlives neither its server nor a signal meant for the server's group, and it never
-commits for a server that is gone."""
+"""The SQLite writer process: the batches it was holding when it died fail, the next batch starts
+a new one, batches that arrive while it commits are committed together, it outlives neither its
+server nor a signal meant for the server's group, and it never commits for a server that is
+gone."""
 
 from __future__ import annotations
 
@@ -71,6 +72,60 @@ async def test_a_killed_writer_process_fails_its_batch_and_the_next_starts_anoth
     assert second is not None and second != first
     assert len(await adapter.load_decisions("g2", 1)) == 1
     assert await adapter.pragma("synchronous") == 2  # FULL: the new one has the settings too
+
+
+async def test_every_batch_sent_to_a_writer_process_that_dies_fails(
+    adapter: SQLiteAdapter,
+) -> None:
+    # Stopped, it answers nothing: the first save is with it, the second follows it into its
+    # pipe (batches do not wait for the one before), and both fail when it is killed.
+    pid = adapter.writer_pid
+    assert pid is not None
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        first = asyncio.ensure_future(adapter.save_decision(decision("g1")))
+        await asyncio.sleep(0.05)
+        second = asyncio.ensure_future(adapter.save_decision(decision("g2")))
+        await asyncio.sleep(0.05)
+        assert not first.done() and not second.done()
+    finally:
+        os.kill(pid, signal.SIGKILL)
+    for save, game in ((first, "g1"), (second, "g2")):
+        with pytest.raises(StorageError, match=rf"writer process ended.*'{game}'"):
+            await save
+    await adapter.save_decision(decision("g3"))
+    assert adapter.writer_pid not in (None, pid)
+    assert len(await adapter.load_decisions("g3", 1)) == 1
+
+
+def test_batches_that_arrive_while_one_commits_are_committed_together(tmp_path: Path) -> None:
+    path = str(tmp_path / "games.db")
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "CREATE TABLE decisions (game_id, round, seat, schema_version, created_at,"
+            " payload, PRIMARY KEY (game_id, round, seat))"
+        )
+    batches = [
+        [("decision", ("g1", 1, "retailer", 1, 1.0, b"{}"))],
+        [("decision", ("g2", 1, "retailer", 1, 1.0, b"{}")), ("no such kind", ())],
+        [("decision", ("g3", 1, "retailer", 1, 1.0, b"{}"))],
+    ]
+    sent = b"".join(part for batch in batches for part in sqlite_process.frame(batch))
+    command = [sys.executable, "-I", "-S", sqlite_process.__file__, path, "FULL", "1000", "1.0"]
+    run = subprocess.run(command, input=sent, capture_output=True, check=True)
+    answers = list(sqlite_process.frames(bytearray(run.stdout)))
+    assert answers[0] is None  # the connection is open
+    # One answer per batch, in order, each with its own writes' outcomes; one transaction
+    # (the same seconds) for the three, and only the bad write failed.
+    assert [[error for _, error in results] for results, _ in answers[1:]] == [
+        [None],
+        [None, ("ValueError", "unknown write kind 'no such kind'")],
+        [None],
+    ]
+    assert len({seconds for _, seconds in answers[1:]}) == 1
+    with sqlite3.connect(path) as db:
+        rows = db.execute("SELECT game_id FROM decisions ORDER BY game_id").fetchall()
+    assert rows == [("g1",), ("g2",), ("g3",)]
 
 
 async def test_the_writer_process_ignores_a_signal_meant_for_the_server(

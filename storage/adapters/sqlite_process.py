@@ -1,4 +1,4 @@
-"""The SQLite writer process: owns the only writing connection, commits one batch at a time.
+"""The SQLite writer process: owns the only writing connection, commits the batches it is sent.
 
 The SQLite adapter's writer (:mod:`storage.adapters.sqlite_writer`) starts this module as a
 process of its own (``python -I -S sqlite_process.py PATH SYNCHRONOUS AUTOCHECKPOINT
@@ -12,9 +12,13 @@ It runs on the standard library only (no ``storage`` import, no site packages: i
 tens of milliseconds) and speaks in frames, each a 4-byte big-endian length and a pickle:
 
 - out, once at start: ``None`` when the connection is open, else the line that says why not;
-- in: a batch, a list of ``(kind, params)`` writes, run in one transaction (:func:`commit`);
-- out, per batch: ``(results, seconds)``, a ``(value, error)`` per write, ``error`` being None
-  or ``(exception class name, message)``, and the seconds the batch took.
+- in: a batch, a list of ``(kind, params)`` writes (:func:`commit`);
+- out, per batch and in the order they came: ``(results, seconds)``, a ``(value, error)`` per
+  write, ``error`` being None or ``(exception class name, message)``, and the seconds its
+  transaction took.
+
+The batches that arrived while it committed are run together, in one transaction (one fsync):
+a group commit that needs nothing of the server, which sends a batch as soon as it has one.
 
 At the end of its input it closes the connection and exits. It ignores SIGINT and SIGTERM, which
 a terminal or a service manager sends to the whole process group: the server stops it by closing
@@ -30,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import select
 import signal
 import sqlite3
 import struct
@@ -227,11 +232,16 @@ def _rollback(conn: sqlite3.Connection) -> None:
 # -- frames, shared with the writer that talks to this process
 
 
-def frame(value: Any) -> tuple[bytes, bytes]:
-    """``value`` as one frame: its length, and the pickle (two parts, so that a batch of a
-    megabyte is not copied once more to join them)."""
+def frame(value: Any) -> tuple[bytes, ...]:
+    """``value`` as one frame: its length and the pickle, joined if small (one write), else
+    in two parts (so that a batch of a megabyte is not copied once more to join them)."""
     data = pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
-    return _LENGTH.pack(len(data)), data
+    head = _LENGTH.pack(len(data))
+    return (head + data,) if len(data) < _JOIN_BELOW else (head, data)
+
+
+#: Frames of fewer bytes than this are written in one piece.
+_JOIN_BELOW = 1 << 16
 
 
 def frames(buffer: bytearray) -> Iterator[Any]:
@@ -253,6 +263,42 @@ def read_frame(source: IO[bytes]) -> Any:
     return pickle.loads(_read_exactly(source, _LENGTH.unpack(head)[0]))
 
 
+class Batches:
+    """The batches arriving on a pipe (a file descriptor), as many at a time as have come."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._buffer = bytearray()
+        self._ended = False
+
+    def take(self) -> list[Any]:
+        """Every whole frame that has arrived, waiting for one if none has; EOFError once the
+        pipe has ended (a frame cut short by its end is dropped)."""
+        buffer = self._buffer
+        found = list(frames(buffer))
+        while not found:
+            if self._ended or not self._read():
+                raise EOFError("the stream ended")
+            found = list(frames(buffer))
+        # More may be on the way already: what is there now comes too, without waiting.
+        while not self._ended and select.select([self._fd], [], [], 0)[0]:
+            self._read()
+        found += frames(buffer)
+        return found
+
+    def _read(self) -> bool:
+        chunk = os.read(self._fd, _READ_SIZE)
+        if not chunk:
+            self._ended = True
+            return False
+        self._buffer += chunk
+        return True
+
+
+#: Bytes read from the pipe at a time (the size the server gives the pipe).
+_READ_SIZE = 1 << 20
+
+
 def _read_exactly(source: IO[bytes], size: int) -> bytes:
     data = source.read(size)
     if data is None or len(data) != size:
@@ -260,9 +306,10 @@ def _read_exactly(source: IO[bytes], size: int) -> bytes:
     return data
 
 
-def _write(out: IO[bytes], value: Any) -> None:
-    for part in frame(value):
-        out.write(part)
+def _write(out: IO[bytes], *values: Any) -> None:
+    for value in values:
+        for part in frame(value):
+            out.write(part)
     out.flush()
 
 
@@ -270,7 +317,7 @@ def main(argv: Sequence[str]) -> int:
     """The process: see the module docstring."""
     for number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(number, signal.SIG_IGN)
-    source, out = sys.stdin.buffer, sys.stdout.buffer
+    source, out = Batches(sys.stdin.fileno()), sys.stdout.buffer
     parent = os.getppid()
     try:
         path, synchronous, autocheckpoint, busy_timeout = argv
@@ -282,12 +329,17 @@ def main(argv: Sequence[str]) -> int:
     try:
         while True:
             try:
-                writes = read_frame(source)
+                batches = source.take()
             except EOFError:
                 return 0
             started = time.perf_counter()
-            results = commit(conn, writes, parent)
-            _write(out, (results, time.perf_counter() - started))
+            results = commit(conn, [write for batch in batches for write in batch], parent)
+            seconds = time.perf_counter() - started
+            answers, start = [], 0
+            for batch in batches:
+                answers.append((results[start : start + len(batch)], seconds))
+                start += len(batch)
+            _write(out, *answers)
     except (Orphaned, BrokenPipeError):
         return 1
     finally:

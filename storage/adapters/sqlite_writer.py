@@ -1,16 +1,19 @@
-"""The SQLite writer: hands batches of queued writes to the writer process, one at a time.
+"""The SQLite writer: hands batches of queued writes to the writer process, in order.
 
 Only :class:`storage.adapters.sqlite.SQLiteAdapter` uses this. The process
-(:mod:`storage.adapters.sqlite_process`) owns the only writing connection and runs each batch in
-one transaction. The event loop talks to it through two pipes: a batch is everything queued when
-the process is free; while it commits, the next batch gathers. Nothing waits on a timer: the
-commit itself is the window, so one game writing alone pays one fsync and no added latency. Its
-answer wakes the loop, which resolves every caller of the batch and sends the next. No thread of
-this process touches SQLite, so nothing takes the GIL from the event loop while a batch commits.
+(:mod:`storage.adapters.sqlite_process`) owns the only writing connection. The event loop talks
+to it through two pipes. The writes of a turn of the loop (the adapter gathers them) go out as
+one batch at the end of that turn, whether or not the process is busy; the process runs every
+batch that arrived while it committed together, in one transaction, in the order sent: a group
+commit that needs nothing of the loop (a busy loop may take milliseconds to read an answer and
+send more; the process does not wait for it). Nothing waits on a timer: the commits themselves
+are the window, so one game writing alone pays one fsync and no added latency. Each answer
+wakes the loop, which resolves every caller of its batch. No thread of this process touches
+SQLite, so nothing takes the GIL from the event loop while a batch commits.
 
 The schema is checked and migrated in a worker thread, before the process starts. If the process
-dies, the writes of the batch it held fail (they may or may not have been committed), and the
-next batch starts a new process.
+dies, the writes of the batches it was sent and had not answered fail (they may or may not have
+been committed), and the next batch starts a new process.
 """
 
 from __future__ import annotations
@@ -45,6 +48,8 @@ _WHAT = {
 _EXIT_TIMEOUT = 10.0
 #: Bytes of the pipe that carries batches to the process (Linux's largest by default).
 _PIPE_SIZE = 1 << 20
+#: Batches sent to the process and not answered yet, at most; more wait in the queue.
+IN_FLIGHT = 64
 
 
 class Writer:
@@ -67,7 +72,7 @@ class Writer:
         self._max_batch = max_batch
         self.stats = stats
         self._queued: deque[Op] = deque()
-        self._sent: list[Op] | None = None  # the batch the process is committing
+        self._sent: deque[list[Op]] = deque()  # batches sent and not answered, oldest first
         self._process: _Process | None = None
         self._starting: asyncio.Task[None] | None = None
         self._idle: asyncio.Future[None] | None = None  # what stop() waits for
@@ -78,13 +83,13 @@ class Writer:
         self._process = await _Process.start(self._loop, self._settings, self._answered)
 
     def submit(self, batch: list[Op]) -> None:
-        """Queue writes for the next transaction."""
+        """Send writes to the process (the adapter gathers a turn of the loop's into one)."""
         self._queued.extend(batch)
         self._send()
 
     async def stop(self) -> None:
         """Commit everything queued so far, then end the process."""
-        if self._sent is not None or self._queued or self._starting is not None:
+        if self._sent or self._queued or self._starting is not None:
             self._idle = self._loop.create_future()
             await self._idle
         process, self._process = self._process, None
@@ -97,29 +102,33 @@ class Writer:
         return self._process.pid if self._process is not None else None
 
     def _send(self) -> None:
-        """The next batch to the process, if it is free (and there, else start one)."""
-        if self._sent is not None or not self._queued:
-            return
-        process = self._process
-        if process is None or not process.running:
-            if self._starting is None:
-                self._starting = self._loop.create_task(self._restart())
-            return
-        queued, size = self._queued, min(self._max_batch, len(self._queued))
-        batch = [queued.popleft() for _ in range(size)]
-        self._sent = batch
-        process.send([(op.kind, op.params) for op in batch])
+        """What is queued to the process, in batches of at most ``max_batch`` writes while
+        fewer than :data:`IN_FLIGHT` are out (and a new process if there is none)."""
+        queued, sent = self._queued, self._sent
+        while queued and len(sent) < IN_FLIGHT:
+            process = self._process
+            if process is None or not process.running:
+                if self._starting is None and not sent:
+                    self._starting = self._loop.create_task(self._restart())
+                return
+            size = min(self._max_batch, len(queued))
+            batch = [queued.popleft() for _ in range(size)]
+            sent.append(batch)
+            process.send([(op.kind, op.params) for op in batch])
 
     def _answered(self, answer: tuple[list[sqlite_process.Outcome], float] | StorageError) -> None:
-        """The process's answer to the batch it was sent (or why there is none)."""
-        ops, self._sent = self._sent, None
-        if ops is not None:
-            if isinstance(answer, StorageError):
-                results: list[Result] = [(None, answer)] * len(ops)
-                seconds = 0.0
-            else:
-                outcomes, seconds = answer
-                results = [(value, _refusal(error)) for value, error in outcomes]
+        """The process's answer to the oldest batch it was sent; or why none will come (it
+        ended): then every batch it was sent fails."""
+        if isinstance(answer, StorageError):
+            batches, self._sent = list(self._sent), deque()
+            for ops in batches:
+                failed: list[Result] = [(None, answer)] * len(ops)
+                self._count(ops, failed, 0.0)
+                resolve(ops, failed, _error)
+        elif self._sent:
+            ops = self._sent.popleft()
+            outcomes, seconds = answer
+            results: list[Result] = [(value, _refusal(error)) for value, error in outcomes]
             self._count(ops, results, seconds)
             resolve(ops, results, _error)
         self._send()
@@ -150,7 +159,7 @@ class Writer:
 
     def _check_idle(self) -> None:
         idle = self._idle
-        if idle is not None and self._sent is None and not self._queued and self._starting is None:
+        if idle is not None and not self._sent and not self._queued and self._starting is None:
             self._idle = None
             if not idle.done():
                 idle.set_result(None)
