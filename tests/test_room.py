@@ -979,13 +979,15 @@ def keeps_the_invariants(script: list[tuple[Any, ...]], salt: int) -> None:
             elif kind == "rest":
                 open_round = h.room.open_round
                 deciding = {
-                    s.role for s in h.saves if isinstance(s, ev.SaveDecision) and s.round == open_round
+                    s.role
+                    for s in h.saves
+                    if isinstance(s, ev.SaveDecision) and s.round == open_round
                 }
                 for role in ROLES:
                     if role not in deciding and role not in h.room.submitted():
                         msg_id = f"{role}-{next(ids)}"
                         decision = {"order": step[1]}
-                        submitted = ev.Submit(peers[role], role, h.room.open_round, msg_id, decision)
+                        submitted = ev.Submit(peers[role], role, open_round, msg_id, decision)
                         check_sends(h.handle(submitted), None)
             elif kind == "tick":
                 h.now += step[1]

@@ -9,9 +9,10 @@ within one turn of the event loop are saved with the round they close
 write instead of two in a row, and their acks leave with the views, after the save. Decisions of
 the round still being saved from an earlier turn (its ``joins``) do not hold that save back: it
 goes out behind them, holding their decisions too, and the room takes its outcome once it has
-heard theirs; one whose own save failed stands or falls with the round's (:meth:`Closing.hold`). A game
-whose step is slow (:attr:`Game.slow_step`) has its round played off the event loop: the close
-asks for it with a :class:`~gameserver.server.events.PlayRound` and saves what comes back.
+heard theirs; one whose own save failed stands or falls with the round's
+(:meth:`Closing.hold`). A game whose step is slow (:attr:`Game.slow_step`) has its round played
+off the event loop: the close asks for it with a :class:`~gameserver.server.events.PlayRound`
+and saves what comes back.
 
 A round whose save fails stays open; an automatic close is retried with backoff
 (:class:`~gameserver.server.alarm.Alarm`) and reported to the facilitators, so a round never
