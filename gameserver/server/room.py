@@ -281,7 +281,8 @@ class Room:
         (:meth:`_round_outcome`). Else nothing: they are saved on their own."""
         in_flight = self._ballot.in_flight
         if (
-            self.record.status is not RUNNING
+            len(self.pending) + len(in_flight) < len(self._peers)  # too few to complete it
+            or self.record.status is not RUNNING
             or self._closing is not None
             or self._change is not None
             or self.game.slow_step
