@@ -67,10 +67,14 @@ async def test_a_killed_writer_process_fails_its_batch_and_the_next_starts_anoth
     os.kill(first, signal.SIGKILL)
     with pytest.raises(StorageError, match=r"writer process ended.*'g1'"):
         await adapter.save_decision(decision("g1"))
-    await adapter.save_decision(decision("g2"))  # a new process
-    second = adapter.writer_pid
-    assert second is not None and second != first
-    assert len(await adapter.load_decisions("g2", 1)) == 1
+    await a_new_process_takes_over(adapter, first, "g2")
+
+
+async def a_new_process_takes_over(adapter: SQLiteAdapter, dead: int, game_id: str) -> None:
+    """The next write starts a new process, with the settings, and is committed."""
+    await adapter.save_decision(decision(game_id))
+    assert adapter.writer_pid not in (None, dead)
+    assert len(await adapter.load_decisions(game_id, 1)) == 1
     assert await adapter.pragma("synchronous") == 2  # FULL: the new one has the settings too
 
 
@@ -93,9 +97,7 @@ async def test_every_batch_sent_to_a_writer_process_that_dies_fails(
     for save, game in ((first, "g1"), (second, "g2")):
         with pytest.raises(StorageError, match=rf"writer process ended.*'{game}'"):
             await save
-    await adapter.save_decision(decision("g3"))
-    assert adapter.writer_pid not in (None, pid)
-    assert len(await adapter.load_decisions("g3", 1)) == 1
+    await a_new_process_takes_over(adapter, pid, "g3")
 
 
 def test_batches_that_arrive_while_one_commits_are_committed_together(tmp_path: Path) -> None:
