@@ -100,7 +100,16 @@ async def test_every_batch_sent_to_a_writer_process_that_dies_fails(
     await a_new_process_takes_over(adapter, pid, "g3")
 
 
-def test_batches_that_arrive_while_one_commits_are_committed_together(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("max_batch", "transactions"),
+    [
+        ((), [4, 0, 0]),  # no limit: the three batches in one transaction of 4 writes
+        (("3",), [3, 0, 1]),  # 3 writes at most: the first two together, the third alone
+    ],
+)
+def test_batches_that_arrive_while_one_commits_are_committed_together(
+    tmp_path: Path, max_batch: tuple[str, ...], transactions: list[int]
+) -> None:
     path = str(tmp_path / "games.db")
     with sqlite3.connect(path) as db:
         db.execute(
@@ -113,18 +122,21 @@ def test_batches_that_arrive_while_one_commits_are_committed_together(tmp_path: 
         [("decision", ("g3", 1, "retailer", 1, 1.0, b"{}"))],
     ]
     sent = b"".join(part for batch in batches for part in sqlite_process.frame(batch))
-    command = [sys.executable, "-I", "-S", sqlite_process.__file__, path, "FULL", "1000", "1.0"]
+    settings = [path, "FULL", "1000", "1.0", *max_batch]
+    command = [sys.executable, "-I", "-S", sqlite_process.__file__, *settings]
     run = subprocess.run(command, input=sent, capture_output=True, check=True)
     answers = list(sqlite_process.frames(bytearray(run.stdout)))
     assert answers[0] is None  # the connection is open
-    # One answer per batch, in order, each with its own writes' outcomes; one transaction
-    # (the same seconds) for the three, and only the bad write failed.
-    assert [[error for _, error in results] for results, _ in answers[1:]] == [
+    # One answer per batch, in order, each with its own writes' outcomes (only the bad write
+    # failed); the first batch of each transaction says how many writes it held and how long
+    # it took, a batch that shared the one before's says 0.
+    assert [[error for _, error in results] for results, _, _ in answers[1:]] == [
         [None],
         [None, ("ValueError", "unknown write kind 'no such kind'")],
         [None],
     ]
-    assert len({seconds for _, seconds in answers[1:]}) == 1
+    assert [size for _, _, size in answers[1:]] == transactions
+    assert [seconds > 0 for _, seconds, _ in answers[1:]] == [n > 0 for n in transactions]
     with sqlite3.connect(path) as db:
         rows = db.execute("SELECT game_id FROM decisions ORDER BY game_id").fetchall()
     assert rows == [("g1",), ("g2",), ("g3",)]

@@ -146,6 +146,7 @@ class SQLiteAdapter(StorageAdapter):
             self.synchronous,
             str(int(self.wal_autocheckpoint)),
             str(self.busy_timeout),
+            str(int(self._max_batch)),
         ]
         writer = Writer(self._loop, self._prepare, settings, self._max_batch, self.stats)
         await writer.start()

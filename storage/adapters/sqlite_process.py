@@ -2,23 +2,25 @@
 
 The SQLite adapter's writer (:mod:`storage.adapters.sqlite_writer`) starts this module as a
 process of its own (``python -I -S sqlite_process.py PATH SYNCHRONOUS AUTOCHECKPOINT
-BUSY_TIMEOUT``) and sends it batches over its standard input. Why a process and not a thread of
-the server: the ``sqlite3`` module takes Python's GIL back after every row it steps, and a thread
-doing that hundreds of times a commit keeps taking the GIL from the event loop (measured: 10-20
-us of the loop's CPU per decision, a third of it in futex calls). A process has its own GIL, and
-the event loop talks to it through pipes, one message each way per batch.
+BUSY_TIMEOUT [MAX_BATCH]``) and sends it batches over its standard input. Why a process and not
+a thread of the server: the ``sqlite3`` module takes Python's GIL back after every row it steps,
+and a thread doing that hundreds of times a commit keeps taking the GIL from the event loop
+(measured: 10-20 us of the loop's CPU per decision, a third of it in futex calls). A process has
+its own GIL, and the event loop talks to it through pipes, one message each way per batch.
 
 It runs on the standard library only (no ``storage`` import, no site packages: it starts in
 tens of milliseconds) and speaks in frames, each a 4-byte big-endian length and a pickle:
 
 - out, once at start: ``None`` when the connection is open, else the line that says why not;
 - in: a batch, a list of ``(kind, params)`` writes (:func:`commit`);
-- out, per batch and in the order they came: ``(results, seconds)``, a ``(value, error)`` per
-  write, ``error`` being None or ``(exception class name, message)``, and the seconds its
-  transaction took.
+- out, per batch and in the order they came: ``(results, seconds, size)``, a ``(value, error)``
+  per write, ``error`` being None or ``(exception class name, message)``; for the first batch
+  of a transaction the seconds it took and its number of writes, for a batch that shared the
+  transaction of the one before it ``0.0`` and ``0``.
 
-The batches that arrived while it committed are run together, in one transaction (one fsync):
-a group commit that needs nothing of the server, which sends a batch as soon as it has one.
+The batches that arrived while it committed are run together, in one transaction (one fsync),
+up to ``MAX_BATCH`` writes (a batch is never split; no limit without it): a group commit that
+needs nothing of the server, which sends a batch as soon as it has one.
 
 At the end of its input it closes the connection and exits. It ignores SIGINT and SIGTERM, which
 a terminal or a service manager sends to the whole process group: the server stops it by closing
@@ -40,6 +42,7 @@ import sqlite3
 import struct
 import sys
 import time
+from collections import deque
 from collections.abc import Iterator, Sequence
 from typing import IO, Any
 
@@ -74,6 +77,9 @@ UPDATE_COLUMNS = """
 Write = tuple[str, Any]
 #: One write's outcome: its value, or the class name and message of what refused it.
 Outcome = tuple[Any, tuple[str, str] | None]
+#: The answer to one batch: its writes' outcomes, and its transaction's seconds and writes (0.0
+#: and 0 for a batch that shared the transaction of the batch before it).
+Answer = tuple[list[Outcome], float, int]
 
 _LENGTH = struct.Struct(">I")
 
@@ -266,25 +272,33 @@ def read_frame(source: IO[bytes]) -> Any:
 class Batches:
     """The batches arriving on a pipe (a file descriptor), as many at a time as have come."""
 
-    def __init__(self, fd: int) -> None:
+    def __init__(self, fd: int, max_writes: int = 0) -> None:
         self._fd = fd
+        self._max_writes = max_writes
         self._buffer = bytearray()
+        self._arrived: deque[list[Write]] = deque()
         self._ended = False
 
-    def take(self) -> list[Any]:
-        """Every whole frame that has arrived, waiting for one if none has; EOFError once the
-        pipe has ended (a frame cut short by its end is dropped)."""
-        buffer = self._buffer
-        found = list(frames(buffer))
-        while not found:
+    def take(self) -> list[list[Write]]:
+        """The batches that have arrived, oldest first and up to ``max_writes`` writes in all
+        (at least one batch; 0: no limit), waiting for one if none has; EOFError once the pipe
+        has ended (a frame cut short by its end is dropped)."""
+        arrived = self._arrived
+        while not arrived:
             if self._ended or not self._read():
                 raise EOFError("the stream ended")
-            found = list(frames(buffer))
+            arrived.extend(frames(self._buffer))
         # More may be on the way already: what is there now comes too, without waiting.
         while not self._ended and select.select([self._fd], [], [], 0)[0]:
             self._read()
-        found += frames(buffer)
-        return found
+        arrived.extend(frames(self._buffer))
+        taken = [arrived.popleft()]
+        writes = len(taken[0])
+        limit = self._max_writes
+        while arrived and (not limit or writes + len(arrived[0]) <= limit):
+            writes += len(arrived[0])
+            taken.append(arrived.popleft())
+        return taken
 
     def _read(self) -> bool:
         chunk = os.read(self._fd, _READ_SIZE)
@@ -317,10 +331,11 @@ def main(argv: Sequence[str]) -> int:
     """The process: see the module docstring."""
     for number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(number, signal.SIG_IGN)
-    source, out = Batches(sys.stdin.fileno()), sys.stdout.buffer
+    out = sys.stdout.buffer
     parent = os.getppid()
     try:
-        path, synchronous, autocheckpoint, busy_timeout = argv
+        path, synchronous, autocheckpoint, busy_timeout, *rest = argv
+        source = Batches(sys.stdin.fileno(), int(rest[0]) if rest else 0)
         conn = connect(path, synchronous, int(autocheckpoint), float(busy_timeout))
     except Exception as exc:
         _write(out, f"{type(exc).__name__}: {exc}")
@@ -333,12 +348,17 @@ def main(argv: Sequence[str]) -> int:
             except EOFError:
                 return 0
             started = time.perf_counter()
-            results = commit(conn, [write for batch in batches for write in batch], parent)
+            writes = [write for batch in batches for write in batch]
+            results = commit(conn, writes, parent)
             seconds = time.perf_counter() - started
             answers, start = [], 0
             for batch in batches:
-                answers.append((results[start : start + len(batch)], seconds))
-                start += len(batch)
+                end = start + len(batch)
+                shared = start > 0  # its transaction is counted with the first batch's
+                answers.append(
+                    (results[start:end], 0.0 if shared else seconds, 0 if shared else len(writes))
+                )
+                start = end
             _write(out, *answers)
     except (Orphaned, BrokenPipeError):
         return 1

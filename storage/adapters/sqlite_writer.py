@@ -3,13 +3,14 @@
 Only :class:`storage.adapters.sqlite.SQLiteAdapter` uses this. The process
 (:mod:`storage.adapters.sqlite_process`) owns the only writing connection. The event loop talks
 to it through two pipes. The writes of a turn of the loop (the adapter gathers them) go out as
-one batch at the end of that turn, whether or not the process is busy; the process runs every
-batch that arrived while it committed together, in one transaction, in the order sent: a group
-commit that needs nothing of the loop (a busy loop may take milliseconds to read an answer and
-send more; the process does not wait for it). Nothing waits on a timer: the commits themselves
-are the window, so one game writing alone pays one fsync and no added latency. Each answer
-wakes the loop, which resolves every caller of its batch. No thread of this process touches
-SQLite, so nothing takes the GIL from the event loop while a batch commits.
+one batch at the end of that turn, whether or not the process is busy; the process runs the
+batches that arrived while it committed together (up to ``max_batch`` writes), in one
+transaction, in the order sent: a group commit that needs nothing of the loop (a busy loop may
+take milliseconds to read an answer and send more; the process does not wait for it). Nothing
+waits on a timer: the commits themselves are the window, so one game writing alone pays one
+fsync and no added latency. Each answer wakes the loop, which resolves every caller of its
+batch. No thread of this process touches SQLite, so nothing takes the GIL from the event loop
+while a batch commits.
 
 The schema is checked and migrated in a worker thread, before the process starts. If the process
 dies, the writes of the batches it was sent and had not answered fail (they may or may not have
@@ -116,20 +117,20 @@ class Writer:
             sent.append(batch)
             process.send([(op.kind, op.params) for op in batch])
 
-    def _answered(self, answer: tuple[list[sqlite_process.Outcome], float] | StorageError) -> None:
+    def _answered(self, answer: sqlite_process.Answer | StorageError) -> None:
         """The process's answer to the oldest batch it was sent; or why none will come (it
         ended): then every batch it was sent fails."""
         if isinstance(answer, StorageError):
             batches, self._sent = list(self._sent), deque()
             for ops in batches:
                 failed: list[Result] = [(None, answer)] * len(ops)
-                self._count(ops, failed, 0.0)
+                self._count(ops, failed, 0.0, len(ops))
                 resolve(ops, failed, _error)
         elif self._sent:
             ops = self._sent.popleft()
-            outcomes, seconds = answer
+            outcomes, seconds, size = answer
             results: list[Result] = [(value, _refusal(error)) for value, error in outcomes]
-            self._count(ops, results, seconds)
+            self._count(ops, results, seconds, size)
             resolve(ops, results, _error)
         self._send()
         self._check_idle()
@@ -142,20 +143,23 @@ class Writer:
             ops = list(self._queued)
             self._queued.clear()
             results: list[Result] = [(None, exc)] * len(ops)
-            self._count(ops, results, 0.0)
+            self._count(ops, results, 0.0, len(ops))
             resolve(ops, results, _error)
         finally:
             self._starting = None
         self._send()
         self._check_idle()
 
-    def _count(self, ops: list[Op], results: list[Result], seconds: float) -> None:
+    def _count(self, ops: list[Op], results: list[Result], seconds: float, size: int) -> None:
+        """Count a batch's writes; ``size``: the writes of the transaction it began (0: it
+        shared the transaction of the batch before it, counted there)."""
         stats = self.stats
-        stats.busy_seconds += seconds
-        stats.batches += 1
         stats.writes += len(ops)
         stats.failed += sum(1 for _, exc in results if exc is not None)
-        stats.largest_batch = max(stats.largest_batch, len(ops))
+        if size:
+            stats.busy_seconds += seconds
+            stats.batches += 1
+            stats.largest_batch = max(stats.largest_batch, size)
 
     def _check_idle(self) -> None:
         idle = self._idle
@@ -165,7 +169,7 @@ class Writer:
                 idle.set_result(None)
 
 
-Answer = Callable[[tuple[list[sqlite_process.Outcome], float] | StorageError], None]
+Answer = Callable[[sqlite_process.Answer | StorageError], None]
 
 
 class _Process(asyncio.Protocol):
