@@ -6,7 +6,6 @@ gone."""
 from __future__ import annotations
 
 import asyncio
-import io
 import os
 import signal
 import sqlite3
@@ -225,6 +224,5 @@ def test_a_writer_process_that_cannot_open_the_database_says_why(tmp_path: Path)
         check=False,
     )
     assert run.returncode == 1
-    assert sqlite_process.read_frame(io.BytesIO(run.stdout)).startswith(
-        "OperationalError: unable to open database file"
-    )
+    (said,) = sqlite_process.frames(bytearray(run.stdout))
+    assert said.startswith("OperationalError: unable to open database file")

@@ -27,7 +27,7 @@ what follows a close (its timer, its bots, its queued commands).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from gameserver.errors import Conflict, ErrorCode, GameServerError
@@ -108,11 +108,7 @@ class Closing:
 
     def held_acks(self) -> list[ev.Effect]:
         """The round was saved: the decisions it held whose own saves failed are durable in it."""
-        return [
-            ev.Send((s.peer,), ack(s.pending.id, s.round, s.pending.decision))
-            for s, _ in self.held
-            if s.peer is not None
-        ]
+        return acks(save for save, _ in self.held)
 
     def held_errors(self, game_id: str) -> list[ev.Effect]:
         """The round was not saved: the decisions it held whose own saves failed were lost."""
@@ -173,10 +169,15 @@ def decision_failed(game_id: str, save: ev.SaveDecision, error: GameServerError)
 
 def carried_acks(save: ev.SaveRound) -> list[ev.Effect]:
     """The acks of the decisions a saved round carried, to their connected players."""
+    return acks(save.carries)
+
+
+def acks(saves: Iterable[ev.SaveDecision]) -> list[ev.Effect]:
+    """The acks of these decisions, durable now, to their connected players."""
     return [
-        ev.Send((c.peer,), ack(c.pending.id, c.round, c.pending.decision))
-        for c in save.carries
-        if c.peer is not None
+        ev.Send((s.peer,), ack(s.pending.id, s.round, s.pending.decision))
+        for s in saves
+        if s.peer is not None
     ]
 
 

@@ -262,13 +262,6 @@ def frames(buffer: bytearray) -> Iterator[Any]:
         yield value
 
 
-def read_frame(source: IO[bytes]) -> Any:
-    """The next frame's value from a blocking stream; EOFError at its end, even in the middle
-    of a frame."""
-    head = _read_exactly(source, _LENGTH.size)
-    return pickle.loads(_read_exactly(source, _LENGTH.unpack(head)[0]))
-
-
 class Batches:
     """The batches arriving on a pipe (a file descriptor), as many at a time as have come."""
 
@@ -311,13 +304,6 @@ class Batches:
 
 #: Bytes read from the pipe at a time (the size the server gives the pipe).
 _READ_SIZE = 1 << 20
-
-
-def _read_exactly(source: IO[bytes], size: int) -> bytes:
-    data = source.read(size)
-    if data is None or len(data) != size:
-        raise EOFError("the stream ended")
-    return data
 
 
 def _write(out: IO[bytes], *values: Any) -> None:

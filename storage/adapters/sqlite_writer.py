@@ -300,14 +300,6 @@ def _refusal(error: tuple[str, str] | None) -> BaseException | None:
     return WriteRefused(message)
 
 
-def _settle(future: asyncio.Future[None], exc: BaseException | None) -> None:
-    if not future.done():
-        if exc is None:
-            future.set_result(None)
-        else:
-            future.set_exception(exc)
-
-
 def _error(op: Op, exc: BaseException) -> Exception:
     """What a caller gets when its write failed."""
     if isinstance(exc, StorageError):  # the process is gone: its message says so
