@@ -372,26 +372,44 @@ def require_roles(decisions: Mapping[str, Decision], roles: Sequence[str]) -> No
         raise ValueError(f"step needs one decision per role; missing {missing}, unknown {extra}")
 
 
-def apply_view_update(view: View, update: ViewUpdate) -> View:
+def apply_view_update(view: View, update: ViewUpdate, *, in_place: bool = False) -> View:
     """The view after ``update`` (:meth:`Game.view_update`): the keys of ``set`` take its
     values; in ``extend``, a key given a list of items has them appended to the list
     ``view[key]``, and a key given ``{name: [items]}`` to each list ``view[key][name]``. A new
-    view: ``view`` is not changed. Raises ``ValueError`` when ``update`` does not fit ``view``
-    (a list it extends is missing)."""
-    out = {**view, **update.get("set", {})}
-    for key, more in update.get("extend", {}).items():
-        held = out.get(key)
+    view, ``view`` unchanged; or, ``in_place``, ``view`` itself, changed (no list is copied:
+    a bot's view grows by a week a round without copying the weeks before). Raises
+    ``ValueError`` when ``update`` does not fit ``view`` (a list it extends is missing), before
+    changing anything."""
+    sets, extend = update.get("set", {}), update.get("extend", {})
+    for key, more in extend.items():
+        held = sets[key] if key in sets else view.get(key)
         if isinstance(more, list):
             if not isinstance(held, list):
                 raise ValueError(f"the view has no list {key!r} to extend")
-            out[key] = [*held, *more]
             continue
         if not isinstance(held, dict):
             raise ValueError(f"the view has no {key!r} to extend")
+        for name in more:
+            if not isinstance(held.get(name), list):
+                raise ValueError(f"the view has no list {key}.{name} to extend")
+    if in_place:
+        view.update(sets)
+        for key, more in extend.items():
+            held = view[key]
+            if isinstance(more, list):
+                held.extend(more)
+                continue
+            for name, items in more.items():
+                held[name].extend(items)
+        return view
+    out = {**view, **sets}
+    for key, more in extend.items():
+        held = out[key]
+        if isinstance(more, list):
+            out[key] = [*held, *more]
+            continue
         grown = dict(held)
         for name, items in more.items():
-            if not isinstance(grown.get(name), list):
-                raise ValueError(f"the view has no list {key}.{name} to extend")
             grown[name] = [*grown[name], *items]
         out[key] = grown
     return out

@@ -452,8 +452,9 @@ def markdown_table(text: str, header: str) -> list[list[str]]:
 
 def updates_rebuild_views(game: Game, states: list[State], roles: list[str]) -> list[ViewUpdate]:
     """Check that each round's view update, applied to the view of the state before, gives the
-    whole view (and leaves the view it was given as it was); that there is none before the
-    first round nor for the round that ends the game. The updates, for checks of their own."""
+    whole view (and leaves the view it was given as it was, or, applied in place as a bot does,
+    becomes it); that there is none before the first round nor for the round that ends the
+    game. The updates, for checks of their own."""
     assert game.view_update(states[0], roles[0]) is None  # no round closed yet
     updates = []
     for before, after in itertools.pairwise(states):
@@ -467,5 +468,8 @@ def updates_rebuild_views(game: Game, states: list[State], roles: list[str]) -> 
             kept = copy.deepcopy(held)
             assert apply_view_update(held, update) == game.view(after, role)
             assert held == kept
+            grown = apply_view_update(held, copy.deepcopy(update), in_place=True)
+            assert grown is held
+            assert held == game.view(after, role)
             updates.append(update)
     return updates

@@ -394,6 +394,16 @@ def test_an_update_that_does_not_fit_the_view_is_refused() -> None:
     assert apply_view_update({"boats": [3]}, {"extend": {"boats": [4]}}) == {"boats": [3, 4]}
     with pytest.raises(ValueError, match=r"no list history\.incoming_order to extend"):
         apply_view_update({"history": {}}, update)
+    # In place (a bot's own view), a misfit is refused before anything changes.
+    view = {"week": 1, "history": {"order": [4], "cost": [1.0]}}
+    with pytest.raises(ValueError, match=r"no list history\.incoming_order to extend"):
+        apply_view_update(view, update, in_place=True)
+    assert view == {"week": 1, "history": {"order": [4], "cost": [1.0]}}
+    # A list given whole in ``set`` is the one extended.
+    grown = {"boats": [1], "week": 1}
+    update_set = {"set": {"boats": [7], "week": 2}, "extend": {"boats": [8]}}
+    assert apply_view_update(grown, update_set) == {"boats": [7, 8], "week": 2}
+    assert apply_view_update(grown, update_set, in_place=True) == {"boats": [7, 8], "week": 2}
 
 
 def test_history_and_summary_keep_the_figures_order() -> None:
