@@ -57,7 +57,7 @@ async def play(store: Store, game_id: str, rng: random.Random, deadline: float) 
             say(f"decision {game_id} {round} {seat} {version}")
         version += 1
         # Sizes on both sides of the compression threshold; the state grows with the game.
-        state = {"v": version, "round": round, "history": list(range(rng.randrange(0, 300)))}
+        state = {"v": version, "round": round, "history": list(range(rng.randrange(0, 600)))}
         game = StoredGame(game_id, "beer", "running", True, round, created, 0.0, state, group)
         await store.append_round(game_id, round, {"v": version, "seats": list(SEATS)}, game)
         say(f"round {game_id} {round} {version}")
