@@ -1,7 +1,7 @@
 """The SQLite writer process: the batches it was holding when it died fail, the next batch starts
-a new one, batches that arrive while it commits are committed together, it outlives neither its
-server nor a signal meant for the server's group, and it never commits for a server that is
-gone."""
+a new one, batches that arrive while it commits are committed together, decisions wait for a
+round to share its commit, it outlives neither its server nor a signal meant for the server's
+group, and it never commits for a server that is gone."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -139,6 +140,81 @@ def test_batches_that_arrive_while_one_commits_are_committed_together(
     with sqlite3.connect(path) as db:
         rows = db.execute("SELECT game_id FROM decisions ORDER BY game_id").fetchall()
     assert rows == [("g1",), ("g2",), ("g3",)]
+
+
+def decisions_table(path: str) -> None:
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "CREATE TABLE decisions (game_id, round, seat, schema_version, created_at,"
+            " payload, PRIMARY KEY (game_id, round, seat))"
+        )
+
+
+def a_decision(game_id: str) -> sqlite_process.Write:
+    return ("decision", (game_id, 1, "retailer", 1, 1.0, b"{}"))
+
+
+def send_apart(path: str, delay: str, batches: list[list[sqlite_process.Write]]) -> Any:
+    """Start a writer process with ``delay``, send it ``batches`` 0.3 s apart, and return its
+    answers and the seconds from the first batch to the last answer."""
+    command = [sys.executable, "-I", "-S", sqlite_process.__file__, path, "FULL", "1000", "1.0"]
+    proc = subprocess.Popen([*command, "0", delay], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert proc.stdin is not None and proc.stdout is not None
+    buffer = bytearray(os.read(proc.stdout.fileno(), 1 << 16))
+    assert list(sqlite_process.frames(buffer)) == [None]  # open
+    started = time.perf_counter()
+    for number, batch in enumerate(batches):
+        if number:
+            time.sleep(0.3)
+        for part in sqlite_process.frame(batch):
+            proc.stdin.write(part)
+        proc.stdin.flush()
+    answers: list[Any] = []
+    while len(answers) < len(batches):
+        buffer += os.read(proc.stdout.fileno(), 1 << 16)
+        answers.extend(sqlite_process.frames(buffer))
+    seconds = time.perf_counter() - started
+    proc.stdin.close()
+    assert proc.wait(10) == 0
+    return answers, seconds
+
+
+def test_decisions_wait_for_a_round_and_share_its_commit(tmp_path: Path) -> None:
+    """With a commit delay, a batch of decisions waits: the next batch, which is not decisions
+    only (a round, here a pragma's read), ends the wait at once and both share one commit."""
+    path = str(tmp_path / "games.db")
+    decisions_table(path)
+    batches = [[a_decision("g1")], [a_decision("g2"), ("pragma", ("synchronous",))]]
+    answers, seconds = send_apart(path, "20", batches)
+    assert [size for _, _, size in answers] == [3, 0]  # one transaction of three writes
+    assert answers[1][0] == [(None, None), (2, None)]
+    assert seconds < 10  # not the 20 s a transaction of decisions only may wait
+
+
+def test_decisions_wait_at_most_the_delay_and_gather_the_decisions_that_follow(
+    tmp_path: Path,
+) -> None:
+    path = str(tmp_path / "games.db")
+    decisions_table(path)
+    answers, seconds = send_apart(path, "1.0", [[a_decision("g1")], [a_decision("g2")]])
+    assert [size for _, _, size in answers] == [2, 0]
+    assert seconds >= 1.0  # decisions only: the whole delay, from the first one's arrival
+    # Without a delay, what arrives alone commits alone (the second comes 0.3 s later).
+    answers, _ = send_apart(path, "0", [[a_decision("g3")], [a_decision("g4")]])
+    assert [size for _, _, size in answers] == [1, 1]
+
+
+async def test_the_adapter_gives_its_process_the_commit_delay(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"commit_delay must be 0 to 0\.1 seconds, not 5"):
+        SQLiteAdapter(tmp_path / "games.db", commit_delay=5)
+    adapter = SQLiteAdapter(tmp_path / "games.db", commit_delay=0.1)
+    await adapter.open()
+    try:
+        started = time.perf_counter()
+        await adapter.save_decision(decision("g1"))
+        assert time.perf_counter() - started >= 0.1
+    finally:
+        await adapter.close()
 
 
 async def test_the_writer_process_ignores_a_signal_meant_for_the_server(

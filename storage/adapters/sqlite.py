@@ -92,6 +92,12 @@ _SELECT_HEADERS = (
     "SELECT game_id, kind, status, in_progress, round, created_at, updated_at, grp, summary"
     " FROM games"
 )
+#: Seconds a transaction of decisions only waits for more (see :class:`SQLiteAdapter`). One game of
+#: four bots: its first decision of a round reached the writer 0.2-0.3 ms before the round the
+#: other three closed, and the round's commit waited for the decision's; with the wait both share
+#: one, and a round closes 0.2 ms sooner (round p50 1.18-1.40 -> 1.01-1.03 ms).
+COMMIT_DELAY = 0.0005
+
 #: A page of at most this many headers is read inline (by index, well under a millisecond);
 #: a bigger listing, or all of it, in a worker thread.
 _INLINE_HEADERS = 1000
@@ -103,8 +109,10 @@ class SQLiteAdapter(StorageAdapter):
     ``synchronous`` is SQLite's setting: ``FULL`` (default) makes every commit survive a power
     cut; ``NORMAL`` can lose the last commits on a power cut (not on a process crash); ``OFF``
     leaves it to the OS. ``busy_timeout`` is how long (seconds) to wait for another process's
-    lock; ``max_batch`` caps the writes in one transaction; ``wal_autocheckpoint`` is SQLite's
-    setting, in pages. Use one instance from one event loop.
+    lock; ``max_batch`` caps the writes in one transaction; ``commit_delay`` is how long (seconds,
+    0 for none) a transaction of decisions only waits for more writes, such as the round the
+    next decisions close, before it commits; ``wal_autocheckpoint`` is SQLite's setting, in
+    pages. Use one instance from one event loop.
     """
 
     name = "sqlite"
@@ -117,15 +125,19 @@ class SQLiteAdapter(StorageAdapter):
         busy_timeout: float = 5.0,
         max_batch: int = 10_000,
         wal_autocheckpoint: int = 4000,
+        commit_delay: float = COMMIT_DELAY,
     ) -> None:
         if synchronous.upper() not in SYNCHRONOUS:
             raise ValueError(
                 f"synchronous must be one of {', '.join(SYNCHRONOUS)}, not {synchronous!r}"
             )
+        if not 0 <= commit_delay <= 0.1:
+            raise ValueError(f"commit_delay must be 0 to 0.1 seconds, not {commit_delay!r}")
         self.path = Path(path)
         self.synchronous = synchronous.upper()
         self.busy_timeout = busy_timeout
         self.wal_autocheckpoint = wal_autocheckpoint
+        self.commit_delay = float(commit_delay)
         self.stats = WriteStats()
         self._max_batch = max_batch
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -147,6 +159,7 @@ class SQLiteAdapter(StorageAdapter):
             str(int(self.wal_autocheckpoint)),
             str(self.busy_timeout),
             str(int(self._max_batch)),
+            repr(self.commit_delay),
         ]
         writer = Writer(self._loop, self._prepare, settings, self._max_batch, self.stats)
         await writer.start()

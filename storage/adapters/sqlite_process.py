@@ -2,11 +2,12 @@
 
 The SQLite adapter's writer (:mod:`storage.adapters.sqlite_writer`) starts this module as a
 process of its own (``python -I -S sqlite_process.py PATH SYNCHRONOUS AUTOCHECKPOINT
-BUSY_TIMEOUT [MAX_BATCH]``) and sends it batches over its standard input. Why a process and not
-a thread of the server: the ``sqlite3`` module takes Python's GIL back after every row it steps,
-and a thread doing that hundreds of times a commit keeps taking the GIL from the event loop
-(measured: 10-20 us of the loop's CPU per decision, a third of it in futex calls). A process has
-its own GIL, and the event loop talks to it through pipes, one message each way per batch.
+BUSY_TIMEOUT [MAX_BATCH [COMMIT_DELAY]]``) and sends it batches over its standard input. Why a
+process and not a thread of the server: the ``sqlite3`` module takes Python's GIL back after
+every row it steps, and a thread doing that hundreds of times a commit keeps taking the GIL from
+the event loop (measured: 10-20 us of the loop's CPU per decision, a third of it in futex
+calls). A process has its own GIL, and the event loop talks to it through pipes, one message
+each way per batch.
 
 It runs on the standard library only (no ``storage`` import, no site packages: it starts in
 tens of milliseconds) and speaks in frames, each a 4-byte big-endian length and a pickle:
@@ -20,7 +21,12 @@ tens of milliseconds) and speaks in frames, each a 4-byte big-endian length and 
 
 The batches that arrived while it committed are run together, in one transaction (one fsync),
 up to ``MAX_BATCH`` writes (a batch is never split; no limit without it): a group commit that
-needs nothing of the server, which sends a batch as soon as it has one.
+needs nothing of the server, which sends a batch as soon as it has one. When all that has
+arrived is decisions, it first waits up to ``COMMIT_DELAY`` seconds (0 without it) for more,
+and commits at once when anything else comes: a game's first decision of a round is then
+committed with the round the next decisions close, in one fsync, instead of the round's commit
+waiting behind the decision's (the event loop cannot wait less than a millisecond; this
+process waits with ``select``, to the microsecond).
 
 At the end of its input it closes the connection and exits. It ignores SIGINT and SIGTERM, which
 a terminal or a service manager sends to the whole process group: the server stops it by closing
@@ -43,7 +49,7 @@ import struct
 import sys
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import IO, Any
 
 UPSERT_SNAPSHOT = """
@@ -265,26 +271,33 @@ def frames(buffer: bytearray) -> Iterator[Any]:
 class Batches:
     """The batches arriving on a pipe (a file descriptor), as many at a time as have come."""
 
-    def __init__(self, fd: int, max_writes: int = 0) -> None:
+    def __init__(self, fd: int, max_writes: int = 0, delay: float = 0.0) -> None:
         self._fd = fd
         self._max_writes = max_writes
+        self._delay = delay
         self._buffer = bytearray()
         self._arrived: deque[list[Write]] = deque()
         self._ended = False
 
     def take(self) -> list[list[Write]]:
         """The batches that have arrived, oldest first and up to ``max_writes`` writes in all
-        (at least one batch; 0: no limit), waiting for one if none has; EOFError once the pipe
-        has ended (a frame cut short by its end is dropped)."""
+        (at least one batch; 0: no limit), waiting for one if none has, and for up to ``delay``
+        seconds more while all of them are decisions; EOFError once the pipe has ended (a frame
+        cut short by its end is dropped)."""
         arrived = self._arrived
         while not arrived:
             if self._ended or not self._read():
                 raise EOFError("the stream ended")
             arrived.extend(frames(self._buffer))
         # More may be on the way already: what is there now comes too, without waiting.
-        while not self._ended and select.select([self._fd], [], [], 0)[0]:
-            self._read()
-        arrived.extend(frames(self._buffer))
+        self._more(0.0)
+        if self._delay and _decisions_only(arrived):
+            deadline = time.perf_counter() + self._delay
+            while not self._full():
+                left = deadline - time.perf_counter()
+                came = self._more(left) if left > 0 else []
+                if not came or not _decisions_only(came):
+                    break
         taken = [arrived.popleft()]
         writes = len(taken[0])
         limit = self._max_writes
@@ -293,6 +306,20 @@ class Batches:
             taken.append(arrived.popleft())
         return taken
 
+    def _more(self, wait: float) -> list[list[Write]]:
+        """The batches that arrive within ``wait`` seconds, and what follows them without
+        waiting (added to those that arrived before)."""
+        while not self._ended and select.select([self._fd], [], [], wait)[0]:
+            self._read()
+            wait = 0.0
+        came = list(frames(self._buffer))
+        self._arrived.extend(came)
+        return came
+
+    def _full(self) -> bool:
+        limit = self._max_writes
+        return bool(limit) and sum(len(batch) for batch in self._arrived) >= limit
+
     def _read(self) -> bool:
         chunk = os.read(self._fd, _READ_SIZE)
         if not chunk:
@@ -300,6 +327,10 @@ class Batches:
             return False
         self._buffer += chunk
         return True
+
+
+def _decisions_only(batches: Iterable[list[Write]]) -> bool:
+    return all(kind == "decision" for batch in batches for kind, _ in batch)
 
 
 #: Bytes read from the pipe at a time (the size the server gives the pipe).
@@ -321,7 +352,9 @@ def main(argv: Sequence[str]) -> int:
     parent = os.getppid()
     try:
         path, synchronous, autocheckpoint, busy_timeout, *rest = argv
-        source = Batches(sys.stdin.fileno(), int(rest[0]) if rest else 0)
+        max_batch = int(rest[0]) if rest else 0
+        delay = float(rest[1]) if len(rest) > 1 else 0.0
+        source = Batches(sys.stdin.fileno(), max_batch, delay)
         conn = connect(path, synchronous, int(autocheckpoint), float(busy_timeout))
     except Exception as exc:
         _write(out, f"{type(exc).__name__}: {exc}")
