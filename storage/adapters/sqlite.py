@@ -93,9 +93,9 @@ _SELECT_HEADERS = (
     " FROM games"
 )
 #: Seconds a transaction of decisions only waits for more (see :class:`SQLiteAdapter`). One game of
-#: four bots: its first decision of a round reached the writer 0.2-0.3 ms before the round the
+#: four bots: its first decision of a round reached the writer 0.1-0.2 ms before the round the
 #: other three closed, and the round's commit waited for the decision's; with the wait both share
-#: one, and a round closes 0.2 ms sooner (round p50 1.18-1.40 -> 1.01-1.03 ms).
+#: one (``gameserver bots``, 200 weeks: round p50 1.16-1.40 -> 0.98-1.10 ms).
 COMMIT_DELAY = 0.0005
 
 #: A page of at most this many headers is read inline (by index, well under a millisecond);
