@@ -167,11 +167,6 @@ def decision_failed(game_id: str, save: ev.SaveDecision, error: GameServerError)
     return [ev.Send([save.peer], message)]
 
 
-def carried_acks(save: ev.SaveRound) -> list[ev.Effect]:
-    """The acks of the decisions a saved round carried, to their connected players."""
-    return acks(save.carries)
-
-
 def acks(saves: Iterable[ev.SaveDecision]) -> list[ev.Effect]:
     """The acks of these decisions, durable now, to their connected players."""
     return [

@@ -41,7 +41,7 @@ from gameserver.server.ballot import Ballot
 from gameserver.server.bots import BotPolicies
 from gameserver.server.closing import (
     Closing,
-    carried_acks,
+    acks,
     decision_failed,
     log_closed,
     not_saved,
@@ -448,7 +448,7 @@ class Room:
         self._ballot.clear()
         log_closed(self.game_id, save, self.status)
         held = closing.held_acks() if closing is not None else []
-        out = [*carried_acks(save), *held, *self._timer(), *views(self, self._audience, now)]
+        out = [*acks(save.carries), *held, *self._timer(), *views(self, self._audience, now)]
         if closing is not None and closing.ref is not None:
             out.append(ev.Resolve(closing.ref))
         return out + self._bots_decide(now) + self._next_command(now)

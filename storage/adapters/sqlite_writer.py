@@ -6,11 +6,11 @@ to it through two pipes. The writes of a turn of the loop (the adapter gathers t
 one batch at the end of that turn, whether or not the process is busy; the process runs the
 batches that arrived while it committed together (up to ``max_batch`` writes), in one
 transaction, in the order sent: a group commit that needs nothing of the loop (a busy loop may
-take milliseconds to read an answer and send more; the process does not wait for it). Nothing
-waits on a timer: the commits themselves are the window, so one game writing alone pays one
-fsync and no added latency. Each answer wakes the loop, which resolves every caller of its
-batch. No thread of this process touches SQLite, so nothing takes the GIL from the event loop
-while a batch commits.
+take milliseconds to read an answer and send more; the process does not wait for it). The
+commits themselves are the window; the one wait is the process's: with nothing but decisions
+arrived, it waits up to ``commit_delay`` for more (the round they close) before it commits. Each
+answer wakes the loop, which resolves every caller of its batch. No thread of this process
+touches SQLite, so nothing takes the GIL from the event loop while a batch commits.
 
 The schema is checked and migrated in a worker thread, before the process starts. If the process
 dies, the writes of the batches it was sent and had not answered fail (they may or may not have
