@@ -26,7 +26,7 @@ from websockets.exceptions import PayloadTooBig, ProtocolError
 from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Request
-from websockets.protocol import State
+from websockets.protocol import Protocol, State
 from websockets.server import ServerProtocol
 
 from gameserver.errors import CloseCode
@@ -240,6 +240,14 @@ class WebSocketConnection(asyncio.Protocol):
             return
         self._session = Session(self._hub, self)
         self._keepalive.connections.add(self)
+        if not ws.reader.buffer:
+            # websockets' handshake parser goes on to parse frames in the same generator,
+            # whose frame keeps the request it parsed for the connection's whole life: 3.4 KB
+            # of headers a connection. Nothing follows the request yet, so a frame parser of
+            # its own starts where the old one stands (websockets swaps parsers the same way).
+            ws.parser.close()
+            ws.parser = Protocol.parse(ws)
+            next(ws.parser)
         if not ws.extensions:
             # From here the common frames are read in framing.py. websockets has seen the
             # request alone (uvicorn hands over the request it parsed, not what followed it),
