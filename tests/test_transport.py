@@ -380,3 +380,37 @@ async def test_a_connection_that_stops_answering_pings_is_closed_1011(tmp_path: 
         await answering.close()
     finally:
         server.stop()
+
+
+async def test_with_per_message_deflate_a_game_plays_and_closes_as_without(
+    tmp_path: Path,
+) -> None:
+    """``GAMESERVER_WS_DEFLATE=on``: a client that offers per-message deflate gets it, and
+    websockets compresses and frames everything the server sends (the other path of the
+    server's sends): welcome, sync, acks, the round, a pong, and a close with its code."""
+    proc = ServerProcess(tmp_path / "data", env={"GAMESERVER_WS_DEFLATE": "on"})
+    proc.start()
+    try:
+        game = new_game(proc)
+        codes = game["join"]
+        assert isinstance(codes, list)
+        players = [(await join(proc.ws_url, seat["code"]))[0] for seat in codes]
+        assert [e.name for e in players[0].ws.protocol.extensions] == ["permessage-deflate"]
+        for client in players:
+            await client.send({"type": "submit", "round": 1, "id": "r1", "decision": {"order": 4}})
+        for client in players:
+            assert (await client.expect("ack"))["id"] == "r1"
+            assert (await client.expect("round"))["round"] == 1
+        first = players[0]
+        await asyncio.wait_for(await first.ws.ping(), 10)
+        await first.send_raw("not json")
+        closing = await first.expect("error")
+        assert closing["code"] == "closing"
+        assert await first.closed_with() == 1007
+        for client in players[1:]:
+            await client.send({"type": "sync"})
+            assert (await client.expect("sync"))["round"] == 1
+            await client.close()
+    finally:
+        proc.kill()
+    assert "Traceback" not in proc.log()
