@@ -1,7 +1,8 @@
 """A WebSocket connection that closes is freed at once, by reference counting, rather than left
 for the cycle collector (which, with the server's thresholds, comes after hundreds of closed
-connections); one that stays open does not keep its upgrade request. The real app and uvicorn, in this process on a free port, so that the test can
-count the server's objects; the collector is off while clients come and go."""
+connections); one that stays open does not keep its upgrade request. The real app and uvicorn,
+in this process on a free port, so that the test can count the server's objects; the collector
+is off while clients come and go."""
 
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ from typing import cast
 import httpx
 import pytest
 import uvicorn
-
 from websockets.http11 import Request
 
 from gameserver.server.app import create_app
