@@ -123,10 +123,11 @@ def serve(config: Config) -> int:
         host=config.host,
         port=config.port,
         log_level=config.log_level,
-        # asyncio's loop, even where uvloop is installed (the bots use it): measured with 250
-        # games x 4 bots, uvloop left the server's CPU per decision as it was (109/112 us
-        # against 106/108) and held 5 KB more per game.
-        loop="asyncio",
+        # uvloop where it is installed (a dependency where it builds), else asyncio's loop.
+        # 750 games x 4 bots, four pairs: server CPU 10.79/10.54/10.60/11.08 s on asyncio's
+        # loop, 10.28/10.11/9.95/10.64 s on uvloop; no more memory per game. (Measured when
+        # the server's own costs were higher, it had made no difference.)
+        loop="auto",
         # h11, always (not httptools when it is installed): the request deadline and the
         # JSON refusals are built on it.
         http=http_protocol(config.request_timeout),
