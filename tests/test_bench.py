@@ -40,6 +40,8 @@ def test_bench_prints_its_table(tmp_path: Path) -> None:
         assert scenario["finished"] == scenario["games"]
         assert scenario["decisions"] == scenario["games"] * 4 * 5
         assert scenario["errors"] == {} and scenario["failed_games"] == 0
+        # A rate even for a run too short to sample its middle (these are)
+        assert scenario["decisions_per_s"] > 0 and scenario["rounds_per_s"] > 0
         # CPU per decision of the server and of the bots, over the steady middle of the run
         assert scenario["server_us_per_decision"] > 0 and scenario["bots_us_per_decision"] > 0
     assert figures["restore"]["games"] == 6 and figures["restore"]["restored_and_resumed_s"] > 0
