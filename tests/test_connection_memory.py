@@ -11,6 +11,7 @@ import gc
 import socket
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import cast
 
@@ -56,46 +57,46 @@ async def url(tmp_path: Path) -> AsyncIterator[str]:
     await serving
 
 
-async def test_a_closed_connection_is_freed_without_the_cycle_collector(url: str) -> None:
+async def four_seats(url: str) -> tuple[list[str], str]:
+    """A new Beer Game's join codes, and the WebSocket URL."""
     async with httpx.AsyncClient(
         base_url=url, headers={"Authorization": f"Bearer {ADMIN_KEY}"}
     ) as http:
         response = await http.post("/api/games", json={"kind": "beer"})
     assert response.status_code == 201, response.text
     codes = [link["code"] for link in response.json()["join"]]
-    ws_url = url.replace("http", "ws", 1) + "/ws"
+    return codes, url.replace("http", "ws", 1) + "/ws"
+
+
+@asynccontextmanager
+async def connected(url: str) -> AsyncIterator[tuple[list[WSClient], WSClient]]:
+    """Four players who joined a seat of a new game and a connection that never said hello,
+    with the cycle collector off."""
+    codes, ws_url = await four_seats(url)
     gc.collect()
     gc.disable()
     try:
-        # Players who joined a seat, and a connection that never said hello.
         players = [(await join(ws_url, code))[0] for code in codes]
         silent = await WSClient.open(ws_url)
         assert alive(WebSocketConnection) == 5 and alive(Session) == 5
+        yield players, silent
+    finally:
+        gc.enable()
+
+
+async def test_a_closed_connection_is_freed_without_the_cycle_collector(url: str) -> None:
+    async with connected(url) as (players, silent):
         for client in [*players, silent]:
             await client.close()
         deadline = time.monotonic() + 10
         while alive(WebSocketConnection) and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         assert alive(WebSocketConnection) == 0 and alive(Session) == 0
-    finally:
-        gc.enable()
 
 
 async def test_an_open_connection_does_not_keep_its_upgrade_request(url: str) -> None:
     # The request's headers were 3.4 KB of every connection's memory, for its whole life.
-    async with httpx.AsyncClient(
-        base_url=url, headers={"Authorization": f"Bearer {ADMIN_KEY}"}
-    ) as http:
-        response = await http.post("/api/games", json={"kind": "beer"})
-    assert response.status_code == 201, response.text
-    codes = [link["code"] for link in response.json()["join"]]
-    ws_url = url.replace("http", "ws", 1) + "/ws"
-    gc.collect()
-    gc.disable()
-    try:
-        players = [(await join(ws_url, code))[0] for code in codes]
-        silent = await WSClient.open(ws_url)
-        assert alive(WebSocketConnection) == 5
+    async with connected(url) as (players, silent):
         # The clients, in this process too, keep theirs.
         ours = {id(client.ws.request) for client in players} | {id(silent.ws.request)}
         kept = [o for o in gc.get_objects() if type(o) is Request and id(o) not in ours]
@@ -109,8 +110,5 @@ async def test_an_open_connection_does_not_keep_its_upgrade_request(url: str) ->
         assert (await client.expect("sync"))["type"] == "sync"
         await client.send({"type": "ping", "id": "p1"})
         assert (await client.expect("pong"))["id"] == "p1"
-        for other in players:
+        for other in [*players, silent]:
             await other.close()
-        await silent.close()
-    finally:
-        gc.enable()
