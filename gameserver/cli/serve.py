@@ -124,7 +124,7 @@ def serve(config: Config) -> int:
         port=config.port,
         log_level=config.log_level,
         # uvloop where it is installed (a dependency where it builds), else asyncio's loop.
-        # 750 games x 4 bots, four pairs: server CPU 10.79/10.54/10.60/11.08 s on asyncio's
+        # 750 games x 36 weeks, four pairs: server CPU 10.79/10.54/10.60/11.08 s on asyncio's
         # loop, 10.28/10.11/9.95/10.64 s on uvloop; no more memory per game. (Measured when
         # the server's own costs were higher, it had made no difference.)
         loop="auto",
