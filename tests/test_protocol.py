@@ -80,6 +80,12 @@ def test_json_nested_too_deep_or_holding_unsafe_numbers_is_refused_by_name() -> 
         protocol.loads_frame('{"type": "hello", "v": 9007199254740993}')
     assert info.value.code == "bad_field"
     assert protocol.loads_frame('{"n": 9007199254740991}') == {"n": 2**53 - 1}
+    # As the socket hands them over (bytes), and only where the digits make one number.
+    with pytest.raises(ProtocolError) as info:
+        protocol.loads_frame(b'{"type": "submit", "decision": {"order": -90071992547409930}}')
+    assert info.value.code == "bad_field"
+    spaced = b'{"id": "12345678901234567890", "n": [123456789012345, 6.5e300]}'
+    assert protocol.loads_frame(spaced)["n"] == [123456789012345, 6.5e300]
 
 
 def test_submit_ping_sync() -> None:
