@@ -201,6 +201,37 @@ async def test_idle_games_leave_memory_are_read_without_coming_back_and_come_bac
     await hub.stop()
 
 
+async def test_the_stored_summary_follows_every_round(hub: Hub) -> None:
+    """Each round stores the summary a listing shows (the next round's deadline, the seats)
+    as the game is after it, also when a seat changed between rounds."""
+    made = await hub.create_game("beer", {"weeks": 6}, Options(round_seconds=600, autostart=True))
+    game_id, driver = made.driver.game_id, made.driver
+    outboxes = await seat_all(hub, game_id)
+
+    async def stored_summary() -> dict[str, Any]:
+        stored = await hub.store.store.load_game(game_id)
+        assert stored is not None and stored.summary is not None
+        return stored.summary
+
+    deadlines = set()
+    for week in (1, 2):
+        await play_round(hub, game_id, outboxes, week)
+        summary = await stored_summary()
+        assert summary["deadline"] == driver.room.record.deadline is not None
+        deadlines.add(summary["deadline"])
+    assert len(deadlines) == 2  # the clock of each new round
+    await driver.command(lambda ref: ev.SetBot(ref, "factory", BotSeat("pass-through")))
+    players = {role: outbox for role, outbox in outboxes.items() if role != "factory"}
+    for week in (3, 4):
+        await play_round(hub, game_id, players, week)  # the factory's bot decides too
+        assert driver.room.round == week
+        summary = await stored_summary()
+        record = driver.room.record
+        assert summary["deadline"] == record.deadline and summary["title"] == record.title
+        assert summary["total_rounds"] == get_game("beer").total_rounds(record.state)
+        assert [seat["bot"] is not None for seat in summary["seats"]] == [False, False, False, True]
+
+
 async def test_a_restart_restores_pending_decisions_and_bot_seats(tmp_path: Path) -> None:
     hub = make_hub(tmp_path)
     await hub.start()

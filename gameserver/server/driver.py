@@ -289,8 +289,10 @@ class Driver:
         try:
             if isinstance(save, ev.SaveRound):
                 round_no = save.record.round
-                whole = self._snapshots.whole(save.game, round_no)
-                await self._store.append_round(save.record, save.game, whole=whole)
+                snapshots = self._snapshots
+                whole = snapshots.whole(save.game, round_no)
+                summary = snapshots.summary(save.game, self.room.game)
+                await self._store.append_round(save.record, save.game, whole=whole, summary=summary)
                 self._snapshots.saved(save.game, round_no, whole=whole)
                 self._metrics.rounds += 1
                 self._metrics.decisions += len(save.carries)

@@ -74,7 +74,12 @@ def _failure(exc: Exception, what: str, subject: object) -> StorageFailure:
     return StorageFailure(f"{what}{subject}: {type(exc).__name__}: {exc}")
 
 
-def _stored(record: GameRecord, game: Game, data: dict[str, Any] | None = None) -> StoredGame:
+def _stored(
+    record: GameRecord,
+    game: Game,
+    data: dict[str, Any] | None = None,
+    summary: dict[str, Any] | None = None,
+) -> StoredGame:
     return StoredGame(
         game_id=record.game_id,
         kind=record.kind,
@@ -84,7 +89,7 @@ def _stored(record: GameRecord, game: Game, data: dict[str, Any] | None = None) 
         created_at=record.created_at,
         data=game_to_json(record) if data is None else data,
         group=record.session_id or "",
-        summary=summary_of(record, game),
+        summary=summary_of(record, game) if summary is None else summary,
     )
 
 
@@ -119,12 +124,24 @@ class Snapshots:
         self._round = 0  # its round
         #: Whether rounds were stored after the last record written whole.
         self.behind = False
+        # The listing summary of the last round saved, and what it was made from: a round
+        # that changes none of it (most do not) stores it again rather than build it again.
+        self._summary_from: tuple[Any, ...] | None = None
+        self._summary: dict[str, Any] = {}
 
     def whole(self, game: GameRecord, round_no: int) -> bool:
         """Whether the round ``round_no`` that made ``game`` writes it whole."""
         if self._base is None or round_no - self._round >= self.every:
             return True
         return _not_from_rounds(game) != self._base
+
+    def summary(self, game: GameRecord, rules: Game) -> dict[str, Any]:
+        """``game``'s listing summary (:func:`summary_of`), built again only when something it
+        is made from changed since the last round's."""
+        made_from = (_not_from_rounds(game), rules.total_rounds(game.state))
+        if made_from != self._summary_from:
+            self._summary_from, self._summary = made_from, summary_of(game, rules)
+        return self._summary
 
     def saved(self, game: GameRecord, round_no: int, *, whole: bool) -> None:
         """``game``, as of round ``round_no``, is stored (``whole`` or not)."""
@@ -204,16 +221,22 @@ class GameStore:
         ]
 
     async def append_round(
-        self, record: RoundRecord, game: GameRecord, *, whole: bool = True
+        self,
+        record: RoundRecord,
+        game: GameRecord,
+        *,
+        whole: bool = True,
+        summary: dict[str, Any] | None = None,
     ) -> None:
         """A closed round and the game's record after it, atomically. Not ``whole``: the
-        stored record stays as it was and only its columns follow (see :class:`Snapshots`)."""
+        stored record stays as it was and only its columns follow (see :class:`Snapshots`).
+        ``summary``: the game's listing summary, if the caller has it (else it is made)."""
         data = round_to_json(record)
         if whole:
-            stored = _stored(game, get_game(game.kind))
+            stored = _stored(game, get_game(game.kind), summary=summary)
             call = self.store.append_round(game.game_id, record.round, data, stored)
         else:
-            stored = _stored(game, get_game(game.kind), data={})
+            stored = _stored(game, get_game(game.kind), data={}, summary=summary)
             call = self.store.advance_round(game.game_id, record.round, data, stored)
         await _guard(call, "saving a round of game ", game.game_id)
 
