@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import fields, replace
 from pathlib import Path
 
 import pytest
@@ -13,9 +14,11 @@ from gameserver.server.records import (
     LAYOUT_VERSION,
     BotSeat,
     CloneSource,
+    GameRecord,
     LayoutError,
     PendingDecision,
     RoundRecord,
+    evolved,
     game_from_json,
     game_to_json,
     pending_from_json,
@@ -64,6 +67,23 @@ def test_records_carry_what_the_room_needs() -> None:
     fishery = next(r for r in by_title.values() if r.game_id == fishery_id)
     assert fishery.seat("fleet-3").bot == BotSeat("target-stock", {})
     assert fishery.session_id == secrets["session"]["session_id"] and fishery.session_hash
+
+
+def test_an_evolved_record_is_the_record_replaced() -> None:
+    """:func:`evolved` (a round's new record) gives what ``dataclasses.replace`` gives, field
+    by field, leaves the record it came from as it was, and refuses a field it does not have."""
+    record = game_from_json(_stored_0_1_0()[0])
+    kept = game_to_json(record)
+    other = game_from_json(_stored_0_1_0()[1])
+    for f in fields(GameRecord):
+        changed = {f.name: getattr(other, f.name)}
+        assert evolved(record, **changed) == replace(record, **changed)
+    assert evolved(record) == record and evolved(record) is not record
+    both = {"deadline": 12.5, "last_round_ids": {"retailer": "m9"}}
+    assert evolved(record, **both) == replace(record, **both)
+    assert game_to_json(record) == kept
+    with pytest.raises(TypeError, match="no field 'weeks'"):
+        evolved(record, weeks=3)
 
 
 def test_a_layout_newer_than_this_release_or_missing_is_refused_by_name() -> None:

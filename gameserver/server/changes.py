@@ -16,7 +16,13 @@ from gameserver.errors import Conflict, ErrorCode, NotFound
 from gameserver.game import Decision, Game
 from gameserver.protocol import GameStatus
 from gameserver.server import events as ev
-from gameserver.server.records import GameRecord, PendingDecision, RoundRecord, SeatRecord
+from gameserver.server.records import (
+    GameRecord,
+    PendingDecision,
+    RoundRecord,
+    SeatRecord,
+    evolved,
+)
 
 RUNNING, PAUSED, CREATED = GameStatus.RUNNING, GameStatus.PAUSED, GameStatus.CREATED
 
@@ -116,7 +122,7 @@ def closed_round(
         summary=game.round_summary(state),
         names={seat.role: seat.name for seat in record.seats},
     )
-    return round_record, replace(record, **changes)
+    return round_record, evolved(record, **changes)
 
 
 def revived(record: GameRecord, grace: float, down_since: float | None, now: float) -> GameRecord:

@@ -13,7 +13,7 @@ adds each seat's ``join_hash`` and the game's ``last_defaulted``.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from gameserver.game import Decision, State
@@ -113,6 +113,24 @@ class GameRecord:
         """This record with ``seat`` in place of the seat of the same role."""
         seats = tuple(seat if s.role == seat.role else s for s in self.seats)
         return replace(self, seats=seats)
+
+
+#: Each field of a game record: its name, and its slot's setter and getter (:func:`evolved`).
+_GAME_SLOTS = tuple(
+    (f.name, getattr(GameRecord, f.name).__set__, getattr(GameRecord, f.name).__get__)
+    for f in fields(GameRecord)
+)
+
+
+def evolved(record: GameRecord, **changes: Any) -> GameRecord:
+    """``dataclasses.replace(record, **changes)`` in half its time: each field goes straight
+    into the new record's slot (a record has no checks to run). A closed round makes one."""
+    new = object.__new__(GameRecord)
+    for name, put, get in _GAME_SLOTS:
+        put(new, changes.pop(name) if name in changes else get(record))
+    if changes:
+        raise TypeError(f"a game record has no field {next(iter(changes))!r}")
+    return new
 
 
 @dataclass(frozen=True, slots=True)
