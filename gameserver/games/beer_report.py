@@ -37,7 +37,7 @@ def spread(values: Sequence[float]) -> float:
     if not values:
         return 0.0
     mean = math.fsum(values) / len(values)
-    return math.sqrt(math.fsum((value - mean) ** 2 for value in values) / len(values))
+    return math.sqrt(math.fsum([(value - mean) ** 2 for value in values]) / len(values))
 
 
 def bullwhip(state: State, roles: Sequence[str]) -> dict[str, Any]:
@@ -97,12 +97,13 @@ def facilitator_view(state: State, roles: Sequence[str], over: bool) -> View:
     settings = state["settings"]
     played = state["round"]
     week = played if over else played + 1
-    team_per_week = [0.0] * played
+    # Each week's costs added in the roles' order, from 0.0: a week's sum, not a loop over
+    # every week of every role (the last round makes this for every game that ends).
+    costs = [state["nodes"][role]["history"]["cost"] for role in roles]
+    team_per_week = [sum(paid, 0.0) for paid in zip(*costs, strict=True)]
     out: dict[str, Any] = {}
     for role in roles:
         node = state["nodes"][role]
-        for index, cost in enumerate(node["history"]["cost"]):
-            team_per_week[index] += cost
         out[role] = {
             **role_figures(node),
             # for the factory: production in process and production requests not yet brewed

@@ -240,3 +240,22 @@ def announcement(text: str, at: float, number: int) -> Announcement:
 def encode(message: ServerMessage) -> bytes:
     """Encode a server message once; the bytes are shared by every client that gets it."""
     return orjson.dumps(message)
+
+
+class SharedPart:
+    """A part that several messages hold (the same object), encoded once for them all: put
+    :meth:`of` it in each message in its place, and :func:`encode` copies its JSON in. Keeps
+    the last part it encoded."""
+
+    __slots__ = ("_json", "_part")
+
+    def __init__(self) -> None:
+        self._part: object = None
+        self._json = orjson.Fragment(b"null")
+
+    def of(self, part: Any) -> Any:
+        """``part`` as JSON to put in a message: encoded now, or taken from the last call if
+        that was for this same object (which must not have changed since)."""
+        if part is not self._part:
+            self._json, self._part = orjson.Fragment(orjson.dumps(part)), part
+        return self._json

@@ -19,6 +19,7 @@ from gameserver.protocol import (
     RoundUpdate,
     SeatInfo,
     ServerMessage,
+    SharedPart,
     Sync,
 )
 from gameserver.server.records import GameRecord, PendingDecision, SeatRecord
@@ -67,13 +68,22 @@ def game_info(room: RoomState, now: float) -> GameInfo:
     }
 
 
+#: A finished game's debrief: the same object in every player's view (:meth:`Game.debrief`),
+#: and most of it (4.4 KB of a Beer Game's 6 KB at week 36). Encoded once for the players of
+#: a game, not once each: with games that end together, their last round was the slowest.
+_DEBRIEF = SharedPart()
+
+
 def player_view(room: RoomState, role: str) -> dict[str, Any]:
-    """What ``role`` sees. A game the facilitator ended before its last round has its debrief
-    too, as a finished one has: the facilitator's view of everything, for every player."""
+    """What ``role`` sees, to send. A game the facilitator ended before its last round has its
+    debrief too, as a finished one has: the facilitator's view of everything, for every player."""
     state = room.record.state
     view = room.game.view(state, role)
-    if room.record.status == GameStatus.ENDED and "debrief" not in view:
-        view = {**view, "debrief": room.game.debrief(state)}
+    debrief = view.get("debrief")
+    if debrief is None and room.record.status == GameStatus.ENDED:
+        debrief = room.game.debrief(state)
+    if debrief is not None:
+        view = {**view, "debrief": _DEBRIEF.of(debrief)}
     return view
 
 
