@@ -125,6 +125,10 @@ async def test_players_taking_updates_hold_the_whole_view_every_round(
             await client.send({"type": "sync"})
             assert views[role] == (await client.expect("sync"))["view"], (role, week)
     assert all("debrief" in view for view in views.values())
+    # One debrief, encoded once for the four (protocol.SharedPart): everyone's, whole.
+    debrief = views["retailer"]["debrief"]
+    assert all(view["debrief"] == debrief for view in views.values())
+    assert sorted(debrief["roles"]) == sorted(clients) and debrief["week"] == 5
     for client in clients.values():
         await client.close()
 

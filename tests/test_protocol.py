@@ -88,6 +88,21 @@ def test_json_nested_too_deep_or_holding_unsafe_numbers_is_refused_by_name() -> 
     assert protocol.loads_frame(spaced)["n"] == [123456789012345, 6.5e300]
 
 
+def test_a_shared_part_is_encoded_once_for_the_messages_that_hold_it() -> None:
+    shared = protocol.SharedPart()
+    part = {"roles": {"retailer": [1, 2.5, None]}, "note": "é"}
+    first = shared.of(part)
+    assert shared.of(part) is first  # the same object: its JSON again
+    messages = [{"type": "round", "role": role, "view": {"debrief": shared.of(part)}}
+                for role in ("retailer", "factory")]  # fmt: skip
+    for message in messages:
+        decoded = orjson.loads(protocol.encode(message))  # type: ignore[arg-type]
+        assert decoded["view"]["debrief"] == part and decoded["role"] == message["role"]
+    other = {"roles": {}}
+    assert shared.of(other) is not first
+    assert orjson.loads(protocol.encode({"view": shared.of(other)})) == {"view": other}  # type: ignore[arg-type]
+
+
 def test_submit_ping_sync() -> None:
     submit = protocol.parse_client_message(
         {"type": "submit", "round": 3, "id": "m1", "decision": {"order": 4}}
