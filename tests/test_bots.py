@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import re
 import subprocess
 import sys
 import time
@@ -169,6 +170,42 @@ async def test_bots_come_back_after_a_graceful_restart_with_1012(
         assert bot.done and bot.reconnects == 1 and bot.drops == {1012: 1}
     figures = summarize([team], 1.0, "beer")
     assert figures["drops"] == {"1012": 4} and figures["finished"] == 1
+
+
+async def test_the_bots_of_a_game_that_ends_first_stay_until_every_game_is_over(
+    fresh_server: ServerProcess,
+) -> None:
+    """As players stay on the debrief: a run's bots leave together, once every game is over
+    (and then they do leave), not each as its own game ends."""
+    fresh_server.start()
+    teams = []
+    async with Api(fresh_server.url, ADMIN_KEY) as api:
+        for weeks in (2, 8):
+            created = await api.create_game(
+                kind="beer", settings={"weeks": weeks}, seed=3, autostart=True
+            )
+            policies = {link["role"]: make_policy("beer", "sterman") for link in created["join"]}
+            teams.append(team_for(fresh_server.url, created, policies, Think(0.03), max_seconds=60))
+        short, long = teams
+        playing = asyncio.create_task(play(teams))
+
+        async def connections() -> int:
+            metrics = await api.request_text("GET", "/metrics")
+            return int(re.search(r"^gameserver_connections (\d+)", metrics, re.M).group(1))  # type: ignore[union-attr]
+
+        deadline = time.monotonic() + 30
+        while not all(bot.done for bot in short.bots):
+            assert time.monotonic() < deadline and not playing.done()
+            await asyncio.sleep(0.005)
+        assert long.timer.round < 8  # the short game is over, the long one plays on
+        await asyncio.sleep(0.1)
+        assert long.timer.round < 8 and await connections() == 8
+        await asyncio.wait_for(playing, 30)
+        assert all(team.error is None for team in teams)
+        assert all(bot.done and bot.drops == {} for team in teams for bot in team.bots)
+        while await connections() and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        assert await connections() == 0
 
 
 async def test_the_api_client_raises_what_the_server_refused(server: ServerProcess) -> None:

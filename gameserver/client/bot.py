@@ -209,6 +209,11 @@ class Bot:
         self._hello_retries = 0
         self.joined = asyncio.Event()
         self.done = False
+        #: Set when the game is over for this bot (or it gave up): :func:`teams.play` waits
+        #: for every bot's before it lets them go (:meth:`stay_until`).
+        self.over = asyncio.Event()
+        self._stay: asyncio.Event | None = None  # see stay_until
+        self._leaving: asyncio.Task[None] | None = None
         # Figures.
         self.rounds = 0
         self.reconnects = 0
@@ -220,6 +225,11 @@ class Bot:
         self.acks: dict[int, tuple[str, Decision]] = {}
         self.failure: str | None = None
 
+    def stay_until(self, leave: asyncio.Event) -> None:
+        """Once its game is over, stay connected (as a player stays on the debrief) until
+        ``leave`` is set, then leave; see :func:`gameserver.client.teams.play`."""
+        self._stay = leave
+
     # -- the connection loop --------------------------------------------------------------
 
     async def run(self) -> None:
@@ -228,11 +238,15 @@ class Bot:
             async with asyncio.timeout(self.max_seconds):
                 await self._play()
         except TimeoutError:
+            if self.done:
+                return  # over, and staying for the others: time to leave
             self.failure = f"the game was not over after {self.max_seconds:g} s"
             raise BotError(self.failure) from None
         except BotError as exc:
             self.failure = str(exc)
             raise
+        finally:
+            self.over.set()
 
     async def _play(self) -> None:
         dropped_at: float | None = None
@@ -297,6 +311,15 @@ class Bot:
 
     def _finish(self, link: Link) -> None:
         self.done = True
+        self.over.set()
+        stay = self._stay
+        if stay is None or stay.is_set():
+            link.close(CloseCode.NORMAL)
+        elif self._leaving is None:
+            self._leaving = asyncio.get_running_loop().create_task(self._leave(link, stay))
+
+    async def _leave(self, link: Link, stay: asyncio.Event) -> None:
+        await stay.wait()
         link.close(CloseCode.NORMAL)
 
     # -- messages (called by the link for each one, in the event loop's read callback) ----

@@ -203,11 +203,24 @@ async def _play_team(team: Team) -> None:
 
 async def play(teams: Sequence[Team]) -> float:
     """Run every team's bots until their games are over; seconds it took. A team whose bot
-    fails is stopped (its other bots too) and keeps the reason in ``error``."""
+    fails is stopped (its other bots too) and keeps the reason in ``error``.
+
+    A bot whose game is over stays connected until every bot of the run is done, and then
+    they all leave: as players stay on the debrief, and so that the bots of games that end
+    together do not close their connections while other games play their last round (a
+    thousand closing handshakes, the server's and the bots', were most of that round's time).
+    """
     started = time.perf_counter()
+    bots = [bot for team in teams for bot in team.bots]
+    leave = asyncio.Event()
+    for bot in bots:
+        bot.stay_until(leave)
     async with asyncio.TaskGroup() as group:
         for team in teams:
             group.create_task(_play_team(team))
+        for bot in bots:
+            await bot.over.wait()
+        leave.set()
     return time.perf_counter() - started
 
 
