@@ -208,7 +208,7 @@ async def play(teams: Sequence[Team]) -> float:
     A bot whose game is over stays connected until every bot of the run is done, and then
     they all leave: as players stay on the debrief, and so that the bots of games that end
     together do not close their connections while other games play their last round (a
-    thousand closing handshakes, the server's and the bots', were most of that round's time).
+    thousand closing handshakes, the server's and the bots', were half of that round's time).
     """
     started = time.perf_counter()
     bots = [bot for team in teams for bot in team.bots]

@@ -293,7 +293,7 @@ class Driver:
                 whole = snapshots.whole(save.game, round_no)
                 summary = snapshots.summary(save.game, self.room.game)
                 await self._store.append_round(save.record, save.game, whole=whole, summary=summary)
-                self._snapshots.saved(save.game, round_no, whole=whole)
+                snapshots.saved(save.game, round_no, whole=whole)
                 self._metrics.rounds += 1
                 self._metrics.decisions += len(save.carries)
             else:
