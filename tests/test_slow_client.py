@@ -32,8 +32,10 @@ async def test_a_client_that_stops_reading_is_dropped(tmp_path: Path) -> None:
         slow = await connect(server.ws_url, sock=sock, max_queue=1, compression=None)
         hello = {"type": "hello", "watch": game["game_id"], "token": game["facilitator_token"]}
         await slow.send(orjson.dumps(hello).decode())
-        # Ask for far more than socket buffers hold, and read none of it.
-        for _ in range(4000):
+        # Ask for far more than socket buffers hold, and read none of it: the kernel grows a
+        # socket's send buffer up to tcp_wmem's largest (4 MB here), which held all of 4,000
+        # replies in some runs (then nothing was ever too slow), and about 1,500 in most.
+        for _ in range(12000):
             await slow.send('{"type": "sync"}')
         player, _, _ = await join(server.ws_url, game["join"][0]["code"])
         await submit(player, 1, {"order": 5})  # the game is not held up by the slow client
