@@ -290,8 +290,7 @@ class Driver:
             if isinstance(save, ev.SaveRound):
                 round_no = save.record.round
                 snapshots = self._snapshots
-                whole = snapshots.whole(save.game, round_no)
-                summary = snapshots.summary(save.game, self.room.game)
+                whole, summary = snapshots.round_save(save.game, round_no, self.room.game)
                 await self._store.append_round(save.record, save.game, whole=whole, summary=summary)
                 snapshots.saved(save.game, round_no, whole=whole)
                 self._metrics.rounds += 1

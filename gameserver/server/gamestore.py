@@ -129,19 +129,18 @@ class Snapshots:
         self._summary_from: tuple[Any, ...] | None = None
         self._summary: dict[str, Any] = {}
 
-    def whole(self, game: GameRecord, round_no: int) -> bool:
-        """Whether the round ``round_no`` that made ``game`` writes it whole."""
-        if self._base is None or round_no - self._round >= self.every:
-            return True
-        return _not_from_rounds(game) != self._base
-
-    def summary(self, game: GameRecord, rules: Game) -> dict[str, Any]:
-        """``game``'s listing summary (:func:`summary_of`), built again only when something it
+    def round_save(
+        self, game: GameRecord, round_no: int, rules: Game
+    ) -> tuple[bool, dict[str, Any]]:
+        """For the round ``round_no`` that made ``game``: whether it writes the record whole,
+        and the game's listing summary (:func:`summary_of`), built again only when something it
         is made from changed since the last round's."""
-        made_from = (_not_from_rounds(game), rules.total_rounds(game.state))
+        kept = _not_from_rounds(game)
+        whole = self._base is None or round_no - self._round >= self.every or kept != self._base
+        made_from = (kept, rules.total_rounds(game.state))
         if made_from != self._summary_from:
             self._summary_from, self._summary = made_from, summary_of(game, rules)
-        return self._summary
+        return whole, self._summary
 
     def saved(self, game: GameRecord, round_no: int, *, whole: bool) -> None:
         """``game``, as of round ``round_no``, is stored (``whole`` or not)."""
