@@ -22,5 +22,6 @@ fi
 # The project's own modules as bytecode, as a regular (not editable) install leaves them: where
 # PYTHONDONTWRITEBYTECODE is set, Python never writes it itself, and every server process
 # (each test's, the benchmark's, a restart after a crash) compiled its ~90 modules from source,
-# 40% of the instructions of its imports. Only what changed since the last run is compiled.
-python -m compileall -q gameserver storage >/dev/null
+# 40% of the instructions of its imports. Only what changed since the last run is compiled; a
+# module that does not compile is named, with its error, and the script stops.
+python -m compileall -q gameserver storage
