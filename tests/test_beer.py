@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from gameserver.errors import InvalidDecision, InvalidSettings
 from gameserver.game import State, apply_view_update
+from gameserver.games import beer
 from gameserver.games.beer import FIGURES, ROLES, BeerGame, demand_in_week
 from tests.support import updates_rebuild_views
 
@@ -234,6 +235,31 @@ def test_same_game_in_another_process() -> None:
         check=True,
     ).stdout
     assert orjson.loads(out) == here
+
+
+def test_games_share_their_weekly_costs_and_encode_as_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Equal weekly costs are one float object across games (memory: 144 floats a game), which
+    changes nothing a game encodes: -0.0 stays -0.0 after a game of 0.0 costs, and past the
+    memo's bound costs still come out right."""
+    orders = [{r: (week * 5 + i) % 11 for i, r in enumerate(ROLES)} for week in range(36)]
+    first, second = play(new(), orders)[-1], play(new(), orders)[-1]
+    for role in ROLES:
+        costs = zip(
+            first["nodes"][role]["history"]["cost"],
+            second["nodes"][role]["history"]["cost"],
+            strict=True,
+        )
+        assert all(a is b for a, b in costs if a > 0)
+    play(new(holding_cost=0, backlog_cost=0), orders)
+    negative = play(new(holding_cost=-0.0, backlog_cost=-0.0), orders)[-1]
+    assert b'"cost":[-0.0,' in orjson.dumps(negative["nodes"]["retailer"]["history"])
+    monkeypatch.setattr(beer, "_COSTS", {})
+    monkeypatch.setattr(beer, "_COSTS_KEPT", 3)
+    bounded = play(new(), orders)[-1]
+    assert len(beer._COSTS) == 3
+    assert bounded == first
 
 
 # -- decisions and settings -----------------------------------------------------------------

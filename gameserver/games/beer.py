@@ -90,6 +90,12 @@ FIGURES = ("incoming_order", "received", "shipped", "inventory", "backlog", "ord
 
 _BIG = 1_000_000
 
+#: One float object per weekly cost seen, shared by the histories of every game in memory (a
+#: cost is a few multiples of $0.50, and each week's would otherwise be its own 24-byte object,
+#: 144 a game at week 36). Bounded: past this many values a cost keeps its own object.
+_COSTS: dict[float, float] = {}
+_COSTS_KEPT = 4096
+
 SETTINGS = (
     Setting("weeks", "int", 36, "Weeks played", minimum=1, maximum=520),
     Setting(
@@ -454,6 +460,19 @@ def _placed(old: Mapping[str, Any], order: int) -> dict[str, Any]:
     }
 
 
+def _shared_cost(cost: float) -> float:
+    """``cost`` itself or an equal float already in ``_COSTS``. Zero is left as it is: 0.0 and
+    -0.0 are equal keys but encode differently, and a game must encode the same in every
+    process whatever other games ran before it."""
+    if cost > 0:
+        shared = _COSTS.get(cost)
+        if shared is not None:
+            return shared
+        if len(_COSTS) < _COSTS_KEPT:
+            _COSTS[cost] = cost
+    return cost
+
+
 def _play_week(nodes: dict[str, dict[str, Any]], settings: Mapping[str, Any], week: int) -> None:
     """Steps 1 to 4 of ``week``, in place on ``nodes`` (fresh copies owned by the new state).
 
@@ -478,7 +497,7 @@ def _play_week(nodes: dict[str, dict[str, Any]], settings: Mapping[str, Any], we
             "received": received,
             "incoming_order": incoming,
             "shipped": shipped,
-            "cost": inventory * holding + backlog * backlog_cost,
+            "cost": _shared_cost(inventory * holding + backlog * backlog_cost),
         }
         customer = node
     factory = nodes["factory"]
