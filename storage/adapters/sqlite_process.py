@@ -276,6 +276,10 @@ class Batches:
         self._max_writes = max_writes
         self._delay = delay
         self._buffer = bytearray()
+        #: Every read lands here. os.read(fd, 1 MiB) made a new megabyte each time, which
+        #: glibc mapped, shrank and unmapped again: three system calls and a page fault a
+        #: batch, 12% of this process's CPU in a game alone (perf stat, 500 rounds).
+        self._chunk = memoryview(bytearray(_READ_SIZE))
         self._arrived: deque[list[Write]] = deque()
         self._ended = False
 
@@ -321,11 +325,11 @@ class Batches:
         return bool(limit) and sum(len(batch) for batch in self._arrived) >= limit
 
     def _read(self) -> bool:
-        chunk = os.read(self._fd, _READ_SIZE)
-        if not chunk:
+        count = os.readv(self._fd, (self._chunk,))
+        if not count:
             self._ended = True
             return False
-        self._buffer += chunk
+        self._buffer += self._chunk[:count]
         return True
 
 
