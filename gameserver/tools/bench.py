@@ -11,8 +11,10 @@ process, :mod:`gameserver.client.bot`) play them to the end over WebSockets. Per
 - ack p50/p99: a bot's submit to its ack; round p50/p99: the last submit of a round to the last
   bot of that game having the new view (both as the bots measure them, so they include the
   bots' own delays on this shared machine);
-- server CPU (user + system, as a share of one core) and peak RSS (``VmHWM``), of the server
-  process and the processes it starts (the SQLite writer process); RSS per game:
+- server CPU (user + system, as a share of one core, and in microseconds per decision, from
+  each thread's ``schedstat``) and peak RSS (``VmHWM``), of the server process and the
+  processes it starts (the SQLite writer process); the bots' CPU per decision (this process's
+  ``time.process_time``); RSS per game:
   RSS after the games ended (all still in memory, at week 36) minus RSS before they were
   created, divided by G;
 - errors, reconnects and connections dropped, all of which should be zero.
@@ -100,13 +102,23 @@ def _proc_status(pid: int, key: str) -> int:
 
 
 def _cpu_seconds(pid: int) -> float:
-    """User and system CPU seconds of ``pid`` and of the processes it started."""
-    total = 0
+    """CPU seconds of ``pid`` and of the processes it started, from each thread's
+    ``schedstat`` (nanoseconds: the one-game row runs for a quarter of a second, which the
+    clock ticks of ``stat`` measured to +-30%); from ``stat``'s ticks where it is missing."""
+    total = 0.0
     for member in _tree(pid):
         with contextlib.suppress(OSError):
-            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+            total += _member_cpu(member)
+    return total
+
+
+def _member_cpu(pid: int) -> float:
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+        return sum(int((task / "schedstat").read_text().split()[0]) for task in tasks) / 1e9
+    except (OSError, ValueError, IndexError):
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def _decisions_total(api: Api) -> int:
