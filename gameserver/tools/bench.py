@@ -103,8 +103,9 @@ def _proc_status(pid: int, key: str) -> int:
 
 def _cpu_seconds(pid: int) -> float:
     """CPU seconds of ``pid`` and of the processes it started, from each thread's
-    ``schedstat`` (nanoseconds: the one-game row runs for a quarter of a second, which the
-    clock ticks of ``stat`` measured to +-30%); from ``stat``'s ticks where it is missing."""
+    ``schedstat`` (nanoseconds): the one-game row plays for a quarter of a second, which the
+    10 ms clock ticks of ``stat`` could not measure (76 to 357 us a decision for the same
+    code). From ``stat``'s ticks on a kernel without ``schedstat``."""
     total = 0.0
     for member in _tree(pid):
         with contextlib.suppress(OSError):
@@ -113,12 +114,14 @@ def _cpu_seconds(pid: int) -> float:
 
 
 def _member_cpu(pid: int) -> float:
-    try:
-        tasks = list(Path(f"/proc/{pid}/task").iterdir())
-        return sum(int((task / "schedstat").read_text().split()[0]) for task in tasks) / 1e9
-    except (OSError, ValueError, IndexError):
+    if not Path(f"/proc/{pid}/schedstat").exists():
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    nanoseconds = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):  # a thread that ended meanwhile
+            nanoseconds += int((task / "schedstat").read_text().split()[0])
+    return nanoseconds / 1e9
 
 
 async def _decisions_total(api: Api) -> int:
