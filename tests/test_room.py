@@ -354,6 +354,40 @@ def test_a_round_completed_while_one_of_its_decisions_is_saved_goes_out_behind_i
         assert peer.got.index(of(peer, "ack")[0]) < peer.got.index(of(peer, "round")[0]), role
 
 
+def test_no_progress_follows_a_round_message_that_says_the_same() -> None:
+    # The early decision is heard of in the turn its round goes out: the progress it makes due
+    # would repeat the round message's round, submitted, online and bots, so none is sent.
+    h, peers, early, closing = one_being_saved()
+    h.complete(early)
+    h.complete(closing)
+    assert h.progress_due
+    h.flush_progress()
+    for peer in peers.values():
+        assert peer.got[-1]["type"] == "round" and of(peer, "progress") == []
+    # What changes afterwards goes out as before.
+    submit(h, peers["factory"], "factory", 4, "factory-2", round_no=2)
+    h.complete_all()
+    h.flush_progress()
+    for peer in peers.values():
+        assert of(peer, "progress")[-1]["submitted"] == ["factory"]
+
+
+def test_a_progress_goes_out_after_a_sync_even_if_it_says_what_the_last_did() -> None:
+    # A connection synced in the meantime may know something else: say it again to all.
+    h, peers = started()
+    submit(h, peers["retailer"], "retailer", 4, "r-1")
+    h.complete_all()
+    h.flush_progress()
+    assert len(of(peers["factory"], "progress")) == 1
+    h.handle(ev.RequestSync(peers["wholesaler"]))
+    h.progress_due = True  # as a connection coming and going within one turn would make it
+    h.flush_progress()
+    assert len(of(peers["factory"], "progress")) == 2
+    h.progress_due = True
+    h.flush_progress()  # nothing new since, and nobody synced: nothing sent
+    assert len(of(peers["factory"], "progress")) == 2
+
+
 def test_a_round_saved_before_a_decision_it_joins_is_taken_after_that_decision() -> None:
     # A store may finish the round's write first: the room tells nothing until it hears of
     # the decision, then acks it before the views.

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field, replace
 
 from gameserver.errors import Conflict, ErrorCode, GameServerError
 from gameserver.game import Game
-from gameserver.protocol import GameStatus, ack, error_message
+from gameserver.protocol import GameInfo, GameStatus, ack, error_message
 from gameserver.server import changes, messages
 from gameserver.server import events as ev
 from gameserver.server.alarm import Alarm
@@ -192,9 +192,10 @@ def log_closed(game_id: str, save: ev.SaveRound, status: GameStatus) -> None:
     )
 
 
-def views(room: messages.RoomState, audience: Audience, now: float) -> list[ev.Effect]:
-    """After a round: each player its own view, the facilitators theirs."""
-    info = messages.game_info(room, now)
+def views(room: messages.RoomState, audience: Audience, info: GameInfo) -> list[ev.Effect]:
+    """After a round: each player its own view, the facilitators theirs. ``info`` is
+    ``messages.game_info(room, now)``."""
+    now = info["server_time"]
     out = audience.to_players(
         lambda role: messages.round_view(room, role, info),
         lambda role: messages.round_update(room, role, info),

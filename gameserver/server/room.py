@@ -87,6 +87,9 @@ class Room:
         self._peers = self._audience.players  # each role's connection, looked up per decision
         self._closing: Closing | None = None
         self._change: _Change | None = None
+        #: What every connection was last told of the round's progress (a ``progress``, or a
+        #: ``round`` to all), or None once one may know something else (a sync went out).
+        self._told: tuple[object, ...] | None = None
         # A list, not a deque: it is empty nearly always, and an empty deque is 760 bytes.
         self._queue: list[ev.Command] = []
         self._alarm = Alarm()
@@ -168,17 +171,21 @@ class Room:
 
     def sync_message(self, role: str | None, now: float) -> ServerMessage:
         """The full picture a client gets on every (re)connection."""
+        self._told = None
         return messages.sync(self, role, now)
 
     def progress(self) -> list[ev.Effect]:
         """The progress message for everyone (see :class:`ProgressDue`); none while a round
-        is being saved, since its ``round`` message will say the same."""
+        is being saved, since its ``round`` message will say the same, nor when it would say
+        what everyone was last told: decisions saved with the round they complete are heard
+        of in the turn their ``round`` message goes out, and it says it already."""
         if self._closing is not None and self._closing.save is not None:
             return []
-        message = progress(
-            self.round, self.open_round, self.submitted(), self.online(), self.bots()
-        )
-        return [ev.Send(self.peers(), message)]
+        told = (self.round, self.open_round, self.submitted(), self.online(), self.bots())
+        if told == self._told:
+            return []
+        self._told = told
+        return [ev.Send(self.peers(), progress(*told))]
 
     def _status(self, now: float) -> ev.Send:
         return ev.Send(self.peers(), self._info(now))
@@ -448,7 +455,16 @@ class Room:
         self._ballot.clear()
         log_closed(self.game_id, save, self.status)
         held = closing.held_acks() if closing is not None else []
-        out = [*acks(save.carries), *held, *self._timer(), *views(self, self._audience, now)]
+        info = messages.game_info(self, now)
+        out = [*acks(save.carries), *held, *self._timer(), *views(self, self._audience, info)]
+        # Every connection's round message says it (the facilitators' too).
+        self._told = (
+            info["round"],
+            info["open_round"],
+            info["submitted"],
+            info["online"],
+            info["bots"],
+        )
         if closing is not None and closing.ref is not None:
             out.append(ev.Resolve(closing.ref))
         return out + self._bots_decide(now) + self._next_command(now)
