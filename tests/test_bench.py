@@ -44,6 +44,14 @@ def test_bench_prints_its_table(tmp_path: Path) -> None:
         assert scenario["decisions_per_s"] > 0 and scenario["rounds_per_s"] > 0
         # CPU per decision of the server and of the bots, over the steady middle of the run
         assert scenario["server_us_per_decision"] > 0 and scenario["bots_us_per_decision"] > 0
+        # The round latency in parts of the games: of 5 weeks, rounds 1-4 are the first, 5 last
+        parts = scenario["round_ms_by_part"]
+        games = scenario["games"]
+        assert [parts[p]["n"] for p in ("first", "middle", "last")] == [games * 4, 0, games]
+        assert 0 < parts["first"]["p50"] <= parts["first"]["p99"]
+    target_lines = [line for line in lines if line.strip().startswith("target:")]
+    assert len(target_lines) >= 4  # and the PostgreSQL rows' where it is installed
+    assert all("first 5 rounds " in line and "last round " in line for line in target_lines)
     assert figures["restore"]["games"] == 6 and figures["restore"]["restored_and_resumed_s"] > 0
     assert "restore: 6 games in progress" in result.stdout
 

@@ -91,8 +91,12 @@ class RoundTimer:
 
     def latencies(self) -> list[float]:
         """Seconds from the last submit to the last ``round`` message, per complete round."""
-        return [
-            last - self._submits[r]
+        return list(self.by_round().values())
+
+    def by_round(self) -> dict[int, float]:
+        """:meth:`latencies` by round number."""
+        return {
+            r: last - self._submits[r]
             for r, (count, last) in self._views.items()
             if count == self.players and r in self._submits
-        ]
+        }

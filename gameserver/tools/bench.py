@@ -10,7 +10,11 @@ process, :mod:`gameserver.client.bot`) play them to the end over WebSockets. Per
   what the row shows for a run too short to sample a middle (one game can end within 0.2 s);
 - ack p50/p99: a bot's submit to its ack; round p50/p99: the last submit of a round to the last
   bot of that game having the new view (both as the bots measure them, so they include the
-  bots' own delays on this shared machine);
+  bots' own delays on this shared machine); and, on the line of its target, the round's p50/p99
+  in three parts of the games: their first :data:`FIRST_ROUNDS` rounds, the rounds between, and
+  their last round. Every game starts at once and its bots think for the same time, so the first
+  rounds of all games come in together and queue, until the games drift apart; the last round
+  brings every player the whole view with its debrief. Where the p99 comes from is then plain;
 - server CPU (user + system, as a share of one core, and in microseconds per decision, from
   each thread's ``schedstat``) and peak RSS (``VmHWM``), of the server process and the
   processes it starts (the SQLite writer process); the bots' CPU per decision (this process's
@@ -51,7 +55,7 @@ from websockets.asyncio.client import connect
 
 from gameserver.client.api import Api
 from gameserver.client.link import run
-from gameserver.client.teams import Plan, create_teams, play, summarize
+from gameserver.client.teams import Plan, Team, create_teams, percentiles, play, summarize
 from gameserver.client.timing import Think
 from gameserver.errors import GameServerError
 from gameserver.tools.chaos import run_chaos
@@ -72,6 +76,10 @@ class Scenario:
     #: Server nodes; more than one share the PostgreSQL database behind HAProxy.
     nodes: int = 1
     postgresql: bool = False
+
+
+#: The rounds of a game that the bench's ``first`` part holds (see the module docstring).
+FIRST_ROUNDS = 5
 
 
 @dataclass
@@ -240,6 +248,7 @@ async def run_scenario(
             "rounds_per_s": round(rate / 4),
             "ack_ms": latency["decision_to_ack"],
             "round_ms": latency["round_to_last_view"],
+            "round_ms_by_part": round_parts(teams),
             "server_cpu_pct": round(100 * cpu / seconds) if seconds else 0,
             "server_us_per_decision": round(server_us, 1),
             "bots_us_per_decision": round(bots_us, 1),
@@ -332,6 +341,25 @@ async def run_failover(postgresql: str, folder: Path, kills: int) -> dict[str, A
     }
 
 
+def round_parts(teams: Sequence[Team]) -> dict[str, dict[str, float | int]]:
+    """Round latency percentiles (:func:`percentiles`) of the games' ``first`` rounds (up to
+    :data:`FIRST_ROUNDS`, the last one apart), their ``last`` round, and the ``middle``."""
+    parts: dict[str, list[float]] = {"first": [], "middle": [], "last": []}
+    for team in teams:
+        rounds = team.timer.by_round()
+        last = max(rounds, default=0)
+        for round_no, seconds in rounds.items():
+            part = "last" if round_no == last else "first" if round_no <= FIRST_ROUNDS else "middle"
+            parts[part].append(seconds)
+    return {part: percentiles(seconds) for part, seconds in parts.items()}
+
+
+def _fmt_parts(parts: dict[str, dict[str, float | int]]) -> str:
+    names = {"first": f"first {FIRST_ROUNDS} rounds", "middle": "middle", "last": "last round"}
+    shown = [f"{names[part]} {_fmt_latency(p)}" for part, p in parts.items() if p.get("n")]
+    return "; round p50 / p99 ms: " + ", ".join(shown) if shown else ""
+
+
 def _fmt_latency(p: dict[str, float | int]) -> str:
     if not p or not p.get("n"):
         return "-"
@@ -361,7 +389,8 @@ def render(
             f"{f['bots_us_per_decision']:>8.0f}{f['peak_rss_mb']:>8} MB{f['rss_per_game_kb']:>7} KB"
             f"{trouble:>8}"
         )
-        lines.append(f"{'':<4}target: {o.scenario.target}")
+        parts = _fmt_parts(f["round_ms_by_part"]) if "round_ms_by_part" in f else ""
+        lines.append(f"{'':<4}target: {o.scenario.target}{parts}")
     if restore is not None:
         lines.append("")
         lines.append(
