@@ -14,7 +14,7 @@ process, :mod:`gameserver.client.bot`) play them to the end over WebSockets. Per
   in three parts of the games: their first :data:`FIRST_ROUNDS` rounds, the rounds between, and
   their last round. Every game starts at once and its bots think for the same time, so the first
   rounds of all games come in together and queue, until the games drift apart; the last round
-  brings every player the whole view with its debrief. Where the p99 comes from is then plain;
+  brings every player the whole view with its debrief. The parts say where a row's p99 is made;
 - server CPU (user + system, as a share of one core, and in microseconds per decision, from
   each thread's ``schedstat``) and peak RSS (``VmHWM``), of the server process and the
   processes it starts (the SQLite writer process); the bots' CPU per decision (this process's
