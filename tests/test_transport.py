@@ -144,6 +144,42 @@ async def test_an_upgrade_and_then_silence_gets_the_hello_timeout(server: Server
     assert time.monotonic() - conn.opened >= HELLO_TIMEOUT - 0.2
 
 
+@pytest.mark.parametrize(
+    "pieces",
+    [
+        [UPGRADE],  # whole in one read: straight to the WebSocket protocol
+        [UPGRADE[:40], UPGRADE[40:]],  # in two: through h11 first, as any other request
+        [UPGRADE.replace(b"Connection: Upgrade", b"Connection: keep-alive, Upgrade")],
+        [UPGRADE.replace(b"Upgrade: websocket", b"Upgrade: WebSocket")],
+    ],
+    ids=["whole", "in-two-reads", "connection-list", "upgrade-case"],
+)
+async def test_an_upgrade_is_upgraded_however_it_arrives(
+    server: ServerProcess, mark: int, pieces: list[bytes]
+) -> None:
+    conn = await RawConnection.open(server.port)
+    for piece in pieces:
+        await conn.send(piece)
+        await asyncio.sleep(0.05)
+    assert (await conn.read_head()).startswith(b"HTTP/1.1 101")
+    # A working WebSocket session: a hello with a code no game has is answered and refused.
+    await conn.send(client_frame(0x1, orjson.dumps({"type": "hello", "join": "NOGAME-NOSEAT"})))
+    await conn.read_until_closed(HELLO_TIMEOUT + SLACK)
+    answer = orjson.loads(server_frames(conn.received)[0][1])
+    assert answer["type"] == "error" and answer["code"] == "not_found", answer
+    no_traceback(server, mark)
+
+
+async def test_a_request_for_the_websocket_path_without_upgrade_is_plain_http(
+    server: ServerProcess, mark: int
+) -> None:
+    conn = await RawConnection.open(server.port)
+    await conn.send(UPGRADE.replace(b"Connection: Upgrade\r\n", b""))
+    await conn.read_until_closed(2.0)
+    assert conn.status() == 404
+    no_traceback(server, mark)
+
+
 async def test_normal_clients_are_unaffected(server: ServerProcess) -> None:
     """A kept-alive HTTP connection is reused after a pause, and a joined WebSocket stays
     open past the request timeout."""

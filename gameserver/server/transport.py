@@ -16,7 +16,11 @@ for the requests in flight (up to its graceful timeout). A long-poll (a student 
 class's lobby) would hold it that long: ``shutdown`` here first calls the app's hook, the
 callable the app's lifespan put in its state under :data:`SHUTDOWN_HOOK`, which answers them.
 
-WebSocket upgrades go to :mod:`gameserver.server.websocket`, not through here.
+WebSocket upgrades go to :mod:`gameserver.server.websocket`. One that comes whole in a new
+connection's first read, nothing after it (as browsers and client libraries send it), goes there
+as it came, without h11: websockets parses the request anyway, and h11's parse before it, the
+scope uvicorn builds and the request it writes out again cost about a tenth of a join's CPU
+(:func:`_is_whole_upgrade` says which go; anything else goes through h11 as any request).
 
 The class uses attributes of uvicorn's that are not its public API (the h11 connection and the
 request cycle): pyproject.toml pins the uvicorn versions this was tested with, and
@@ -42,6 +46,26 @@ _ARRIVING = (h11.IDLE, h11.SEND_BODY)
 SHUTDOWN_HOOK = "gameserver.shutdown"
 
 
+def _is_whole_upgrade(data: bytes) -> bool:
+    """Whether ``data`` is one whole request head and nothing after it, a ``GET`` of the
+    WebSocket path that uvicorn would upgrade: ``Connection`` lists ``upgrade`` and ``Upgrade``
+    is ``websocket`` (as uvicorn reads them). Anything else goes through h11 as before."""
+    if not data.startswith(b"GET /ws") or data.find(b"\r\n\r\n") != len(data) - 4:
+        return False
+    request_line, *headers = data[:-4].split(b"\r\n")
+    if not request_line.endswith(b" HTTP/1.1"):
+        return False
+    connection, upgrade = False, False
+    for line in headers:
+        name, _, value = line.partition(b":")
+        name = name.lower()
+        if name == b"connection":
+            connection = b"upgrade" in [token.strip() for token in value.lower().split(b",")]
+        elif name == b"upgrade":
+            upgrade = value.strip().lower() == b"websocket"
+    return connection and upgrade
+
+
 def _peer(transport: asyncio.BaseTransport) -> str:
     peer = transport.get_extra_info("peername")
     return f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) and len(peer) >= 2 else "client"
@@ -55,6 +79,7 @@ class GameHttpProtocol(H11Protocol):
 
     _request_timer: asyncio.TimerHandle | None = None
     _heard = False  # bytes of the request now arriving were received
+    _heard_before = False  # bytes went to h11 on this connection
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -62,8 +87,24 @@ class GameHttpProtocol(H11Protocol):
 
     def data_received(self, data: bytes) -> None:
         self._heard = True
-        super().data_received(data)
+        if not self._heard_before and _is_whole_upgrade(data) and self.ws_protocol_class:
+            self._upgrade(data)
+        else:
+            self._heard_before = True
+            super().data_received(data)
         self._watch()
+
+    def _upgrade(self, request: bytes) -> None:
+        """A WebSocket upgrade that came whole in a new connection's first read goes to the
+        WebSocket protocol as it came, without h11 (which websockets would parse it after)."""
+        self._unset_keepalive_if_required()
+        self.connections.discard(self)
+        protocol = self.ws_protocol_class(  # type: ignore[call-arg, misc]
+            config=self.config, server_state=self.server_state, app_state=self.app_state
+        )
+        protocol.connection_made(self.transport)
+        protocol.data_received(request)
+        self.transport.set_protocol(protocol)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop_timer()
