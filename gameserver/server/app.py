@@ -105,7 +105,9 @@ def create_app(config: Config | None = None) -> Starlette:
     async def metrics(request: Request) -> Response:
         require_admin(request)
         text = hub.metrics.prometheus(
-            games_in_memory=len(hub.drivers), in_progress=hub.in_progress_count()
+            games_in_memory=len(hub.drivers),
+            in_progress=hub.in_progress_count(),
+            heap_trims=hub.heap.trims,
         )
         if hub.ownership is not None:
             text += hub.ownership.prometheus()

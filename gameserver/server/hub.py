@@ -44,6 +44,7 @@ from gameserver.server.config import Config
 from gameserver.server.decisions import DecisionSaves
 from gameserver.server.driver import Driver
 from gameserver.server.gamestore import GameStore, LoadedGame
+from gameserver.server.heap import HeapTrim
 from gameserver.server.metrics import Metrics
 from gameserver.server.newgame import (
     MAX_TEAMS,
@@ -92,6 +93,8 @@ class Hub:
         #: Which games this server may run, if it shares its database with others.
         self.ownership: Ownership | None = None
         self._leaving: dict[str, asyncio.Future[None]] = {}  # games being handed over
+        #: Gives back to the system what connections and games that left freed.
+        self.heap = HeapTrim.of_libc()
 
     # -- life ---------------------------------------------------------------------------------
 
@@ -142,6 +145,7 @@ class Hub:
         if self._sweeper is not None:
             self._sweeper.cancel()
             await asyncio.gather(self._sweeper, return_exceptions=True)
+        self.heap.stop()
         for driver in self.drivers.values():
             driver.stop()
         for _ in range(10):  # a task may start another (a save's outcome); bounded
@@ -434,6 +438,8 @@ class Hub:
             log.info("evicted game=%s round=%d status=%s", game_id, room.round, room.status)
             if self.ownership is not None:
                 await self.ownership.release(game_id)
+        if evicted:
+            self.heap.soon()
         return evicted
 
     # -- servers sharing a database (ownership.Runner) --------------------------------------------
@@ -446,6 +452,7 @@ class Hub:
             return
         driver.stop()
         driver.close_all(CloseCode.RESTARTING)
+        self.heap.soon()
         log.warning("lost game=%s round=%d: %s", game_id, driver.room.round, why)
 
     async def hand_over(self, game_id: str) -> None:

@@ -43,7 +43,7 @@ class Metrics:
             q: values[min(len(values) - 1, int(float(q) * len(values)))] for q in ("0.5", "0.99")
         }
 
-    def prometheus(self, *, games_in_memory: int, in_progress: int) -> str:
+    def prometheus(self, *, games_in_memory: int, in_progress: int, heap_trims: int = 0) -> str:
         decisions_rate, rounds_rate = self.rates()
         lines = [
             "# HELP gameserver_games_in_memory Games loaded in memory.",
@@ -74,6 +74,9 @@ class Metrics:
             f"gameserver_restore_seconds {self.restore_seconds:.6f}",
             "# TYPE gameserver_clients_dropped_slow_total counter",
             f"gameserver_clients_dropped_slow_total {self.dropped_slow}",
+            "# HELP gameserver_heap_trims_total Times freed memory was given back to the system.",
+            "# TYPE gameserver_heap_trims_total counter",
+            f"gameserver_heap_trims_total {heap_trims}",
             "# HELP gameserver_save_seconds Latency of durable saves (recent window).",
             "# TYPE gameserver_save_seconds summary",
         ]

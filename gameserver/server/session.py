@@ -127,6 +127,7 @@ class Session:
             return
         self._ended = True
         self.hub.metrics.connections -= 1
+        self.hub.heap.soon()  # what the connection held is free: back to the system
         if self._hello_timer is not None:
             self._hello_timer.cancel()
         if self._joining is not None:
