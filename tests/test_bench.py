@@ -33,7 +33,7 @@ def test_bench_prints_its_table(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].split()[:3] == ["scenario", "games", "bots"]
-    assert [line.split()[0] for line in lines[2:10:2]] == ["one", "paced", "saturated", "big"]
+    assert [line.split()[0] for line in lines[2:14:3]] == ["one", "paced", "saturated", "big"]
     figures = json.loads(out.read_text())
     for name in ("one game", "paced", "saturated", "big paced"):
         scenario = figures["scenarios"][name]
@@ -49,6 +49,21 @@ def test_bench_prints_its_table(tmp_path: Path) -> None:
         games = scenario["games"]
         assert [parts[p]["n"] for p in ("first", "middle", "last")] == [games * 4, 0, games]
         assert 0 < parts["first"]["p50"] <= parts["first"]["p99"]
+        # How fast the machine ran, just before the row and just after
+        before, after = scenario["reference_ms"]
+        assert before > 0 and after > 0
+        row = next(i for i, line in enumerate(lines) if line.startswith(name))
+        assert lines[row + 2].split() == [
+            "machine:",
+            "reference",
+            str(before),
+            "ms",
+            "before",
+            "the",
+            "row,",
+            str(after),
+            "after",
+        ]
     target_lines = [line for line in lines if line.strip().startswith("target:")]
     assert len(target_lines) >= 4  # and the PostgreSQL rows' where it is installed
     assert all("first 5 rounds " in line and "last round " in line for line in target_lines)

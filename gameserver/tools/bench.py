@@ -23,6 +23,12 @@ process, :mod:`gameserver.client.bot`) play them to the end over WebSockets. Per
   created, divided by G;
 - errors, reconnects and connections dropped, all of which should be zero.
 
+And the machine's speed as the row ran: :func:`reference_ms`, the milliseconds this process
+takes to play :data:`REFERENCE_GAMES` Beer Games offline (best of 3), just before the row and
+just after it. On a shared machine it changes from minute to minute (32 to 55 ms within one
+minute on the 2-core machine these figures come from), and every figure of a row with it:
+compare rows whose references are alike.
+
 Then the restore scenario: N games in progress (round 3), one seat of a few of them joined, the
 server killed with SIGKILL and started again; it times from spawning the new process until
 ``/health`` reports all N restored and a player's resume has been answered with its ``sync``.
@@ -62,6 +68,7 @@ from gameserver.tools.chaos import run_chaos
 from gameserver.tools.localserver import ROOT, LocalServer, ServerError
 from gameserver.tools.nodes import Servers
 from gameserver.tools.proxy import ProxyUnavailable, haproxy_binary
+from gameserver.tools.simulate import simulate
 
 ADMIN_KEY = "bench-admin-key"
 
@@ -80,6 +87,21 @@ class Scenario:
 
 #: The rounds of a game that the bench's ``first`` part holds (see the module docstring).
 FIRST_ROUNDS = 5
+
+#: Offline Beer Games of 36 weeks that :func:`reference_ms` plays.
+REFERENCE_GAMES = 20
+
+
+def reference_ms() -> float:
+    """Milliseconds to play :data:`REFERENCE_GAMES` Beer Games offline and encode their
+    reports (best of 3): how fast the machine runs our Python code right now."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        for _ in range(REFERENCE_GAMES):
+            orjson.dumps(simulate("beer", {"weeks": 36}, "sterman"))
+        best = min(best, time.perf_counter() - started)
+    return round(1000 * best, 1)
 
 
 @dataclass
@@ -391,6 +413,9 @@ def render(
         )
         parts = _fmt_parts(f["round_ms_by_part"]) if "round_ms_by_part" in f else ""
         lines.append(f"{'':<4}target: {o.scenario.target}{parts}")
+        if "reference_ms" in f:
+            before, after = f["reference_ms"]
+            lines.append(f"{'':<4}machine: reference {before} ms before the row, {after} after")
     if restore is not None:
         lines.append("")
         lines.append(
@@ -528,7 +553,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     continue
                 print(f"running {scenario.name}: {scenario.games} games ...", file=sys.stderr)
                 url = postgresql() if postgresql is not None else None
-                outcomes.append(run(run_scenario(scenario, Path(tmp), postgresql=url)))
+                before = reference_ms()
+                outcome = run(run_scenario(scenario, Path(tmp), postgresql=url))
+                outcome.figures["reference_ms"] = [before, reference_ms()]
+                outcomes.append(outcome)
             if "restore" in chosen:
                 print(f"running restore: {args.restore_games} games ...", file=sys.stderr)
                 restore = run(run_restore(args.restore_games, Path(tmp)))
