@@ -2,9 +2,10 @@
 
 Reading never trusts a setting: the format is recognised by its leading bytes (the zstd frame
 magic, a zlib header, or ``{`` for plain JSON), so records written before compression was turned
-on, or with another codec, stay readable. Payloads under a kilobyte are stored plain: a frame of
-a few dozen bytes is larger than the JSON it holds, and one of a few hundred saves a few hundred
-bytes for microseconds of the event loop's time on every decision and round.
+on, or with another codec, stay readable. Payloads under 3.5 KB are stored plain: a frame of a
+few dozen bytes is larger than the JSON it holds, and one of a few hundred or a few thousand
+saves a few hundred bytes or a couple of kilobytes for microseconds of the event loop's time on
+every decision, round and seat claimed.
 """
 
 from __future__ import annotations
@@ -21,9 +22,12 @@ COMPRESSIONS = ("zstd", "zlib", None)
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 #: Below this many bytes of JSON the payload is stored uncompressed. A Beer Game round's record
 #: (about 930 bytes, 350 compressed) stays plain: compressing it was 2% of the server's CPU under
-#: load (scripts/bench, saturated), for 580 bytes a round on disk; a game's whole record (6 KB
-#: at week 36, 1.9 KB compressed) is still compressed.
-MIN_COMPRESS_SIZE = 1024
+#: load (scripts/bench, saturated), for 580 bytes a round on disk. So does a young game's whole
+#: record (2.5-3.2 KB, about 1 KB compressed), written when the game is created and at each
+#: seat claimed: compressing it was 9% of a join's CPU (118k of 1.34M instructions), and it
+#: fits in one 4 KB SQLite page plain. From about week 8 on (3.7 KB; 6 KB at week 36, 1.9 KB
+#: compressed) a whole record is compressed.
+MIN_COMPRESS_SIZE = 3584
 #: A record claiming to decompress to more than this is treated as damaged, not allocated.
 MAX_DECODED_SIZE = 256 * 1024 * 1024
 

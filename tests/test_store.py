@@ -79,6 +79,17 @@ def test_small_payloads_stay_plain() -> None:
     assert Codec("zstd").encode(small) == orjson.dumps(small)
 
 
+def test_payloads_are_compressed_from_min_compress_size_on() -> None:
+    # A young Beer Game's whole record (2.5-3.2 KB) stays plain; one of week 8 on is compressed.
+    codec = Codec("zstd")
+    for size, packed in ((2500, False), (MIN_COMPRESS_SIZE - 1, False), (MIN_COMPRESS_SIZE, True)):
+        data = {"x": "ab" * ((size - 8) // 2) + "a" * ((size - 8) % 2)}
+        assert len(orjson.dumps(data)) == size
+        payload = codec.encode(data)
+        assert (payload[:4] == ZSTD_MAGIC) is packed, size
+        assert codec.decode(payload) == data
+
+
 def test_unknown_compression_is_refused() -> None:
     with pytest.raises(ValueError, match="lz4"):
         Codec("lz4")

@@ -111,7 +111,7 @@ class StoreConformance:
         store = Store(adapter)
         for n in range(5):
             await store.save_game(StoredGame(f"ok{n}", "beer", "running", True, 1, data={"n": n}))
-        zstd_good = Codec("zstd").encode({"x": "y" * 2000})
+        zstd_good = Codec("zstd").encode({"x": "y" * 8000})
         assert zstd_good[:4] == ZSTD_MAGIC
         await adapter.save_snapshot(snap("garbage", payload=b"\x01\x02not json"))
         await adapter.save_snapshot(snap("truncated", payload=zstd_good[: len(zstd_good) // 2]))
