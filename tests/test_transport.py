@@ -8,6 +8,7 @@ logged no traceback and still serves everyone else.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,8 @@ import httpx
 import orjson
 import pytest
 
+from gameserver.server.transport import _whole_upgrade
+from gameserver.server.websocket import _plain_accept
 from tests.support import (
     ADMIN_KEY,
     UPGRADE,
@@ -151,8 +154,11 @@ async def test_an_upgrade_and_then_silence_gets_the_hello_timeout(server: Server
         [UPGRADE[:40], UPGRADE[40:]],  # in two: through h11 first, as any other request
         [UPGRADE.replace(b"Connection: Upgrade", b"Connection: keep-alive, Upgrade")],
         [UPGRADE.replace(b"Upgrade: websocket", b"Upgrade: WebSocket")],
+        [UPGRADE.replace(b"GET /ws ", b"GET /ws?from=test ")],
+        # A second Connection header: websockets reads this one.
+        [UPGRADE.replace(b"\r\n\r\n", b"\r\nConnection: Upgrade\r\n\r\n")],
     ],
-    ids=["whole", "in-two-reads", "connection-list", "upgrade-case"],
+    ids=["whole", "in-two-reads", "connection-list", "upgrade-case", "query", "two-connection"],
 )
 async def test_an_upgrade_is_upgraded_however_it_arrives(
     server: ServerProcess, mark: int, pieces: list[bytes]
@@ -161,7 +167,16 @@ async def test_an_upgrade_is_upgraded_however_it_arrives(
     for piece in pieces:
         await conn.send(piece)
         await asyncio.sleep(0.05)
-    assert (await conn.read_head()).startswith(b"HTTP/1.1 101")
+    # The same answer whichever way it went (websockets', or the server's own for a plain
+    # upgrade that came whole): the accept key of RFC 6455's example, and the date.
+    status, date, *rest = (await conn.read_head()).split(b"\r\n")
+    assert status == b"HTTP/1.1 101 Switching Protocols"
+    assert re.fullmatch(rb"Date: \w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT", date), date
+    assert rest == [
+        b"Upgrade: websocket",
+        b"Connection: Upgrade",
+        b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=",
+    ]
     # A working WebSocket session: a hello with a code no game has is answered and refused.
     await conn.send(client_frame(0x1, orjson.dumps({"type": "hello", "join": "NOGAME-NOSEAT"})))
     await conn.read_until_closed(HELLO_TIMEOUT + SLACK)
@@ -450,3 +465,72 @@ async def test_with_per_message_deflate_a_game_plays_and_closes_as_without(
     finally:
         proc.kill()
     assert "Traceback" not in proc.log()
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "deflate", "plain"),
+    [
+        (UPGRADE, False, True),
+        (UPGRADE, True, True),
+        (UPGRADE.replace(b"GET /ws ", b"GET /ws?a=1 "), False, True),
+        (
+            UPGRADE.replace(
+                b"\r\n\r\n", b"\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n"
+            ),
+            False,
+            True,
+        ),
+        # Anything else is websockets' to read and answer, as before
+        (
+            UPGRADE.replace(
+                b"\r\n\r\n", b"\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n"
+            ),
+            True,
+            False,
+        ),
+        (UPGRADE.replace(b"GET /ws ", b"GET /wss "), False, False),
+        (UPGRADE.replace(b"dGhlIHNhbXBsZSBub25jZQ==", b"abc"), False, False),
+        (UPGRADE.replace(b"dGhlIHNhbXBsZSBub25jZQ==", b"dGhlIHNhbXBsZSBub25jZQ"), False, False),
+        (UPGRADE.replace(b"Version: 13", b"Version: 8"), False, False),
+        (UPGRADE.replace(b"\r\n\r\n", b"\r\nSec-WebSocket-Version: 13\r\n\r\n"), False, False),
+        (
+            UPGRADE.replace(
+                b"\r\n\r\n", b"\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+            ),
+            False,
+            False,
+        ),
+        (UPGRADE.replace(b"\r\n\r\n", b"\r\nContent-Length: 5\r\n\r\n"), False, False),
+        (UPGRADE.replace(b"\r\n\r\n", b"\r\nTransfer-Encoding: chunked\r\n\r\n"), False, False),
+        (UPGRADE.replace(b"\r\n\r\n", b"\r\nX Bad: name\r\n\r\n"), False, False),
+        (UPGRADE.replace(b"\r\n\r\n", b"\r\nX-Bad: \x01\r\n\r\n"), False, False),
+        (UPGRADE.replace(b"Connection: Upgrade", b"Connection: Upgrade, ;x"), False, False),
+        (UPGRADE.replace(b"\r\n\r\n", b"\r\nX-Long: " + b"a" * 5000 + b"\r\n\r\n"), False, False),
+    ],
+    ids=[
+        "plain",
+        "plain-deflate-on",
+        "query",
+        "extensions-deflate-off",
+        "extensions-deflate-on",
+        "other-path",
+        "bad-key",
+        "key-not-16-bytes",
+        "old-version",
+        "two-versions",
+        "two-keys",
+        "content-length",
+        "transfer-encoding",
+        "bad-header-name",
+        "bad-header-value",
+        "connection-not-a-list",
+        "long-header",
+    ],
+)
+def test_the_server_answers_only_a_plain_upgrade_itself(
+    request_bytes: bytes, deflate: bool, plain: bool
+) -> None:
+    headers = _whole_upgrade(request_bytes)
+    assert headers is not None
+    accept = _plain_accept(request_bytes, headers, deflate=deflate)
+    assert accept == (b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" if plain else None)

@@ -20,7 +20,9 @@ WebSocket upgrades go to :mod:`gameserver.server.websocket`. One that comes whol
 connection's first read, nothing after it (as browsers and client libraries send it), goes there
 as it came, without h11: websockets parses the request anyway, and h11's parse before it, the
 scope uvicorn builds and the request it writes out again cost about a tenth of a join's CPU
-(:func:`_is_whole_upgrade` says which go; anything else goes through h11 as any request).
+(:func:`_whole_upgrade` says which go; anything else goes through h11 as any request). There
+the connection answers a plain upgrade itself, without websockets' parse either
+(:meth:`~gameserver.server.websocket.WebSocketConnection.upgrade`).
 
 The class uses attributes of uvicorn's that are not its public API (the h11 connection and the
 request cycle): pyproject.toml pins the uvicorn versions this was tested with, and
@@ -46,24 +48,31 @@ _ARRIVING = (h11.IDLE, h11.SEND_BODY)
 SHUTDOWN_HOOK = "gameserver.shutdown"
 
 
-def _is_whole_upgrade(data: bytes) -> bool:
-    """Whether ``data`` is one whole request head and nothing after it, a ``GET`` of the
-    WebSocket path that uvicorn would upgrade: ``Connection`` lists ``upgrade`` and ``Upgrade``
-    is ``websocket`` (as uvicorn reads them). Anything else goes through h11 as before."""
+#: The header lines of a request, names lowercased, values as they came around their colon.
+Headers = list[tuple[bytes, bytes]]
+
+
+def _whole_upgrade(data: bytes) -> Headers | None:
+    """The header lines of ``data`` if it is one whole request head and nothing after it, a
+    ``GET`` of the WebSocket path that uvicorn would upgrade: ``Connection`` lists ``upgrade``
+    and ``Upgrade`` is ``websocket`` (as uvicorn reads them); None for anything else, which
+    goes through h11 as before."""
     if not data.startswith(b"GET /ws") or data.find(b"\r\n\r\n") != len(data) - 4:
-        return False
-    request_line, *headers = data[:-4].split(b"\r\n")
+        return None
+    request_line, *lines = data[:-4].split(b"\r\n")
     if not request_line.endswith(b" HTTP/1.1"):
-        return False
+        return None
     connection, upgrade = False, False
-    for line in headers:
+    headers: Headers = []
+    for line in lines:
         name, _, value = line.partition(b":")
         name = name.lower()
+        headers.append((name, value))
         if name == b"connection":
             connection = b"upgrade" in [token.strip() for token in value.lower().split(b",")]
         elif name == b"upgrade":
             upgrade = value.strip().lower() == b"websocket"
-    return connection and upgrade
+    return headers if connection and upgrade else None
 
 
 def _peer(transport: asyncio.BaseTransport) -> str:
@@ -87,23 +96,29 @@ class GameHttpProtocol(H11Protocol):
 
     def data_received(self, data: bytes) -> None:
         self._heard = True
-        if not self._heard_before and _is_whole_upgrade(data) and self.ws_protocol_class:
-            self._upgrade(data)
+        headers = None if self._heard_before else _whole_upgrade(data)
+        if headers is not None and self.ws_protocol_class:
+            self._upgrade(data, headers)
         else:
             self._heard_before = True
             super().data_received(data)
         self._watch()
 
-    def _upgrade(self, request: bytes) -> None:
+    def _upgrade(self, request: bytes, headers: Headers) -> None:
         """A WebSocket upgrade that came whole in a new connection's first read goes to the
-        WebSocket protocol as it came, without h11 (which websockets would parse it after)."""
+        WebSocket protocol as it came, without h11 (which websockets would parse it after),
+        with its header lines as split here."""
         self._unset_keepalive_if_required()
         self.connections.discard(self)
         protocol = self.ws_protocol_class(  # type: ignore[call-arg, misc]
             config=self.config, server_state=self.server_state, app_state=self.app_state
         )
         protocol.connection_made(self.transport)
-        protocol.data_received(request)
+        upgrade = getattr(protocol, "upgrade", None)
+        if upgrade is not None:
+            upgrade(request, headers)
+        else:
+            protocol.data_received(request)
         self.transport.set_protocol(protocol)
 
     def connection_lost(self, exc: Exception | None) -> None:
