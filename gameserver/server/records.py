@@ -13,7 +13,7 @@ adds each seat's ``join_hash`` and the game's ``last_defaulted``.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from gameserver.game import Decision, State
@@ -112,7 +112,7 @@ class GameRecord:
     def with_seat(self, seat: SeatRecord) -> GameRecord:
         """This record with ``seat`` in place of the seat of the same role."""
         seats = tuple(seat if s.role == seat.role else s for s in self.seats)
-        return replace(self, seats=seats)
+        return evolved(self, seats=seats)
 
 
 #: Each field of a game record: its name, and its slot's setter and getter (:func:`evolved`).
