@@ -10,6 +10,7 @@ before the save it tells of has completed.
 from __future__ import annotations
 
 import itertools
+import logging
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -1057,3 +1058,33 @@ def keeps_the_invariants(script: list[tuple[Any, ...]], salt: int) -> None:
     assert not h.saves and not h.room.closing
     for what, count in told.items():
         event(f"a round saved {what}: {'yes' if count else 'no'}")
+
+
+@pytest.mark.parametrize("level", [logging.INFO, logging.DEBUG])
+def test_a_round_closed_is_a_log_line_at_info_only_when_notable(
+    caplog: pytest.LogCaptureFixture, level: int
+) -> None:
+    """A round every seat decided is a DEBUG line; one that used a default is INFO."""
+    caplog.set_level(level, logger="gameserver.server.closing")
+    h, peers = started(round_seconds=60)
+    for n, role in enumerate(ROLES):
+        submit(h, peers[role], role, 4 + n, f"m{n}")
+    h.complete_all()
+    submit(h, peers["factory"], "factory", 11, "f", round_no=2)
+    h.complete()
+    h.now = T0 + 120
+    h.handle(ev.TimerFired())
+    h.complete()
+    lines = [
+        (r.levelno, r.getMessage())
+        for r in caplog.records
+        if r.name == "gameserver.server.closing" and "round closed" in r.getMessage()
+    ]
+    game_id = h.room.game_id
+    decided = (logging.DEBUG, f"round closed game={game_id} round=1 by=all_submitted defaulted=-")
+    defaulted = (
+        logging.INFO,
+        f"round closed game={game_id} round=2 by=deadline"
+        " defaulted=retailer,wholesaler,distributor",
+    )
+    assert lines == ([decided, defaulted] if level == logging.DEBUG else [defaulted])

@@ -181,8 +181,11 @@ def log_closed(game_id: str, save: ev.SaveRound, status: GameStatus) -> None:
     # A line a round at INFO costs a few percent of the CPU of a busy server: a round every
     # seat decided is DEBUG; one that used a default, or that ended the game, is INFO.
     notable = bool(save.record.defaulted) or status == GameStatus.FINISHED
+    level = logging.INFO if notable else logging.DEBUG
+    if not log.isEnabledFor(level):
+        return  # the line's arguments cost more than a level that is off
     log.log(
-        logging.INFO if notable else logging.DEBUG,
+        level,
         "round closed game=%s round=%d by=%s defaulted=%s%s",
         game_id,
         save.record.round,
