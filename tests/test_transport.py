@@ -467,64 +467,45 @@ async def test_with_per_message_deflate_a_game_plays_and_closes_as_without(
     assert "Traceback" not in proc.log()
 
 
+def with_header(line: bytes) -> bytes:
+    """The test upgrade with one more header line."""
+    return UPGRADE.replace(b"\r\n\r\n", b"\r\n" + line + b"\r\n\r\n")
+
+
+DEFLATE = b"Sec-WebSocket-Extensions: permessage-deflate"
+KEY = b"dGhlIHNhbXBsZSBub25jZQ=="
+
+
 @pytest.mark.parametrize(
     ("request_bytes", "deflate", "plain"),
     [
-        (UPGRADE, False, True),
-        (UPGRADE, True, True),
-        (UPGRADE.replace(b"GET /ws ", b"GET /ws?a=1 "), False, True),
-        (
-            UPGRADE.replace(
-                b"\r\n\r\n", b"\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n"
-            ),
-            False,
-            True,
-        ),
+        pytest.param(UPGRADE, False, True, id="plain"),
+        pytest.param(UPGRADE, True, True, id="plain-deflate-on"),
+        pytest.param(UPGRADE.replace(b"GET /ws ", b"GET /ws?a=1 "), False, True, id="query"),
+        pytest.param(with_header(DEFLATE), False, True, id="extensions-deflate-off"),
         # Anything else is websockets' to read and answer, as before
-        (
-            UPGRADE.replace(
-                b"\r\n\r\n", b"\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n"
-            ),
-            True,
-            False,
+        pytest.param(with_header(DEFLATE), True, False, id="extensions-deflate-on"),
+        pytest.param(UPGRADE.replace(b"GET /ws ", b"GET /wss "), False, False, id="other-path"),
+        pytest.param(UPGRADE.replace(KEY, b"abc"), False, False, id="bad-key"),
+        pytest.param(UPGRADE.replace(KEY, KEY[:-2]), False, False, id="key-not-16-bytes"),
+        pytest.param(
+            UPGRADE.replace(b"Version: 13", b"Version: 8"), False, False, id="old-version"
         ),
-        (UPGRADE.replace(b"GET /ws ", b"GET /wss "), False, False),
-        (UPGRADE.replace(b"dGhlIHNhbXBsZSBub25jZQ==", b"abc"), False, False),
-        (UPGRADE.replace(b"dGhlIHNhbXBsZSBub25jZQ==", b"dGhlIHNhbXBsZSBub25jZQ"), False, False),
-        (UPGRADE.replace(b"Version: 13", b"Version: 8"), False, False),
-        (UPGRADE.replace(b"\r\n\r\n", b"\r\nSec-WebSocket-Version: 13\r\n\r\n"), False, False),
-        (
-            UPGRADE.replace(
-                b"\r\n\r\n", b"\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
-            ),
-            False,
-            False,
+        pytest.param(with_header(b"Sec-WebSocket-Version: 13"), False, False, id="two-versions"),
+        pytest.param(with_header(b"Sec-WebSocket-Key: " + KEY), False, False, id="two-keys"),
+        pytest.param(with_header(b"Content-Length: 5"), False, False, id="content-length"),
+        pytest.param(
+            with_header(b"Transfer-Encoding: chunked"), False, False, id="transfer-encoding"
         ),
-        (UPGRADE.replace(b"\r\n\r\n", b"\r\nContent-Length: 5\r\n\r\n"), False, False),
-        (UPGRADE.replace(b"\r\n\r\n", b"\r\nTransfer-Encoding: chunked\r\n\r\n"), False, False),
-        (UPGRADE.replace(b"\r\n\r\n", b"\r\nX Bad: name\r\n\r\n"), False, False),
-        (UPGRADE.replace(b"\r\n\r\n", b"\r\nX-Bad: \x01\r\n\r\n"), False, False),
-        (UPGRADE.replace(b"Connection: Upgrade", b"Connection: Upgrade, ;x"), False, False),
-        (UPGRADE.replace(b"\r\n\r\n", b"\r\nX-Long: " + b"a" * 5000 + b"\r\n\r\n"), False, False),
-    ],
-    ids=[
-        "plain",
-        "plain-deflate-on",
-        "query",
-        "extensions-deflate-off",
-        "extensions-deflate-on",
-        "other-path",
-        "bad-key",
-        "key-not-16-bytes",
-        "old-version",
-        "two-versions",
-        "two-keys",
-        "content-length",
-        "transfer-encoding",
-        "bad-header-name",
-        "bad-header-value",
-        "connection-not-a-list",
-        "long-header",
+        pytest.param(with_header(b"X Bad: name"), False, False, id="bad-header-name"),
+        pytest.param(with_header(b"X-Bad: \x01"), False, False, id="bad-header-value"),
+        pytest.param(
+            UPGRADE.replace(b"Connection: Upgrade", b"Connection: Upgrade, ;x"),
+            False,
+            False,
+            id="connection-not-a-list",
+        ),
+        pytest.param(with_header(b"X-Long: " + b"a" * 5000), False, False, id="long-header"),
     ],
 )
 def test_the_server_answers_only_a_plain_upgrade_itself(
