@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -515,3 +516,25 @@ def test_the_server_answers_only_a_plain_upgrade_itself(
     assert headers is not None
     accept = _plain_accept(request_bytes, headers, deflate=deflate)
     assert accept == (b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" if plain else None)
+
+
+async def test_a_stopping_server_closes_connections_that_sent_nothing_at_once(
+    tmp_path: Path,
+) -> None:
+    """A connection that has not sent a byte is closed by the stop (not left to the request
+    timeout), and one that half-closed without a request is closed too."""
+    proc = ServerProcess(tmp_path / "data", env={"GAMESERVER_REQUEST_TIMEOUT": "30"})
+    proc.start()
+    try:
+        silent = await RawConnection.open(proc.port)
+        half = await RawConnection.open(proc.port)
+        half.writer.write_eof()
+        assert await half.read_until_closed(5) is not None  # closed at its end of input
+        await asyncio.sleep(0.2)
+        proc.proc.send_signal(signal.SIGTERM)  # type: ignore[union-attr]
+        assert await silent.read_until_closed(5) is not None
+        assert silent.received == b""
+        assert proc.proc.wait(15) in (0, -signal.SIGTERM)  # type: ignore[union-attr]
+    finally:
+        proc.stop()
+    assert "Traceback" not in proc.log()
