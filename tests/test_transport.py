@@ -507,6 +507,7 @@ KEY = b"dGhlIHNhbXBsZSBub25jZQ=="
             id="connection-not-a-list",
         ),
         pytest.param(with_header(b"X-Long: " + b"a" * 5000), False, False, id="long-header"),
+        pytest.param(with_header(b"X-Many: y\r\n" * 64 + b"X: y"), False, False, id="many-headers"),
     ],
 )
 def test_the_server_answers_only_a_plain_upgrade_itself(

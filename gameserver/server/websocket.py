@@ -52,14 +52,15 @@ CLOSE_TIMEOUT = 5.0
 _DATA = (Opcode.TEXT, Opcode.BINARY, Opcode.CONT)
 #: RFC 6455's GUID, which a handshake's accept key hashes with the client's key.
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-# What websockets' request parser accepts as a header's name and value (websockets.http11).
-_TOKEN = re.compile(rb"[-!#$%&\'*+.^_`|~0-9a-zA-Z]+")
-_VALUE = re.compile(rb"[\x09\x20-\x7e\x80-\xff]*")
+# Header lines as websockets' request parser accepts them (websockets.http11): a token, a colon,
+# then a value of tab, printable and non-ASCII bytes; each line ends with CRLF.
+_HEADER_LINES = re.compile(rb"(?:[-!#$%&\'*+.^_`|~0-9a-zA-Z]+:[\x09\x20-\x7e\x80-\xff]*\r\n)*")
 #: A ``Connection`` header's value: tokens, separated by commas.
 _TOKENS = re.compile(rb"[-!#$%&\'*+.^_`|~0-9a-zA-Z]+(?:[ \t]*,[ \t]*[-!#$%&\'*+.^_`|~0-9a-zA-Z]+)*")
-#: websockets' bounds on a request's headers: their number, and a line's length.
-_MAX_HEADERS = 128
-_MAX_LINE = 8192
+#: A request head answered here is at most this long, with at most this many headers
+#: (websockets' bounds, a line of 8,192 bytes and 128 headers, are well beyond them).
+_MAX_HEAD = 4096
+_MAX_HEADERS = 64
 #: Headers of a request that websockets refuses or answers in a way of its own.
 _FALL_BACK = (b"transfer-encoding", b"content-length")
 # websockets logs every connection opened and closed at INFO: thousands of lines under load.
@@ -436,30 +437,25 @@ def _plain_accept(
     one): the checks of websockets' request parser and of its ``process_request``, each on the
     headers a plain upgrade has. None for anything else, and for anything near one of
     websockets' bounds: websockets reads it, and answers as it always has."""
-    request_line = request[: request.find(b"\r\n")]
-    path = request_line[4:-9]  # between "GET " and " HTTP/1.1"
+    if len(request) > _MAX_HEAD or len(headers) > _MAX_HEADERS:
+        return None
+    line_end = request.find(b"\r\n")
+    path = request[4 : line_end - 9]  # between "GET " and " HTTP/1.1"
     if path != b"/ws" and not (path.startswith(b"/ws?") and path.isascii() and b" " not in path):
         return None
-    if len(request_line) > _MAX_LINE // 2 or len(headers) > _MAX_HEADERS // 2:
+    if not _HEADER_LINES.fullmatch(request, line_end + 2, len(request) - 2):
         return None
     keys: list[bytes] = []
     versions: list[bytes] = []
     connections = upgrades = 0
     for name, raw in headers:
-        value = raw.strip(b" \t")
-        if (
-            len(name) + len(raw) > _MAX_LINE // 2
-            or not _TOKEN.fullmatch(name)
-            or not _VALUE.fullmatch(value)
-        ):
-            return None
         if name == b"sec-websocket-key":
-            keys.append(value)
+            keys.append(raw.strip(b" \t"))
         elif name == b"sec-websocket-version":
-            versions.append(value)
+            versions.append(raw.strip(b" \t"))
         elif name == b"connection":
             connections += 1
-            if not _TOKENS.fullmatch(value):
+            if not _TOKENS.fullmatch(raw.strip(b" \t")):
                 return None
         elif name == b"upgrade":
             upgrades += 1
