@@ -25,9 +25,9 @@ scope uvicorn builds and the request it writes out again cost about a tenth of a
 through h11 as any request). There the connection answers a plain upgrade itself, without
 websockets' parse either (:meth:`~gameserver.server.websocket.WebSocketConnection.upgrade`).
 
-The class uses attributes of uvicorn's that are not its public API (the h11 connection and the
-request cycle): pyproject.toml pins the uvicorn versions this was tested with, and
-tests/test_transport.py checks each behaviour on real sockets.
+The classes use attributes of uvicorn's that are not its public API (the h11 connection, the
+request cycle, the server state's set of connections): pyproject.toml pins the uvicorn versions
+this was tested with, and tests/test_transport.py checks each behaviour on real sockets.
 """
 
 from __future__ import annotations
@@ -190,7 +190,7 @@ class FirstRead(asyncio.Protocol):
     in it goes to the WebSocket protocol (:func:`_whole_upgrade`); anything else to
     :class:`GameHttpProtocol`, which takes the connection from there as if it had had it from
     the start. A WebSocket then never pays for uvicorn's h11 protocol being set up (its h11
-    state machine, loggers and the socket's addresses: 6% of a join's instructions). A
+    state machine, loggers and the socket's addresses: 8% of a join's instructions). A
     connection that sends nothing is closed after the request timeout, as before."""
 
     __slots__ = (
