@@ -46,10 +46,13 @@ class DecisionSaves:
         self._metrics = metrics
         self._spawn = spawn
         self._batch: list[tuple[Driver, ev.SaveDecision]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def add(self, driver: Driver, save: ev.SaveDecision) -> None:
         if not self._batch:
-            asyncio.get_running_loop().call_soon(self._start)
+            if self._loop is None:  # looked up once: on Python 3.11 each lookup is a getpid()
+                self._loop = asyncio.get_running_loop()
+            self._loop.call_soon(self._start)
         self._batch.append((driver, save))
 
     def _start(self) -> None:

@@ -93,6 +93,7 @@ class Hub:
         #: Which games this server may run, if it shares its database with others.
         self.ownership: Ownership | None = None
         self._leaving: dict[str, asyncio.Future[None]] = {}  # games being handed over
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop it started in
         #: Gives back to the system what connections and games that left freed.
         self.heap = HeapTrim.of_libc()
 
@@ -101,6 +102,7 @@ class Hub:
     async def start(self, down_since: float | None = None) -> None:
         """Open the store and restore every game that was in progress. ``down_since``: the
         last time the server was known to run before this start (see :class:`events.Revive`)."""
+        self._loop = asyncio.get_running_loop()
         await self.store.open()
         leases = self.store.leases(self.config.node(), self.config.lease_seconds)
         if leases is not None:
@@ -158,7 +160,10 @@ class Hub:
 
     def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
         """Run a background job owned by the hub (awaited at shutdown, errors logged)."""
-        task = asyncio.create_task(coro, name=name)
+        # The loop's own create_task: asyncio.create_task looks the running loop up first, and
+        # on Python 3.11 that is a getpid() system call, once a round.
+        loop = self._loop or asyncio.get_running_loop()
+        task = loop.create_task(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
         return task
