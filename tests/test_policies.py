@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from gameserver.errors import InvalidSettings, NotFound
-from gameserver.game import Game, Policy, PolicySpec, State
+from gameserver.game import Game, Policy, PolicySpec, State, apply_view_update
 from gameserver.games import GAMES, get_game, make_policy, policies_for
 from gameserver.games.beer import ROLES
 from gameserver.games.beer_policies import anchor_and_adjust, expected_demand, pass_through
@@ -206,3 +206,37 @@ def test_describe_gives_defaults_and_ranges() -> None:
     assert described["params"]["theta"] == 0.36
     assert described["ranges"]["theta"] == {"minimum": 0.0, "maximum": 1.0}
     assert set(described["ranges"]) == set(described["params"])
+
+
+def test_sterman_on_a_bots_growing_view_orders_as_on_a_fresh_view_each_week() -> None:
+    """A bot's view grows in place by a week a round (its round updates); the policy goes on
+    from the weeks it smoothed before. Its orders are exactly those of a new policy given a
+    copy of the view each week, also after the bot's view is replaced (a sync) and when the
+    policy is handed another game's shorter view."""
+    game = get_game("beer")
+    settings = game.validate_settings({"weeks": 120, "weeks_announced": 120})
+    kept = make_policy("beer", "sterman", theta=0.7)
+    state = game.initial_state(settings, 3)
+    views = {role: game.view(state, role) for role in ROLES}
+    orders: list[int] = []
+    while not game.is_over(state):
+        decisions = {}
+        for role in ROLES:
+            view = views[role]
+            fresh = make_policy("beer", "sterman", theta=0.7)
+            copied = {**view, "history": {k: list(v) for k, v in view["history"].items()}}
+            decided = kept(view) if role == "wholesaler" else fresh(copied)
+            assert decided == fresh(copied), (state["round"], role)
+            decisions[role] = {"order": decided["order"] + state["round"] % 5}
+            orders.append(decided["order"])
+        state = game.step(state, decisions)
+        for role in ROLES:
+            update = game.view_update(state, role)
+            if update is None or state["round"] == 60:  # the last round, or a sync: a new view
+                views[role] = game.view(state, role)
+            else:
+                apply_view_update(views[role], update, in_place=True)
+    assert len(set(orders)) > 5  # the demand and the orders varied
+    # Another game's view, shorter than the one the policy last smoothed
+    other = game.view(game.initial_state(settings, 4), "wholesaler")
+    assert kept(other) == make_policy("beer", "sterman", theta=0.7)(other)
