@@ -52,11 +52,13 @@ CLOSE_TIMEOUT = 5.0
 _DATA = (Opcode.TEXT, Opcode.BINARY, Opcode.CONT)
 #: RFC 6455's GUID, which a handshake's accept key hashes with the client's key.
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-# Header lines as websockets' request parser accepts them (websockets.http11): a token, a colon,
-# then a value of tab, printable and non-ASCII bytes; each line ends with CRLF.
-_HEADER_LINES = re.compile(rb"(?:[-!#$%&\'*+.^_`|~0-9a-zA-Z]+:[\x09\x20-\x7e\x80-\xff]*\r\n)*")
+# A header name, as websockets' request parser takes it (websockets.http11): a token.
+_TOKEN = rb"[-!#$%&\'*+.^_`|~0-9a-zA-Z]+"
+# Header lines as that parser accepts them: a token, a colon, then a value of tab, printable
+# and non-ASCII bytes; each line ends with CRLF.
+_HEADER_LINES = re.compile(rb"(?:" + _TOKEN + rb":[\x09\x20-\x7e\x80-\xff]*\r\n)*")
 #: A ``Connection`` header's value: tokens, separated by commas.
-_TOKENS = re.compile(rb"[-!#$%&\'*+.^_`|~0-9a-zA-Z]+(?:[ \t]*,[ \t]*[-!#$%&\'*+.^_`|~0-9a-zA-Z]+)*")
+_TOKENS = re.compile(_TOKEN + rb"(?:[ \t]*,[ \t]*" + _TOKEN + rb")*")
 #: A request head answered here is at most this long, with at most this many headers
 #: (websockets' bounds, a line of 8,192 bytes and 128 headers, are well beyond them).
 _MAX_HEAD = 4096
