@@ -381,10 +381,23 @@ class BeerGame(Game):
         whole view (None) for the round that ends the game, which brings the debrief."""
         if state["round"] == 0 or self.is_over(state):
             return None
-        history = state["nodes"][role]["history"]
+        node = state["nodes"][role]
+        history = node["history"]
+        orders = history["order"]
+        # Spelled out, figure by figure in FIGURES' order (as in ``_placed``): four times a round.
         return {
-            "set": self._weekly(state, role),
-            "extend": {"history": {figure: values[-1:] for figure, values in history.items()}},
+            "set": self._weekly(state, node, False),
+            "extend": {
+                "history": {
+                    "incoming_order": history["incoming_order"][-1:],
+                    "received": history["received"][-1:],
+                    "shipped": history["shipped"][-1:],
+                    "inventory": history["inventory"][-1:],
+                    "backlog": history["backlog"][-1:],
+                    "order": orders[-1:],
+                    "cost": history["cost"][-1:],
+                }
+            },
         }
 
     def _numbers(self, state: State, role: str) -> View:
@@ -400,13 +413,12 @@ class BeerGame(Game):
             "max_order": settings["max_order"],
             "holding_cost": settings["holding_cost"],
             "backlog_cost": settings["backlog_cost"],
-            **self._weekly(state, role),
+            **self._weekly(state, state["nodes"][role], self.is_over(state)),
         }
 
-    def _weekly(self, state: State, role: str) -> View:
-        """The figures of the view that change from week to week."""
-        node = state["nodes"][role]
-        over = self.is_over(state)
+    def _weekly(self, state: State, node: Mapping[str, Any], over: bool) -> View:
+        """The figures of the view that change from week to week: of ``node``, a role's, in
+        ``state``; ``over``: whether the game is."""
         week = state["round"] if over else state["round"] + 1
         orders = node["history"]["order"]
         return {
@@ -429,9 +441,17 @@ class BeerGame(Game):
         summary: dict[str, dict[str, float | int]] = {}
         for role in ROLES:
             node = state["nodes"][role]
-            row: dict[str, float | int] = {f: v[-1] for f, v in node["history"].items()}
-            row["cumulative_cost"] = node["cost_total"]
-            summary[role] = row
+            history = node["history"]
+            summary[role] = {
+                "incoming_order": history["incoming_order"][-1],
+                "received": history["received"][-1],
+                "shipped": history["shipped"][-1],
+                "inventory": history["inventory"][-1],
+                "backlog": history["backlog"][-1],
+                "order": history["order"][-1],
+                "cost": history["cost"][-1],
+                "cumulative_cost": node["cost_total"],
+            }
         return summary
 
 
@@ -447,7 +467,9 @@ def _placed(old: Mapping[str, Any], order: int) -> dict[str, Any]:
         "mail": [*old["mail"], order],
         "supply_line": old["supply_line"] + order,
         "cost_total": old["cost_total"] + now["cost"],
-        "now": dict(now),
+        # Shared, not copied: ``_play_week`` gives a new state's node a new dict, never
+        # changes one in place.
+        "now": now,
         "history": {
             "incoming_order": [*history["incoming_order"], now["incoming_order"]],
             "received": [*history["received"], now["received"]],

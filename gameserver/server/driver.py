@@ -316,7 +316,9 @@ class Driver:
     def _apply_one(self, effect: ev.Effect) -> None:
         if isinstance(effect, ev.Send):
             data = encode(effect.message)
-            for peer in cast("Sequence[Outbox]", effect.to):
+            # Outboxes, as every peer the driver connects (a cast here is a call per message).
+            peers: Sequence[Any] = effect.to
+            for peer in peers:
                 peer.send(data)
         elif isinstance(effect, ev.SaveDecision):
             self._decisions.add(self, effect)  # a bot's: saved with the turn's other decisions
