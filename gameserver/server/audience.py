@@ -88,15 +88,10 @@ class Audience:
         """Each connected player its own message: ``update_of(role)`` to a connection that
         takes updates, when there is one (not None), else ``message_of(role)``."""
         out: list[ev.Effect] = []
+        updated = self.updated
         for role, peers in self.players.items():
-            if not peers:
-                continue
-            if update_of is not None and not self.updated.isdisjoint(peers):
-                update = update_of(role)
-                if update is not None:
-                    out.append(ev.Send([p for p in peers if p in self.updated], update))
-                    peers = [p for p in peers if p not in self.updated]
-                    if not peers:
-                        continue
-            out.append(ev.Send(list(peers), message_of(role)))
+            if peers:  # a seat's one connection (:meth:`connect`)
+                peer = peers[0]
+                update = update_of(role) if update_of is not None and peer in updated else None
+                out.append(ev.Send((peer,), message_of(role) if update is None else update))
         return out

@@ -307,9 +307,12 @@ class Room:
         decisions = dict(self.pending)
         for role, save in newest.items():
             decisions[role] = save.pending
-        carried = {id(save) for save in saves}
-        joins = tuple(save for save in in_flight if id(save) not in carried)
-        uses = tuple(save for save in newest.values() if id(save) not in carried)
+        joins: tuple[ev.SaveDecision, ...] = ()
+        uses: tuple[ev.SaveDecision, ...] = ()
+        if in_flight != saves:  # most rounds: the decisions in flight are this turn's alone
+            carried = {id(save) for save in saves}
+            joins = tuple(save for save in in_flight if id(save) not in carried)
+            uses = tuple(save for save in newest.values() if id(save) not in carried)
         closing = Closing("all_submitted", None)
         try:
             closed = closing.start(
@@ -454,7 +457,7 @@ class Room:
         self._set_record(save.game)
         self._ballot.clear()
         log_closed(self.game_id, save, self.status)
-        held = closing.held_acks() if closing is not None else []
+        held = closing.held_acks() if closing is not None and closing.held else []
         info = messages.game_info(self, now)
         out = [*acks(save.carries), *held, *self._timer(), *views(self, self._audience, info)]
         # Every connection's round message says it (the facilitators' too).
