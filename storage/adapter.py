@@ -50,10 +50,11 @@ from __future__ import annotations
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from storage.errors import StorageError
+from storage.frozen import frozen
 
 if TYPE_CHECKING:
     from storage.leases import Leases
@@ -66,7 +67,7 @@ COLLECTION = re.compile(r"[a-z][a-z0-9_]{0,31}")
 DOCUMENT_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]{0,63}")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Snapshot:
     """A game's current state as stored.
 
@@ -99,7 +100,7 @@ class Snapshot:
     summary: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SnapshotHeader:
     """A snapshot without its payload and record version: what a listing of games reads."""
 
@@ -129,7 +130,7 @@ class SnapshotHeader:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class HeaderQuery:
     """Which headers :meth:`StorageAdapter.load_headers` gives, and in what order.
 
@@ -169,7 +170,7 @@ def _created(header: SnapshotHeader) -> tuple[float, str]:
     return header.created_at, header.game_id
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Document:
     """A record that belongs to no game, keyed ``(collection, key)``; saving again replaces it.
 
@@ -220,7 +221,7 @@ def document_game_id(collection: str, key: str) -> str:
     return f"_{collection}.{key}"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class DecisionRecord:
     """A seat's decision for ``round`` (the round being played: completed rounds + 1)."""
 
@@ -232,7 +233,7 @@ class DecisionRecord:
     payload: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RoundRecord:
     """A completed round: ``round`` is the number of the round just played (1, 2, ...)."""
 

@@ -13,7 +13,7 @@ import gc
 import time
 from collections.abc import Awaitable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import field
 from types import TracebackType
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -34,6 +34,7 @@ from storage.adapter import (
 )
 from storage.codec import Codec
 from storage.errors import CorruptRecord, StorageError
+from storage.frozen import frozen
 
 T = TypeVar("T")
 
@@ -41,7 +42,7 @@ T = TypeVar("T")
 RECORD_VERSION = 1
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class StoredGame:
     """A game's decoded snapshot. Times are Unix seconds; 0 means "let the Store set it".
 
@@ -63,7 +64,7 @@ class StoredGame:
     summary: dict[str, Any] | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class GameHeader:
     """A game as a listing reads it: its snapshot's columns and summary, never its data.
     ``summary`` is None when the snapshot has none (written before summaries) or it is not a
@@ -80,7 +81,7 @@ class GameHeader:
     summary: dict[str, Any] | None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class StoredRound:
     """A decoded round record: the round just played and what it produced."""
 
@@ -90,7 +91,7 @@ class StoredRound:
     data: dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class LoadResult:
     """Games that loaded, and one error per game that did not."""
 

@@ -26,6 +26,7 @@ from gameserver.server.records import (
     round_from_json,
     round_to_json,
 )
+from storage.adapter import SnapshotHeader
 from storage.codec import Codec
 
 FIXTURE = Path(__file__).parent / "fixtures" / "v0.1.0" / "games.db"
@@ -104,3 +105,35 @@ def test_pending_and_round_records_round_trip_through_json() -> None:
     record = RoundRecord(3, {"a": {"order": 1}}, ("a",), {}, "deadline", 9.0, {"a": {"cost": 1}})
     assert round_from_json(json.loads(json.dumps(round_to_json(record)))) == record
     assert CloneSource("G", 2) == CloneSource("G", 2)
+
+
+def test_records_are_read_only_to_the_type_checker_and_hash_by_their_fields(
+    tmp_path: Path,
+) -> None:
+    """``@frozen`` (gameserver/frozen.py, storage/frozen.py): not frozen at run time, so the
+    type checker is what keeps a record from being changed; it refuses an assignment to a
+    field of the server's records and of the adapter contract's, and accepts reading one."""
+    from mypy import api
+
+    snippet = tmp_path / "change_a_record.py"
+    snippet.write_text(
+        "from gameserver.server.records import PendingDecision, RoundRecord\n"
+        "from storage.adapter import SnapshotHeader\n"
+        "def change(p: PendingDecision, r: RoundRecord, h: SnapshotHeader) -> str:\n"
+        "    p.id = 'other'\n"
+        "    r.round = 2\n"
+        "    h.status = 'ended'\n"
+        "    return p.id\n"
+    )
+    out, _, status = api.run(
+        ["--strict", "--no-incremental", "--cache-dir", str(tmp_path / "cache"), str(snippet)]
+    )
+    refused = [line for line in out.splitlines() if "read-only" in line]
+    assert status == 1 and [line.split(":")[1] for line in refused] == ["4", "5", "6"], out
+
+    one = PendingDecision({"order": 4}, "d1", 1.0, ("d0",))
+    same = PendingDecision({"order": 4}, "d1", 1.0, ("d0",))
+    assert one == same and one is not same
+    header = SnapshotHeader("g", "beer", "running", True, 3, 1.0, 2.0, "", "")
+    assert hash(header) == hash(replace(header)) and len({header, replace(header)}) == 1
+    assert hash(header) != hash(replace(header, round=4))

@@ -5,14 +5,14 @@ each a frozen dataclass made from a decoded frame by :func:`parse_hello` or
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from gameserver.errors import ErrorCode, ProtocolError, UnsupportedVersion, short
+from gameserver.frozen import frozen
 from gameserver.protocol.constants import MAX_ID, MIN_JOIN_ID, PROTOCOL_VERSION, SUPPORTED_VERSIONS
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Join:
     """Take a seat with a join code (a seat's code, or a game's open code plus a role).
 
@@ -27,7 +27,7 @@ class Join:
     view_updates: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Resume:
     """Come back to a seat with the token received on joining."""
 
@@ -35,7 +35,7 @@ class Resume:
     view_updates: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Watch:
     """Follow a game with the facilitator view (facilitator token or admin key)."""
 
@@ -46,7 +46,7 @@ class Watch:
 Hello = Join | Resume | Watch
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Submit:
     """A decision for ``round``; ``id`` is the client's own message id."""
 
@@ -55,12 +55,12 @@ class Submit:
     decision: Any
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Ping:
     id: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SyncRequest:
     pass
 

@@ -13,9 +13,10 @@ adds each seat's ``join_hash`` and the game's ``last_defaulted``.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import field, fields
 from typing import Any
 
+from gameserver.frozen import frozen
 from gameserver.game import Decision, State
 from gameserver.protocol import GameStatus
 
@@ -37,7 +38,7 @@ class LayoutError(ValueError):
     """A stored game in a layout this code cannot read."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class BotSeat:
     """A server-side bot playing a seat: a policy of the game and its parameters."""
 
@@ -45,7 +46,7 @@ class BotSeat:
     params: Mapping[str, float | int] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SeatRecord:
     """One role of a game and who holds it."""
 
@@ -63,7 +64,7 @@ class SeatRecord:
         return self.token_hash is not None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CloneSource:
     """The game and completed round a clone started from."""
 
@@ -71,7 +72,7 @@ class CloneSource:
     round: int
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class GameRecord:
     """Everything stored about a game but its history (the round records)."""
 
@@ -133,7 +134,7 @@ def evolved(record: GameRecord, **changes: Any) -> GameRecord:
     return new
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class PendingDecision:
     """A seat's durable decision for the open round.
 
@@ -147,7 +148,7 @@ class PendingDecision:
     earlier_ids: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RoundRecord:
     """A closed round: the decisions it used and what it produced."""
 
