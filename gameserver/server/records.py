@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import field, fields
+from operator import attrgetter
 from typing import Any
 
 from gameserver.frozen import frozen
@@ -116,22 +117,23 @@ class GameRecord:
         return evolved(self, seats=seats)
 
 
-#: Each field of a game record: its name, and its slot's setter and getter (:func:`evolved`).
-_GAME_SLOTS = tuple(
-    (f.name, getattr(GameRecord, f.name).__set__, getattr(GameRecord, f.name).__get__)
-    for f in fields(GameRecord)
-)
+#: The fields of a game record, in order: read all at once, and where each is (:func:`evolved`).
+_GAME_FIELDS = tuple(f.name for f in fields(GameRecord))
+_game_values = attrgetter(*_GAME_FIELDS)
+_GAME_FIELD_AT = {name: at for at, name in enumerate(_GAME_FIELDS)}
 
 
 def evolved(record: GameRecord, **changes: Any) -> GameRecord:
-    """``dataclasses.replace(record, **changes)`` in half its time: each field goes straight
-    into the new record's slot (a record has no checks to run). A closed round makes one."""
-    new = object.__new__(GameRecord)
-    for name, put, get in _GAME_SLOTS:
-        put(new, changes.pop(name) if name in changes else get(record))
-    if changes:
-        raise TypeError(f"a game record has no field {next(iter(changes))!r}")
-    return new
+    """``dataclasses.replace(record, **changes)`` in a fraction of its time: the record's
+    values read in one call, the changed ones put in their places, the new record made from
+    them in order (a record has no checks to run). A closed round makes one."""
+    values = list(_game_values(record))
+    for name, value in changes.items():
+        at = _GAME_FIELD_AT.get(name)
+        if at is None:
+            raise TypeError(f"a game record has no field {name!r}")
+        values[at] = value
+    return GameRecord(*values)
 
 
 @frozen
