@@ -145,7 +145,8 @@ class WebSocketConnection(asyncio.Protocol):
                 self._through_websockets(payload)
             else:
                 self._message(payload, text)
-        self._write()
+        if self._out or self._eof_due:  # anything reading it made goes out now
+            self._write()
 
     def upgrade(self, request: bytes, headers: Sequence[tuple[bytes, bytes]]) -> None:
         """A WebSocket upgrade that came whole in the connection's first read (the transport
