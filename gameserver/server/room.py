@@ -274,8 +274,10 @@ class Room:
                 f"round {round_no} has not opened; decisions are for round {self.open_round}",
                 code=ErrorCode.WRONG_ROUND,
             )
-        self._check_open()
-        decision = self.game.validate_decision(self.record.state, role, event.decision)
+        record = self.record
+        if record.status is not RUNNING:
+            self._check_open()  # raises why it is not open
+        decision = self.game.validate_decision(record.state, role, event.decision)
         pending = PendingDecision(decision, event.id, now, self._ballot.earlier_ids(role, event.id))
         return [self._ballot.ask(role, self.open_round, pending, event.peer)]
 

@@ -192,11 +192,9 @@ class Session:
     def _message(self, frame: str | bytes) -> None:
         driver, peer = self.driver, self.peer
         assert driver is not None
-        ref: str | None = None
+        data: dict[str, Any] = {}
         try:
             data = _parse(frame)
-            given = data.get("id")
-            ref = given if isinstance(given, str) and len(given) <= protocol.MAX_ID else None
             message = protocol.parse_client_message(data)
             if isinstance(message, protocol.Submit):
                 if self.role is None:
@@ -216,6 +214,8 @@ class Session:
             self._close(CloseCode.MALFORMED, str(exc))
         except GameServerError as exc:
             self.hub.metrics.errors_sent += 1
+            given = data.get("id")  # the error names the message it answers, if it had an id
+            ref = given if isinstance(given, str) and len(given) <= protocol.MAX_ID else None
             peer.send(protocol.encode(protocol.error(exc, ref)))
 
     def _close(self, code: int, reason: str) -> None:
