@@ -139,7 +139,7 @@ class Room:
         return [s.role for s in self.record.seats if self._peers[s.role] or s.bot]
 
     def submitted(self) -> list[str]:
-        return [s.role for s in self.record.seats if s.role in self.pending]
+        return [s.role for s in self.record.seats if s.role in self._ballot.pending]
 
     def bots(self) -> list[str]:
         return [s.role for s in self.record.seats if s.bot]
@@ -157,11 +157,11 @@ class Room:
 
     def all_in(self) -> bool:
         # pending only ever holds the game's roles: counting them is enough.
-        return len(self.pending) == len(self._peers)
+        return len(self._ballot.pending) == len(self._peers)
 
     def seat_infos(self) -> list[SeatInfo]:
         """Each seat: who holds it, whether a bot plays it, online, submitted."""
-        return messages.seat_infos(self.record.seats, self._peers, self.pending)
+        return messages.seat_infos(self.record.seats, self._peers, self._ballot.pending)
 
     # -- messages -----------------------------------------------------------------------------
 
@@ -288,9 +288,9 @@ class Room:
         the round handed to the store in an earlier turn and still being saved count too: the
         round's save goes out at once, behind them, and its outcome is taken once theirs are
         (:meth:`_round_outcome`). Else nothing: they are saved on their own."""
-        in_flight = self._ballot.in_flight
+        in_flight, pending = self._ballot.in_flight, self._ballot.pending
         if (
-            len(self.pending) + len(in_flight) < len(self._peers)  # too few to complete it
+            len(pending) + len(in_flight) < len(self._peers)  # too few to complete it
             or self.record.status is not RUNNING
             or self._closing is not None
             or self._change is not None
@@ -304,9 +304,9 @@ class Room:
                 return []
             if self._ballot.newer(save):
                 newest[save.role] = save
-        if len(newest.keys() | self.pending.keys()) != len(self._peers):
+        if len(newest.keys() | pending.keys()) != len(self._peers):
             return []
-        decisions = dict(self.pending)
+        decisions = dict(pending)
         for role, save in newest.items():
             decisions[role] = save.pending
         joins: tuple[ev.SaveDecision, ...] = ()
