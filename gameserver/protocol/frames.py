@@ -28,9 +28,12 @@ def loads_frame(frame: str | bytes) -> dict[str, Any]:
     nested too deep or holding a whole number a browser cannot represent raises
     :class:`ProtocolError` (answered with an ``error``; the connection stays)."""
     try:
-        data = loads_json(frame)
-    except orjson.JSONDecodeError as exc:
-        raise MalformedFrame(f"frame is not valid JSON: {exc}") from exc
+        data = orjson.loads(frame)  # loads_json's first try; it is called only if this fails
+    except orjson.JSONDecodeError:
+        try:
+            data = loads_json(frame)
+        except orjson.JSONDecodeError as exc:
+            raise MalformedFrame(f"frame is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise MalformedFrame(f"a frame must be a JSON object, got {type(data).__name__}")
     if _may_break_bounds(frame):

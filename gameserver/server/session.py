@@ -140,8 +140,8 @@ class Session:
     def _hello(self, frame: str | bytes) -> None:
         self._hellos += 1
         try:
-            hello = protocol.parse_hello(_parse(frame))
-        except _Malformed as exc:
+            hello = protocol.parse_hello(protocol.loads_frame(frame))
+        except protocol.MalformedFrame as exc:
             self._close(CloseCode.MALFORMED, str(exc))
             return
         except GameServerError as exc:
@@ -194,7 +194,9 @@ class Session:
         assert driver is not None
         data: dict[str, Any] = {}
         try:
-            data = _parse(frame)
+            # A frame that is not a JSON object closes the connection (1007); one nested too
+            # deep or holding unsafe numbers is answered with an error (ProtocolError).
+            data = protocol.loads_frame(frame)
             message = protocol.parse_client_message(data)
             if isinstance(message, protocol.Submit):
                 if self.role is None:
@@ -210,7 +212,7 @@ class Session:
                 peer.send(protocol.encode(protocol.pong(message.id, time.time())))
             else:
                 driver.sync(peer)
-        except _Malformed as exc:
+        except protocol.MalformedFrame as exc:
             self._close(CloseCode.MALFORMED, str(exc))
         except GameServerError as exc:
             self.hub.metrics.errors_sent += 1
@@ -237,20 +239,6 @@ class Session:
 
 
 _CLOSES_WITH: dict[str, int] = {str(e): int(c) for e, c in protocol.CLOSES_WITH.items()}
-
-
-class _Malformed(Exception):
-    """A frame that is not a JSON object: the connection is closed (1007)."""
-
-
-def _parse(frame: str | bytes) -> dict[str, Any]:
-    """A frame as a JSON object: :class:`_Malformed` if it is not one at all, and
-    :class:`GameServerError` if it nests too deep or holds unsafe numbers (the connection
-    stays: it is an answerable mistake)."""
-    try:
-        return protocol.loads_frame(frame)
-    except protocol.MalformedFrame as exc:
-        raise _Malformed(str(exc)) from exc
 
 
 async def _claim(
