@@ -3,8 +3,8 @@ which storage does not import).
 
 ``@frozen`` makes a class a dataclass with slots whose fields the type checker holds read-only
 (as for ``@dataclass(frozen=True)``) and hashable by its fields; at run time it is not frozen,
-since a frozen dataclass sets each field through ``object.__setattr__``: the three records a
-round's save makes cost more to make that way than the rest of the store's work on it.
+since a frozen dataclass sets each field through ``object.__setattr__`` (five times the cost
+of making a plain one, timeit), and a round's save makes three of them.
 """
 
 from __future__ import annotations
