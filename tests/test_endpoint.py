@@ -202,3 +202,39 @@ async def test_changing_a_decision_over_and_over_is_still_a_flood(server: Server
         except Exception:
             break
     assert await client.closed_with() == 4001
+
+
+async def test_a_first_decision_passes_when_the_limit_is_spent(server: ServerProcess) -> None:
+    """The burst spent on pings, a seat's first decision of the round is still taken (it
+    costs no token); the pings after it are over the limit and close the connection (twenty
+    of them: sent in a few milliseconds, they outrun what the limit gives back, 20 a second)."""
+    with server.http() as http:
+        game = http.post("/api/games", json={"kind": "beer", "autostart": True}).json()
+    client, _, _ = await join(server.ws_url, game["join"][0]["code"])
+    burst = [{"type": "ping", "id": f"p{n}"} for n in range(40)]
+    submit = {"type": "submit", "round": 1, "id": "first", "decision": {"order": 4}}
+    for frame in [*burst, submit]:
+        await client.send(frame)
+    ack = await client.expect("ack")
+    assert ack["id"] == "first" and ack["decision"] == {"order": 4}
+    for n in range(20):
+        try:
+            await client.send({"type": "ping", "id": f"over{n}"})
+        except Exception:
+            break
+    assert await client.closed_with() == 4001
+
+
+async def test_refused_decisions_for_new_rounds_are_still_a_flood(server: ServerProcess) -> None:
+    """A decision for a round the seat has not decided yet costs no token only if the game
+    takes it: decisions for rounds that have not opened are refused and counted."""
+    with server.http() as http:
+        game = http.post("/api/games", json={"kind": "beer", "autostart": True}).json()
+    client, _, _ = await join(server.ws_url, game["join"][0]["code"])
+    for n in range(200):
+        try:
+            frame = {"type": "submit", "round": n + 2, "id": f"r{n}", "decision": {"order": 1}}
+            await client.send(frame)
+        except Exception:
+            break
+    assert await client.closed_with() == 4001

@@ -15,6 +15,7 @@ import asyncio
 import hmac
 import logging
 import time
+from collections.abc import Coroutine
 from typing import Any, Protocol
 
 from gameserver import protocol
@@ -71,10 +72,6 @@ class RateLimiter:
         self.level -= 1.0
         return True
 
-    def refund(self) -> None:
-        """Give back the token of a message that moved the game on (see :class:`Session`)."""
-        self.level = min(self.burst, self.level + 1.0)
-
 
 class Session:
     """A connection's hello and messages, in the order they came."""
@@ -116,8 +113,6 @@ class Session:
                 self._waiting.append(frame)
             else:
                 self._hello(frame)
-        elif not self._limiter.allow():  # every frame counts, answerable mistakes too
-            self._close(CloseCode.FLOOD, "too many messages")
         else:
             self._message(frame)
 
@@ -193,32 +188,48 @@ class Session:
         driver, peer = self.driver, self.peer
         assert driver is not None
         data: dict[str, Any] = {}
+        # Every frame takes a token of the rate limit, answerable mistakes too, but a seat's
+        # first decision for a round that the game takes: taken before the limit is asked,
+        # it never asks at all (two calls and a clock read fewer on every decision).
+        counted = False
         try:
             # A frame that is not a JSON object closes the connection (1007); one nested too
             # deep or holding unsafe numbers is answered with an error (ProtocolError).
             data = protocol.loads_frame(frame)
             message = protocol.parse_client_message(data)
-            if isinstance(message, protocol.Submit):
-                if self.role is None:
-                    raise Conflict("a facilitator connection cannot submit decisions")
-                saving = driver.submit_now(peer, self.role, message)
-                if message.round > self._decided_round:
-                    self._decided_round = message.round
-                    self._limiter.refund()
-                if saving is not None:
-                    self.hub.spawn(saving, "decision")
-            elif isinstance(message, protocol.Ping):
-                self.heartbeats = True
-                peer.send(protocol.encode(protocol.pong(message.id, time.time())))
+            if isinstance(message, protocol.Submit) and message.round > self._decided_round:
+                saving = self._submit(driver, message)
+                self._decided_round = message.round
             else:
-                driver.sync(peer)
+                counted = True
+                if not self._limiter.allow():
+                    self._close(CloseCode.FLOOD, "too many messages")
+                    return
+                saving = None
+                if isinstance(message, protocol.Submit):
+                    saving = self._submit(driver, message)
+                elif isinstance(message, protocol.Ping):
+                    self.heartbeats = True
+                    peer.send(protocol.encode(protocol.pong(message.id, time.time())))
+                else:
+                    driver.sync(peer)
+            if saving is not None:
+                self.hub.spawn(saving, "decision")
         except protocol.MalformedFrame as exc:
             self._close(CloseCode.MALFORMED, str(exc))
         except GameServerError as exc:
+            if not counted and not self._limiter.allow():
+                self._close(CloseCode.FLOOD, "too many messages")
+                return
             self.hub.metrics.errors_sent += 1
             given = data.get("id")  # the error names the message it answers, if it had an id
             ref = given if isinstance(given, str) and len(given) <= protocol.MAX_ID else None
             peer.send(protocol.encode(protocol.error(exc, ref)))
+
+    def _submit(self, driver: Driver, message: protocol.Submit) -> Coroutine[Any, Any, None] | None:
+        if self.role is None:
+            raise Conflict("a facilitator connection cannot submit decisions")
+        return driver.submit_now(self.peer, self.role, message)
 
     def _close(self, code: int, reason: str) -> None:
         """End the connection: an ``error`` with code ``closing`` saying why, then ``code``."""
