@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from gameserver.server.gamestore import SNAPSHOT_EVERY
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -68,7 +70,10 @@ def test_bench_prints_its_table(tmp_path: Path) -> None:
     assert len(target_lines) >= 4  # and the PostgreSQL rows' where it is installed
     assert all("first 5 rounds " in line and "last round " in line for line in target_lines)
     assert figures["restore"]["games"] == 6 and figures["restore"]["restored_and_resumed_s"] > 0
-    assert "restore: 6 games in progress" in result.stdout
+    # at the round whose restore replays the most rounds: every one since the game was made
+    assert figures["restore"]["rounds"] == SNAPSHOT_EVERY - 1
+    replayed = f"(round {SNAPSHOT_EVERY - 1}, every round replayed)"
+    assert f"restore: 6 games in progress {replayed}" in result.stdout
 
 
 def test_bench_refuses_bad_sizes() -> None:
