@@ -40,12 +40,12 @@ class Ballot:
 
     def earlier_ids(self, role: str, decision_id: str) -> tuple[str, ...]:
         """The ids the seat used in the open round before a decision ``decision_id``."""
-        latest = self._latest.get(role, self.pending.get(role))
-        earlier: tuple[str, ...] = ()
-        if latest is not None:
-            earlier = latest.earlier_ids
-            if latest.id != decision_id:
-                earlier = (*earlier, latest.id)[-EARLIER_IDS:]
+        latest = self._latest.get(role) or self.pending.get(role)
+        if latest is None:
+            return ()
+        earlier = latest.earlier_ids
+        if latest.id != decision_id:
+            earlier = (*earlier, latest.id)[-EARLIER_IDS:]
         return earlier
 
     def asked(self, role: str) -> bool:

@@ -120,7 +120,10 @@ class Driver:
         """Take a player's decision now: what needs no waiting is done (a refusal raises
         :class:`GameServerError`, a resend is acknowledged); what does (the save, then the ack)
         comes back as a coroutine for the caller to run."""
-        effects = self._handle(ev.Submit(conn, role, message.round, message.id, message.decision))
+        # _handle, inline: every decision.
+        self.last_active = time.monotonic()
+        submit = ev.Submit(conn, role, message.round, message.id, message.decision)
+        effects = self.room.handle(submit, time.time())
         if len(effects) == 1 and isinstance(effects[0], ev.SaveDecision):
             self._decisions.add(self, effects[0])  # the common case: saved with the turn's others
             return None

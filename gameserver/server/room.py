@@ -244,7 +244,14 @@ class Room:
         role, round_no = event.role, event.round
         if role not in self._peers:
             raise NotFound(f"no role {role!r} in this game", code=ErrorCode.NO_SUCH_ROLE)
-        current = self._ballot.resent(role, event.id) if round_no == self.open_round else None
+        ballot = self._ballot
+        # Asked only of a seat with a decision kept: a seat's first decision of a round, the
+        # usual one, makes no call.
+        current = (
+            ballot.resent(role, event.id)
+            if round_no == self.open_round and role in ballot.pending
+            else None
+        )
         if current is not None:
             # A resend of an id this seat used in the open round (even while it closes):
             # acked again with the decision kept, and never brings an older decision back.
@@ -278,8 +285,8 @@ class Room:
         if record.status is not RUNNING:
             self._check_open()  # raises why it is not open
         decision = self.game.validate_decision(record.state, role, event.decision)
-        pending = PendingDecision(decision, event.id, now, self._ballot.earlier_ids(role, event.id))
-        return [self._ballot.ask(role, self.open_round, pending, event.peer)]
+        pending = PendingDecision(decision, event.id, now, ballot.earlier_ids(role, event.id))
+        return [ballot.ask(role, self.open_round, pending, event.peer)]
 
     def _turn_ended(self, saves: list[ev.SaveDecision], now: float) -> list[ev.Effect]:
         """Close the open round with ``saves`` (the decisions asked for this turn, none handed

@@ -15,7 +15,6 @@ import asyncio
 import hmac
 import logging
 import time
-from collections.abc import Coroutine
 from typing import Any, Protocol
 
 from gameserver import protocol
@@ -197,39 +196,44 @@ class Session:
             # deep or holding unsafe numbers is answered with an error (ProtocolError).
             data = protocol.loads_frame(frame)
             message = protocol.parse_client_message(data)
-            if isinstance(message, protocol.Submit) and message.round > self._decided_round:
-                saving = self._submit(driver, message)
-                self._decided_round = message.round
+            if isinstance(message, protocol.Submit):
+                if message.round <= self._decided_round:
+                    counted = True
+                    if not self._allowed():
+                        return
+                if self.role is None:
+                    raise Conflict("a facilitator connection cannot submit decisions")
+                saving = driver.submit_now(peer, self.role, message)
+                if not counted:  # taken: the seat's first decision for this round
+                    self._decided_round = message.round
+                if saving is not None:
+                    self.hub.spawn(saving, "decision")
             else:
                 counted = True
-                if not self._limiter.allow():
-                    self._close(CloseCode.FLOOD, "too many messages")
+                if not self._allowed():
                     return
-                saving = None
-                if isinstance(message, protocol.Submit):
-                    saving = self._submit(driver, message)
-                elif isinstance(message, protocol.Ping):
+                if isinstance(message, protocol.Ping):
                     self.heartbeats = True
                     peer.send(protocol.encode(protocol.pong(message.id, time.time())))
                 else:
                     driver.sync(peer)
-            if saving is not None:
-                self.hub.spawn(saving, "decision")
         except protocol.MalformedFrame as exc:
             self._close(CloseCode.MALFORMED, str(exc))
         except GameServerError as exc:
-            if not counted and not self._limiter.allow():
-                self._close(CloseCode.FLOOD, "too many messages")
+            if not counted and not self._allowed():
                 return
             self.hub.metrics.errors_sent += 1
             given = data.get("id")  # the error names the message it answers, if it had an id
             ref = given if isinstance(given, str) and len(given) <= protocol.MAX_ID else None
             peer.send(protocol.encode(protocol.error(exc, ref)))
 
-    def _submit(self, driver: Driver, message: protocol.Submit) -> Coroutine[Any, Any, None] | None:
-        if self.role is None:
-            raise Conflict("a facilitator connection cannot submit decisions")
-        return driver.submit_now(self.peer, self.role, message)
+    def _allowed(self) -> bool:
+        """Whether the rate limit lets one more frame through; if not, the connection closes
+        (4001)."""
+        if self._limiter.allow():
+            return True
+        self._close(CloseCode.FLOOD, "too many messages")
+        return False
 
     def _close(self, code: int, reason: str) -> None:
         """End the connection: an ``error`` with code ``closing`` saying why, then ``code``."""
