@@ -366,8 +366,12 @@ class PolicySpec:
 def require_roles(decisions: Mapping[str, Decision], roles: Sequence[str]) -> None:
     """Raise ``ValueError`` (not a ``KeyError`` deep in a step) unless ``decisions`` has
     exactly one entry per role."""
-    if len(decisions) == len(roles) and all(role in decisions for role in roles):
-        return  # every round of every game: no lists built for the message it does not need
+    if len(decisions) == len(roles):  # every round of every game: a plain loop, no lists
+        for role in roles:
+            if role not in decisions:
+                break
+        else:
+            return
     missing = [r for r in roles if r not in decisions]
     extra = [r for r in decisions if r not in roles]
     if missing or extra:
