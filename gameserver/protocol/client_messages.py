@@ -155,7 +155,18 @@ def parse_client_message(data: dict[str, Any]) -> ClientMessage:
     """Any message after ``hello``."""
     kind = data.get("type")
     if kind == "submit":
-        # Positional: keywords make the call build a dict (2.5 times the cost of making it).
+        # The usual submit first, checked in place (three calls fewer on every decision); the
+        # helpers say what is wrong with any other. Positional: keywords make the call build a
+        # dict (2.5 times the cost of making it).
+        round_no, msg_id = data.get("round"), data.get("id")
+        if (
+            type(round_no) is int  # not a bool, nor a float
+            and round_no >= 1
+            and type(msg_id) is str
+            and 0 < len(msg_id) <= MAX_ID
+            and "decision" in data
+        ):
+            return Submit(round_no, msg_id, data["decision"])
         return Submit(_round(data), _message_id(data), _decision(data))
     if kind == "ping":
         ping_id = data.get("id")
