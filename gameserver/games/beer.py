@@ -341,7 +341,14 @@ class BeerGame(Game):
     def validate_decision(self, state: State, role: str, raw: Any) -> Decision:
         if role not in ROLES:
             raise InvalidDecision(f"no role {role!r} in the Beer Game; roles: {', '.join(ROLES)}")
-        return whole_number_decision(raw, "order", 0, state["settings"]["max_order"])
+        limit = state["settings"]["max_order"]
+        # The usual decision, checked in place (every decision a server takes); the helper
+        # reads any other and says what is wrong with it.
+        if type(raw) is dict and len(raw) == 1:
+            order = raw.get("order")
+            if type(order) is int and 0 <= order <= limit:
+                return {"order": order}
+        return whole_number_decision(raw, "order", 0, limit)
 
     def default_decision(self, state: State, role: str) -> Decision:
         settings = state["settings"]
