@@ -287,6 +287,7 @@ def test_bad_orders_are_refused(raw: Any, got: str) -> None:
 
 def test_good_orders_are_normalised() -> None:
     assert GAME.validate_decision(new(), "factory", {"order": 0}) == {"order": 0}
+    assert GAME.validate_decision(new(), "factory", {"order": 10000}) == {"order": 10000}
     assert GAME.validate_decision(new(), "factory", {"order": 7.0}) == {"order": 7}
     small = new(max_order=50)
     with pytest.raises(InvalidDecision, match="between 0 and 50, got 51"):

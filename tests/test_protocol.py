@@ -108,6 +108,12 @@ def test_submit_ping_sync() -> None:
         {"type": "submit", "round": 3, "id": "m1", "decision": {"order": 4}}
     )
     assert submit == protocol.Submit(round=3, id="m1", decision={"order": 4})
+    # the edges: 2.0 is round 2 (JSON has one number type), an id of 64 characters is taken
+    longest = protocol.parse_client_message(
+        {"type": "submit", "round": 2.0, "id": "x" * 64, "decision": None}
+    )
+    assert longest == protocol.Submit(round=2, id="x" * 64, decision=None)
+    assert type(longest.round) is int
     assert protocol.parse_client_message({"type": "ping", "id": "p"}) == protocol.Ping("p")
     assert protocol.parse_client_message({"type": "sync"}) == protocol.SyncRequest()
 
