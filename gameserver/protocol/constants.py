@@ -33,11 +33,16 @@ class GameStatus(StrEnum):
     def in_progress(self) -> bool:
         """Not over yet: restored at start-up, and controls still apply."""
         # Identity, not ``in``: an Enum's __hash__ and __eq__ are Python code, on a hot path.
-        return self is not GameStatus.FINISHED and self is not GameStatus.ENDED
+        # And the members from the module, not the class: on Python 3.11 every attribute read
+        # on an Enum class goes through the metaclass's __getattr__ hook (a Python call).
+        return self is not _FINISHED and self is not _ENDED
 
     @property
     def over(self) -> bool:
-        return self is GameStatus.FINISHED or self is GameStatus.ENDED
+        return self is _FINISHED or self is _ENDED
+
+
+_FINISHED, _ENDED = GameStatus.FINISHED, GameStatus.ENDED
 
 
 def game_of_code(code: str) -> str:

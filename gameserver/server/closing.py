@@ -41,7 +41,7 @@ from gameserver.server.records import GameRecord, PendingDecision
 
 log = logging.getLogger(__name__)
 
-RUNNING, CREATED = GameStatus.RUNNING, GameStatus.CREATED
+RUNNING, CREATED, FINISHED = GameStatus.RUNNING, GameStatus.CREATED, GameStatus.FINISHED
 
 
 @dataclass(slots=True)
@@ -180,7 +180,7 @@ def log_closed(game_id: str, save: ev.SaveRound, status: GameStatus) -> None:
     """A line for a saved round (``status``: its game's, after it)."""
     # A line a round at INFO costs a few percent of the CPU of a busy server: a round every
     # seat decided is DEBUG; one that used a default, or that ended the game, is INFO.
-    notable = bool(save.record.defaulted) or status == GameStatus.FINISHED
+    notable = bool(save.record.defaulted) or status is FINISHED
     level = logging.INFO if notable else logging.DEBUG
     if not log.isEnabledFor(level):
         return  # the line's arguments cost more than a level that is off
@@ -191,7 +191,7 @@ def log_closed(game_id: str, save: ev.SaveRound, status: GameStatus) -> None:
         save.record.round,
         save.record.closed_by,
         ",".join(save.record.defaulted) or "-",
-        " finished" if status == GameStatus.FINISHED else "",
+        " finished" if status is FINISHED else "",
     )
 
 

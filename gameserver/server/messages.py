@@ -73,6 +73,9 @@ def game_info(room: RoomState, now: float) -> GameInfo:
 #: a game, not once each: with games that end together, their last round was the slowest.
 _DEBRIEF = SharedPart()
 
+#: A module constant: on Python 3.11 reading a member from an Enum class is a Python call.
+ENDED = GameStatus.ENDED
+
 
 def player_view(room: RoomState, role: str) -> dict[str, Any]:
     """What ``role`` sees, to send. A game the facilitator ended before its last round has its
@@ -80,7 +83,7 @@ def player_view(room: RoomState, role: str) -> dict[str, Any]:
     state = room.record.state
     view = room.game.view(state, role)
     debrief = view.get("debrief")
-    if debrief is None and room.record.status == GameStatus.ENDED:
+    if debrief is None and room.record.status is ENDED:
         debrief = room.game.debrief(state)
     if debrief is not None:
         view = {**view, "debrief": _DEBRIEF.of(debrief)}
@@ -132,7 +135,7 @@ def round_update(room: RoomState, role: str, info: GameInfo) -> RoundUpdate | No
     """The ``round`` message of a player that takes updates: how its view changed, or None
     when the game gives none for this round (then the whole view, :func:`round_view`). A game
     the facilitator ended gets its whole view, which adds the debrief."""
-    if room.record.status == GameStatus.ENDED:
+    if room.record.status is ENDED:
         return None
     update = room.game.view_update(room.record.state, role)
     if update is None:
