@@ -120,10 +120,11 @@ class Driver:
         """Take a player's decision now: what needs no waiting is done (a refusal raises
         :class:`GameServerError`, a resend is acknowledged); what does (the save, then the ack)
         comes back as a coroutine for the caller to run."""
-        # _handle, inline: every decision.
+        # _handle, inline, and the room's submit without an event object: every decision.
         self.last_active = time.monotonic()
-        submit = ev.Submit(conn, role, message.round, message.id, message.decision)
-        effects = self.room.handle(submit, time.time())
+        effects = self.room.submit(
+            conn, role, message.round, message.id, message.decision, time.time()
+        )
         if len(effects) == 1 and isinstance(effects[0], ev.SaveDecision):
             self._decisions.add(self, effects[0])  # the common case: saved with the turn's others
             return None

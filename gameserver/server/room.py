@@ -2,8 +2,10 @@
 
 A :class:`Room` owns one game. :meth:`Room.handle` takes an event (a submit, a connection, a
 facilitator's command, a timer, the outcome of a save) and the current time, and returns what
-must happen (save this, send that to these peers, set a timer, answer that command). It never
-awaits, reads a clock, touches a socket or calls storage; the driver does all of that.
+must happen (save this, send that to these peers, set a timer, answer that command);
+:meth:`Room.submit` is the same for a submit given as its fields (the driver's way, every
+decision, with no event object to make). It never awaits, reads a clock, touches a socket or
+calls storage; the driver does all of that.
 
 The rule throughout is *save, then tell*: the room changes its game only when a save of the
 change has completed (a :class:`~gameserver.server.events.Saved` event), and only then emits
@@ -198,7 +200,8 @@ class Room:
         nothing); a refused command comes back as :class:`Reject`."""
         match event:
             case ev.Submit():
-                return self._submit(event, now)
+                e = event
+                return self.submit(e.peer, e.role, e.round, e.id, e.decision, now)
             case ev.Saved(save=ev.SaveDecision() as decision):
                 return self._decision_saved(decision, now)
             case ev.Saved(save=ev.SaveRound()):
@@ -240,37 +243,40 @@ class Room:
 
     # -- decisions ----------------------------------------------------------------------------
 
-    def _submit(self, event: ev.Submit, now: float) -> list[ev.Effect]:
-        role, round_no = event.role, event.round
+    def submit(
+        self, peer: ev.Peer, role: str, round_no: int, msg_id: str, raw: object, now: float
+    ) -> list[ev.Effect]:
+        """:meth:`handle` of a :class:`events.Submit` with its fields (every decision a player
+        sends: no event object to make and match)."""
         if role not in self._peers:
             raise NotFound(f"no role {role!r} in this game", code=ErrorCode.NO_SUCH_ROLE)
         ballot = self._ballot
         # Asked only of a seat with a decision kept: a seat's first decision of a round, the
         # usual one, makes no call.
         current = (
-            ballot.resent(role, event.id)
+            ballot.resent(role, msg_id)
             if round_no == self.open_round and role in ballot.pending
             else None
         )
         if current is not None:
             # A resend of an id this seat used in the open round (even while it closes):
             # acked again with the decision kept, and never brings an older decision back.
-            superseded = None if event.id == current.id else current.id
+            superseded = None if msg_id == current.id else current.id
             message = ack(
-                event.id, round_no, current.decision, duplicate=True, superseded_by=superseded
+                msg_id, round_no, current.decision, duplicate=True, superseded_by=superseded
             )
-            return [ev.Send([event.peer], message)]
+            return [ev.Send([peer], message)]
         if round_no < self.open_round:
-            if round_no == self.round and self.record.last_round_ids.get(role) == event.id:
+            if round_no == self.round and self.record.last_round_ids.get(role) == msg_id:
                 # A resend of a decision the last round used: ack it again, count nothing.
-                return [ev.Send([event.peer], ack(event.id, round_no, None, duplicate=True))]
+                return [ev.Send([peer], ack(msg_id, round_no, None, duplicate=True))]
             raise Conflict(
                 f"round {round_no} is closed; decisions are now for round {self.open_round}",
                 code=ErrorCode.ROUND_CLOSED,
             )
         if round_no == self.open_round and self._closing is not None:
             carried = self._closing.save.carries if self._closing.save is not None else ()
-            if any(c.role == role and c.pending.id == event.id for c in carried):
+            if any(c.role == role and c.pending.id == msg_id for c in carried):
                 return []  # a resend of a decision the round is closing with: acked once saved
             raise Conflict(
                 f"round {round_no} is closing; decisions will be for round {round_no + 1}",
@@ -284,9 +290,9 @@ class Room:
         record = self.record
         if record.status is not RUNNING:
             self._check_open()  # raises why it is not open
-        decision = self.game.validate_decision(record.state, role, event.decision)
-        pending = PendingDecision(decision, event.id, now, ballot.earlier_ids(role, event.id))
-        return [ballot.ask(role, self.open_round, pending, event.peer)]
+        decision = self.game.validate_decision(record.state, role, raw)
+        pending = PendingDecision(decision, msg_id, now, ballot.earlier_ids(role, msg_id))
+        return [ballot.ask(role, self.open_round, pending, peer)]
 
     def _turn_ended(self, saves: list[ev.SaveDecision], now: float) -> list[ev.Effect]:
         """Close the open round with ``saves`` (the decisions asked for this turn, none handed
