@@ -42,12 +42,15 @@ class RoomState(Protocol):
 
     def bots(self) -> list[str]: ...
 
+    def seat_lists(self) -> tuple[list[str], list[str], list[str], list[str]]: ...
+
     def seat_infos(self) -> list[SeatInfo]: ...
 
 
 def game_info(room: RoomState, now: float) -> GameInfo:
     """The ``status`` message; every message about the game's progress starts with it."""
     record = room.record
+    submitted, online, bots, roles = room.seat_lists()
     return {
         "type": "status",
         "game_id": record.game_id,
@@ -60,10 +63,10 @@ def game_info(room: RoomState, now: float) -> GameInfo:
         "announced_rounds": room.game.announced_rounds(record.state),
         "deadline": record.deadline,
         "paused_remaining": record.paused_remaining,
-        "submitted": room.submitted(),
-        "online": room.online(),
-        "bots": room.bots(),
-        "roles": record.roles,
+        "submitted": submitted,
+        "online": online,
+        "bots": bots,
+        "roles": roles,
         "server_time": now,
     }
 

@@ -146,6 +146,26 @@ class Room:
     def bots(self) -> list[str]:
         return [s.role for s in self.record.seats if s.bot]
 
+    def seat_lists(self) -> tuple[list[str], list[str], list[str], list[str]]:
+        """:meth:`submitted`, :meth:`online`, :meth:`bots` and every role, in seat order, in
+        one pass over the seats (every round's message has all four)."""
+        submitted: list[str] = []
+        online: list[str] = []
+        bots: list[str] = []
+        roles: list[str] = []
+        peers, pending = self._peers, self._ballot.pending
+        for seat in self.record.seats:
+            role = seat.role
+            roles.append(role)
+            if role in pending:
+                submitted.append(role)
+            if seat.bot:
+                bots.append(role)
+                online.append(role)
+            elif peers[role]:
+                online.append(role)
+        return submitted, online, bots, roles
+
     def peers(self) -> list[ev.Peer]:
         """Every connection on the game: players and facilitators."""
         return self._audience.everyone()
@@ -449,6 +469,8 @@ class Room:
 
     def _joined(self, save: ev.SaveRound) -> bool:
         """Whether a decision save the round ``save`` joins is still being saved."""
+        if not save.joins:  # most rounds
+            return False
         in_flight = self._ballot.in_flight
         return any(joined in in_flight for joined in save.joins)
 
