@@ -89,9 +89,13 @@ def closed_round(
 ) -> tuple[RoundRecord, GameRecord]:
     """Play the open round with the pending decisions (the game's default for a seat without
     one): the round's record, and the game's record after it."""
+    # One pass over the seats, no comprehensions: every round.
     decisions: dict[str, Decision] = {}
     defaulted: list[str] = []
-    for role in record.roles:
+    names: dict[str, str | None] = {}
+    for seat in record.seats:
+        role = seat.role
+        names[role] = seat.name
         got = pending.get(role)
         if got is None:
             decisions[role] = game.default_decision(record.state, role)
@@ -103,7 +107,7 @@ def closed_round(
     changes: dict[str, Any] = {
         "state": state,
         "last_round_ids": ids,
-        "last_defaulted": {role: decisions[role] for role in defaulted},
+        "last_defaulted": {role: decisions[role] for role in defaulted} if defaulted else {},
     }
     if game.is_over(state):
         changes.update(status=GameStatus.FINISHED, deadline=None, paused_remaining=None)
@@ -120,7 +124,7 @@ def closed_round(
         closed_by=reason,
         at=now,
         summary=game.round_summary(state),
-        names={seat.role: seat.name for seat in record.seats},
+        names=names,
     )
     return round_record, evolved(record, **changes)
 
