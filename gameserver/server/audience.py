@@ -80,18 +80,10 @@ class Audience:
         self.players[role] = []
         return out
 
-    def to_players(
-        self,
-        message_of: Callable[[str], ServerMessage],
-        update_of: Callable[[str], ServerMessage | None] | None = None,
-    ) -> list[ev.Effect]:
-        """Each connected player its own message: ``update_of(role)`` to a connection that
-        takes updates, when there is one (not None), else ``message_of(role)``."""
+    def to_players(self, message_of: Callable[[str], ServerMessage]) -> list[ev.Effect]:
+        """Each connected player its own message, ``message_of(role)``."""
         out: list[ev.Effect] = []
-        updated = self.updated
         for role, peers in self.players.items():
             if peers:  # a seat's one connection (:meth:`connect`)
-                peer = peers[0]
-                update = update_of(role) if update_of is not None and peer in updated else None
-                out.append(ev.Send((peer,), message_of(role) if update is None else update))
+                out.append(ev.Send((peers[0],), message_of(role)))
         return out

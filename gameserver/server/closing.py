@@ -169,11 +169,12 @@ def decision_failed(game_id: str, save: ev.SaveDecision, error: GameServerError)
 
 def acks(saves: Iterable[ev.SaveDecision]) -> list[ev.Effect]:
     """The acks of these decisions, durable now, to their connected players."""
-    return [
-        ev.Send((s.peer,), ack(s.pending.id, s.round, s.pending.decision))
-        for s in saves
-        if s.peer is not None
-    ]
+    out: list[ev.Effect] = []
+    for s in saves:  # a loop, not a comprehension (a function made each time): every round
+        if s.peer is not None:
+            pending = s.pending
+            out.append(ev.Send((s.peer,), ack(pending.id, s.round, pending.decision)))
+    return out
 
 
 def log_closed(game_id: str, save: ev.SaveRound, status: GameStatus) -> None:
@@ -199,10 +200,16 @@ def views(room: messages.RoomState, audience: Audience, info: GameInfo) -> list[
     """After a round: each player its own view, the facilitators theirs. ``info`` is
     ``messages.game_info(room, now)``."""
     now = info["server_time"]
-    out = audience.to_players(
-        lambda role: messages.round_view(room, role, info),
-        lambda role: messages.round_update(room, role, info),
-    )
+    # Audience.to_players with an update for a connection that takes them, written out: no
+    # functions made for it every round.
+    out: list[ev.Effect] = []
+    updated = audience.updated
+    for role, peers in audience.players.items():
+        if peers:  # a seat's one connection
+            peer = peers[0]
+            update = messages.round_update(room, role, info) if peer in updated else None
+            message = messages.round_view(room, role, info) if update is None else update
+            out.append(ev.Send((peer,), message))
     if audience.watchers:
         out.append(ev.Send(list(audience.watchers), messages.facilitator_round(room, now)))
     return out
