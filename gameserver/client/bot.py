@@ -95,6 +95,8 @@ _OVER = frozenset(status for status in GameStatus if status.over)
 #: After ``paused``, ``not_started`` and ``wrong_round`` a bot decides again once the round is
 #: open: the refused decision was not saved.
 _DECIDE_AGAIN = frozenset({ErrorCode.PAUSED, ErrorCode.NOT_STARTED, ErrorCode.WRONG_ROUND})
+#: As a module constant (a read from the Enum class is a Python call on 3.11): every round.
+_RUNNING = GameStatus.RUNNING
 
 _PROGRESS = b'{"type":"progress"'
 _NO_CLOSE_FRAME = 1006  # RFC 6455's code for a connection lost without a close frame
@@ -386,7 +388,7 @@ class Bot:
                 self._pending = None  # saved before the drop; its ack was lost with it
                 self.confirmed += 1
                 return
-            elif self.status == GameStatus.RUNNING:
+            elif self.status == _RUNNING:
                 self._send(link, pending)  # the same id: harmless if it was saved after all
                 return
             else:
@@ -472,7 +474,7 @@ class Bot:
         """Decide for the open round if that is due and not done yet."""
         if (
             self.done
-            or self.status != GameStatus.RUNNING
+            or self.status != _RUNNING
             or self._pending is not None
             or self._later is not None  # thinking already
             or self._decided >= self.open_round

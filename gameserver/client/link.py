@@ -31,6 +31,9 @@ from gameserver.protocol.framing import Reader, client_frame
 Handler = Callable[["Link", bytes], None]
 
 _DATA = (Opcode.TEXT, Opcode.BINARY, Opcode.CONT)
+#: A module constant: on Python 3.11 reading a member from an Enum class is a Python call (the
+#: metaclass's __getattr__ hook), and a bot asks whether its link is open on every send.
+_OPEN = State.OPEN
 T = TypeVar("T")
 
 
@@ -117,7 +120,7 @@ class Link(asyncio.Protocol):
 
     @property
     def is_open(self) -> bool:
-        return self._ws.state is State.OPEN and self.failure is None
+        return self._ws.state is _OPEN and self.failure is None
 
     @property
     def close_code(self) -> int | None:
@@ -127,20 +130,20 @@ class Link(asyncio.Protocol):
 
     def send(self, data: bytes) -> None:
         """Send one binary message now (dropped if the connection is no longer open)."""
-        if self._ws.state is State.OPEN and self._transport is not None:
+        if self._ws.state is _OPEN and self._transport is not None:
             # Framed in protocol/framing.py: websockets draws each frame's mask with a system
             # call of its own, most of a bot's cost of sending. The protocol object has
             # nothing queued (every call flushes it), so the order is kept.
             self._transport.write(client_frame(data))
 
     def ping(self) -> None:
-        if self._ws.state is State.OPEN:
+        if self._ws.state is _OPEN:
             self._ws.send_ping(b"")
             self._flush()
 
     def close(self, code: int = 1000) -> None:
         """Start the closing handshake; :attr:`lost` resolves when the server has closed."""
-        if self._ws.state is State.OPEN:
+        if self._ws.state is _OPEN:
             self._ws.send_close(code)
             self._flush()
 
