@@ -116,15 +116,16 @@ def closed_round(
         changes["deadline"] = now + seconds if seconds else None
     else:  # closed by the facilitator while paused: the next round's clock waits too
         changes.update(deadline=None, paused_remaining=record.round_seconds)
+    # Positional: keywords make the call build a dict (every round).
     round_record = RoundRecord(
-        round=game.current_round(record.state) + 1,
-        decisions=decisions,
-        defaulted=tuple(defaulted),
-        ids=ids,
-        closed_by=reason,
-        at=now,
-        summary=game.round_summary(state),
-        names=names,
+        game.current_round(record.state) + 1,  # round
+        decisions,
+        tuple(defaulted),
+        ids,
+        reason,  # closed_by
+        now,  # at
+        game.round_summary(state),  # summary
+        names,
     )
     return round_record, evolved(record, **changes)
 

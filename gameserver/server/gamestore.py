@@ -80,16 +80,18 @@ def _stored(
     data: dict[str, Any] | None = None,
     summary: dict[str, Any] | None = None,
 ) -> StoredGame:
+    # Positional, in StoredGame's order: keywords make the call build a dict (every round).
     return StoredGame(
-        game_id=record.game_id,
-        kind=record.kind,
-        status=str(record.status),
-        in_progress=record.status.in_progress,
-        round=game.current_round(record.state),
-        created_at=record.created_at,
-        data=game_to_json(record) if data is None else data,
-        group=record.session_id or "",
-        summary=summary_of(record, game) if summary is None else summary,
+        record.game_id,
+        record.kind,
+        str(record.status),
+        record.status.in_progress,
+        game.current_round(record.state),  # round
+        record.created_at,
+        0.0,  # updated_at: the store's to set
+        game_to_json(record) if data is None else data,
+        record.session_id or "",  # group
+        summary_of(record, game) if summary is None else summary,
     )
 
 
