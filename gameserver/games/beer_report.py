@@ -77,7 +77,9 @@ def role_figures(node: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def role_numbers(node: Mapping[str, Any]) -> dict[str, Any]:
-    """:func:`role_figures` but the history."""
+    """:func:`role_figures` but the history. ``BeerGame.view_update`` writes the same figures
+    out in its set (a call and a merge fewer, four times a round): change both together (the
+    tests that rebuild every view from the updates fail if they differ)."""
     now = node["now"]
     return {
         "incoming_order": now["incoming_order"],
