@@ -515,14 +515,15 @@ class Bot:
     def _after(self, delay: float, call: Callable[..., None], link: Link, *args: Any) -> None:
         """``call(link, *args)`` in ``delay`` seconds, unless this connection is gone by then;
         what it raises fails the connection, as a message handler's would."""
+        # A bound method and its arguments, not a closure made for every decision; the loop
+        # is the link's (on Python 3.11 each get_running_loop() is a getpid() system call).
+        self._later = link.loop.call_later(delay, self._fire, link, call, args)
 
-        def later() -> None:
-            self._later = None
-            if link is not self._link or self.done:
-                return
-            try:
-                call(link, *args)
-            except Exception as exc:
-                link.fail(exc)
-
-        self._later = asyncio.get_running_loop().call_later(delay, later)
+    def _fire(self, link: Link, call: Callable[..., None], args: tuple[Any, ...]) -> None:
+        self._later = None
+        if link is not self._link or self.done:
+            return
+        try:
+            call(link, *args)
+        except Exception as exc:
+            link.fail(exc)

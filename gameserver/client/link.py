@@ -48,6 +48,8 @@ class Link(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._parts: list[bytes] = []
         loop = asyncio.get_running_loop()
+        #: The event loop the link runs on.
+        self.loop = loop
         self.opened: asyncio.Future[None] = loop.create_future()
         self.lost: asyncio.Future[None] = loop.create_future()
         self.failure: BaseException | None = None
