@@ -137,18 +137,14 @@ class Room:
             or any(seat.bot for seat in self.record.seats)
         )
 
-    def online(self) -> list[str]:
-        return [s.role for s in self.record.seats if self._peers[s.role] or s.bot]
-
     def submitted(self) -> list[str]:
-        return [s.role for s in self.record.seats if s.role in self._ballot.pending]
-
-    def bots(self) -> list[str]:
-        return [s.role for s in self.record.seats if s.bot]
+        """The roles with a durable decision for the open round, in seat order."""
+        return self.seat_lists()[0]
 
     def seat_lists(self) -> tuple[list[str], list[str], list[str], list[str]]:
-        """:meth:`submitted`, :meth:`online`, :meth:`bots` and every role, in seat order, in
-        one pass over the seats (every round's message has all four)."""
+        """The roles that submitted, the roles online (connected, or played by a bot), the
+        bots' and every role, in seat order, in one pass over the seats (every round's message
+        has all four)."""
         submitted: list[str] = []
         online: list[str] = []
         bots: list[str] = []
@@ -203,7 +199,8 @@ class Room:
         of in the turn their ``round`` message goes out, and it says it already."""
         if self._closing is not None and self._closing.save is not None:
             return []
-        told = (self.round, self.open_round, self.submitted(), self.online(), self.bots())
+        submitted, online, bots, _ = self.seat_lists()
+        told = (self.round, self.open_round, submitted, online, bots)
         if told == self._told:
             return []
         self._told = told
