@@ -263,6 +263,100 @@ def test_the_writer_process_ends_with_a_killed_server(tmp_path: Path) -> None:
         assert db.execute("SELECT game_id FROM decisions").fetchall() == [("g1",)]
 
 
+def test_what_was_committed_into_a_wal_filled_with_zeros_survives_a_crash(
+    tmp_path: Path,
+) -> None:
+    # Server and writer both killed: no clean close folds the WAL into the database, so the
+    # next reader recovers the frames from the WAL, which the writer filled with zeros behind
+    # them when it started (prefill_wal).
+    server = subprocess.Popen(
+        [sys.executable, "-c", SERVER, str(tmp_path / "games.db")], stdout=subprocess.PIPE
+    )
+    try:
+        assert server.stdout is not None
+        writer = int(server.stdout.readline())
+        os.kill(writer, signal.SIGKILL)
+        assert wait_gone(writer)
+    finally:
+        server.kill()
+        server.wait()
+    assert wal_bytes(tmp_path / "games.db") == wal_window(4000)
+    with sqlite3.connect(tmp_path / "games.db") as db:
+        assert db.execute("SELECT game_id FROM decisions").fetchall() == [("g1",)]
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def wal_bytes(db: Path) -> int | None:
+    """The size of the database's WAL file, None without one."""
+    wal = db.with_name(db.name + "-wal")
+    return wal.stat().st_size if wal.exists() else None
+
+
+def wal_window(pages: int) -> int:
+    """The bytes of a WAL of ``pages`` frames of 4 KB pages."""
+    return 32 + pages * (24 + 4096)
+
+
+async def test_a_new_wal_is_filled_to_the_checkpoint_window_and_commits_write_inside_it(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "games.db"
+    adapter = SQLiteAdapter(path, wal_autocheckpoint=200)
+    await adapter.open()
+    try:
+        assert wal_bytes(path) == wal_window(200)
+        for n in range(30):
+            await adapter.save_decision(decision(f"g{n}"))
+        assert wal_bytes(path) == wal_window(200)  # written inside the file, not appended
+        assert len(await adapter.load_decisions("g29", 1)) == 1
+    finally:
+        await adapter.close()
+    assert wal_bytes(path) is None  # a clean stop still folds the WAL in and removes it
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT count(*) FROM decisions").fetchone() == (30,)
+
+
+def test_a_wal_is_not_filled_without_fsyncs_nor_made_shorter(tmp_path: Path) -> None:
+    path = str(tmp_path / "games.db")
+    conn = sqlite_process.connect(path, "OFF", 200, 1.0)  # nothing to spare: no commit fsyncs
+    try:
+        assert not os.path.exists(f"{path}-wal")
+        assert sqlite_process.prefill_wal(conn, path, 200) == wal_window(200)
+        assert sqlite_process.prefill_wal(conn, path, 100) == 0  # longer already: left alone
+        assert os.path.getsize(f"{path}-wal") == wal_window(200)
+    finally:
+        conn.close()
+
+
+NO_ROOM = """
+import os, resource, signal, sqlite3, sys
+from storage.adapters import sqlite_process
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead
+resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
+path = sys.argv[1]
+with sqlite3.connect(path) as db:
+    db.execute("CREATE TABLE decisions (game_id, round, seat, schema_version, created_at,"
+               " payload, PRIMARY KEY (game_id, round, seat))")
+conn = sqlite_process.connect(path, "FULL", 4000, 1.0)
+print(os.path.getsize(path + "-wal"))  # the zeros that did not fit are given back
+writes = [("decision", ("g1", 1, "retailer", 1, 1.0, b"{}"))]
+print(sqlite_process.commit(conn, writes) == [(None, None)])
+conn.close()
+"""
+
+
+def test_a_disk_without_room_for_the_zeros_gets_them_back_and_commits_go_on(
+    tmp_path: Path,
+) -> None:
+    path = str(tmp_path / "games.db")
+    run = subprocess.run(
+        [sys.executable, "-c", NO_ROOM, path], capture_output=True, text=True, check=False
+    )
+    assert (run.returncode, run.stdout, run.stderr) == (0, "0\nTrue\n", "")
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT game_id FROM decisions").fetchall() == [("g1",)]
+
+
 def test_a_batch_is_not_committed_for_a_server_that_is_gone(tmp_path: Path) -> None:
     path = str(tmp_path / "games.db")
     with sqlite3.connect(path) as db:

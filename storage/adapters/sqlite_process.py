@@ -108,7 +108,51 @@ def connect(
     # file; at SQLite's default (1,000 pages) 250 games writing at once pay one every few
     # commits. 4,000 pages (16 MB of WAL) measured about 15% more writes/s.
     conn.execute(f"PRAGMA wal_autocheckpoint = {int(autocheckpoint)}")
+    if synchronous.upper() != "OFF":
+        prefill_wal(conn, path, autocheckpoint)
     return conn
+
+
+#: Bytes of a WAL file's header, and of each frame's header before its page (SQLite's format).
+_WAL_HEADER, _FRAME_HEADER = 32, 24
+_ZEROS = bytes(1 << 20)
+
+
+def prefill_wal(conn: sqlite3.Connection, path: str, pages: int) -> int:
+    """Make the WAL file as long as the frames of ``pages`` pages, with zeros after what it
+    holds; the bytes added (0 when it is that long already, or the disk has no room for them).
+
+    SQLite appends a commit's frames to the WAL until a checkpoint lets it start again from the
+    top, and the fsync of a commit that makes the file longer also commits the file's new size
+    and blocks to the file system's journal: 190-250 us on this project's ext4 machine, against
+    135-150 us for the same pages written inside the file. A new WAL (SQLite removes it at each
+    clean stop) would be written inside only after its first ``pages`` pages, half an hour of a
+    busy class; filled with zeros here, before the first commit, every commit is (PostgreSQL's
+    ``wal_init_zero`` does the same to its new WAL segments). The zeros are never taken for
+    frames: a frame counts only with the salt of the WAL's header and a valid checksum, so a
+    recovery stops at the first zero as it stops at frames left from before a checkpoint. Only
+    bytes past the file's end are written, before this connection commits anything, by the
+    database's only writer: no frame is ever overwritten. A disk without room for them gets its
+    space back, and SQLite appends as it would have."""
+    conn.execute("BEGIN IMMEDIATE")  # the write lock: the WAL file exists, and nobody writes it
+    try:
+        page_size: int = conn.execute("PRAGMA page_size").fetchone()[0]
+        target = _WAL_HEADER + int(pages) * (_FRAME_HEADER + page_size)
+        with open(f"{path}-wal", "r+b", buffering=0) as file:
+            original = size = file.seek(0, os.SEEK_END)
+            if size >= target:
+                return 0
+            try:
+                while size < target:
+                    size += file.write(_ZEROS[: target - size])
+                os.fsync(file.fileno())  # the size and blocks on disk now, not in a commit's fsync
+            except OSError:  # no room (or a file size limit): as SQLite would have had it
+                with contextlib.suppress(OSError):
+                    file.truncate(original)
+                return 0
+            return target - original
+    finally:
+        conn.execute("ROLLBACK")
 
 
 def commit(
