@@ -126,8 +126,8 @@ def prefill_wal(conn: sqlite3.Connection, path: str, pages: int) -> int:
     top, and the fsync of a commit that makes the file longer also commits the file's new size
     and blocks to the file system's journal: 190-250 us on this project's ext4 machine, against
     135-150 us for the same pages written inside the file. A new WAL (SQLite removes it at each
-    clean stop) would be written inside only after its first ``pages`` pages, half an hour of a
-    busy class; filled with zeros here, before the first commit, every commit is (PostgreSQL's
+    clean stop) would be written inside only once it had grown to ``pages`` pages; filled with
+    zeros here, before the first commit, every commit is written inside it (PostgreSQL's
     ``wal_init_zero`` does the same to its new WAL segments). The zeros are never taken for
     frames: a frame counts only with the salt of the WAL's header and a valid checksum, so a
     recovery stops at the first zero as it stops at frames left from before a checkpoint. Only
