@@ -264,6 +264,8 @@ class Driver:
                 await self._carry(effects)
                 return
         self._apply(effects)
+        if isinstance(effect, ev.SaveRound):
+            self._turn.now()  # the round's views leave at once (see Turn.now)
 
     async def _play(self, play: ev.PlayRound) -> ev.Event:
         game, pending = self.room.game, play.pending

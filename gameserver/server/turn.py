@@ -42,6 +42,12 @@ class Turn:
                 self._loop = asyncio.get_running_loop()
             self._loop.call_soon(self._end)
 
+    def now(self) -> None:
+        """Send and write what is waiting now, not at the end of the turn: after a round's
+        views, which would otherwise wait for the loop's next turn, and so for every socket
+        read before it (a hop that was a quarter of a round's latency under load)."""
+        self._end()
+
     def _end(self) -> None:
         self._scheduled = False
         # Progress first: it sends to connections, which then flush with the rest.
