@@ -46,8 +46,8 @@ class Turn:
     def now(self) -> None:
         """Send and write what is waiting now, not at the end of the turn: after a round's
         views, which would otherwise wait for the loop's next turn, and so for every socket
-        read before it (a hop that was a fifth of a round's latency in the server under load). The end of
-        the turn, still scheduled, then writes only what comes after."""
+        read before it (a hop that was a fifth of a round's latency in the server under load).
+        The end of the turn, still scheduled, then writes only what comes after."""
         self._run()
 
     def _end(self) -> None:
