@@ -48,13 +48,6 @@ class Turn:
         views, which would otherwise wait for the loop's next turn, and so for every socket
         read before it (a hop that was a fifth of a round's latency in the server under load).
         The end of the turn, still scheduled, then writes only what comes after."""
-        self._run()
-
-    def _end(self) -> None:
-        self._scheduled = False
-        self._run()
-
-    def _run(self) -> None:
         # Progress first: it sends to connections, which then flush with the rest.
         while self._progress:
             progress, self._progress = self._progress, {}
@@ -63,3 +56,7 @@ class Turn:
         flushes, self._flushes = self._flushes, {}
         for write in flushes.values():
             write()
+
+    def _end(self) -> None:
+        self._scheduled = False
+        self.now()
