@@ -35,7 +35,7 @@ def test_bench_prints_its_table(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].split()[:3] == ["scenario", "games", "bots"]
-    assert [line.split()[0] for line in lines[2:14:3]] == ["one", "paced", "saturated", "big"]
+    assert [line.split()[0] for line in lines[2:18:4]] == ["one", "paced", "saturated", "big"]
     figures = json.loads(out.read_text())
     for name in ("one game", "paced", "saturated", "big paced"):
         scenario = figures["scenarios"][name]
@@ -54,8 +54,22 @@ def test_bench_prints_its_table(tmp_path: Path) -> None:
         # How fast the machine ran, just before the row and just after
         before, after = scenario["reference_ms"]
         assert before > 0 and after > 0
+        # The server's side of a round (from its close to its views made), every round counted
+        told = scenario["server_round_ms"]
+        assert told["n"] == games * 5 and 0 < told["p50"] <= told["p99"]
         row = next(i for i, line in enumerate(lines) if line.startswith(name))
-        assert lines[row + 2].split() == [
+        assert lines[row + 2].split()[:9] == [
+            "server:",
+            "round",
+            "closed",
+            "->",
+            "its",
+            "views",
+            "made",
+            "p50",
+            "/",
+        ]
+        assert lines[row + 3].split() == [
             "machine:",
             "reference",
             str(before),

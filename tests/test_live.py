@@ -576,3 +576,51 @@ def test_odd_ids_are_not_found_on_the_file_adapter(tmp_path: Path) -> None:
                 assert response.json()["error"]["code"] == "not_found"
     finally:
         server.stop()
+
+
+def round_waits(server: ServerProcess) -> dict[str, float]:
+    """``gameserver_round_seconds`` from /metrics: each bucket's bound -> rounds up to it, and
+    ``sum``."""
+    with server.http() as http:
+        text = http.get("/metrics").text
+    assert "# TYPE gameserver_round_seconds histogram" in text
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith('gameserver_round_seconds_bucket{le="'):
+            bound, count = line.removeprefix('gameserver_round_seconds_bucket{le="').split('"} ')
+            out[bound] = int(count)
+        elif line.startswith("gameserver_round_seconds_sum "):
+            out["sum"] = float(line.split()[1])
+        elif line.startswith("gameserver_round_seconds_count "):
+            out["count"] = int(line.split()[1])
+    return out
+
+
+async def test_metrics_time_each_round_from_its_close_to_its_views(
+    fresh_server: ServerProcess,
+) -> None:
+    fresh_server.start()
+    assert round_waits(fresh_server)["count"] == 0
+    game = create(fresh_server, autostart=True)
+    players = await seat_all(fresh_server, game)
+    # Round 1: three decisions, then the last one 0.6 s later. Round 2: one decision, then the
+    # facilitator closes it 0.6 s later. Each counts from what closed it (the last decision, the
+    # facilitator's close), not from the decisions before: well under 0.5 s, on any machine.
+    for role in ("retailer", "wholesaler", "distributor"):
+        await submit(players[role], 1, {"order": 4})
+    await asyncio.sleep(0.6)
+    await submit(players["factory"], 1, {"order": 4})
+    for client in players.values():
+        await client.expect("round", round=1)
+    await submit(players["retailer"], 2, {"order": 5})
+    await asyncio.sleep(0.6)
+    assert act(fresh_server, game, "close-round").json()["round"] == 2
+    for client in players.values():
+        await client.expect("round", round=2)
+    waits = round_waits(fresh_server)
+    assert waits["count"] == waits["+Inf"] == 2
+    assert waits["0.5"] == 2 and 0 < waits["sum"] < 1.0
+    counts = [count for bound, count in waits.items() if bound not in ("sum", "count")]
+    assert counts == sorted(counts)  # cumulative, as Prometheus reads a histogram
+    for client in players.values():
+        await client.close()

@@ -212,7 +212,12 @@ class Driver:
 
     def _handle(self, event: ev.Event) -> list[ev.Effect]:
         self.last_active = time.monotonic()
-        return self.room.handle(event, time.time())
+        room = self.room
+        effects = room.handle(event, time.time())
+        if room.views_since is not None:  # a round's views, handed to its players next
+            self._metrics.observe_round(time.time() - room.views_since)
+            room.views_since = None
+        return effects
 
     def _kick(self, effects: list[ev.Effect]) -> asyncio.Task[None] | None:
         """Carry out ``effects`` now if they need no waiting, else in a task of the hub's

@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import time
+from bisect import bisect_left
 from collections import deque
 from dataclasses import dataclass, field
+
+#: Upper bounds in seconds of the buckets of ``gameserver_round_seconds``: fine where a round's
+#: players wait while the server is loaded (a few ms to tens of ms), coarse above.
+ROUND_BUCKETS = (
+    0.001, 0.002, 0.003, 0.004, 0.005, 0.0075, 0.01, 0.0125, 0.015, 0.02, 0.025, 0.03, 0.04,
+    0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5, 5.0,
+)  # fmt: skip
 
 
 @dataclass
@@ -22,10 +30,19 @@ class Metrics:
     errors_sent: int = 0
     #: Recent save latencies in seconds (decisions and rounds), for the quantiles.
     saves: deque[float] = field(default_factory=lambda: deque(maxlen=4096))
+    #: Rounds by how long their players waited for them (:meth:`observe_round`): a count per
+    #: bucket of :data:`ROUND_BUCKETS` and one for longer, and their sum in seconds.
+    round_counts: list[int] = field(default_factory=lambda: [0] * (len(ROUND_BUCKETS) + 1))
+    round_seconds: float = 0.0
     _rate_mark: tuple[float, int, int] = field(default_factory=lambda: (time.monotonic(), 0, 0))
 
     def observe_save(self, seconds: float) -> None:
         self.saves.append(seconds)
+
+    def observe_round(self, seconds: float) -> None:
+        """A round's views went to its players ``seconds`` after the round closed."""
+        self.round_counts[bisect_left(ROUND_BUCKETS, seconds)] += 1
+        self.round_seconds += seconds
 
     def rates(self) -> tuple[float, float]:
         """Decisions and rounds per second since the previous call."""
@@ -83,4 +100,17 @@ class Metrics:
         for q, value in self.save_quantiles().items():
             lines.append(f'gameserver_save_seconds{{quantile="{q}"}} {value:.6f}')
         lines.append(f"gameserver_save_seconds_count {len(self.saves)}")
+        lines += [
+            "# HELP gameserver_round_seconds From the decision that completed a round (or its"
+            " deadline, or the facilitator's close) to its views handed to the players.",
+            "# TYPE gameserver_round_seconds histogram",
+        ]
+        total = 0
+        for bound, count in zip(ROUND_BUCKETS, self.round_counts, strict=False):
+            total += count
+            lines.append(f'gameserver_round_seconds_bucket{{le="{bound:g}"}} {total}')
+        total += self.round_counts[-1]
+        lines.append(f'gameserver_round_seconds_bucket{{le="+Inf"}} {total}')
+        lines.append(f"gameserver_round_seconds_sum {self.round_seconds:.6f}")
+        lines.append(f"gameserver_round_seconds_count {total}")
         return "\n".join(lines) + "\n"

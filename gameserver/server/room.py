@@ -92,6 +92,9 @@ class Room:
         #: What every connection was last told of the round's progress (a ``progress``, or a
         #: ``round`` to all), or None once one may know something else (a sync went out).
         self._told: tuple[object, ...] | None = None
+        #: Set when :meth:`handle` makes a round's views: when that round closed (Unix time),
+        #: for the wait the driver measures (``gameserver_round_seconds``); it clears it.
+        self.views_since: float | None = None
         # A list, not a deque: it is empty nearly always, and an empty deque is 760 bytes.
         self._queue: list[ev.Command] = []
         self._alarm = Alarm()
@@ -485,6 +488,16 @@ class Room:
 
     def _round_saved(self, save: ev.SaveRound, now: float) -> list[ev.Effect]:
         closing, self._closing = self._closing, None
+        # The round closed when the last decision it holds came in, or when its deadline
+        # passed or the facilitator closed it (the time in its record).
+        since = save.record.at
+        if save.carries:
+            since = 0.0
+            for carried in save.carries:
+                at = carried.pending.at
+                if at > since:
+                    since = at
+        self.views_since = since
         self._alarm.retries = 0
         for carried in save.carries:
             self._ballot.done(carried)

@@ -15,6 +15,9 @@ process, :mod:`gameserver.client.bot`) play them to the end over WebSockets. Per
   their last round. Every game starts at once and its bots think for the same time, so the first
   rounds of all games come in together and queue, until the games drift apart; the last round
   brings every player the whole view with its debrief. The parts say where a row's p99 is made;
+  and on the line under it the server's own part of a round, p50/p99 over the run: from the
+  round's close to its views made (``gameserver_round_seconds`` in ``/metrics``), so that what
+  the server takes and what the network and the bots add are told apart;
 - server CPU (user + system, as a share of one core, and in microseconds per decision, from
   each thread's ``schedstat``) and peak RSS (``VmHWM``), of the server process and the
   processes it starts (the SQLite writer process); the bots' CPU per decision (this process's
@@ -157,15 +160,22 @@ def _member_cpu(pid: int) -> float:
     return nanoseconds / 1e9
 
 
-async def _decisions_total(api: Api) -> int:
+_BUCKET = re.compile(r'^gameserver_round_seconds_bucket\{le="([^"]+)"\} (\d+)', re.M)
+
+
+async def _scrape(api: Api) -> tuple[int, dict[str, int]]:
+    """A server's decisions so far, and its rounds so far by how long their players waited
+    (``gameserver_round_seconds``: bucket bound -> rounds up to it)."""
     text = await api.request_text("GET", "/metrics")
     match = re.search(r"^gameserver_decisions_total (\d+)", text, re.M)
-    return int(match.group(1)) if match else 0
+    buckets = {bound: int(count) for bound, count in _BUCKET.findall(text)}
+    return (int(match.group(1)) if match else 0), buckets
 
 
 #: One sample of a run: the time, the server's decisions so far, the server's CPU seconds so
-#: far (from /proc), and this process's (the bots') CPU seconds so far.
-Sample = tuple[float, int, float, float]
+#: far (from /proc), this process's (the bots') CPU seconds so far, and the servers' rounds so
+#: far by the time their players waited (cumulative, by bucket bound, summed over the nodes).
+Sample = tuple[float, int, float, float, dict[str, int]]
 
 
 async def _sample(
@@ -179,10 +189,38 @@ async def _sample(
 
 
 async def _sample_now(apis: Sequence[Api], pids: Sequence[int]) -> Sample:
-    """The servers' sums: decisions, CPU seconds."""
-    decisions = sum([await _decisions_total(api) for api in apis])
+    """The servers' sums: decisions, CPU seconds, rounds by wait."""
+    decisions, buckets = 0, dict[str, int]()
+    for api in apis:
+        count, counts = await _scrape(api)
+        decisions += count
+        for bound, rounds in counts.items():
+            buckets[bound] = buckets.get(bound, 0) + rounds
     cpu = sum(_cpu_seconds(pid) for pid in pids)
-    return (time.perf_counter(), decisions, cpu, time.process_time())
+    return (time.perf_counter(), decisions, cpu, time.process_time(), buckets)
+
+
+def server_round_ms(first: Sample, last: Sample) -> dict[str, float] | None:
+    """n, p50 and p99 (ms) of the rounds the servers told between two samples, from when each
+    round closed to its views made (``gameserver_round_seconds``), interpolated within a
+    bucket; None if no round was told. A quantile past the last finite bound is that bound."""
+    total = last[4].get("+Inf", 0) - first[4].get("+Inf", 0)
+    if total <= 0:
+        return None
+    bounds = sorted((float(b), last[4][b] - first[4].get(b, 0)) for b in last[4] if b != "+Inf")
+    out: dict[str, float] = {"n": total}
+    for name, share in (("p50", 0.5), ("p99", 0.99)):
+        wanted = share * total
+        value = lower = 0.0
+        before = 0
+        for upper, upto in bounds:
+            value = upper
+            if upto >= wanted:
+                value = lower + (upper - lower) * (wanted - before) / max(upto - before, 1)
+                break
+            lower, before = upper, upto
+        out[name] = round(1000 * value, 2)
+    return out
 
 
 def _window(samples: Sequence[Sample]) -> tuple[Sample, Sample] | None:
@@ -259,6 +297,7 @@ async def run_scenario(
     latency = summary["latency_ms"]
     server_us, bots_us = cpu_per_decision(samples)
     rate = steady_rate(samples, summary["decisions_per_second"])
+    told = server_round_ms(samples[0], samples[-1])
     return Outcome(
         scenario,
         {
@@ -274,6 +313,7 @@ async def run_scenario(
             "ack_ms": latency["decision_to_ack"],
             "round_ms": latency["round_to_last_view"],
             "round_ms_by_part": round_parts(teams),
+            **({"server_round_ms": told} if told is not None else {}),
             "server_cpu_pct": round(100 * cpu / seconds) if seconds else 0,
             "server_us_per_decision": round(server_us, 1),
             "bots_us_per_decision": round(bots_us, 1),
@@ -420,6 +460,12 @@ def render(
         )
         parts = _fmt_parts(f["round_ms_by_part"]) if "round_ms_by_part" in f else ""
         lines.append(f"{'':<4}target: {o.scenario.target}{parts}")
+        if "server_round_ms" in f:
+            lines.append(
+                f"{'':<4}server: round closed -> its views made p50 / p99 "
+                f"{_fmt_latency(f['server_round_ms'])} ms (the rest of a round is the network"
+                " and the bots)"
+            )
         if "reference_ms" in f:
             before, after = f["reference_ms"]
             lines.append(f"{'':<4}machine: reference {before} ms before the row, {after} after")
