@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from gameserver.server.metrics import ROUND_BUCKETS, Metrics
-from gameserver.tools.bench import _BUCKET, server_round_ms
+from gameserver.tools.bench import BUCKET_LINE, server_round_ms
 
 
 def buckets(metrics: Metrics) -> dict[str, int]:
     text = metrics.prometheus(games_in_memory=0, in_progress=0)
-    return {bound: int(count) for bound, count in _BUCKET.findall(text)}
+    return {bound: int(count) for bound, count in BUCKET_LINE.findall(text)}
 
 
 def test_a_round_is_counted_in_the_first_bucket_that_holds_it() -> None:

@@ -32,17 +32,17 @@ class Metrics:
     saves: deque[float] = field(default_factory=lambda: deque(maxlen=4096))
     #: Rounds by how long their players waited for them (:meth:`observe_round`): a count per
     #: bucket of :data:`ROUND_BUCKETS` and one for longer, and their sum in seconds.
-    round_counts: list[int] = field(default_factory=lambda: [0] * (len(ROUND_BUCKETS) + 1))
-    round_seconds: float = 0.0
+    round_waits: list[int] = field(default_factory=lambda: [0] * (len(ROUND_BUCKETS) + 1))
+    round_wait_sum: float = 0.0
     _rate_mark: tuple[float, int, int] = field(default_factory=lambda: (time.monotonic(), 0, 0))
 
     def observe_save(self, seconds: float) -> None:
         self.saves.append(seconds)
 
     def observe_round(self, seconds: float) -> None:
-        """A round's views went to its players ``seconds`` after the round closed."""
-        self.round_counts[bisect_left(ROUND_BUCKETS, seconds)] += 1
-        self.round_seconds += seconds
+        """A round's views were made ``seconds`` after the round closed."""
+        self.round_waits[bisect_left(ROUND_BUCKETS, seconds)] += 1
+        self.round_wait_sum += seconds
 
     def rates(self) -> tuple[float, float]:
         """Decisions and rounds per second since the previous call."""
@@ -102,15 +102,15 @@ class Metrics:
         lines.append(f"gameserver_save_seconds_count {len(self.saves)}")
         lines += [
             "# HELP gameserver_round_seconds From the decision that completed a round (or its"
-            " deadline, or the facilitator's close) to its views handed to the players.",
+            " deadline, or the facilitator's close) to its views made (sent at once).",
             "# TYPE gameserver_round_seconds histogram",
         ]
         total = 0
-        for bound, count in zip(ROUND_BUCKETS, self.round_counts, strict=False):
+        for bound, count in zip(ROUND_BUCKETS, self.round_waits, strict=False):
             total += count
             lines.append(f'gameserver_round_seconds_bucket{{le="{bound:g}"}} {total}')
-        total += self.round_counts[-1]
+        total += self.round_waits[-1]
         lines.append(f'gameserver_round_seconds_bucket{{le="+Inf"}} {total}')
-        lines.append(f"gameserver_round_seconds_sum {self.round_seconds:.6f}")
+        lines.append(f"gameserver_round_seconds_sum {self.round_wait_sum:.6f}")
         lines.append(f"gameserver_round_seconds_count {total}")
         return "\n".join(lines) + "\n"

@@ -160,7 +160,7 @@ def _member_cpu(pid: int) -> float:
     return nanoseconds / 1e9
 
 
-_BUCKET = re.compile(r'^gameserver_round_seconds_bucket\{le="([^"]+)"\} (\d+)', re.M)
+BUCKET_LINE = re.compile(r'^gameserver_round_seconds_bucket\{le="([^"]+)"\} (\d+)', re.M)
 
 
 async def _scrape(api: Api) -> tuple[int, dict[str, int]]:
@@ -168,7 +168,7 @@ async def _scrape(api: Api) -> tuple[int, dict[str, int]]:
     (``gameserver_round_seconds``: bucket bound -> rounds up to it)."""
     text = await api.request_text("GET", "/metrics")
     match = re.search(r"^gameserver_decisions_total (\d+)", text, re.M)
-    buckets = {bound: int(count) for bound, count in _BUCKET.findall(text)}
+    buckets = {bound: int(count) for bound, count in BUCKET_LINE.findall(text)}
     return (int(match.group(1)) if match else 0), buckets
 
 
@@ -190,7 +190,8 @@ async def _sample(
 
 async def _sample_now(apis: Sequence[Api], pids: Sequence[int]) -> Sample:
     """The servers' sums: decisions, CPU seconds, rounds by wait."""
-    decisions, buckets = 0, dict[str, int]()
+    decisions = 0
+    buckets: dict[str, int] = {}
     for api in apis:
         count, counts = await _scrape(api)
         decisions += count
