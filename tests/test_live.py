@@ -580,7 +580,7 @@ def test_odd_ids_are_not_found_on_the_file_adapter(tmp_path: Path) -> None:
 
 def round_waits(server: ServerProcess) -> dict[str, float]:
     """``gameserver_round_seconds`` from /metrics: each bucket's bound -> rounds up to it, and
-    ``sum``."""
+    ``sum`` and ``count``."""
     with server.http() as http:
         text = http.get("/metrics").text
     assert "# TYPE gameserver_round_seconds histogram" in text
