@@ -488,19 +488,14 @@ class Room:
 
     def _round_saved(self, save: ev.SaveRound, now: float) -> list[ev.Effect]:
         closing, self._closing = self._closing, None
+        self._alarm.retries = 0
         # The round closed when the last decision it holds came in, or when its deadline
         # passed or the facilitator closed it (the time in its record).
-        since = save.record.at
-        if save.carries:
-            since = 0.0
-            for carried in save.carries:
-                at = carried.pending.at
-                if at > since:
-                    since = at
-        self.views_since = since
-        self._alarm.retries = 0
+        since = 0.0 if save.carries else save.record.at
         for carried in save.carries:
             self._ballot.done(carried)
+            since = max(since, carried.pending.at)
+        self.views_since = since
         self._set_record(save.game)
         self._ballot.clear()
         log_closed(self.game_id, save, self.status)
