@@ -189,6 +189,33 @@ async def test_a_join_whose_welcome_was_lost_is_sent_again_with_the_same_join_id
     assert other.join_id != bot.join_id  # every bot its own
 
 
+async def test_a_bot_answers_the_servers_pings_alone_or_read_with_its_messages() -> None:
+    """The server's keepalive pings a quiet connection and drops one that does not answer: a
+    bot answers a ping that comes alone and one read in the same bytes as a round message."""
+    answered: list[str] = []
+
+    async def game(ws: ServerConnection) -> None:
+        await welcome(ws, resumed=False)
+        submit = await receive(ws, "submit")
+        async with asyncio.timeout(5):
+            await (await ws.ping(b"alone"))
+            answered.append("alone")
+            await send(ws, ack(submit["id"], 1, {"order": 8}))
+            together = await ws.ping(b"with a round")  # the ping, then the round, unawaited
+            await send(ws, round_view(GameStatus.RUNNING, 1, {"week": 1}))
+            await together
+            answered.append("with a round")
+        await receive(ws, "submit")
+        await send(ws, round_view(GameStatus.FINISHED, 2, {"week": 2}))
+        await ws.wait_closed()
+
+    async with scripted(game) as url:
+        bot = Bot(url, order_eight, join="G-CODE", ping_interval=None)
+        await play(bot)
+    assert answered == ["alone", "with a round"]
+    assert bot.done and bot.rounds == 2 and not bot.drops
+
+
 def test_the_client_package_does_not_import_the_server() -> None:
     """A bot process needs the protocol and the games' policies, never the server itself."""
     modules = ", ".join(f"gameserver.client.{m}" for m in ("api", "bot", "link", "teams", "timing"))

@@ -64,12 +64,15 @@ class Link(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.last_received = time.monotonic()
+        # Only what websockets reads makes output of its own (a pong, a close): flushed then.
+        websockets_read = False
         for payload, text in self._reader.feed(data):
             if text is None:
                 self._through_websockets(payload)
+                websockets_read = True
             elif not self._deliver(payload):
                 return
-        if self.failure is None:
+        if websockets_read and self.failure is None:
             self._flush()
 
     def _through_websockets(self, data: bytes) -> None:
