@@ -191,7 +191,8 @@ async def test_a_join_whose_welcome_was_lost_is_sent_again_with_the_same_join_id
 
 async def test_a_bot_answers_the_servers_pings_alone_or_read_with_its_messages() -> None:
     """The server's keepalive pings a quiet connection and drops one that does not answer: a
-    bot answers a ping that comes alone and one read in the same bytes as a round message."""
+    bot answers a ping that comes alone, and one written just before a round message (most
+    often read with it, in one read of the socket)."""
     answered: list[str] = []
 
     async def game(ws: ServerConnection) -> None:
@@ -201,7 +202,7 @@ async def test_a_bot_answers_the_servers_pings_alone_or_read_with_its_messages()
             await (await ws.ping(b"alone"))
             answered.append("alone")
             await send(ws, ack(submit["id"], 1, {"order": 8}))
-            together = await ws.ping(b"with a round")  # the ping, then the round, unawaited
+            together = await ws.ping(b"with a round")  # its pong not awaited yet
             await send(ws, round_view(GameStatus.RUNNING, 1, {"week": 1}))
             await together
             answered.append("with a round")
