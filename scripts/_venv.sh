@@ -4,8 +4,18 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 extras="${GAMESERVER_EXTRAS:-}"
 stamp=".venv/.installed${extras:+-$extras}"
+# A new .venv is made with the Python that scripts/_python.sh chooses; an existing one is kept
+# (remove .venv to choose again).
+# shellcheck source=scripts/_python.sh
+. scripts/_python.sh
 if [ ! -x .venv/bin/python ]; then
-    python3 -m venv .venv
+    python="$(choose_python)"
+    echo "making .venv with $python ($("$python" -c 'import platform; print(platform.python_version())' 2>/dev/null || echo '?'))"
+    if ! "$python" -m venv .venv; then
+        rm -rf .venv
+        echo "scripts: $python could not make .venv" >&2
+        exit 1
+    fi
 fi
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     echo "installing gameserver${extras:+[$extras]} into .venv (log: .venv/pip.log)"

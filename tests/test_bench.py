@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -88,6 +90,10 @@ def test_bench_prints_its_table(tmp_path: Path) -> None:
     assert figures["restore"]["rounds"] == SNAPSHOT_EVERY - 1
     replayed = f"(round {SNAPSHOT_EVERY - 1}, every round replayed)"
     assert f"restore: 6 games in progress {replayed}" in result.stdout
+    # The Python that ran the rows, which their speed depends on
+    interpreter = os.path.realpath(sys.executable)
+    assert lines[-1].startswith(f"python: {platform.python_version()}, {interpreter} (")
+    assert figures["python"] == {"version": platform.python_version(), "executable": interpreter}
 
 
 def test_bench_refuses_bad_sizes() -> None:

@@ -52,6 +52,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import platform
 import re
 import sys
 import tempfile
@@ -486,7 +487,18 @@ def render(
             f" {failover['kills']} SIGKILLs of a node holding games -> its games' first round "
             f"closed after p50 {failover['p50_s']} s, max {failover['max_s']} s ({verdict})"
         )
+    version, executable = python()
+    lines.append("")
+    lines.append(
+        f"python: {version}, {executable} (the server's and the bots'; the same version built"
+        ' another way runs them at another speed: docs/deploy.md, "Which Python")'
+    )
     return "\n".join(lines)
+
+
+def python() -> tuple[str, str]:
+    """The version of the Python this runs on, and its interpreter (a venv's, resolved)."""
+    return platform.python_version(), os.path.realpath(sys.executable)
 
 
 @contextlib.contextmanager
@@ -627,6 +639,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "scenarios": {o.scenario.name: o.figures for o in outcomes},
             "restore": restore,
             "failover": failover,
+            "python": dict(zip(("version", "executable"), python(), strict=True)),
         }
         Path(args.json).write_bytes(orjson.dumps(payload, option=orjson.OPT_INDENT_2))
     return 0
