@@ -1,12 +1,14 @@
 """Time this Python on a little pure-Python work, for scripts/_venv.sh to pick an interpreter.
 
-Prints one line: the best of seven timings in milliseconds, the interpreter's path and its
-version. Exits 1, printing nothing, on a Python older than 3.11 (the project needs 3.11+) or one
-that cannot make a virtual environment (Debian's without its python3-venv package).
+Prints one line: the best of seven timings in milliseconds, the interpreter's version and its
+path (last, as a path may hold spaces). Exits 1, printing nothing, on a Python older than 3.11
+(the project needs 3.11+) or one that cannot make a virtual environment (Debian's without its
+python3-venv package).
 
-The same CPython version runs this project's server at speeds a quarter apart by how it was
-built: a static interpreter optimised with PGO and LTO (Debian's ``python3``, the official
-Docker images) against a default ``--enable-shared`` build (pyenv's), whose every call into the
+The same CPython version runs this project's server at speeds up to a quarter apart by how it
+was built: a static interpreter optimised with PGO and LTO (Debian's ``python3``, the official
+Docker images) against a shared-library build without them (this project's machine's pyenv
+3.11.7: ``--enable-shared``, no ``--enable-optimizations``), whose every call into the
 interpreter's own library goes through the PLT. The work here is what the server's Python spends
 its time on: calls, attribute reads, small dicts, lists and tuples.
 """
@@ -51,7 +53,7 @@ def main() -> None:
         _work()
         best = min(best, time.perf_counter() - started)
     version = ".".join(map(str, sys.version_info[:3]))
-    print(f"{best * 1000:.2f} {sys.executable} {version}")
+    print(f"{best * 1000:.2f} {version} {sys.executable}")
 
 
 if __name__ == "__main__":

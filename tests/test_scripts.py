@@ -58,7 +58,7 @@ def test_pyspeed_prints_its_timing_executable_and_version() -> None:
         timeout=60,
         check=True,
     )
-    ms, executable, version = done.stdout.split()
+    ms, version, executable = done.stdout.rstrip("\n").split(" ", 2)
     assert 0 < float(ms) < 10_000
     assert executable == sys.executable
     assert version == platform.python_version()
@@ -71,14 +71,14 @@ def test_gameserver_python_is_taken_as_it_is() -> None:
 
 
 def test_the_faster_candidate_is_chosen(tmp_path: Path) -> None:
-    path = _fake_python3(tmp_path, 'echo "0.01 /opt/fast/bin/python3 3.11.9"')
-    assert _choose(path) == "/opt/fast/bin/python3"
+    path = _fake_python3(tmp_path, 'echo "0.01 3.11.9 /opt/fast one/bin/python3"')
+    assert _choose(path) == "/opt/fast one/bin/python3"  # a path with a space too
 
 
 def test_a_slower_python3_on_path_loses_to_the_systems(tmp_path: Path) -> None:
     if not _system_qualifies():
         pytest.skip(f"{SYSTEM_PYTHON} is missing, older than 3.11 or cannot make a venv")
-    path = _fake_python3(tmp_path, 'echo "1e9 /opt/slow/bin/python3 3.11.9"')
+    path = _fake_python3(tmp_path, 'echo "1e9 3.11.9 /opt/slow/bin/python3"')
     assert _choose(path) == SYSTEM_PYTHON
 
 
