@@ -30,7 +30,9 @@ And the machine's speed as the row ran: :func:`reference_ms`, the milliseconds t
 takes to play :data:`REFERENCE_GAMES` Beer Games offline (best of 3), just before the row and
 just after it. On a shared machine it changes from minute to minute (32 to 55 ms within one
 minute on the 2-core machine these figures come from), and every figure of a row with it:
-compare rows whose references are alike.
+compare rows whose references are alike. It times the Python the bench runs on too (the same
+machine, one after the other: 32.0-33.9 ms on pyenv's 3.11.7, 26.0-28.1 on Debian's 3.11.2),
+which the line under the table names: compare references of the same Python only.
 
 Then the restore scenario: N games in progress, at the round whose restore replays the most
 rounds (a record is written whole when the game is made, then every ``SNAPSHOT_EVERY`` rounds:
