@@ -2,8 +2,8 @@
 
 Prints one line: the best of seven timings in milliseconds, the interpreter's version and its
 path (last, as a path may hold spaces). Exits 1, printing nothing, on a Python older than 3.11
-(the project needs 3.11+) or one that cannot make a virtual environment (Debian's without its
-python3-venv package).
+(the project needs 3.11+) or one that cannot make a virtual environment with pip in it
+(Debian's without its python3-venv package).
 
 The same CPython version runs this project's server at speeds up to a quarter apart by how it
 was built: a static interpreter optimised with PGO and LTO (Debian's ``python3``, the official
@@ -19,9 +19,13 @@ import time
 if sys.version_info < (3, 11):  # noqa: UP036  (any python3 on PATH runs this file)
     sys.exit(1)
 try:
-    import ensurepip  # noqa: F401  (Debian leaves it out without python3-venv)
+    # A venv needs both modules and the pip that ensurepip installs (Debian leaves the module
+    # out without python3-venv, and its pip wheel without python3-pip-whl).
+    import ensurepip
     import venv  # noqa: F401
-except ImportError:
+
+    ensurepip.version()
+except Exception:
     sys.exit(1)
 
 
