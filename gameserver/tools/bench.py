@@ -637,11 +637,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     print(render(outcomes, restore, failover))
     if args.json:
+        version, executable = python()
         payload = {
             "scenarios": {o.scenario.name: o.figures for o in outcomes},
             "restore": restore,
             "failover": failover,
-            "python": dict(zip(("version", "executable"), python(), strict=True)),
+            "python": {"version": version, "executable": executable},
         }
         Path(args.json).write_bytes(orjson.dumps(payload, option=orjson.OPT_INDENT_2))
     return 0
