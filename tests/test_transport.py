@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 import signal
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +19,7 @@ import httpx
 import orjson
 import pytest
 
-from gameserver.server.transport import _whole_upgrade
+from gameserver.server.transport import Admission, Answer, Headers, _whole_upgrade
 from gameserver.server.websocket import _plain_accept
 from tests.support import (
     ADMIN_KEY,
@@ -539,3 +540,81 @@ async def test_a_stopping_server_closes_connections_that_sent_nothing_at_once(
     finally:
         proc.stop()
     assert "Traceback" not in proc.log()
+
+
+# -- a class that joins at once ---------------------------------------------------------------
+
+
+async def test_upgrades_are_answered_a_few_a_turn_in_order_their_sockets_unread_meanwhile() -> None:
+    """Ten upgrades read in one turn of the loop: four answered in it, four in the next, two in
+    the one after, in the order they came; a waiting one's socket is not read until its turn,
+    and one whose connection was aborted meanwhile is passed over."""
+    loop = asyncio.get_running_loop()
+    admission = Admission(loop)
+    pairs = [socket.socketpair() for _ in range(10)]
+    transports = []
+    for ours, _ in pairs:
+        transport, _protocol = await loop.connect_accepted_socket(asyncio.Protocol, ours)
+        transports.append(transport)
+    turn = 0
+    answered: list[tuple[int, int]] = []  # (turn, upgrade)
+    reading: list[bool] = []
+
+    def tick() -> None:
+        nonlocal turn
+        turn += 1
+        if turn < 10:
+            loop.call_soon(tick)
+
+    def answer(n: int) -> Answer:
+        def answer_it(transport: asyncio.Transport, request: bytes, headers: Headers) -> None:
+            assert transport is transports[n] and request == b"upgrade %d" % n
+            reading.append(transport.is_reading())
+            answered.append((turn, n))
+
+        return answer_it
+
+    def read_all() -> None:  # ten upgrades read in one turn, as a class that joins at once
+        loop.call_soon(tick)
+        for n, transport in enumerate(transports):
+            admission.add(answer(n), transport, b"upgrade %d" % n, [])
+        assert admission.waiting == 6
+        assert [t.is_reading() for t in transports] == [True] * 4 + [False] * 6
+        transports[9].abort()  # gone before its turn
+
+    loop.call_soon(read_all)
+    while admission.waiting or len(answered) < 9:
+        await asyncio.sleep(0.01)
+    assert answered == [(0, 0), (0, 1), (0, 2), (0, 3), (1, 4), (1, 5), (1, 6), (1, 7), (2, 8)]
+    assert reading == [True] * 9  # each read again when answered
+    # Turns later, the share is whole again: the next upgrade is answered at once.
+    await asyncio.sleep(0.01)
+    before = len(answered)
+    admission.add(answer(0), transports[0], b"upgrade 0", [])
+    assert len(answered) == before + 1 and admission.waiting == 0
+    for transport in transports:
+        transport.close()
+    for _, theirs in pairs:
+        theirs.close()
+
+
+async def test_a_class_that_joins_at_once_is_answered_whole(
+    server: ServerProcess, mark: int
+) -> None:
+    """Sixty upgrades sent at once, most of them waiting their turn: each is answered 101 and
+    then plays its part of the protocol, and one that leaves while waiting harms nobody."""
+    conns = [await RawConnection.open(server.port) for _ in range(60)]
+    for conn in conns:
+        conn.writer.write(UPGRADE)
+    conns[-1].writer.close()  # leaves before it can have been answered
+    await asyncio.gather(*(conn.writer.drain() for conn in conns[:-1]))
+    for conn in conns[:-1]:
+        assert (await conn.read_head()).startswith(b"HTTP/1.1 101 Switching Protocols")
+    hello = client_frame(0x1, orjson.dumps({"type": "hello", "join": "NOGAME-NOSEAT"}))
+    for conn in conns[:-1]:
+        await conn.send(hello)
+    for conn in conns[:-1]:
+        await conn.read_until_closed(HELLO_TIMEOUT + SLACK)
+        answer = orjson.loads(server_frames(conn.received)[0][1])
+        assert answer["type"] == "error" and answer["code"] == "not_found", answer
+    no_traceback(server, mark)

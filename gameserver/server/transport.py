@@ -25,6 +25,13 @@ scope uvicorn builds and the request it writes out again cost about a tenth of a
 through h11 as any request). There the connection answers a plain upgrade itself, without
 websockets' parse either (:meth:`~gameserver.server.websocket.WebSocketConnection.upgrade`).
 
+A turn of the event loop answers at most :data:`UPGRADES_PER_TURN` such upgrades; the others
+wait, their sockets unread, for the next turns (:class:`Admission`). Without that bound a class
+of a thousand players who join at once is read in a few turns of the loop, each as long as
+the hundreds of joins it answers, and the rounds of the games already playing wait behind them
+(1,000 bots joining at once beside 100 games at 0.1 s a round: those games' round p99 during
+the joins 52-70 ms and longest 79-89 ms; with the bound, 15-26 and 19-42 ms).
+
 The classes use attributes of uvicorn's that are not its public API (the h11 connection, the
 request cycle, the server state's set of connections): pyproject.toml pins the uvicorn versions
 this was tested with, and tests/test_transport.py checks each behaviour on real sockets.
@@ -34,7 +41,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, cast
+import weakref
+from collections import deque
+from collections.abc import Callable
+from typing import Any, ClassVar, cast
 
 import h11
 import orjson
@@ -236,22 +246,27 @@ class FirstRead(asyncio.Protocol):
         config = self._config
         headers = _whole_upgrade(data)
         if headers is not None and config.ws_protocol_class is not None:
-            websocket = config.ws_protocol_class(  # type: ignore[call-arg]
-                config=config, server_state=self._server_state, app_state=self._app_state
-            )
-            websocket.connection_made(transport)
-            transport.set_protocol(websocket)
-            upgrade = getattr(websocket, "upgrade", None)
-            if upgrade is not None:  # ours: a plain upgrade is answered without websockets
-                upgrade(data, headers)
-            else:
-                websocket.data_received(data)
+            Admission.of(self._loop).add(self._to_websocket, transport, data, headers)
             return
         http = self.http_class(config, self._server_state, self._app_state, self._loop)
         http.opened_at = self._opened_at
         http.connection_made(transport)
         transport.set_protocol(http)
         http.data_received(data)
+
+    def _to_websocket(self, transport: asyncio.Transport, data: bytes, headers: Headers) -> None:
+        """Hand the connection to the WebSocket protocol, with its upgrade request."""
+        config = self._config
+        websocket = config.ws_protocol_class(  # type: ignore[call-arg, misc]
+            config=config, server_state=self._server_state, app_state=self._app_state
+        )
+        websocket.connection_made(transport)
+        transport.set_protocol(websocket)
+        upgrade = getattr(websocket, "upgrade", None)
+        if upgrade is not None:  # ours: a plain upgrade is answered without websockets
+            upgrade(data, headers)
+        else:
+            websocket.data_received(data)
 
     def eof_received(self) -> bool | None:
         return None  # closed without a request: the transport closes
@@ -277,6 +292,83 @@ class FirstRead(asyncio.Protocol):
         self._timer = None
         if self._transport is not None:
             self._transport.close()
+
+
+#: WebSocket upgrades a turn of the event loop answers, at most (:class:`Admission`).
+UPGRADES_PER_TURN = 4
+
+#: What answers an upgrade: ``answer(transport, request, headers)``.
+Answer = Callable[[asyncio.Transport, bytes, Headers], None]
+
+
+class Admission:
+    """WebSocket upgrades answered at most :data:`UPGRADES_PER_TURN` a turn of the event loop,
+    in the order they came; the others wait for the next turns, their sockets not read
+    meanwhile. An upgrade that finds the turn's share left is answered at once, as before.
+
+    A join is the dearest thing a connection asks (its seat is saved, and its sync is a whole
+    view): answered as they are read, the joins of a class that comes in at once fill a few
+    turns of the loop, and every round of the games already playing waits behind them. This
+    way each turn carries a few joins and the rounds go on between them; a thousand joins at
+    once take a few tenths of a second longer in all (``docs/deploy.md``)."""
+
+    __slots__ = ("_answered", "_loop", "_scheduled", "_waiting")
+
+    _by_loop: ClassVar[weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Admission]] = (
+        weakref.WeakKeyDictionary()
+    )
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._answered = 0  # upgrades answered in this turn of the loop
+        self._scheduled = False
+        self._waiting: deque[tuple[Answer, asyncio.Transport, bytes, Headers]] = deque()
+
+    @classmethod
+    def of(cls, loop: asyncio.AbstractEventLoop) -> Admission:
+        """The event loop's admission (one per loop: a server and its tests' loops)."""
+        admission = cls._by_loop.get(loop)
+        if admission is None:
+            admission = cls._by_loop[loop] = cls(loop)
+        return admission
+
+    def add(
+        self, answer: Answer, transport: asyncio.Transport, request: bytes, headers: Headers
+    ) -> None:
+        """Answer an upgrade now if this turn has room for it, else in a later turn."""
+        if not self._waiting and self._answered < UPGRADES_PER_TURN:
+            self._answered += 1
+            self._schedule()
+            answer(transport, request, headers)
+            return
+        transport.pause_reading()  # nothing more is read from it until it is answered
+        self._waiting.append((answer, transport, request, headers))
+        self._schedule()
+
+    @property
+    def waiting(self) -> int:
+        """Upgrades read and not answered yet."""
+        return len(self._waiting)
+
+    def _schedule(self) -> None:
+        if not self._scheduled:
+            self._scheduled = True
+            self._loop.call_soon(self._next_turn)
+
+    def _next_turn(self) -> None:
+        """A new turn: its share goes to the upgrades that wait, oldest first."""
+        self._scheduled = False
+        self._answered = 0
+        waiting = self._waiting
+        while waiting and self._answered < UPGRADES_PER_TURN:
+            answer, transport, request, headers = waiting.popleft()
+            if transport.is_closing():
+                continue  # the server is stopping, or the connection was aborted
+            self._answered += 1
+            transport.resume_reading()
+            answer(transport, request, headers)
+        if waiting or self._answered:
+            self._schedule()
 
 
 def http_protocol(request_timeout: float) -> type[FirstRead]:
