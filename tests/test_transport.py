@@ -19,7 +19,7 @@ import httpx
 import orjson
 import pytest
 
-from gameserver.server.transport import Admission, Answer, Headers, _whole_upgrade
+from gameserver.server.transport import ADMITTED_PER_TURN, Admission, Take, _whole_upgrade
 from gameserver.server.websocket import _plain_accept
 from tests.support import (
     ADMIN_KEY,
@@ -545,10 +545,11 @@ async def test_a_stopping_server_closes_connections_that_sent_nothing_at_once(
 # -- a class that joins at once ---------------------------------------------------------------
 
 
-async def test_upgrades_are_answered_a_few_a_turn_in_order_their_sockets_unread_meanwhile() -> None:
-    """Ten upgrades read in one turn of the loop: four answered in it, four in the next, two in
-    the one after, in the order they came; a waiting one's socket is not read until its turn,
-    and one whose connection was aborted meanwhile is passed over."""
+async def test_first_requests_are_taken_up_a_few_a_turn_in_order_sockets_unread_meanwhile() -> None:
+    """Ten new connections' first requests read in one turn of the loop: four taken up in it,
+    four in the next, two in the one after, in the order they came; a waiting one's socket is
+    not read until its turn, and one whose connection was aborted meanwhile is passed over."""
+    assert ADMITTED_PER_TURN == 4  # as docs/deploy.md says
     loop = asyncio.get_running_loop()
     admission = Admission(loop)
     pairs = [socket.socketpair() for _ in range(10)]
@@ -557,7 +558,7 @@ async def test_upgrades_are_answered_a_few_a_turn_in_order_their_sockets_unread_
         transport, _protocol = await loop.connect_accepted_socket(asyncio.Protocol, ours)
         transports.append(transport)
     turn = 0
-    answered: list[tuple[int, int]] = []  # (turn, upgrade)
+    taken: list[tuple[int, int]] = []  # (turn, connection)
     reading: list[bool] = []
 
     def tick() -> None:
@@ -566,32 +567,32 @@ async def test_upgrades_are_answered_a_few_a_turn_in_order_their_sockets_unread_
         if turn < 10:
             loop.call_soon(tick)
 
-    def answer(n: int) -> Answer:
-        def answer_it(transport: asyncio.Transport, request: bytes, headers: Headers) -> None:
-            assert transport is transports[n] and request == b"upgrade %d" % n
+    def take(n: int) -> Take:
+        def take_it(transport: asyncio.Transport, first_read: bytes) -> None:
+            assert transport is transports[n] and first_read == b"request %d" % n
             reading.append(transport.is_reading())
-            answered.append((turn, n))
+            taken.append((turn, n))
 
-        return answer_it
+        return take_it
 
-    def read_all() -> None:  # ten upgrades read in one turn, as a class that joins at once
+    def read_all() -> None:  # ten first requests read in one turn: a class joining at once
         loop.call_soon(tick)
         for n, transport in enumerate(transports):
-            admission.add(answer(n), transport, b"upgrade %d" % n, [])
+            admission.add(take(n), transport, b"request %d" % n)
         assert admission.waiting == 6
         assert [t.is_reading() for t in transports] == [True] * 4 + [False] * 6
         transports[9].abort()  # gone before its turn
 
     loop.call_soon(read_all)
-    while admission.waiting or len(answered) < 9:
+    while admission.waiting or len(taken) < 9:
         await asyncio.sleep(0.01)
-    assert answered == [(0, 0), (0, 1), (0, 2), (0, 3), (1, 4), (1, 5), (1, 6), (1, 7), (2, 8)]
-    assert reading == [True] * 9  # each read again when answered
-    # Turns later, the share is whole again: the next upgrade is answered at once.
+    assert taken == [(0, 0), (0, 1), (0, 2), (0, 3), (1, 4), (1, 5), (1, 6), (1, 7), (2, 8)]
+    assert reading == [True] * 9  # each read again once taken up
+    # Turns later, the share is whole again: the next one is taken up at once.
     await asyncio.sleep(0.01)
-    before = len(answered)
-    admission.add(answer(0), transports[0], b"upgrade 0", [])
-    assert len(answered) == before + 1 and admission.waiting == 0
+    before = len(taken)
+    admission.add(take(0), transports[0], b"request 0")
+    assert len(taken) == before + 1 and admission.waiting == 0
     for transport in transports:
         transport.close()
     for _, theirs in pairs:
@@ -617,4 +618,20 @@ async def test_a_class_that_joins_at_once_is_answered_whole(
         await conn.read_until_closed(HELLO_TIMEOUT + SLACK)
         answer = orjson.loads(server_frames(conn.received)[0][1])
         assert answer["type"] == "error" and answer["code"] == "not_found", answer
+    no_traceback(server, mark)
+
+
+async def test_a_class_whose_requests_come_at_once_gets_every_answer(
+    server: ServerProcess, mark: int
+) -> None:
+    """Sixty HTTP requests at once, each on a connection of its own (as many browsers would
+    send): most wait their turn, and each gets its answer."""
+    conns = [await RawConnection.open(server.port) for _ in range(60)]
+    for conn in conns:
+        conn.writer.write(b"GET /api/kinds HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    await asyncio.gather(*(conn.writer.drain() for conn in conns))
+    for conn in conns:
+        await conn.read_until_closed(10)
+        assert conn.status() == 200
+        assert b'"beer"' in conn.received
     no_traceback(server, mark)

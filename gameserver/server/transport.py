@@ -25,16 +25,11 @@ scope uvicorn builds and the request it writes out again cost about a tenth of a
 through h11 as any request). There the connection answers a plain upgrade itself, without
 websockets' parse either (:meth:`~gameserver.server.websocket.WebSocketConnection.upgrade`).
 
-A turn of the event loop answers at most :data:`UPGRADES_PER_TURN` such upgrades; the others
-wait, their sockets unread, for the next turns (:class:`Admission`). Without that bound a class
-of a thousand players who join at once is read in a few turns of the loop, each as long as
-the hundreds of joins it answers, and the rounds of the games already playing wait behind them
-(1,000 bots joining at once beside 100 games at 0.1 s a round: those games' round p99 during
-the joins 52-70 ms and longest 79-89 ms; with the bound, 15-26 and 19-42 ms).
-
-The classes use attributes of uvicorn's that are not its public API (the h11 connection, the
-request cycle, the server state's set of connections): pyproject.toml pins the uvicorn versions
-this was tested with, and tests/test_transport.py checks each behaviour on real sockets.
+One turn of the event loop takes up at most :data:`ADMITTED_PER_TURN` new connections' first
+requests (an upgrade, or an HTTP request); the others wait, their sockets unread, for the next
+turns (:class:`Admission`). Without that bound a class whose players all join at once is read
+in a few turns of the loop, each as long as the hundreds of joins it takes up, and the rounds
+of the games already playing wait behind them.
 """
 
 from __future__ import annotations
@@ -241,32 +236,30 @@ class FirstRead(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         transport = self._transport
         self._let_go()
-        if transport is None:
-            return
+        if transport is not None:
+            Admission.of(self._loop).add(self._take, transport, data)
+
+    def _take(self, transport: asyncio.Transport, data: bytes) -> None:
+        """Hand the connection, with its first read, to the protocol it asks for."""
         config = self._config
         headers = _whole_upgrade(data)
         if headers is not None and config.ws_protocol_class is not None:
-            Admission.of(self._loop).add(self._to_websocket, transport, data, headers)
+            websocket = config.ws_protocol_class(  # type: ignore[call-arg]
+                config=config, server_state=self._server_state, app_state=self._app_state
+            )
+            websocket.connection_made(transport)
+            transport.set_protocol(websocket)
+            upgrade = getattr(websocket, "upgrade", None)
+            if upgrade is not None:  # ours: a plain upgrade is answered without websockets
+                upgrade(data, headers)
+            else:
+                websocket.data_received(data)
             return
         http = self.http_class(config, self._server_state, self._app_state, self._loop)
         http.opened_at = self._opened_at
         http.connection_made(transport)
         transport.set_protocol(http)
         http.data_received(data)
-
-    def _to_websocket(self, transport: asyncio.Transport, data: bytes, headers: Headers) -> None:
-        """Hand the connection to the WebSocket protocol, with its upgrade request."""
-        config = self._config
-        websocket = config.ws_protocol_class(  # type: ignore[call-arg, misc]
-            config=config, server_state=self._server_state, app_state=self._app_state
-        )
-        websocket.connection_made(transport)
-        transport.set_protocol(websocket)
-        upgrade = getattr(websocket, "upgrade", None)
-        if upgrade is not None:  # ours: a plain upgrade is answered without websockets
-            upgrade(data, headers)
-        else:
-            websocket.data_received(data)
 
     def eof_received(self) -> bool | None:
         return None  # closed without a request: the transport closes
@@ -294,25 +287,27 @@ class FirstRead(asyncio.Protocol):
             self._transport.close()
 
 
-#: WebSocket upgrades a turn of the event loop answers, at most (:class:`Admission`).
-UPGRADES_PER_TURN = 4
+#: New connections whose first request one turn of the event loop takes up, at most.
+ADMITTED_PER_TURN = 4
 
-#: What answers an upgrade: ``answer(transport, request, headers)``.
-Answer = Callable[[asyncio.Transport, bytes, Headers], None]
+#: What takes up a new connection's first request: ``take(transport, first_read)``.
+Take = Callable[[asyncio.Transport, bytes], None]
 
 
 class Admission:
-    """WebSocket upgrades answered at most :data:`UPGRADES_PER_TURN` a turn of the event loop,
-    in the order they came; the others wait for the next turns, their sockets not read
-    meanwhile. An upgrade that finds the turn's share left is answered at once, as before.
+    """New connections' first requests (a WebSocket upgrade, an HTTP request) taken up at most
+    :data:`ADMITTED_PER_TURN` a turn of the event loop, in the order they came; the others wait
+    for the next turns, their sockets not read meanwhile. One that finds the turn's share left
+    is taken up at once, as before. Connections already open are not held: their reads, and
+    every request after a kept-alive connection's first, go on as they come.
 
-    A join is the dearest thing a connection asks (its seat is saved, and its sync is a whole
-    view): answered as they are read, the joins of a class that comes in at once fill a few
-    turns of the loop, and every round of the games already playing waits behind them. This
-    way each turn carries a few joins and the rounds go on between them; a thousand joins at
-    once take a few tenths of a second longer in all (``docs/deploy.md``)."""
+    A new connection's first request is the dearest thing a client asks (a join saves its seat
+    and sends a whole view; a request goes through the HTTP stack and the app): taken up as
+    they are read, those of a class that comes in at once fill a few turns of the loop, and
+    every round of the games already playing waits behind them. This way each turn carries a
+    few of them and the rounds go on between (``docs/deploy.md`` has the figures)."""
 
-    __slots__ = ("_answered", "_loop", "_scheduled", "_waiting")
+    __slots__ = ("_loop", "_scheduled", "_taken", "_waiting")
 
     _by_loop: ClassVar[weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Admission]] = (
         weakref.WeakKeyDictionary()
@@ -320,34 +315,32 @@ class Admission:
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
-        self._answered = 0  # upgrades answered in this turn of the loop
+        self._taken = 0  # first requests taken up in this turn of the loop
         self._scheduled = False
-        self._waiting: deque[tuple[Answer, asyncio.Transport, bytes, Headers]] = deque()
+        self._waiting: deque[tuple[Take, asyncio.Transport, bytes]] = deque()
 
     @classmethod
     def of(cls, loop: asyncio.AbstractEventLoop) -> Admission:
-        """The event loop's admission (one per loop: a server and its tests' loops)."""
+        """The event loop's admission (one per loop: a server's, and each test's)."""
         admission = cls._by_loop.get(loop)
         if admission is None:
             admission = cls._by_loop[loop] = cls(loop)
         return admission
 
-    def add(
-        self, answer: Answer, transport: asyncio.Transport, request: bytes, headers: Headers
-    ) -> None:
-        """Answer an upgrade now if this turn has room for it, else in a later turn."""
-        if not self._waiting and self._answered < UPGRADES_PER_TURN:
-            self._answered += 1
+    def add(self, take: Take, transport: asyncio.Transport, first_read: bytes) -> None:
+        """Take up a first request now if this turn has room for it, else in a later turn."""
+        if not self._waiting and self._taken < ADMITTED_PER_TURN:
+            self._taken += 1
             self._schedule()
-            answer(transport, request, headers)
+            take(transport, first_read)
             return
-        transport.pause_reading()  # nothing more is read from it until it is answered
-        self._waiting.append((answer, transport, request, headers))
+        transport.pause_reading()  # nothing more is read from it until it is taken up
+        self._waiting.append((take, transport, first_read))
         self._schedule()
 
     @property
     def waiting(self) -> int:
-        """Upgrades read and not answered yet."""
+        """First requests read and not taken up yet."""
         return len(self._waiting)
 
     def _schedule(self) -> None:
@@ -356,18 +349,18 @@ class Admission:
             self._loop.call_soon(self._next_turn)
 
     def _next_turn(self) -> None:
-        """A new turn: its share goes to the upgrades that wait, oldest first."""
+        """A new turn: its share goes to the first requests that wait, oldest first."""
         self._scheduled = False
-        self._answered = 0
+        self._taken = 0
         waiting = self._waiting
-        while waiting and self._answered < UPGRADES_PER_TURN:
-            answer, transport, request, headers = waiting.popleft()
+        while waiting and self._taken < ADMITTED_PER_TURN:
+            take, transport, first_read = waiting.popleft()
             if transport.is_closing():
-                continue  # the server is stopping, or the connection was aborted
-            self._answered += 1
+                continue  # aborted meanwhile (the server stopping, or the client reset)
+            self._taken += 1
             transport.resume_reading()
-            answer(transport, request, headers)
-        if waiting or self._answered:
+            take(transport, first_read)
+        if waiting or self._taken:
             self._schedule()
 
 
