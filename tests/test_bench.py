@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_bench_prints_its_table(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     args = ["--games", "3", "--paced-games", "4", "--restore-games", "6", "--think", "0.02"]
+    args += ["--storm-playing", "2", "--storm-games", "3"]
     result = subprocess.run(
         [
             sys.executable,
@@ -85,6 +86,16 @@ def test_bench_prints_its_table(tmp_path: Path) -> None:
     target_lines = [line for line in lines if line.strip().startswith("target:")]
     assert len(target_lines) >= 4  # and the PostgreSQL rows' where it is installed
     assert all("first 5 rounds " in line and "last round " in line for line in target_lines)
+    # The class joining beside games in progress: its 12 bots all connected, the playing games'
+    # rounds timed in the second before it came and while it came
+    storm = figures["storm"]
+    assert storm["playing_games"] == 2 and storm["joining_bots"] == 12 and storm["came_s"] > 0
+    assert storm["before_ms"]["n"] > 0 and storm["coming_ms"]["n"] > 0
+    assert 0 < storm["coming_ms"]["p50"] <= storm["coming_ms"]["p99"] <= storm["coming_ms"]["max"]
+    assert (
+        "class joining: 3 games created (HTTP), then their 12 bots join at once, beside 2 games "
+        "playing every 0.02 s or so -> the playing games' round p99 / longest: "
+    ) in result.stdout
     assert figures["restore"]["games"] == 6 and figures["restore"]["restored_and_resumed_s"] > 0
     # at the round whose restore replays the most rounds: every one since the game was made
     assert figures["restore"]["rounds"] == SNAPSHOT_EVERY - 1

@@ -93,6 +93,15 @@ class RoundTimer:
         """Seconds from the last submit to the last ``round`` message, per complete round."""
         return list(self.by_round().values())
 
+    def timed(self) -> list[tuple[float, float]]:
+        """``(when its last submit was sent, its latency)`` per complete round, for a run that
+        looks at when its rounds were played (``scripts/bench``'s class-joining row)."""
+        return [
+            (self._submits[r], last - self._submits[r])
+            for r, (count, last) in self._views.items()
+            if count == self.players and r in self._submits
+        ]
+
     def by_round(self) -> dict[int, float]:
         """:meth:`latencies` by round number."""
         return {

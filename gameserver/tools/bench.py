@@ -34,6 +34,14 @@ compare rows whose references are alike. It times the Python the bench runs on t
 machine, one after the other: 32.0-33.9 ms on pyenv's 3.11.7, 26.0-28.1 on Debian's 3.11.2),
 which the line under the table names: compare references of the same Python only.
 
+Then the class-joining row: 100 games playing (their bots thinking from half ``--think`` to one
+and a half, so that their rounds spread out as people's do), and then
+``gameserver bots`` in a process of its own creating 250 more games over HTTP and their bots
+all connecting and joining at once, as a class told "join now" does; it prints the playing
+games' round p99 and longest round in the second before, and from that process starting to
+half a second after its last bot connected (``Admission`` in :mod:`gameserver.server.transport`
+keeps the second near the first).
+
 Then the restore scenario: N games in progress, at the round whose restore replays the most
 rounds (a record is written whole when the game is made, then every ``SNAPSHOT_EVERY`` rounds:
 round 7, every round replayed), one seat of a few of them joined, the server killed with SIGKILL
@@ -387,6 +395,88 @@ async def run_restore(games: int, folder: Path) -> dict[str, Any]:
     }
 
 
+async def _connections(api: Api) -> int:
+    """The server's WebSocket connections now (``gameserver_connections``)."""
+    text = await api.request_text("GET", "/metrics")
+    match = re.search(r"^gameserver_connections (\d+)", text, re.M)
+    return int(match.group(1)) if match else 0
+
+
+async def _poll(
+    api: Api, until: Callable[[int], bool], every: float, limit: float, what: str
+) -> float:
+    """Poll the server's connections every ``every`` s until ``until(count)``; when it held
+    (``time.perf_counter``). :class:`ServerError` after ``limit`` s."""
+    deadline = time.perf_counter() + limit
+    while not until(await _connections(api)):
+        if time.perf_counter() > deadline:
+            raise ServerError(f"{what} within {limit:g} s")
+        await asyncio.sleep(every)
+    return time.perf_counter()
+
+
+async def run_storm(playing: int, joining: int, think: float, folder: Path) -> dict[str, Any]:
+    """A class joining beside games in progress: ``playing`` games play (this process's bots,
+    each thinking from half ``think`` to one and a half); then ``gameserver bots``, a process
+    of its own, creates ``joining`` more games over HTTP (16 requests at a time, each on a
+    connection of its own) and their bots all connect and join at once. The playing games'
+    round latency in the second before that process started, and from its start to half a
+    second after its last bot connected (the connections polled every 10 ms)."""
+    server = LocalServer(folder / "storm", ADMIN_KEY)
+    await server.start()
+    api = Api(server.url, ADMIN_KEY)
+    joiners: asyncio.subprocess.Process | None = None
+    try:
+        plan = Plan(
+            kind="beer",
+            games=playing,
+            policy="sterman",
+            settings={"weeks": 520, "weeks_announced": 520},  # ended below, once measured
+            seed=1,
+            # Each bot's think drawn anew: rounds spread out, as people's do, rather than every
+            # game's coming in together (the paced rows' way, which is a burst of its own).
+            think=Think(think / 2, think * 3 / 2),
+        )
+        teams = await create_teams(api, server.url, plan, give_up=30.0)
+        playing_task = asyncio.create_task(play(teams))
+        players = 4 * playing
+        await _poll(api, lambda n: n >= players, 0.05, 60, "the games were not all joined")
+        await asyncio.sleep(2.0)  # past their own first rounds, which come in together
+        started = time.perf_counter()
+        joiners = await asyncio.create_subprocess_exec(
+            *(sys.executable, "-m", "gameserver", "bots", "--url", server.url, "--seed", "2"),
+            *("--games", str(joining), "--think", "600", "--settings", "weeks=2"),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+            env={**os.environ, "GAMESERVER_ADMIN_KEY": ADMIN_KEY},
+        )
+        everyone = players + 4 * joining
+        last = await _poll(api, lambda n: n >= everyone, 0.01, 60, "the class did not join")
+        await asyncio.sleep(0.6)
+        for team in teams:
+            await api.request("POST", f"/api/games/{team.game_id}/end", {})
+        await playing_task
+    finally:
+        if joiners is not None and joiners.returncode is None:
+            joiners.terminate()
+            await joiners.wait()
+        await server.stop()
+    timed = [played for team in teams for played in team.timer.timed()]
+
+    def between(start: float, end: float) -> dict[str, float | int]:
+        return percentiles([latency for at, latency in timed if start <= at < end])
+
+    return {
+        "playing_games": playing,
+        "joining_games": joining,
+        "joining_bots": 4 * joining,
+        "think_s": think,
+        "before_ms": between(started - 1.0, started),
+        "coming_ms": between(started, last + 0.5),
+        "came_s": round(last - started, 3),
+    }
+
+
 async def run_failover(postgresql: str, folder: Path, kills: int) -> dict[str, Any]:
     """Three nodes, bots playing through HAProxy, ``kills`` SIGKILLs of a node holding games:
     the seconds from each kill to the first round closed of the killed node's games."""
@@ -443,6 +533,7 @@ def render(
     outcomes: Sequence[Outcome],
     restore: dict[str, Any] | None,
     failover: dict[str, Any] | None = None,
+    storm: dict[str, Any] | None = None,
 ) -> str:
     head = (
         f"{'scenario':<34}{'games':>6}{'bots':>6}{'think':>7}{'dec/s':>8}{'rounds/s':>9}"
@@ -473,8 +564,20 @@ def render(
         if "reference_ms" in f:
             before, after = f["reference_ms"]
             lines.append(f"{'':<4}machine: reference {before} ms before the row, {after} after")
-    if restore is not None:
+    if storm is not None:
         lines.append("")
+        before, coming = storm["before_ms"], storm["coming_ms"]
+        lines.append(
+            f"class joining: {storm['joining_games']} games created (HTTP), then their"
+            f" {storm['joining_bots']} bots join at once, beside {storm['playing_games']} games"
+            f" playing every {storm['think_s']:g} s or so -> the playing games' round p99 /"
+            f" longest: {before['p99']:.1f} / {before['max']:.1f} ms in the second before,"
+            f" {coming['p99']:.1f} / {coming['max']:.1f} ms from its process starting to"
+            f" half a second after its last bot connected ({storm['came_s']:.2f} s)"
+        )
+    if restore is not None:
+        if storm is None:
+            lines.append("")
         lines.append(
             f"restore: {restore['games']} games in progress (round {restore['rounds']}, every "
             f"round replayed), SIGKILL, new process -> /health "
@@ -543,6 +646,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--games", type=int, default=250, help="games of the 250-game rows")
     parser.add_argument("--paced-games", type=int, default=500, help="games of the big paced row")
     parser.add_argument("--restore-games", type=int, default=1000)
+    parser.add_argument(
+        "--storm-games",
+        type=int,
+        default=250,
+        help="games of the class that joins at once in the class-joining row (250)",
+    )
+    parser.add_argument(
+        "--storm-playing",
+        type=int,
+        default=100,
+        help="games playing while it joins (100)",
+    )
     parser.add_argument("--think", type=float, default=0.1, help="think time of the paced rows")
     parser.add_argument("--weeks", type=int, default=36)
     parser.add_argument(
@@ -550,7 +665,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--only",
-        choices=["one", "paced", "saturated", "big", "restore", "postgresql", "failover"],
+        choices=["one", "paced", "saturated", "big", "storm", "restore", "postgresql", "failover"],
         action="append",
     )
     parser.add_argument(
@@ -565,7 +680,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--kills", type=int, default=4, help="SIGKILLs of the failover row")
     parser.add_argument("--json", metavar="FILE", help="also write every figure to FILE")
     args = parser.parse_args(argv)
-    sizes = (args.games, args.paced_games, args.restore_games, args.weeks, args.one_game_weeks)
+    sizes = (
+        args.games,
+        args.paced_games,
+        args.restore_games,
+        args.storm_games,
+        args.storm_playing,
+        args.weeks,
+        args.one_game_weeks,
+    )
     if min(sizes) < 1 or args.think < 0 or args.kills < 1:
         print(
             "scripts/bench: games and kills must be 1 or more and think 0 or more",
@@ -573,7 +696,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 2
     chosen = set(
-        args.only or ["one", "paced", "saturated", "big", "restore", "postgresql", "failover"]
+        args.only
+        or ["one", "paced", "saturated", "big", "storm", "restore", "postgresql", "failover"]
     )
     scenarios = [
         Scenario(
@@ -610,7 +734,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ]
     keys = {"one game": "one", "paced": "paced", "saturated": "saturated", "big paced": "big"}
     outcomes: list[Outcome] = []
-    restore = failover = None
+    restore = failover = storm = None
     try:
         with (
             tempfile.TemporaryDirectory(prefix="gameserver-bench-") as tmp,
@@ -626,6 +750,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 outcome = run(run_scenario(scenario, Path(tmp), postgresql=url))
                 outcome.figures["reference_ms"] = [before, reference_ms()]
                 outcomes.append(outcome)
+            if "storm" in chosen:
+                print(f"running class joining: {args.storm_games} games ...", file=sys.stderr)
+                storm = run(run_storm(args.storm_playing, args.storm_games, args.think, Path(tmp)))
             if "restore" in chosen:
                 print(f"running restore: {args.restore_games} games ...", file=sys.stderr)
                 restore = run(run_restore(args.restore_games, Path(tmp)))
@@ -635,11 +762,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ServerError, GameServerError, OSError) as exc:
         print(f"scripts/bench: {exc}", file=sys.stderr)
         return 1
-    print(render(outcomes, restore, failover))
+    print(render(outcomes, restore, failover, storm))
     if args.json:
         version, executable = python()
         payload = {
             "scenarios": {o.scenario.name: o.figures for o in outcomes},
+            "storm": storm,
             "restore": restore,
             "failover": failover,
             "python": {"version": version, "executable": executable},
