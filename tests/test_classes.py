@@ -252,8 +252,16 @@ async def test_a_student_moved_during_play_follows_and_the_export_names_who_deci
         assert games[teams[0]]["seats"][0]["bot"] is not None  # Ann's old seat plays on
         assert games[teams[1]]["seats"][3]["name"] == "Ann"
         assert games[teams[1]]["seats"][3]["bot"] is None
-        export = fac.get(f"/api/sessions/{sid}/export.json").json()
-        rows = list(csv.DictReader(io.StringIO(fac.get(f"/api/sessions/{sid}/export.csv").text)))
+        exported = fac.get(f"/api/sessions/{sid}/export.json")
+        export = exported.json()
+        as_csv = fac.get(f"/api/sessions/{sid}/export.csv")
+        rows = list(csv.DictReader(io.StringIO(as_csv.text)))
+    # Sent as made, a game at a time (docs/api.md)
+    for response in (exported, as_csv):
+        assert response.headers.get("transfer-encoding") == "chunked"
+        assert "content-length" not in response.headers
+    assert as_csv.headers["content-disposition"] == f'attachment; filename="{sid}.csv"'
+    assert exported.headers["content-type"] == "application/json"
     assert sorted(s["name"] for s in export["students"]) == ["Ann", "Bo", "Cy", "Di", "Ed", "Flo"]
     decided = {(r["team"], r["round"], r["role"]): r for r in rows}
     assert decided["1", "1", "retailer"]["name"] == "Ann"

@@ -1,16 +1,24 @@
 """Exports as JSON or CSV (one row per round and role), with who decided: of a game, and of a
-whole class (every team's game, with the class's students and their teams)."""
+whole class (every team's game, with the class's students and their teams).
+
+A class's export is sent as it is made, a game at a time (:func:`csv_parts`,
+:func:`json_parts`), and each game's part is made in a turn of the event loop of its own: made
+in one go, the export of a class of 250 games held the loop for 160-290 ms, and every game on
+the server waited that long for its round.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from gameserver.errors import NotFound
 from gameserver.games import get_game
@@ -63,11 +71,24 @@ def game_json(game: Exported) -> dict[str, Any]:
 
 
 def csv_response(name: str, text: str) -> Response:
-    return Response(
-        text,
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
-    )
+    return Response(text, media_type=_CSV, headers=_attachment(name))
+
+
+def csv_stream(name: str, parts: AsyncIterator[bytes]) -> StreamingResponse:
+    """A CSV sent as it is made (:func:`csv_parts`)."""
+    return StreamingResponse(parts, media_type=_CSV, headers=_attachment(name))
+
+
+def json_stream(parts: AsyncIterator[bytes]) -> StreamingResponse:
+    """A JSON document sent as it is made (:func:`json_parts`)."""
+    return StreamingResponse(parts, media_type="application/json")
+
+
+_CSV = "text/csv; charset=utf-8"
+
+
+def _attachment(name: str) -> dict[str, str]:
+    return {"Content-Disposition": f'attachment; filename="{name}.csv"'}
 
 
 def _name(game: Exported, record: RoundRecord, role: str) -> str:
@@ -83,14 +104,42 @@ def _name(game: Exported, record: RoundRecord, role: str) -> str:
 def csv_text(games: Sequence[Exported]) -> str:
     """One row per game, round and role: who decided what, and the role's figures. A class's
     export starts each row with the team."""
+    return "".join(_csv_lines(games, *_csv_keys(games)))
+
+
+async def csv_parts(games: Sequence[Exported]) -> AsyncIterator[bytes]:
+    """:func:`csv_text`, encoded, a game at a time, each made in a turn of the loop of its own."""
     decision_keys: list[str] = []
     figure_keys: list[str] = []
     for game in games:
-        for record in game.rounds:
-            for decision in record.decisions.values():
-                decision_keys.extend(k for k in decision if k not in decision_keys)
-            for figures in record.summary.values():
-                figure_keys.extend(k for k in figures if k not in figure_keys)
+        _add_keys(game, decision_keys, figure_keys)
+        await asyncio.sleep(0)
+    for part in _csv_lines(games, decision_keys, figure_keys):
+        yield part.encode()
+        await asyncio.sleep(0)
+
+
+def _csv_keys(games: Sequence[Exported]) -> tuple[list[str], list[str]]:
+    decision_keys: list[str] = []
+    figure_keys: list[str] = []
+    for game in games:
+        _add_keys(game, decision_keys, figure_keys)
+    return decision_keys, figure_keys
+
+
+def _add_keys(game: Exported, decision_keys: list[str], figure_keys: list[str]) -> None:
+    """The decisions' and the figures' keys of ``game`` not in the lists yet, in order."""
+    for record in game.rounds:
+        for decision in record.decisions.values():
+            decision_keys.extend(k for k in decision if k not in decision_keys)
+        for figures in record.summary.values():
+            figure_keys.extend(k for k in figures if k not in figure_keys)
+
+
+def _csv_lines(
+    games: Sequence[Exported], decision_keys: list[str], figure_keys: list[str]
+) -> Iterator[str]:
+    """The header line, then each game's lines, a part each."""
     teams = any(game.team is not None for game in games)
     out = io.StringIO()
     writer = csv.writer(out)
@@ -99,6 +148,7 @@ def csv_text(games: Sequence[Exported]) -> str:
     header += [f"decision_{k}" for k in decision_keys]
     header += ["defaulted", "closed_by", *figure_keys]
     writer.writerow(header)
+    yield _taken(out)
     for game in games:
         lead = [game.team if game.team is not None else ""] if teams else []
         for record in game.rounds:
@@ -110,4 +160,23 @@ def csv_text(games: Sequence[Exported]) -> str:
                     + [int(role in record.defaulted), record.closed_by]
                     + [figures.get(k, "") for k in figure_keys]
                 )
-    return out.getvalue()
+        yield _taken(out)
+
+
+def _taken(out: io.StringIO) -> str:
+    """What ``out`` holds, which it then forgets."""
+    text = out.getvalue()
+    out.seek(0)
+    out.truncate()
+    return text
+
+
+async def json_parts(head: Mapping[str, Any], games: Sequence[Exported]) -> AsyncIterator[bytes]:
+    """``{**head, "games": [...]}`` encoded, each game (with its ``team``) in a turn of the loop
+    of its own: the same document as encoding it whole."""
+    opening = orjson.dumps({**head, "games": []})
+    yield opening[:-2]  # the object up to its games list, open
+    for n, game in enumerate(games):
+        await asyncio.sleep(0)
+        yield (b"," if n else b"") + orjson.dumps({"team": game.team, **game_json(game)})
+    yield b"]}"
