@@ -8,7 +8,10 @@ to see a round whose save fails be reported and retried, never left open.
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
+import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -342,3 +345,60 @@ async def test_a_command_whose_caller_goes_away_still_completes(hub: Hub) -> Non
     ended = await asyncio.wait_for(driver.command(ev.End), timeout=5)
     assert ended is None and driver.room.status == GameStatus.ENDED
     assert driver.room.record.seat("retailer").claimed  # the claim was saved after all
+
+
+class CountingAdapter(SQLiteAdapter):
+    """A real SQLite store that counts the game records it is asked to read."""
+
+    records_read = 0
+
+    async def load_snapshot(self, game_id: str) -> Snapshot | None:
+        self.records_read += 1
+        return await super().load_snapshot(game_id)
+
+    async def load_group(self, group: str | None) -> list[Snapshot]:
+        found = await super().load_group(group)
+        self.records_read += len(found)
+        return found
+
+
+async def test_a_class_lists_its_games_in_memory_and_reads_only_the_others(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A class's games in memory are listed without reading their stored records (the
+    dashboard asks every 2.5 s); the others are read and caught up, and a damaged one is
+    logged and left out, as every listing does."""
+    adapter = CountingAdapter(tmp_path / "games.db")
+    hub = make_hub(tmp_path, adapter)
+    await hub.start()
+    try:
+        session_id, _token, made = await hub.create_session(
+            "beer", {"weeks": 6}, 3, Options(autostart=True)
+        )
+        first, second, third = (m.driver.game_id for m in made)
+        await made[0].driver.command(ev.CloseRound)  # a round played, nobody connected
+        adapter.records_read = 0
+        listed = await hub.list_games(session_id=session_id)
+        assert [(r.game_id, room is not None) for r, room in listed] == [
+            (first, True),
+            (second, True),
+            (third, True),
+        ]
+        assert adapter.records_read == 0
+        await hub.evict_idle(now=time.monotonic() + 10 * hub.config.idle_timeout)
+        assert not hub.drivers
+        await hub.driver(first)  # back in memory; the other two stay stored
+        with sqlite3.connect(tmp_path / "games.db") as db:
+            db.execute("UPDATE games SET payload = x'00' WHERE game_id = ?", (third,))
+        adapter.records_read = 0
+        with caplog.at_level(logging.ERROR, logger="gameserver.server.gamestore"):
+            listed = await hub.list_games(session_id=session_id)
+        assert [(r.game_id, room is not None) for r, room in listed] == [
+            (first, True),
+            (second, False),
+        ]
+        assert listed[0][0].state["round"] == 1  # the played round, in memory
+        assert adapter.records_read == 2  # the second's and the damaged third's
+        assert any("listing:" in r.getMessage() and third in r.getMessage() for r in caplog.records)
+    finally:
+        await hub.stop()

@@ -263,7 +263,7 @@ class Hub:
         for game_id, driver in self.drivers.items():
             if session_id is None or driver.room.record.session_id == session_id:
                 found[game_id] = (driver.room.record, driver.room)
-        for record in await self.store.list_games(group=session_id):
+        for record in await self.store.list_games(group=session_id, known=found):
             found.setdefault(record.game_id, (record, None))
         out = [item for item in found.values() if status is None or item[0].status == status]
         out.sort(key=lambda item: item[0].created_at)
