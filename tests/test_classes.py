@@ -8,12 +8,15 @@ import asyncio
 import csv
 import io
 import time
+from dataclasses import replace
 from typing import Any
 
 import httpx
 import pytest
 
 from gameserver.protocol import CloseCode
+from gameserver.server import lobby as lb
+from gameserver.server.classes import TELL_EVERY, TOLD_PER_SECOND, ClassLobby
 from tests.support import ServerProcess, join, resume
 
 ROLES = ["retailer", "wholesaler", "distributor", "factory"]
@@ -400,3 +403,57 @@ async def test_a_move_the_class_cannot_make_is_refused_by_name(server: ServerPro
         lobby = http.get(f"/api/sessions/{made['session_id']}").json()["lobby"]
     assert lobby["students"][0]["team"] == 1 and lobby["students"][0]["role"] == "factory"
     await kim.close()
+
+
+async def test_a_lobby_tells_its_waiters_the_changes_of_half_a_second_together() -> None:
+    """The first change wakes the waiting students at once; the changes within TELL_EVERY of
+    a wake-up wake them once, TELL_EVERY after it; a stopping server wakes them at once."""
+    loop = asyncio.get_running_loop()
+    lobby = ClassLobby(lb.ClassRecord("S1", "hash", "beer", {}, "Period 3", 1.0))
+    first = lobby.changed_after(0)
+    assert first is not None
+    lobby.notify()
+    assert first.is_set()
+    told = loop.time()
+    second = lobby.changed_after(0)
+    assert second is not None and not second.is_set()
+    lobby.notify()
+    lobby.notify()  # the same wake-up tells both
+    assert not second.is_set()
+    await second.wait()
+    assert loop.time() - told >= TELL_EVERY - 0.01
+    third = lobby.changed_after(0)
+    assert third is not None
+    lobby.notify()  # within TELL_EVERY of the last: later ...
+    assert not third.is_set()
+    lobby.notify(now=True)  # ... unless the server is stopping
+    assert third.is_set()
+    fourth = lobby.changed_after(0)
+    assert fourth is not None
+    await asyncio.sleep(TELL_EVERY + 0.1)
+    assert not fourth.is_set()  # the wake-up that was due was told with the stop
+
+
+async def test_a_waiter_waits_past_its_version_and_many_waiters_are_told_less_often() -> None:
+    """A wake-up that tells only what a student has seen does not answer them; with more than
+    TOLD_PER_SECOND / 2 students waiting the wake-ups come further apart (docs/api.md)."""
+    lobby = ClassLobby(lb.ClassRecord("S1", "hash", "beer", {}, "Period 3", 1.0))
+    assert lobby.tell_every() == TELL_EVERY == 0.5 and TOLD_PER_SECOND == 500
+    lobby.notify()  # a wake-up for a change already seen (version 0)
+    waiter = asyncio.create_task(lobby.wait_past(0, lambda: False))
+    await asyncio.sleep(0)
+    assert lobby.waiters == 1
+    lobby.notify()  # told TELL_EVERY later: still nothing past version 0
+    await asyncio.sleep(TELL_EVERY + 0.1)
+    assert not waiter.done()
+    lobby.record = replace(lobby.record, version=1)
+    lobby.notify()
+    await asyncio.wait_for(waiter, TELL_EVERY + 1)
+    assert lobby.waiters == 0
+    lobby.waiters = 1000
+    assert lobby.tell_every() == 2.0  # 500 answers a second
+    lobby.waiters = 250
+    assert lobby.tell_every() == TELL_EVERY
+    assert await asyncio.wait_for(lobby.wait_past(0, lambda: False), 1) is None  # past it
+    stop = asyncio.create_task(lobby.wait_past(1, lambda: True))
+    assert await asyncio.wait_for(stop, 1) is None  # a stopping server answers at once

@@ -198,11 +198,10 @@ async def student_me(request: Request) -> Response:
     student = classes.student_of(lobby, bearer(request))
     since = _whole(request, "since", 0, 2**53)
     wait = _whole(request, "wait", 0, int(LONG_POLL))
-    changed = lobby.changed_after(since if since is not None else -1)
-    if changed is not None and not classes.stopping:
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(LONG_POLL if wait is None else wait):
-                await changed.wait()
+    version = since if since is not None else -1
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(LONG_POLL if wait is None else wait):
+            await lobby.wait_past(version, lambda: classes.stopping)
     student, seat_token = await classes.seat_of(lobby, student.id)
     return ORJSONResponse(student_view(classes, lobby, student, seat_token))
 
