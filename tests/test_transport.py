@@ -74,6 +74,17 @@ def new_game(server: ServerProcess) -> dict[str, object]:
         return game
 
 
+#: A hello with a code no game has: a working WebSocket session answers and refuses it.
+HELLO_OF_NO_GAME = client_frame(0x1, orjson.dumps({"type": "hello", "join": "NOGAME-NOSEAT"}))
+
+
+async def refused_the_code_of_no_game(conn: RawConnection) -> None:
+    """After :data:`HELLO_OF_NO_GAME`: the session's refusal, and then the close."""
+    await conn.read_until_closed(HELLO_TIMEOUT + SLACK)
+    answer = orjson.loads(server_frames(conn.received)[0][1])
+    assert answer["type"] == "error" and answer["code"] == "not_found", answer
+
+
 # -- requests that arrive too slowly, or never ------------------------------------------------
 
 
@@ -179,11 +190,8 @@ async def test_an_upgrade_is_upgraded_however_it_arrives(
         b"Connection: Upgrade",
         b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=",
     ]
-    # A working WebSocket session: a hello with a code no game has is answered and refused.
-    await conn.send(client_frame(0x1, orjson.dumps({"type": "hello", "join": "NOGAME-NOSEAT"})))
-    await conn.read_until_closed(HELLO_TIMEOUT + SLACK)
-    answer = orjson.loads(server_frames(conn.received)[0][1])
-    assert answer["type"] == "error" and answer["code"] == "not_found", answer
+    await conn.send(HELLO_OF_NO_GAME)
+    await refused_the_code_of_no_game(conn)
     no_traceback(server, mark)
 
 
@@ -611,13 +619,10 @@ async def test_a_class_that_joins_at_once_is_answered_whole(
     await asyncio.gather(*(conn.writer.drain() for conn in conns[:-1]))
     for conn in conns[:-1]:
         assert (await conn.read_head()).startswith(b"HTTP/1.1 101 Switching Protocols")
-    hello = client_frame(0x1, orjson.dumps({"type": "hello", "join": "NOGAME-NOSEAT"}))
     for conn in conns[:-1]:
-        await conn.send(hello)
+        await conn.send(HELLO_OF_NO_GAME)
     for conn in conns[:-1]:
-        await conn.read_until_closed(HELLO_TIMEOUT + SLACK)
-        answer = orjson.loads(server_frames(conn.received)[0][1])
-        assert answer["type"] == "error" and answer["code"] == "not_found", answer
+        await refused_the_code_of_no_game(conn)
     no_traceback(server, mark)
 
 
