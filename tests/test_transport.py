@@ -8,6 +8,7 @@ logged no traceback and still serves everyone else.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import signal
 import socket
@@ -19,7 +20,14 @@ import httpx
 import orjson
 import pytest
 
-from gameserver.server.transport import ADMITTED_PER_TURN, Admission, Take, _whole_upgrade
+from gameserver.server.transport import (
+    ADMITTED_AT_MOST,
+    ADMITTED_PER_SECOND,
+    ADMITTED_PER_TURN,
+    Admission,
+    Take,
+    _whole_upgrade,
+)
 from gameserver.server.websocket import _plain_accept
 from tests.support import (
     ADMIN_KEY,
@@ -557,9 +565,9 @@ async def test_first_requests_are_taken_up_a_few_a_turn_in_order_sockets_unread_
     """Ten new connections' first requests read in one turn of the loop: four taken up in it,
     four in the next, two in the one after, in the order they came; a waiting one's socket is
     not read until its turn, and one whose connection was aborted meanwhile is passed over."""
-    assert ADMITTED_PER_TURN == 4  # as docs/deploy.md says
+    assert (ADMITTED_PER_TURN, ADMITTED_PER_SECOND, ADMITTED_AT_MOST) == (4, 1000, 32)  # docs
     loop = asyncio.get_running_loop()
-    admission = Admission(loop)
+    admission = Admission(loop, per_second=0)  # 4 a turn, however long the turns
     pairs = [socket.socketpair() for _ in range(10)]
     transports = []
     for ours, _ in pairs:
@@ -640,3 +648,77 @@ async def test_a_class_whose_requests_come_at_once_gets_every_answer(
         assert conn.status() == 200
         assert b'"beer"' in conn.received
     no_traceback(server, mark)
+
+
+async def test_in_long_turns_more_first_requests_are_taken_up_at_the_rate() -> None:
+    """A loop busy with other work (turns of 20 ms here) takes up as many waiting first requests
+    a turn as 1,000 a second gives 20 ms, not 4: a class still comes in at that rate; and never
+    more than ADMITTED_AT_MOST a turn."""
+    loop = asyncio.get_running_loop()
+    admission = Admission(loop)
+    pairs = [socket.socketpair() for _ in range(80)]
+    transports = []
+    for ours, _ in pairs:
+        transport, _protocol = await loop.connect_accepted_socket(asyncio.Protocol, ours)
+        transports.append(transport)
+    turn = 0
+    taken: dict[int, int] = {}  # turn -> first requests taken up in it
+
+    def busy() -> None:  # a turn's other work: rounds, say
+        nonlocal turn
+        time.sleep(0.02)
+        turn += 1
+        if admission.waiting:
+            loop.call_soon(busy)
+
+    def take(transport: asyncio.Transport, first_read: bytes) -> None:
+        taken[turn] = taken.get(turn, 0) + 1
+
+    def read_all() -> None:
+        loop.call_soon(busy)
+        for transport in transports:
+            admission.add(take, transport, b"request")
+
+    loop.call_soon(read_all)
+    while admission.waiting or sum(taken.values()) < len(transports):
+        await asyncio.sleep(0.01)
+    counts = list(taken.values())
+    assert counts[0] == ADMITTED_PER_TURN  # the turn they were read in
+    assert all(16 <= n <= ADMITTED_AT_MOST for n in counts[1:-1]), counts  # 20 ms: about 20
+    for transport in transports:
+        transport.close()
+    for _, theirs in pairs:
+        theirs.close()
+
+
+async def test_a_waiting_first_request_that_fails_to_be_taken_up_stops_no_other(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """As the loop does with a read that raises: logged, its connection aborted, and the
+    first requests behind it are taken up all the same."""
+    loop = asyncio.get_running_loop()
+    admission = Admission(loop, per_second=0)
+    pairs = [socket.socketpair() for _ in range(6)]
+    transports = []
+    for ours, _ in pairs:
+        transport, _protocol = await loop.connect_accepted_socket(asyncio.Protocol, ours)
+        transports.append(transport)
+    taken: list[int] = []
+
+    def take(transport: asyncio.Transport, first_read: bytes) -> None:
+        if first_read == b"4":
+            raise RuntimeError("a bug")
+        taken.append(int(first_read))
+
+    with caplog.at_level(logging.ERROR, logger="gameserver.server.transport"):
+        for n, transport in enumerate(transports):
+            admission.add(take, transport, b"%d" % n)
+        while admission.waiting:
+            await asyncio.sleep(0.01)
+    assert taken == [0, 1, 2, 3, 5]
+    assert transports[4].is_closing() and not transports[5].is_closing()
+    assert "taking up a new connection's first request failed" in caplog.text
+    for transport in transports:
+        transport.close()
+    for _, theirs in pairs:
+        theirs.close()

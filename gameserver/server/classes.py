@@ -64,7 +64,7 @@ class ClassLobby:
         self._changed = asyncio.Event()
         self._told_at = -TELL_EVERY  # loop time of the last wake-up
         self._telling: asyncio.TimerHandle | None = None  # the next one, when it is due later
-        #: Students waiting for a change now (:meth:`waiting`).
+        #: Students waiting for a change now (:meth:`wait_past`).
         self.waiters = 0
 
     @property
@@ -84,8 +84,8 @@ class ClassLobby:
             self._telling = loop.call_later(wait, self._tell)
 
     def tell_every(self) -> float:
-        """Seconds between two wake-ups, at least: :data:`TELL_EVERY`, or longer with more
-        than :data:`TOLD_PER_SECOND` students waiting for half a second."""
+        """Seconds between two wake-ups, at least: :data:`TELL_EVERY`, or as long as it takes
+        to answer the students waiting at :data:`TOLD_PER_SECOND` (longer from 250 waiting)."""
         return max(TELL_EVERY, self.waiters / TOLD_PER_SECOND)
 
     async def wait_past(self, version: int, stopping: Callable[[], bool]) -> None:

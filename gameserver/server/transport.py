@@ -25,11 +25,15 @@ scope uvicorn builds and the request it writes out again cost about a tenth of a
 through h11 as any request). There the connection answers a plain upgrade itself, without
 websockets' parse either (:meth:`~gameserver.server.websocket.WebSocketConnection.upgrade`).
 
-One turn of the event loop takes up at most :data:`ADMITTED_PER_TURN` new connections' first
-requests (an upgrade, or an HTTP request); the others wait, their sockets unread, for the next
-turns (:class:`Admission`). Without that bound a class whose players all join at once is read
-in a few turns of the loop, each as long as the hundreds of joins it takes up, and the rounds
-of the games already playing wait behind them.
+One turn of the event loop takes up a few new connections' first requests (an upgrade, or an
+HTTP request: 4, or in a long turn up to 32 at 1,000 a second); the others wait, their sockets
+unread, for the next turns (:class:`Admission`). Without that bound a class whose players all
+join at once is read in a few turns of the loop, each as long as the hundreds of joins it
+takes up, and the rounds of the games already playing wait behind them.
+
+The classes use attributes of uvicorn's that are not its public API (the h11 connection, the
+request cycle, the server state's set of connections): pyproject.toml pins the uvicorn versions
+this was tested with, and tests/test_transport.py checks each behaviour on real sockets.
 """
 
 from __future__ import annotations
@@ -287,35 +291,64 @@ class FirstRead(asyncio.Protocol):
             self._transport.close()
 
 
-#: New connections whose first request one turn of the event loop takes up, at most.
+#: New connections whose first request one turn of the event loop takes up: this many, ...
 ADMITTED_PER_TURN = 4
+#: ... or as many as this rate gives the time since the last turn that took some up (a loop
+#: busy with rounds turns every 30-50 ms: 4 a turn would let a class in at 100 a second) ...
+ADMITTED_PER_SECOND = 1000.0
+#: ... up to this many.
+ADMITTED_AT_MOST = 32
 
 #: What takes up a new connection's first request: ``take(transport, first_read)``.
 Take = Callable[[asyncio.Transport, bytes], None]
 
 
 class Admission:
-    """New connections' first requests (a WebSocket upgrade, an HTTP request) taken up at most
-    :data:`ADMITTED_PER_TURN` a turn of the event loop, in the order they came; the others wait
-    for the next turns, their sockets not read meanwhile. One that finds the turn's share left
-    is taken up at once, as before. Connections already open are not held: their reads, and
-    every request after a kept-alive connection's first, go on as they come.
+    """New connections' first requests (a WebSocket upgrade, an HTTP request) taken up a few
+    a turn of the event loop, in the order they came: :data:`ADMITTED_PER_TURN`, or in long
+    turns as many as :data:`ADMITTED_PER_SECOND` gives the turn's length, at most
+    :data:`ADMITTED_AT_MOST`. The others wait for the next turns, their sockets not read
+    meanwhile. One that finds the turn's share left is taken up at once, as before.
+    Connections already open are not held: their reads, and every request after a kept-alive
+    connection's first, go on as they come.
 
     A new connection's first request is the dearest thing a client asks (a join saves its seat
     and sends a whole view; a request goes through the HTTP stack and the app): taken up as
     they are read, those of a class that comes in at once fill a few turns of the loop, and
     every round of the games already playing waits behind them. This way each turn carries a
-    few of them and the rounds go on between (``docs/deploy.md`` has the figures)."""
+    few of them and the rounds go on between (``docs/deploy.md`` has the figures); and a
+    server whose loop is busy with rounds still lets a class in at about 1,000 a second."""
 
-    __slots__ = ("_loop", "_scheduled", "_taken", "_waiting")
+    __slots__ = (
+        "_at_most",
+        "_loop",
+        "_per_second",
+        "_per_turn",
+        "_scheduled",
+        "_share",
+        "_taken",
+        "_turn_at",
+        "_waiting",
+    )
 
     _by_loop: ClassVar[weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Admission]] = (
         weakref.WeakKeyDictionary()
     )
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        per_turn: int = ADMITTED_PER_TURN,
+        per_second: float = ADMITTED_PER_SECOND,
+        at_most: int = ADMITTED_AT_MOST,
+    ) -> None:
         self._loop = loop
+        self._per_turn = per_turn
+        self._per_second = per_second
+        self._at_most = at_most
+        self._share = per_turn  # what this turn takes up
         self._taken = 0  # first requests taken up in this turn of the loop
+        self._turn_at = loop.time()  # when the last turn that took some up began
         self._scheduled = False
         self._waiting: deque[tuple[Take, asyncio.Transport, bytes]] = deque()
 
@@ -329,7 +362,7 @@ class Admission:
 
     def add(self, take: Take, transport: asyncio.Transport, first_read: bytes) -> None:
         """Take up a first request now if this turn has room for it, else in a later turn."""
-        if not self._waiting and self._taken < ADMITTED_PER_TURN:
+        if not self._waiting and self._taken < self._share:
             self._taken += 1
             self._schedule()
             take(transport, first_read)
@@ -352,14 +385,21 @@ class Admission:
         """A new turn: its share goes to the first requests that wait, oldest first."""
         self._scheduled = False
         self._taken = 0
+        now = self._loop.time()
+        since, self._turn_at = now - self._turn_at, now
+        self._share = max(self._per_turn, min(self._at_most, int(self._per_second * since)))
         waiting = self._waiting
-        while waiting and self._taken < ADMITTED_PER_TURN:
+        while waiting and self._taken < self._share:
             take, transport, first_read = waiting.popleft()
             if transport.is_closing():
                 continue  # aborted meanwhile (the server stopping, or the client reset)
             self._taken += 1
             transport.resume_reading()
-            take(transport, first_read)
+            try:
+                take(transport, first_read)
+            except Exception:  # as the loop does with a read callback that raises
+                log.exception("taking up a new connection's first request failed")
+                transport.abort()
         if waiting or self._taken:
             self._schedule()
 
