@@ -426,6 +426,7 @@ async def run_storm(playing: int, joining: int, think: float, folder: Path) -> d
     await server.start()
     api = Api(server.url, ADMIN_KEY)
     joiners: asyncio.subprocess.Process | None = None
+    playing_task: asyncio.Task[float] | None = None
     try:
         plan = Plan(
             kind="beer",
@@ -460,6 +461,8 @@ async def run_storm(playing: int, joining: int, think: float, folder: Path) -> d
         if joiners is not None and joiners.returncode is None:
             joiners.terminate()
             await joiners.wait()
+        if playing_task is not None and not playing_task.done():  # the row failed
+            playing_task.cancel()
         await server.stop()
     timed = [played for team in teams for played in team.timer.timed()]
 
@@ -573,7 +576,8 @@ def render(
             f" playing every {storm['think_s']:g} s or so -> the playing games' round p99 /"
             f" longest: {before['p99']:.1f} / {before['max']:.1f} ms in the second before,"
             f" {coming['p99']:.1f} / {coming['max']:.1f} ms from its process starting to"
-            f" half a second after its last bot connected ({storm['came_s']:.2f} s)"
+            f" half a second after its last bot connected ({storm['came_s']:.2f} s after the"
+            " start)"
         )
     if restore is not None:
         if storm is None:
