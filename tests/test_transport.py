@@ -13,7 +13,7 @@ import re
 import signal
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -561,18 +561,41 @@ async def test_a_stopping_server_closes_connections_that_sent_nothing_at_once(
 # -- a class that joins at once ---------------------------------------------------------------
 
 
-async def test_first_requests_are_taken_up_a_few_a_turn_in_order_sockets_unread_meanwhile() -> None:
+#: ``await accepted(n)``: n real connections (socket pairs), our ends as transports of the loop.
+Accepted = Callable[[int], Awaitable[list[asyncio.Transport]]]
+
+
+@pytest.fixture
+async def accepted() -> AsyncIterator[Accepted]:
+    """Connections for an :class:`Admission` to take up, all closed after the test."""
+    loop = asyncio.get_running_loop()
+    made: list[tuple[socket.socket, asyncio.Transport]] = []
+
+    async def connect(count: int) -> list[asyncio.Transport]:
+        transports = []
+        for _ in range(count):
+            ours, theirs = socket.socketpair()
+            transport, _protocol = await loop.connect_accepted_socket(asyncio.Protocol, ours)
+            made.append((theirs, transport))
+            transports.append(transport)
+        return transports
+
+    yield connect
+    for theirs, transport in made:
+        transport.close()
+        theirs.close()
+
+
+async def test_first_requests_are_taken_up_a_few_a_turn_in_order_sockets_unread_meanwhile(
+    accepted: Accepted,
+) -> None:
     """Ten new connections' first requests read in one turn of the loop: four taken up in it,
     four in the next, two in the one after, in the order they came; a waiting one's socket is
     not read until its turn, and one whose connection was aborted meanwhile is passed over."""
     assert (ADMITTED_PER_TURN, ADMITTED_PER_SECOND, ADMITTED_AT_MOST) == (4, 1000, 32)  # docs
     loop = asyncio.get_running_loop()
     admission = Admission(loop, per_second=0)  # 4 a turn, however long the turns
-    pairs = [socket.socketpair() for _ in range(10)]
-    transports = []
-    for ours, _ in pairs:
-        transport, _protocol = await loop.connect_accepted_socket(asyncio.Protocol, ours)
-        transports.append(transport)
+    transports = await accepted(10)
     turn = 0
     taken: list[tuple[int, int]] = []  # (turn, connection)
     reading: list[bool] = []
@@ -609,10 +632,6 @@ async def test_first_requests_are_taken_up_a_few_a_turn_in_order_sockets_unread_
     before = len(taken)
     admission.add(take(0), transports[0], b"request 0")
     assert len(taken) == before + 1 and admission.waiting == 0
-    for transport in transports:
-        transport.close()
-    for _, theirs in pairs:
-        theirs.close()
 
 
 async def test_a_class_that_joins_at_once_is_answered_whole(
@@ -650,17 +669,15 @@ async def test_a_class_whose_requests_come_at_once_gets_every_answer(
     no_traceback(server, mark)
 
 
-async def test_in_long_turns_more_first_requests_are_taken_up_at_the_rate() -> None:
+async def test_in_long_turns_more_first_requests_are_taken_up_at_the_rate(
+    accepted: Accepted,
+) -> None:
     """A loop busy with other work (turns of 20 ms here) takes up as many waiting first requests
     a turn as 1,000 a second gives 20 ms, not 4: a class still comes in at that rate; and never
     more than ADMITTED_AT_MOST a turn."""
     loop = asyncio.get_running_loop()
     admission = Admission(loop)
-    pairs = [socket.socketpair() for _ in range(80)]
-    transports = []
-    for ours, _ in pairs:
-        transport, _protocol = await loop.connect_accepted_socket(asyncio.Protocol, ours)
-        transports.append(transport)
+    transports = await accepted(80)
     turn = 0
     taken: dict[int, int] = {}  # turn -> first requests taken up in it
 
@@ -685,24 +702,16 @@ async def test_in_long_turns_more_first_requests_are_taken_up_at_the_rate() -> N
     counts = list(taken.values())
     assert counts[0] == ADMITTED_PER_TURN  # the turn they were read in
     assert all(16 <= n <= ADMITTED_AT_MOST for n in counts[1:-1]), counts  # 20 ms: about 20
-    for transport in transports:
-        transport.close()
-    for _, theirs in pairs:
-        theirs.close()
 
 
 async def test_a_waiting_first_request_that_fails_to_be_taken_up_stops_no_other(
-    caplog: pytest.LogCaptureFixture,
+    accepted: Accepted, caplog: pytest.LogCaptureFixture
 ) -> None:
     """As the loop does with a read that raises: logged, its connection aborted, and the
     first requests behind it are taken up all the same."""
     loop = asyncio.get_running_loop()
     admission = Admission(loop, per_second=0)
-    pairs = [socket.socketpair() for _ in range(6)]
-    transports = []
-    for ours, _ in pairs:
-        transport, _protocol = await loop.connect_accepted_socket(asyncio.Protocol, ours)
-        transports.append(transport)
+    transports = await accepted(6)
     taken: list[int] = []
 
     def take(transport: asyncio.Transport, first_read: bytes) -> None:
@@ -718,7 +727,3 @@ async def test_a_waiting_first_request_that_fails_to_be_taken_up_stops_no_other(
     assert taken == [0, 1, 2, 3, 5]
     assert transports[4].is_closing() and not transports[5].is_closing()
     assert "taking up a new connection's first request failed" in caplog.text
-    for transport in transports:
-        transport.close()
-    for _, theirs in pairs:
-        theirs.close()
