@@ -47,6 +47,7 @@ from gameserver.server.http import (
     json_body,
 )
 from gameserver.server.records import BotSeat
+from gameserver.server.turn import in_turns
 
 #: Longest a student's ``/lobby/me`` waits for a change (``wait`` asks for less).
 LONG_POLL = 25.0
@@ -298,14 +299,11 @@ async def export_class(request: Request) -> Response:
     games = [g for g, _room in await hub.list_games(session_id=record.session_id)]
     order = {game_id: n for n, game_id in enumerate(record.games)}
     games.sort(key=lambda g: (order.get(g.game_id, len(order)), g.created_at))
-    exported = []
-    for g in games:
-        # Read inline (a game's rounds take well under a millisecond): a turn of the loop each,
-        # so that the rounds of games in play go between.
-        await asyncio.sleep(0)
-        exported.append(
-            Exported(g, await hub.store.load_rounds(g.game_id), record.team_of(g.game_id))
-        )
+    # Read inline (a game's rounds take well under a millisecond): a turn of the loop each.
+    exported = [
+        Exported(g, await hub.store.load_rounds(g.game_id), record.team_of(g.game_id))
+        async for g in in_turns(games)
+    ]
     if fmt == "csv":
         return csv_stream(record.session_id, csv_parts(exported))
     head = {

@@ -9,7 +9,6 @@ the server waited that long for its round.
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
@@ -24,6 +23,7 @@ from gameserver.errors import NotFound
 from gameserver.games import get_game
 from gameserver.server.http import ORJSONResponse, hub_of, read_controlled
 from gameserver.server.records import GameRecord, RoundRecord, round_to_json
+from gameserver.server.turn import in_turns
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,12 +111,10 @@ async def csv_parts(games: Sequence[Exported]) -> AsyncIterator[bytes]:
     """:func:`csv_text`, encoded, a game at a time, each made in a turn of the loop of its own."""
     decision_keys: list[str] = []
     figure_keys: list[str] = []
-    for game in games:
+    async for game in in_turns(games):
         _add_keys(game, decision_keys, figure_keys)
-        await asyncio.sleep(0)
-    for part in _csv_lines(games, decision_keys, figure_keys):
+    async for part in in_turns(_csv_lines(games, decision_keys, figure_keys)):
         yield part.encode()
-        await asyncio.sleep(0)
 
 
 def _csv_keys(games: Sequence[Exported]) -> tuple[list[str], list[str]]:
@@ -176,7 +174,8 @@ async def json_parts(head: Mapping[str, Any], games: Sequence[Exported]) -> Asyn
     of its own: the same document as encoding it whole."""
     opening = orjson.dumps({**head, "games": []})
     yield opening[:-2]  # the object up to its games list, open
-    for n, game in enumerate(games):
-        await asyncio.sleep(0)
-        yield (b"," if n else b"") + orjson.dumps({"team": game.team, **game_json(game)})
+    separator = b""
+    async for game in in_turns(games):
+        yield separator + orjson.dumps({"team": game.team, **game_json(game)})
+        separator = b","
     yield b"]}"

@@ -34,6 +34,7 @@ from gameserver.server.records import (
     round_from_json,
     round_to_json,
 )
+from gameserver.server.turn import in_turns
 from storage import CorruptRecord, GameHeader, HeaderQuery, StorageError, Store, StoredGame
 from storage.leases import Leases
 
@@ -318,21 +319,14 @@ class GameStore:
         for error in result.errors:
             log.error("listing: %s", error)
         records = await asyncio.to_thread(_records, result.games)
-        caught_up = []
-        for record, played in records:
-            # A turn of the loop each: catching up reads and replays a few rounds inline, and
-            # for a class of 250 games in one go that held every game in play for 25 ms.
-            await asyncio.sleep(0)
-            caught_up.append(await self._caught_up(record, played))
-        return caught_up
+        # A turn of the loop each: catching up reads and replays a few rounds inline, and for a
+        # class of 250 games in one go that held every game in play for 25 ms.
+        return [await self._caught_up(record, played) async for record, played in in_turns(records)]
 
     async def _group_but(self, group: str, known: Container[str]) -> list[GameRecord]:
         headers = await self.list_headers(HeaderQuery(groups=frozenset({group})))
         out = []
-        for header in headers:
-            if header.game_id in known:
-                continue
-            await asyncio.sleep(0)
+        async for header in in_turns(h for h in headers if h.game_id not in known):
             try:
                 stored = await self.store.load_game(header.game_id)
             except CorruptRecord as exc:  # damaged: logged, as the other listings do

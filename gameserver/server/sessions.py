@@ -9,7 +9,6 @@ lobby forms the teams (``teams: 0``).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -42,6 +41,7 @@ from gameserver.server.http import (
 from gameserver.server.newgame import check_id
 from gameserver.server.records import GameRecord
 from gameserver.server.room import Room
+from gameserver.server.turn import in_turns
 
 
 async def create_session(request: Request) -> Response:
@@ -89,11 +89,10 @@ async def session_detail(request: Request) -> Response:
     if lobby is not None:  # the teams first, in order; then the others (clones)
         order = {game_id: n for n, game_id in enumerate(lobby.record.games)}
         games.sort(key=lambda item: (order.get(item[0].game_id, len(order)), item[0].created_at))
-    described = []
-    for n, (record, room) in enumerate(games):
-        if n and n % _DESCRIBED_PER_TURN == 0:
-            await asyncio.sleep(0)  # the rounds of games in play go between
-        described.append(describe(request, record, room))
+    described = [
+        describe(request, record, room)
+        async for record, room in in_turns(games, _DESCRIBED_PER_TURN)
+    ]
     return ORJSONResponse(
         {
             "session_id": request.path_params["session_id"],

@@ -7,12 +7,28 @@ the drivers ask for their game's progress message here (:meth:`Turn.progress`) a
 ask to be flushed (:meth:`Turn.flush`); once the turn's other callbacks have run, every progress
 message is built once, then every connection writes everything it has in one write. A round's
 views do not wait for that: :meth:`Turn.now` does it at once.
+
+:func:`in_turns` is the other way round: work over many games that gives the loop a turn
+between them, so that the rounds of games in play go between.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+async def in_turns(items: Iterable[T], per_turn: int = 1) -> AsyncIterator[T]:
+    """``items``, giving the event loop a turn before each ``per_turn`` of them: for work over
+    many games that would otherwise hold every game in play for its whole length (a class's
+    export, its detail, reading its games)."""
+    for n, item in enumerate(items):
+        if n % per_turn == 0:
+            await asyncio.sleep(0)
+        yield item
 
 
 class Turn:

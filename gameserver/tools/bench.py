@@ -178,9 +178,14 @@ async def _scrape(api: Api) -> tuple[int, dict[str, int]]:
     """A server's decisions so far, and its rounds so far by how long their players waited
     (``gameserver_round_seconds``: bucket bound -> rounds up to it)."""
     text = await api.request_text("GET", "/metrics")
-    match = re.search(r"^gameserver_decisions_total (\d+)", text, re.M)
     buckets = {bound: int(count) for bound, count in BUCKET_LINE.findall(text)}
-    return (int(match.group(1)) if match else 0), buckets
+    return _metric(text, "gameserver_decisions_total"), buckets
+
+
+def _metric(text: str, name: str) -> int:
+    """A whole-number metric's value in ``/metrics`` text (0 if it is not there)."""
+    match = re.search(rf"^{name} (\d+)", text, re.M)
+    return int(match.group(1)) if match else 0
 
 
 #: One sample of a run: the time, the server's decisions so far, the server's CPU seconds so
@@ -397,9 +402,7 @@ async def run_restore(games: int, folder: Path) -> dict[str, Any]:
 
 async def _connections(api: Api) -> int:
     """The server's WebSocket connections now (``gameserver_connections``)."""
-    text = await api.request_text("GET", "/metrics")
-    match = re.search(r"^gameserver_connections (\d+)", text, re.M)
-    return int(match.group(1)) if match else 0
+    return _metric(await api.request_text("GET", "/metrics"), "gameserver_connections")
 
 
 async def _poll(
