@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import statistics
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -16,7 +17,7 @@ from hypothesis import strategies as st
 
 from gameserver.errors import InvalidDecision, InvalidSettings
 from gameserver.game import State, apply_view_update
-from gameserver.games import beer
+from gameserver.games import beer, beer_report
 from gameserver.games.beer import FIGURES, ROLES, BeerGame, demand_in_week
 from tests.support import updates_rebuild_views
 
@@ -498,6 +499,21 @@ def test_a_growing_swing_is_called_the_bullwhip() -> None:
     assert any("That is the bullwhip effect." in t for t in texts)
     assert any(t.startswith("Customers ordered between") for t in texts)
     assert not any("No bullwhip" in t for t in texts)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.lists(st.integers(0, 10_000), max_size=60),
+        st.lists(st.floats(0, 10_000, allow_nan=False), max_size=60),
+    )
+)
+def test_the_spread_is_the_population_standard_deviation(values: list[float]) -> None:
+    # whole numbers (orders, demand) take an exact path of their own; any other values two
+    # passes in floats: both as statistics.pstdev says, which computes in exact fractions
+    got = beer_report.spread(values)
+    want = statistics.pstdev(values) if values else 0.0
+    assert got == pytest.approx(want, rel=1e-9, abs=1e-9)
 
 
 def test_a_flat_line_is_no_bullwhip_and_a_constant_demand_is_said_so() -> None:
