@@ -224,8 +224,17 @@ class Bot:
         self.errors: Counter[str] = Counter()
         self.drops: Counter[int] = Counter()  # connections lost while playing, by close code
         self.ack_latencies: list[float] = []
-        self.acks: dict[int, tuple[str, Decision]] = {}
+        # What each acknowledged round keeps (:attr:`acks`), in two dicts of what Python's
+        # cycle collector does not track: a tuple a decision was most of what it scanned.
+        self._acked_ids: dict[int, str] = {}
+        self._acked_decisions: dict[int, Decision] = {}
         self.failure: str | None = None
+
+    @property
+    def acks(self) -> dict[int, tuple[str, Decision]]:
+        """Round: ``(id, decision)`` of what the round keeps, for each acknowledged round."""
+        decisions = self._acked_decisions
+        return {round_no: (id_, decisions[round_no]) for round_no, id_ in self._acked_ids.items()}
 
     def stay_until(self, leave: asyncio.Event) -> None:
         """Once its game is over, stay connected (as a player stays on the debrief) until
@@ -426,7 +435,8 @@ class Bot:
         # last closed round used comes back with no decision, and that is the one sent.
         decision = message.get("decision")
         kept = message.get("superseded_by") or pending.id
-        self.acks[pending.round] = (kept, pending.decision if decision is None else decision)
+        self._acked_ids[pending.round] = kept
+        self._acked_decisions[pending.round] = pending.decision if decision is None else decision
         self._pending = None
 
     def _on_error(self, link: Link, message: dict[str, Any]) -> None:

@@ -28,6 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from gameserver.client import link
 from gameserver.client.api import Api
 from gameserver.client.bot import Bot
 from gameserver.client.timing import NO_THINK, RoundTimer, Think
@@ -219,9 +220,19 @@ async def play(teams: Sequence[Team]) -> float:
         for team in teams:
             group.create_task(_play_team(team))
         for bot in bots:
+            await _joined_or_over(bot)
+        link.settled()
+        for bot in bots:
             await bot.over.wait()
         leave.set()
     return time.perf_counter() - started
+
+
+async def _joined_or_over(bot: Bot) -> None:
+    waits = {asyncio.ensure_future(bot.joined.wait()), asyncio.ensure_future(bot.over.wait())}
+    _, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    for wait in pending:
+        wait.cancel()
 
 
 async def fetch_details(api: Api, teams: Sequence[Team]) -> None:

@@ -61,15 +61,20 @@ class RoundTimer:
     For each round: when the last submit was sent by any of them, and when the last of them
     received the ``round`` message (``time.perf_counter``). A round counts only when every one
     of them received that message (not a ``sync`` after a reconnect).
+
+    Kept in dicts of numbers, which Python's cycle collector does not track: a list or tuple a
+    round would be a thousand more objects for it to scan every few rounds in a process of
+    bots, and its pauses would be counted in the rounds it measures.
     """
 
-    __slots__ = ("_submits", "_views", "players", "round")
+    __slots__ = ("_last", "_seen", "_submits", "players", "round")
 
     def __init__(self, players: int) -> None:
         self.players = players
         self.round = 0  # the highest round any of the bots saw closed
         self._submits: dict[int, float] = {}
-        self._views: dict[int, list[float]] = {}
+        self._seen: dict[int, int] = {}  # round: how many of the bots received its message
+        self._last: dict[int, float] = {}  # round: when the last of them did
 
     def submitted(self, round_no: int, at: float) -> None:
         if at > self._submits.get(round_no, 0.0):
@@ -80,12 +85,9 @@ class RoundTimer:
             self.round = round_no
 
     def viewed(self, round_no: int, at: float) -> None:
-        got = self._views.get(round_no)
-        if got is None:
-            self._views[round_no] = [1.0, at]
-        else:
-            got[0] += 1
-            got[1] = max(got[1], at)
+        self._seen[round_no] = self._seen.get(round_no, 0) + 1
+        if at > self._last.get(round_no, 0.0):
+            self._last[round_no] = at
         if round_no > self.round:
             self.round = round_no
 
@@ -96,16 +98,13 @@ class RoundTimer:
     def timed(self) -> list[tuple[float, float]]:
         """``(when its last submit was sent, its latency)`` per complete round, for a run that
         looks at when its rounds were played (``scripts/bench``'s class-joining row)."""
-        return [
-            (self._submits[r], last - self._submits[r])
-            for r, (count, last) in self._views.items()
-            if count == self.players and r in self._submits
-        ]
+        return [(self._submits[r], latency) for r, latency in self.by_round().items()]
 
     def by_round(self) -> dict[int, float]:
         """:meth:`latencies` by round number."""
+        submits, last = self._submits, self._last
         return {
-            r: last - self._submits[r]
-            for r, (count, last) in self._views.items()
-            if count == self.players and r in self._submits
+            r: last[r] - submits[r]
+            for r, count in self._seen.items()
+            if count == self.players and r in submits
         }
