@@ -121,8 +121,8 @@ def student_view(
             "rejoin_code": classes.rejoin_code(record.session_id, student.id),
         },
         "seat": _own_seat(record, student, seat_token),
-        "waiting": [s.name for s in record.waiting()],
-        "seated": sum(1 for s in record.students if s.seat is not None),
+        "waiting": list(record.indexed().waiting_names),
+        "seated": record.indexed().seated,
         "message": _message(record.message),
     }
 
@@ -153,7 +153,7 @@ async def class_link(request: Request) -> Response:
     """What the class link opens, for the page: no credential (the class id is the secret)."""
     lobby = await classes_of(request).get(request.path_params["session_id"])
     record = lobby.record
-    taken = {lb.name_key(s.name) for s in record.students}
+    taken = record.indexed().by_key
     return ORJSONResponse(
         {
             "session_id": record.session_id,

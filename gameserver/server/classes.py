@@ -149,9 +149,9 @@ class Classes:
         if session_id == lobby.session_id and student_id:
             expected = self.student_token(session_id, student_id)
             if secrets.compare_digest(token.encode(), expected.encode()):
-                for student in lobby.record.students:
-                    if student.id == student_id:
-                        return student
+                found = lobby.record.indexed().by_id.get(student_id)
+                if found is not None:
+                    return found
         raise NotAuthorized("this token is no student's of that class", code=ErrorCode.BAD_TOKEN)
 
     # -- finding and making classes -------------------------------------------------------------

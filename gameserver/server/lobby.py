@@ -26,7 +26,7 @@ import math
 import random
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from gameserver.errors import Conflict, ErrorCode, InvalidSettings, NotFound, short
@@ -72,6 +72,16 @@ class Notice:
 
 
 @dataclass(frozen=True, slots=True)
+class _Index:
+    """What is looked up in a class record (:meth:`ClassRecord.indexed`), made once for it."""
+
+    by_id: dict[str, Student]
+    by_key: dict[str, Student]  # by name_key(name): the first student of that name
+    waiting_names: tuple[str, ...]
+    seated: int
+
+
+@dataclass(frozen=True, slots=True)
 class ClassRecord:
     """Everything stored about a class but its games. ``games`` are its teams in order (team
     ``n`` plays ``games[n - 1]``); ``version`` grows with every saved change, so a student
@@ -92,12 +102,31 @@ class ClassRecord:
     arrivals: int = 0
     message: Notice | None = None
     version: int = 0
+    _index: _Index | None = field(default=None, init=False, repr=False, compare=False)
+
+    def indexed(self) -> _Index:
+        """The students by id and by name, and who waits: made at the first look, once for
+        this record (a change makes a new one). A lobby of 1,000 students answers thousands of
+        times a version, and each answer walked every student two or three times."""
+        index = self._index
+        if index is None:
+            by_key: dict[str, Student] = {}
+            for student in self.students:
+                by_key.setdefault(name_key(student.name), student)
+            index = _Index(
+                {student.id: student for student in self.students},
+                by_key,
+                tuple(student.name for student in self.students if student.seat is None),
+                sum(1 for student in self.students if student.seat is not None),
+            )
+            object.__setattr__(self, "_index", index)
+        return index
 
     def student(self, student_id: str) -> Student:
-        for student in self.students:
-            if student.id == student_id:
-                return student
-        raise NotFound(f"no student {short(student_id)} in class {self.session_id}")
+        found = self.indexed().by_id.get(student_id)
+        if found is None:
+            raise NotFound(f"no student {short(student_id)} in class {self.session_id}")
+        return found
 
     def holder(self, seat: Seat) -> Student | None:
         """The student on ``seat``, if one is."""
@@ -174,9 +203,8 @@ def join(
                 f"{name!r} is not on this class's list of names: pick yours from the list"
             )
         name = on_roster[0]
-    for student in record.students:
-        if name_key(student.name) != key:
-            continue
+    student = record.indexed().by_key.get(key)
+    if student is not None:
         if hmac.compare_digest(student.client_hash, client_hash):
             return record, student, False  # the same device again: a retry, or a reload
         typed = (rejoin or "").strip().upper()
