@@ -229,6 +229,8 @@ async def play(teams: Sequence[Team]) -> float:
 
 
 async def _joined_or_over(bot: Bot) -> None:
+    if bot.joined.is_set() or bot.over.is_set():
+        return  # most bots, by the time the first are: not a turn of the loop each
     waits = {asyncio.ensure_future(bot.joined.wait()), asyncio.ensure_future(bot.over.wait())}
     _, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
     for wait in pending:
