@@ -131,8 +131,13 @@ export class Lobby {
     $("lobby-code").textContent = me.rejoin_code;
     if (view.message) this.onMessage(view.message);
     const list = $("lobby-waiting");
-    list.replaceChildren(...view.waiting.map((name) => el("li", { class: name === me.name ? "own" : null }, name)));
-    $("lobby-waiting-heading").textContent = `Waiting (${view.waiting.length})`;
+    const waiting = view.waiting_count ?? view.waiting.length;
+    const more = waiting - view.waiting.length; // a big class: its first names, and a count
+    list.replaceChildren(
+      ...view.waiting.map((name) => el("li", { class: name === me.name ? "own" : null }, name)),
+      ...(more > 0 ? [el("li", { class: "more" }, `and ${more} more`)] : []),
+    );
+    $("lobby-waiting-heading").textContent = `Waiting (${waiting})`;
     if (view.seat) {
       this.seated = true;
       this.showWaiting(`Your seat: ${roleName(view.seat.role, view.seat.kind)}, team ${view.seat.team ?? "–"}. Taking you there…`);

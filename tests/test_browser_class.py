@@ -442,6 +442,33 @@ def test_a_student_on_another_device_comes_back_with_the_rejoin_code(
     no_page_errors(laptop, phone)
 
 
+def test_a_big_class_lobby_lists_its_first_names_and_counts_the_others(
+    browser: Browser, contexts: list[BrowserContext], students_server: ServerProcess
+) -> None:
+    server = students_server
+    with server.http() as http:
+        made = http.post("/api/sessions", json={"kind": "beer", "teams": 0, "title": "Hall"}).json()
+    page = new_page(browser, contexts)
+    page.goto(made["lobby"]["link"])
+    page.fill("#lobby-name", "Ada")
+    page.click("#lobby-join")
+    expect(page.get_by_test_id("lobby-you")).to_have_text("You are in, Ada.")
+    names = page.get_by_test_id("lobby-waiting").locator("li")
+    expect(names).to_have_count(1)
+    with server.http() as http:
+        for n in range(104):  # 105 waiting: the page names the first 100 and counts the rest
+            body = {"name": f"Student {n:03d}", "client_id": f"device-{n}"}
+            joined = http.post(f"/api/sessions/{made['session_id']}/lobby", json=body)
+            assert joined.status_code == 201, joined.text
+    expect(page.locator("#lobby-waiting-heading")).to_have_text("Waiting (105)")
+    expect(names).to_have_count(101)
+    expect(names.first).to_have_text("Ada")
+    expect(names.first).to_have_class("own")
+    expect(names.nth(99)).to_have_text("Student 098")
+    expect(names.last).to_have_text("and 5 more")
+    no_page_errors(page)
+
+
 def test_presets_bots_and_older_games_on_the_dashboard(
     browser: Browser, contexts: list[BrowserContext], students_server: ServerProcess
 ) -> None:

@@ -119,6 +119,21 @@ async def test_no_student_told_they_are_in_is_lost_to_a_sigkill(
     assert len({s["id"] for s in final}) == 60
 
 
+async def test_a_big_class_lobby_names_its_first_students_waiting_and_counts_all(
+    fresh_server: ServerProcess,
+) -> None:
+    fresh_server.start()
+    made = make_class(fresh_server, title="Hall")
+    names = [f"Student {n:03d}" for n in range(lb.WAITING_SHOWN + 3)]
+    students = await join_all(fresh_server, made["session_id"], names)
+    async with httpx.AsyncClient(timeout=40) as http:
+        seen = await students[-1].me(http)
+    assert seen["waiting"] == names[: lb.WAITING_SHOWN]  # in order of arrival
+    assert seen["waiting_count"] == len(names) and seen["seated"] == 0
+    # the facilitator's view of the class still has every student
+    assert len(lobby_of(fresh_server, made)["lobby"]["students"]) == len(names)
+
+
 async def test_waiting_students_are_sent_to_their_seats_when_the_teams_form(
     fresh_server: ServerProcess,
 ) -> None:
@@ -129,6 +144,7 @@ async def test_waiting_students_are_sent_to_their_seats_when_the_teams_form(
     async with httpx.AsyncClient(timeout=40) as http:
         seen = await students[0].me(http)
         assert seen["waiting"] == names and seen["seat"] is None
+        assert seen["waiting_count"] == len(names) and seen["seated"] == 0
         version = seen["version"]
         waits = [asyncio.create_task(s.me(http, since=version)) for s in students]
         await asyncio.sleep(0.5)

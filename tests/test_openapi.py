@@ -272,7 +272,7 @@ def lobby_answers(call: Checker) -> None:
     assert call("POST", s + "/lobby", None, session_id=sid, json=other).status_code == 409
     ann = joined[0].json()["token"]
     me = call("GET", s + "/lobby/me", ann, session_id=sid, params={"since": 0, "wait": 0})
-    assert me.json()["waiting"] == names
+    assert me.json()["waiting"] == names and me.json()["waiting_count"] == len(names)
     assert call("GET", s + "/lobby/me", ann, session_id=sid, params={"wait": 99}).status_code == 422
     roster = {"names": [*names, "Fay"]}
     assert call("PUT", s + "/roster", stoken, session_id=sid, json=roster).json()["roster"]

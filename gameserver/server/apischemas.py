@@ -13,6 +13,7 @@ from typing import Any
 
 from gameserver.games import GAMES
 from gameserver.protocol import GameStatus
+from gameserver.server.lobby import WAITING_SHOWN
 from gameserver.server.newgame import MAX_TEAMS, MAX_TITLE
 
 #: Largest whole number a browser's JSON keeps exactly; the API refuses larger ones (400).
@@ -260,7 +261,13 @@ _STUDENT_LOBBY: dict[str, Any] = {
     "version": INT,
     "student": closed({"id": STR, "name": STR, "arrived": INT, "rejoin_code": STR}),
     "seat": nullable(closed({**_TEAM_SEAT, "token": STR})),
-    "waiting": {**array(STR), "description": "The names of the students waiting."},
+    "waiting": {
+        **array(STR),
+        "description": (
+            f"The names of the students waiting, in order of arrival: the first {WAITING_SHOWN}."
+        ),
+    },
+    "waiting_count": {**INT, "description": "How many students wait in all."},
     "seated": INT,
     "message": nullable(_MESSAGE),
 }

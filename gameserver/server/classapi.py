@@ -109,6 +109,7 @@ def student_view(
 ) -> dict[str, Any]:
     """The lobby as a student sees it: who waits, and their own seat with its token."""
     record = lobby.record
+    index = record.indexed()
     return {
         "session_id": record.session_id,
         "title": record.title,
@@ -121,8 +122,9 @@ def student_view(
             "rejoin_code": classes.rejoin_code(record.session_id, student.id),
         },
         "seat": _own_seat(record, student, seat_token),
-        "waiting": list(record.indexed().waiting_names),
-        "seated": record.indexed().seated,
+        "waiting": list(index.waiting_shown),
+        "waiting_count": index.waiting,
+        "seated": index.seated,
         "message": _message(record.message),
     }
 

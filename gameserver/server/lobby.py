@@ -36,6 +36,10 @@ from gameserver.server.records import LayoutError
 LAYOUT_VERSION = 1
 MAX_STUDENTS = 1000
 MAX_NAME = 64
+#: A student's lobby names this many of the students waiting, the first to arrive, and says
+#: how many wait in all: a page lists a class's names, not a thousand of them, and each of the
+#: thousands of answers a big class gets while it arrives carried every name (9 KB at 1,000).
+WAITING_SHOWN = 100
 MAX_MESSAGE = 500
 
 Order = Literal["arrival", "random"]
@@ -77,7 +81,8 @@ class _Index:
 
     by_id: dict[str, Student]
     by_key: dict[str, Student]  # by name_key(name): the first student of that name
-    waiting_names: tuple[str, ...]
+    waiting_shown: tuple[str, ...]  # the names of the first WAITING_SHOWN students waiting
+    waiting: int  # how many students wait
     seated: int
 
 
@@ -113,11 +118,13 @@ class ClassRecord:
             by_key: dict[str, Student] = {}
             for student in self.students:
                 by_key.setdefault(name_key(student.name), student)
+            waiting = [student.name for student in self.students if student.seat is None]
             index = _Index(
                 {student.id: student for student in self.students},
                 by_key,
-                tuple(student.name for student in self.students if student.seat is None),
-                sum(1 for student in self.students if student.seat is not None),
+                tuple(waiting[:WAITING_SHOWN]),
+                len(waiting),
+                len(self.students) - len(waiting),
             )
             object.__setattr__(self, "_index", index)
         return index
