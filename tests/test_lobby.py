@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -130,6 +132,26 @@ def test_a_move_to_a_held_seat_swaps_and_to_a_free_one_leaves_the_old_one() -> N
     assert lb.move(record, "p2", z) == (record, [])
     with pytest.raises(NotFound, match="no student 'p9'"):
         lb.move(record, "p9", None)
+
+
+def test_each_record_answers_for_its_own_students() -> None:
+    # what a record looks up is made once for it: a change (a new record) is seen at once
+    record = with_students(lb.WAITING_SHOWN + 2)
+    index = record.indexed()
+    assert index is record.indexed()
+    assert index.waiting_shown == tuple(f"Student {n}" for n in range(lb.WAITING_SHOWN))
+    assert (index.waiting, index.seated) == (lb.WAITING_SHOWN + 2, 0)
+    moved, _ = lb.move(record, "p1", lb.Seat("G1", "retailer"))
+    assert moved.indexed().waiting_shown[0] == "Student 1"
+    assert (moved.indexed().waiting, moved.indexed().seated) == (lb.WAITING_SHOWN + 1, 1)
+    assert moved.student("p1").seat == lb.Seat("G1", "retailer")
+    assert record.student("p1").seat is None  # the old record is as it was
+    gone, _ = lb.remove(moved, "p2")  # Student 1
+    with pytest.raises(NotFound, match="no student 'p2'"):
+        gone.student("p2")
+    _, student, new = lb.join(gone, "student 1", "another device", None, code_of)
+    assert new and student.id == f"p{lb.WAITING_SHOWN + 3}"  # the name is free again
+    assert replace(record) == record  # a record made again, not yet looked in, is the same
 
 
 def test_removing_and_messages() -> None:

@@ -76,8 +76,8 @@ class Notice:
 
 
 @dataclass(frozen=True, slots=True)
-class _Index:
-    """What is looked up in a class record (:meth:`ClassRecord.indexed`), made once for it."""
+class StudentIndex:
+    """A class record's students as they are looked up (:meth:`ClassRecord.indexed`)."""
 
     by_id: dict[str, Student]
     by_key: dict[str, Student]  # by name_key(name): the first student of that name
@@ -107,9 +107,9 @@ class ClassRecord:
     arrivals: int = 0
     message: Notice | None = None
     version: int = 0
-    _index: _Index | None = field(default=None, init=False, repr=False, compare=False)
+    _index: StudentIndex | None = field(default=None, init=False, repr=False, compare=False)
 
-    def indexed(self) -> _Index:
+    def indexed(self) -> StudentIndex:
         """The students by id and by name, and who waits: made at the first look, once for
         this record (a change makes a new one). A lobby of 1,000 students answers thousands of
         times a version, and each answer walked every student two or three times."""
@@ -119,7 +119,7 @@ class ClassRecord:
             for student in self.students:
                 by_key.setdefault(name_key(student.name), student)
             waiting = [student.name for student in self.students if student.seat is None]
-            index = _Index(
+            index = StudentIndex(
                 {student.id: student for student in self.students},
                 by_key,
                 tuple(waiting[:WAITING_SHOWN]),
