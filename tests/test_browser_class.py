@@ -178,6 +178,15 @@ def students_server(tmp_path: Path) -> Iterator[ServerProcess]:
     server.stop()
 
 
+def lobby_class(server: ServerProcess, title: str) -> dict[str, Any]:
+    """A class made over the API with no roster and no teams: its students name themselves."""
+    with server.http() as http:
+        made = http.post("/api/sessions", json={"kind": "beer", "teams": 0, "title": title})
+    assert made.status_code == 201, made.text
+    data: dict[str, Any] = made.json()
+    return data
+
+
 def join_in_browser(browser: Browser, contexts: list[BrowserContext], link: str, name: str) -> Page:
     page = new_page(browser, contexts, viewport={"width": 900, "height": 800})
     page.goto(link)
@@ -413,8 +422,7 @@ def test_a_student_on_another_device_comes_back_with_the_rejoin_code(
     browser: Browser, contexts: list[BrowserContext], students_server: ServerProcess
 ) -> None:
     server = students_server
-    with server.http() as http:
-        made = http.post("/api/sessions", json={"kind": "beer", "teams": 0, "title": "P4"}).json()
+    made = lobby_class(server, "P4")
     link = made["lobby"]["link"]
     laptop = new_page(browser, contexts)
     laptop.goto(link)
@@ -446,8 +454,7 @@ def test_a_big_class_lobby_lists_its_first_names_and_counts_the_others(
     browser: Browser, contexts: list[BrowserContext], students_server: ServerProcess
 ) -> None:
     server = students_server
-    with server.http() as http:
-        made = http.post("/api/sessions", json={"kind": "beer", "teams": 0, "title": "Hall"}).json()
+    made = lobby_class(server, "Hall")
     page = new_page(browser, contexts)
     page.goto(made["lobby"]["link"])
     page.fill("#lobby-name", "Ada")
