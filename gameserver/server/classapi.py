@@ -75,7 +75,7 @@ def lobby_view(request: Request, classes: Classes, lobby: ClassLobby) -> dict[st
         "version": record.version,
         "roster": None if record.roster is None else list(record.roster),
         "teams": list(record.games),
-        "waiting": len(record.waiting()),
+        "waiting": record.indexed().waiting,
         "students": [
             {
                 "id": s.id,
